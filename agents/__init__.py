@@ -1,0 +1,1 @@
+"""Judge graphs (LangGraph): route → rubric → inspect ⇄ invoke_tools → score → aggregate."""

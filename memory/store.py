@@ -1,0 +1,298 @@
+"""The store: traces and their events, verdicts, a verdict cache, content-addressed artifacts.
+
+SQLite in WAL mode at `$SCRUTINY_HOME/scrutiny.db` (default `~/.scrutiny`) unless
+`SCRUTINY_DB_URL` names any SQLAlchemy URL (PostgreSQL when several machines share one store).
+Artifacts (crops, masks, candidate images) are PNG files named by their content hash under
+`$SCRUTINY_HOME/artifacts`. Several threads and several processes may write at once: SQLite
+waits for the lock (`busy_timeout`) and a write that still finds the database locked is retried.
+Every write commits before the method returns, so a crash never loses a finished verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TypeVar
+
+from PIL import Image
+from sqlalchemy import Column, Text, event, func
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
+
+from scrutiny.images import image_hash, load_image
+from scrutiny.schema import SCHEMA_VERSION, Task, Trace, TraceEvent, Verdict, utcnow
+
+T = TypeVar("T")
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used as it is; the message says what to do."""
+
+
+class MetaRow(SQLModel, table=True):
+    __tablename__ = "meta"
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class TraceRow(SQLModel, table=True):
+    __tablename__ = "traces"
+    id: str = Field(primary_key=True)
+    created_at: datetime = Field(index=True)
+    kind: str
+    prompt: str = Field(sa_column=Column(Text))
+    policy: str = Field(index=True)
+    model: str | None = None
+    library_version: str = ""
+    verdict_id: str | None = None
+    task_json: str = Field(sa_column=Column(Text))
+
+
+class EventRow(SQLModel, table=True):
+    __tablename__ = "events"
+    id: int | None = Field(default=None, primary_key=True)
+    trace_id: str = Field(index=True)
+    seq: int
+    kind: str
+    node: str | None = None
+    time: datetime
+    data_json: str = Field(sa_column=Column(Text))
+
+
+class VerdictRow(SQLModel, table=True):
+    __tablename__ = "verdicts"
+    id: str = Field(primary_key=True)
+    trace_id: str | None = Field(default=None, index=True)
+    created_at: datetime = Field(index=True)
+    kind: str
+    prompt: str = Field(sa_column=Column(Text))
+    policy: str
+    model: str | None = None
+    library_version: str = ""
+    score: float | None = None
+    abstained: bool = False
+    data_json: str = Field(sa_column=Column(Text))
+
+
+class CacheRow(SQLModel, table=True):
+    __tablename__ = "verdict_cache"
+    key: str = Field(primary_key=True)
+    verdict_id: str
+    created_at: datetime
+
+
+class ArtifactRow(SQLModel, table=True):
+    __tablename__ = "artifacts"
+    hash: str = Field(primary_key=True)
+    width: int
+    height: int
+    created_at: datetime
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("SCRUTINY_HOME") or Path.home() / ".scrutiny")
+
+
+class Store:
+    """One store: a database and an artifact folder. Safe to share between threads."""
+
+    def __init__(self, url: str | None = None, home: str | os.PathLike | None = None):
+        self.home = Path(home) if home is not None else default_home()
+        if url is None:
+            url = os.environ.get("SCRUTINY_DB_URL") or f"sqlite:///{self.home / 'scrutiny.db'}"
+        self.url = url
+        self.artifacts_dir = self.home / "artifacts"
+        self.engine = _make_engine(url, self.home)
+        self._write(lambda s: None, create=True)
+        self._check_schema()
+
+    @classmethod
+    def memory(cls, home: str | os.PathLike) -> Store:
+        """An in-memory database (for tests); artifacts still go to files under `home`."""
+        return cls("sqlite://", home)
+
+    # traces
+
+    def record_trace(self, trace: Trace) -> None:
+        """Write (or rewrite) a trace and all its events."""
+
+        def write(session: Session) -> None:
+            session.exec(delete(EventRow).where(EventRow.trace_id == trace.id))
+            session.merge(TraceRow(
+                id=trace.id, created_at=trace.created_at, kind=trace.task.kind, prompt=trace.task.prompt,
+                policy=trace.policy, model=trace.model, library_version=trace.library_version,
+                verdict_id=trace.verdict_id, task_json=trace.task.model_dump_json(),
+            ))
+            session.add_all(
+                EventRow(trace_id=trace.id, seq=e.seq, kind=e.kind, node=e.node, time=e.time,
+                         data_json=json.dumps(e.model_dump(mode="json")["data"]))
+                for e in trace.events
+            )
+
+        self._write(write)
+
+    def trace(self, trace_id: str) -> Trace:
+        with Session(self.engine) as session:
+            row = self._get_by_prefix(session, TraceRow, trace_id)
+            events = session.exec(select(EventRow).where(EventRow.trace_id == row.id).order_by(EventRow.seq)).all()
+        return Trace(
+            id=row.id, created_at=_utc(row.created_at), policy=row.policy, model=row.model,
+            library_version=row.library_version, verdict_id=row.verdict_id,
+            task=Task.model_validate_json(row.task_json),
+            events=[TraceEvent(seq=e.seq, kind=e.kind, node=e.node, time=_utc(e.time), data=json.loads(e.data_json))
+                    for e in events],
+        )
+
+    def traces(self, limit: int = 50, offset: int = 0, prompt: str | None = None) -> list[TraceRow]:
+        """Newest first; `prompt` filters on a substring of the prompt."""
+        query = select(TraceRow).order_by(TraceRow.created_at.desc()).offset(offset).limit(limit)
+        if prompt:
+            query = query.where(TraceRow.prompt.contains(prompt))
+        with Session(self.engine) as session:
+            return list(session.exec(query).all())
+
+    # verdicts and the cache
+
+    def record_verdict(self, verdict: Verdict) -> None:
+        self._write(lambda session: session.merge(_verdict_row(verdict)))
+
+    def verdict(self, verdict_id: str) -> Verdict:
+        with Session(self.engine) as session:
+            return Verdict.model_validate_json(self._get_by_prefix(session, VerdictRow, verdict_id).data_json)
+
+    def count(self, table: type[SQLModel]) -> int:
+        with Session(self.engine) as session:
+            return session.exec(select(func.count()).select_from(table)).one()
+
+    def cached_verdict(self, key: str) -> Verdict | None:
+        """The verdict stored under a cache key, marked `cached=True`, or None."""
+        with Session(self.engine) as session:
+            hit = session.get(CacheRow, key)
+            row = session.get(VerdictRow, hit.verdict_id) if hit else None
+        if row is None:
+            return None
+        return Verdict.model_validate_json(row.data_json).model_copy(update={"cached": True})
+
+    def cache_verdict(self, key: str, verdict: Verdict) -> None:
+        """Record the verdict and point the cache key at it, in one transaction."""
+
+        def write(session: Session) -> None:
+            session.merge(_verdict_row(verdict))
+            session.merge(CacheRow(key=key, verdict_id=verdict.id, created_at=utcnow()))
+
+        self._write(write)
+
+    # artifacts
+
+    def put_artifact(self, image: Image.Image) -> str:
+        """Keep an image by its content hash (written once; later puts of the same pixels are free)."""
+        image = load_image(image)
+        digest = image_hash(image)
+        path = self.artifact_path(digest)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
+                image.save(tmp, format="PNG")
+            os.replace(tmp.name, path)
+
+        def write(session: Session) -> None:
+            if session.get(ArtifactRow, digest) is None:
+                session.add(ArtifactRow(hash=digest, width=image.width, height=image.height, created_at=utcnow()))
+
+        self._write(write)
+        return digest
+
+    def artifact_path(self, digest: str) -> Path:
+        return self.artifacts_dir / digest[:2] / f"{digest}.png"
+
+    def artifact(self, digest: str) -> Image.Image:
+        path = self.artifact_path(digest)
+        if not path.exists():
+            raise StoreError(f"no artifact {digest[:12]} in {self.artifacts_dir}")
+        return load_image(path)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # internals
+
+    def _write(self, fn: Callable[[Session], object], *, create: bool = False, attempts: int = 30) -> None:
+        for attempt in range(attempts):
+            try:
+                if create:
+                    SQLModel.metadata.create_all(self.engine)
+                with Session(self.engine) as session:
+                    fn(session)
+                    session.commit()
+                return
+            except (OperationalError, IntegrityError) as e:
+                transient = "locked" in str(e) or "busy" in str(e) or "already exists" in str(e) or (
+                    isinstance(e, IntegrityError) and create)
+                if not transient or attempt == attempts - 1:
+                    raise
+                time.sleep(min(0.02 * 2**attempt, 0.5))
+
+    def _check_schema(self) -> None:
+        def write(session: Session) -> None:
+            if session.get(MetaRow, "schema_version") is None:
+                session.add(MetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
+
+        self._write(write)
+        with Session(self.engine) as session:
+            found = int(session.get(MetaRow, "schema_version").value)
+        if found != SCHEMA_VERSION:
+            raise StoreError(
+                f"the store at {self.url} has schema version {found}, this scrutiny reads version "
+                f"{SCHEMA_VERSION}; upgrade scrutiny, or point SCRUTINY_HOME/SCRUTINY_DB_URL at a new store"
+            )
+
+    @staticmethod
+    def _get_by_prefix(session: Session, table: type[T], key: str) -> T:
+        """A row by its id or an unambiguous id prefix (as `git` takes short hashes)."""
+        row = session.get(table, key)
+        if row is not None:
+            return row
+        rows = session.exec(select(table).where(table.id.startswith(key)).limit(2)).all() if len(key) >= 4 else []
+        if len(rows) == 1:
+            return rows[0]
+        what = table.__tablename__.rstrip("s")
+        raise StoreError(f"no {what} with id {key!r}" if not rows else f"{what} id {key!r} is ambiguous; give more characters")
+
+
+def _verdict_row(verdict: Verdict) -> VerdictRow:
+    return VerdictRow(
+        id=verdict.id, trace_id=verdict.trace_id, created_at=verdict.created_at, kind=verdict.task.kind,
+        prompt=verdict.task.prompt, policy=verdict.policy, model=verdict.model,
+        library_version=verdict.library_version, score=verdict.scores[0], abstained=verdict.abstained,
+        data_json=verdict.model_dump_json(exclude={"cached"}),
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite drops the zone of stored datetimes; every time scrutiny writes is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _make_engine(url: str, home: Path):
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        return create_engine(url, connect_args={"check_same_thread": False}, poolclass=StaticPool)
+    Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine

@@ -1,0 +1,181 @@
+"""Image intake: every accepted input becomes one RGB `PIL.Image` with a stable content hash.
+
+Accepted: PIL images, numpy HWC uint8 (or HW grayscale), torch CHW tensors (float in [0, 1] or
+uint8), file paths and raw bytes. Palette, CMYK, 16-bit, grayscale and alpha images are
+converted (alpha is composited on white); anything that cannot be an image raises `ImageError`
+with one line that names the problem. Like the rest of `scrutiny.schema`'s neighbours this module
+imports nothing else from scrutiny, and it never imports torch: tensors are recognised by their
+type's module and read through their own `.numpy()`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+DEFAULT_MAX_PIXELS = 50_000_000
+"""Decompression-bomb guard: about 50 megapixels, overridable with SCRUTINY_MAX_PIXELS."""
+
+ImageInput = Union[Image.Image, np.ndarray, str, os.PathLike, bytes, Any]
+
+
+class ImageError(ValueError):
+    """The input is not a usable image. The message says why and what would work."""
+
+
+def max_pixels() -> int:
+    return int(os.environ.get("SCRUTINY_MAX_PIXELS", DEFAULT_MAX_PIXELS))
+
+
+def load_image(image: ImageInput, *, limit: int | None = None) -> Image.Image:
+    """Normalise any supported input to an RGB PIL image.
+
+    Args:
+        image: PIL image, numpy array (HWC or HW, uint8), torch tensor (CHW, float in [0, 1]
+            or uint8), path, or encoded bytes.
+        limit: largest number of pixels accepted; defaults to `max_pixels()`.
+    """
+    limit = max_pixels() if limit is None else limit
+    if isinstance(image, Image.Image):
+        pil = image
+    elif isinstance(image, (str, os.PathLike)):
+        pil = _open_path(Path(image), limit)
+    elif isinstance(image, (bytes, bytearray, memoryview)):
+        pil = _open_bytes(bytes(image), "<bytes>", limit)
+    elif isinstance(image, np.ndarray):
+        pil = _from_array(image)
+    elif type(image).__module__.startswith("torch"):
+        pil = _from_tensor(image)
+    else:
+        raise ImageError(
+            f"cannot read an image from a {type(image).__name__}; pass a PIL image, a numpy "
+            "HWC uint8 array, a torch CHW tensor, a file path or encoded bytes"
+        )
+    _check_size(pil.width, pil.height, limit)
+    return _to_rgb(pil)
+
+
+def image_hash(image: Image.Image) -> str:
+    """Content hash of an RGB image: the same pixels always give the same id, whatever the file."""
+    digest = hashlib.sha256(f"{image.mode}:{image.width}x{image.height}:".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()
+
+
+def to_png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _check_size(width: int, height: int, limit: int) -> None:
+    if width == 0 or height == 0:
+        raise ImageError(f"image has no pixels ({width}x{height})")
+    if width * height > limit:
+        raise ImageError(
+            f"image is {width}x{height} = {width * height:,} pixels, over the limit of {limit:,} "
+            "(a decompression-bomb guard); raise SCRUTINY_MAX_PIXELS if this image is genuine"
+        )
+
+
+def _open_path(path: Path, limit: int) -> Image.Image:
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image file")
+    return _open_bytes(path.read_bytes(), str(path), limit)
+
+
+def _open_bytes(data: bytes, name: str, limit: int) -> Image.Image:
+    if not data:
+        raise ImageError(f"{name}: empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            pil = Image.open(io.BytesIO(data))
+            _check_size(pil.width, pil.height, limit)
+            pil.load()
+    except UnidentifiedImageError:
+        raise ImageError(f"{name}: not an image file (no known image format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError(f"{name}: too many pixels ({e})") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        if isinstance(e, ImageError):
+            raise ImageError(f"{name}: {e}") from None
+        raise ImageError(f"{name}: unreadable or truncated image ({e})") from None
+    return ImageOps.exif_transpose(pil)
+
+
+def _to_rgb(pil: Image.Image) -> Image.Image:
+    if pil.mode == "RGB":
+        return pil
+    if pil.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit and 32-bit integer grayscale: scale to 8 bits instead of clipping at 255.
+        array = np.asarray(pil, dtype=np.float64)
+        top = 65535.0 if pil.mode.startswith("I;16") or array.max() > 255 else 255.0
+        pil = Image.fromarray(np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    if pil.mode == "F":
+        pil = Image.fromarray(np.clip(np.asarray(pil) * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    if pil.mode == "P":
+        pil = pil.convert("RGBA")
+    if pil.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = pil.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return pil.convert("RGB")
+
+
+def _from_array(array: np.ndarray) -> Image.Image:
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise ImageError(
+            f"numpy image must be HxW or HxWx3/4 (channels last); got shape {tuple(array.shape)}"
+        )
+    if array.dtype != np.uint8:
+        array = _float_to_uint8(array, "numpy array")
+    return Image.fromarray(np.ascontiguousarray(array))
+
+
+def _from_tensor(tensor: Any) -> Image.Image:
+    array = tensor.detach().cpu().numpy()
+    if array.ndim == 4 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 3 or array.shape[0] not in (1, 3, 4):
+        raise ImageError(
+            f"torch image must be CxHxW with 1, 3 or 4 channels; got shape {tuple(array.shape)} "
+            "(pass batches one image at a time)"
+        )
+    array = np.moveaxis(array, 0, -1)
+    if array.dtype != np.uint8:
+        array = _float_to_uint8(array, "torch tensor")
+    return _from_array(array)
+
+
+def _float_to_uint8(array: np.ndarray, what: str) -> np.ndarray:
+    if array.dtype.kind not in "fiub":
+        raise ImageError(f"{what} has dtype {array.dtype}; expected uint8 or float in [0, 1]")
+    if array.dtype.kind == "b":
+        return array.astype(np.uint8) * 255
+    if array.dtype.kind in "iu":
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high > 255:
+            raise ImageError(f"integer {what} must hold values in [0, 255]; got [{low}, {high}]")
+        return array.astype(np.uint8)
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise ImageError(f"{what} contains NaN or infinite values")
+    low, high = float(array.min()), float(array.max())
+    if low < 0.0 or high > 1.0:
+        raise ImageError(
+            f"float {what} must hold values in [0, 1]; got range [{low:.3g}, {high:.3g}] "
+            "(scale [-1, 1] outputs with x / 2 + 0.5, or pass uint8)"
+        )
+    return (array * 255.0 + 0.5).astype(np.uint8)

@@ -1,0 +1,1 @@
+"""The skill library: skills as data (SKILL.md + params.json), routing, versions, evolution."""

@@ -1,0 +1,99 @@
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from scrutiny.images import ImageError, image_hash, load_image
+
+
+def _png(image: Image.Image, **kw) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", **kw)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def rgb():
+    rng = np.random.default_rng(0)
+    return Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+
+
+def test_every_input_kind_gives_the_same_pixels_and_hash(rgb, tmp_path):
+    path = tmp_path / "x.png"
+    rgb.save(path)
+    array = np.array(rgb)
+    inputs = [
+        rgb, array, path, str(path), path.read_bytes(),
+        torch.from_numpy(array).permute(2, 0, 1).contiguous(),  # uint8 CHW
+        torch.from_numpy(array).permute(2, 0, 1).float() / 255.0,  # float CHW in [0, 1]
+    ]
+    hashes = {image_hash(load_image(x)) for x in inputs}
+    assert hashes == {image_hash(rgb)}
+    assert load_image(array).mode == "RGB" and load_image(array).size == (32, 24)
+
+
+def test_hash_depends_on_pixels_only(rgb):
+    other = rgb.copy()
+    other.putpixel((0, 0), (1, 2, 3))
+    assert image_hash(rgb) == image_hash(rgb.copy())
+    assert image_hash(rgb) != image_hash(other)
+
+
+@pytest.mark.parametrize("mode", ["P", "CMYK", "L", "LA", "RGBA", "I;16", "1"])
+def test_other_modes_are_converted_not_rejected(rgb, mode):
+    if mode == "P":
+        image = rgb.convert("P")
+    elif mode == "I;16":
+        image = Image.fromarray(np.asarray(rgb.convert("L")).astype(np.uint16) * 257)
+    else:
+        image = rgb.convert(mode)
+    out = load_image(_png(image) if mode != "CMYK" else image)
+    assert out.mode == "RGB" and out.size == rgb.size
+
+
+def test_sixteen_bit_is_scaled_not_clipped():
+    array = np.full((4, 4), 65535, dtype=np.uint16)
+    array[0, 0] = 0
+    out = np.asarray(load_image(_png(Image.fromarray(array))))
+    assert out[1, 1].tolist() == [255, 255, 255] and out[0, 0].tolist() == [0, 0, 0]
+
+
+def test_alpha_is_composited_on_white():
+    transparent = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
+    assert np.asarray(load_image(transparent))[0, 0].tolist() == [255, 255, 255]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda tmp: b"", "empty"),
+        (lambda tmp: b"this is not an image", "not an image"),
+        (lambda tmp: _png(Image.new("RGB", (64, 64), "red"))[:60], "truncated"),
+        (lambda tmp: tmp / "missing.png", "no such file"),
+        (lambda tmp: tmp, "folder"),
+        (lambda tmp: np.zeros((8, 8, 2), np.uint8), "shape"),
+        (lambda tmp: np.zeros((3, 8, 8, 3), np.uint8), "shape"),
+        (lambda tmp: np.full((8, 8, 3), np.nan, np.float32), "NaN"),
+        (lambda tmp: np.full((8, 8, 3), 2.0, np.float32), r"\[0, 1\]"),
+        (lambda tmp: torch.full((3, 8, 8), -1.0), r"\[0, 1\]"),
+        (lambda tmp: torch.zeros((8, 8, 3)), "CxHxW"),
+        (lambda tmp: torch.zeros((2, 3, 8, 8)), "one image at a time"),
+        (lambda tmp: np.zeros((0, 8, 3), np.uint8), "no pixels"),
+        (lambda tmp: 42, "cannot read an image from a int"),
+    ],
+)
+def test_bad_input_gets_one_clear_error(tmp_path, make, message):
+    with pytest.raises(ImageError, match=message) as info:
+        load_image(make(tmp_path))
+    assert "\n" not in str(info.value)
+
+
+def test_decompression_bomb_is_refused_before_decoding(monkeypatch):
+    big = _png(Image.new("RGB", (400, 300)))
+    with pytest.raises(ImageError, match="over the limit"):
+        load_image(big, limit=100_000)
+    monkeypatch.setenv("SCRUTINY_MAX_PIXELS", "1000")
+    with pytest.raises(ImageError, match="SCRUTINY_MAX_PIXELS"):
+        load_image(np.zeros((100, 100, 3), np.uint8))

@@ -1,0 +1,42 @@
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import scrutiny
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_scrutiny_does_not_import_torch():
+    code = "import sys, scrutiny, scrutiny.tools, scrutiny.memory; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_folders_are_one_namespace():
+    import scrutiny.agents
+    import scrutiny.memory
+    import scrutiny.tools
+
+    assert Path(scrutiny.tools.__file__).parent == ROOT / "tools"
+    assert Path(scrutiny.memory.__file__).parent == ROOT / "memory"
+    assert Path(scrutiny.agents.__file__).parent == ROOT / "agents"
+    assert Path(scrutiny.__file__).parent == ROOT / "scrutiny"
+
+
+def test_wheel_ships_only_the_scrutiny_namespace(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True,
+    )
+    wheel = next(tmp_path.glob("scrutiny-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {n.split("/")[0] for n in names if not n.startswith("scrutiny-")}
+    assert top == {"scrutiny"}
+    for module in ("scrutiny/tools/ocr.py", "scrutiny/memory/store.py", "scrutiny/agents/__init__.py", "scrutiny/schema.py"):
+        assert module in names
+
+
+def test_version_is_exported():
+    assert scrutiny.__version__

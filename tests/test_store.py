@@ -1,0 +1,129 @@
+import multiprocessing
+import sqlite3
+import threading
+
+import pytest
+from PIL import Image
+
+from scrutiny.memory import Store, StoreError
+from scrutiny.memory.store import TraceRow, VerdictRow
+from scrutiny.schema import Task, Trace, Verdict
+
+
+def _task(prompt="a red square"):
+    return Task(kind="score", prompt=prompt, candidates=["abc"])
+
+
+def test_trace_round_trip_keeps_events_in_order(store):
+    trace = Trace(task=_task())
+    trace.add("node_enter", "route")
+    trace.add("tool_call", "inspect", tool="ocr", arguments={"box": [1, 2, 3, 4]})
+    trace.add("tool_result", "inspect", output={"text": "OPEN"})
+    store.record_trace(trace)
+    back = store.trace(trace.id)
+    assert back == trace
+    assert store.trace(trace.id[:8]).id == trace.id  # short ids work like git's
+
+
+def test_rewriting_a_trace_replaces_its_events(store):
+    trace = Trace(task=_task())
+    trace.add("node_enter", "route")
+    store.record_trace(trace)
+    trace.add("node_exit", "route")
+    store.record_trace(trace)
+    assert len(store.trace(trace.id).events) == 2
+
+
+def test_unknown_and_ambiguous_ids_are_clear_errors(store):
+    with pytest.raises(StoreError, match="no trace with id 'ffff'"):
+        store.trace("ffff")
+
+
+def test_verdict_and_cache_round_trip(store):
+    verdict = Verdict(task=_task(), scores=[0.75], critique="fine")
+    assert store.cached_verdict("key") is None
+    store.cache_verdict("key", verdict)
+    hit = store.cached_verdict("key")
+    assert hit.cached and hit.model_copy(update={"cached": False}) == verdict
+    assert store.verdict(verdict.id).scores == [0.75]
+
+
+def test_abstained_verdict_is_stored_as_none(store):
+    verdict = Verdict(task=_task(), scores=[None])
+    store.record_verdict(verdict)
+    assert store.verdict(verdict.id).scores == [None]
+
+
+def test_artifacts_are_content_addressed_files(store):
+    red = Image.new("RGB", (8, 8), "red")
+    digest = store.put_artifact(red)
+    assert store.put_artifact(red.copy()) == digest
+    path = store.artifact_path(digest)
+    assert path.is_file() and path.parent.parent == store.artifacts_dir
+    assert store.artifact(digest).tobytes() == red.tobytes()
+    with pytest.raises(StoreError, match="no artifact"):
+        store.artifact("0" * 64)
+
+
+def test_default_location_is_scrutiny_home_in_wal_mode(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCRUTINY_HOME", str(tmp_path / "h"))
+    store = Store()
+    store.record_verdict(Verdict(task=_task(), scores=[1.0]))
+    store.close()
+    db = tmp_path / "h" / "scrutiny.db"
+    assert db.is_file()
+    assert sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_db_url_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCRUTINY_DB_URL", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    Store(home=tmp_path / "h").close()
+    assert (tmp_path / "elsewhere.db").is_file()
+
+
+def test_schema_version_mismatch_is_a_clear_error(tmp_path):
+    Store(home=tmp_path).close()
+    connection = sqlite3.connect(tmp_path / "scrutiny.db")
+    connection.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    connection.commit()
+    with pytest.raises(StoreError, match="schema version 999"):
+        Store(home=tmp_path)
+
+
+def test_many_threads_write_at_once(tmp_path):
+    store = Store(home=tmp_path)
+
+    def work(i):
+        for j in range(10):
+            store.record_verdict(Verdict(task=_task(f"p{i}-{j}"), scores=[0.5]))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.count(VerdictRow) == 80
+
+
+def _writer(home: str, worker: int, n: int) -> None:
+    store = Store(home=home)
+    for i in range(n):
+        trace = Trace(task=_task(f"w{worker}-{i}"))
+        trace.add("node_enter", "route")
+        store.record_trace(trace)
+        store.cache_verdict(f"w{worker}-{i}", Verdict(task=trace.task, scores=[i / n], trace_id=trace.id))
+        store.put_artifact(Image.new("RGB", (4, 4), (worker, i, 0)))
+    store.close()
+
+
+def test_two_processes_write_at_once(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_writer, args=(str(tmp_path), w, 40)) for w in range(2)]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join(timeout=120)
+    assert [p.exitcode for p in processes] == [0, 0]
+    store = Store(home=tmp_path)
+    assert store.count(TraceRow) == 80 and store.count(VerdictRow) == 80
+    assert store.cached_verdict("w1-39").scores == [39 / 40]

@@ -1,0 +1,84 @@
+from typing import Literal
+
+import pytest
+from PIL import Image
+
+from scrutiny.tools import REGISTRY, ImageArg, ToolError, ToolResult, get_tool, tool, tool_schemas
+from scrutiny.tools.base import _build_tool
+
+
+class Size(ToolResult):
+    width: int
+    height: int
+    mode: str
+
+
+def measure(image: ImageArg, mode: Literal["px", "mp"] = "px", note: str | None = None) -> Size:
+    """Measure an image.
+
+    Args:
+        image: Which image.
+        mode: How to report the size.
+            Continued description.
+        note: Free text.
+    """
+    if note == "bad":
+        raise ToolError("note may not be 'bad'")
+    return Size(width=image.width, height=image.height, mode=mode)
+
+
+def test_schema_comes_from_signature_and_docstring():
+    t = _build_tool(measure, "measure", "1")
+    fn = t.schema()["function"]
+    assert fn["name"] == "measure" and fn["description"] == "Measure an image."
+    props = fn["parameters"]["properties"]
+    assert props["image"] == {"type": "string", "description": "Which image."}
+    assert props["mode"]["enum"] == ["px", "mp"] and props["mode"]["description"] == "How to report the size. Continued description."
+    assert fn["parameters"]["required"] == ["image"]
+    assert fn["parameters"]["additionalProperties"] is False
+
+
+def test_invoke_resolves_image_names_to_pixels():
+    t = _build_tool(measure, "measure", "1")
+    call = t.invoke({"image": "candidate_0", "mode": "mp"}, {"candidate_0": Image.new("RGB", (7, 5))})
+    assert call.error is None and call.result.model_dump() == {"width": 7, "height": 5, "mode": "mp"}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"image": "nope"}, "no image named 'nope'; images in this conversation: candidate_0"),
+        ({"image": "candidate_0", "mode": "inches"}, "invalid arguments for measure: mode"),
+        ({"image": "candidate_0", "extra": 1}, "extra"),
+        ({}, "image: Field required"),
+        ({"image": "candidate_0", "note": "bad"}, "note may not be 'bad'"),
+    ],
+)
+def test_mistakes_come_back_as_errors_the_model_can_read(arguments, message):
+    t = _build_tool(measure, "measure", "1")
+    call = t.invoke(arguments, {"candidate_0": Image.new("RGB", (7, 5))})
+    assert call.result is None and message in call.error
+
+
+def test_other_exceptions_are_bugs_and_propagate():
+    def broken(image: ImageArg) -> Size:
+        """Always fails."""
+        raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        _build_tool(broken, "broken", "1").invoke({"image": "a"}, {"a": Image.new("RGB", (1, 1))})
+
+
+def test_registry_holds_the_built_in_tools_and_refuses_duplicates():
+    assert {"crop", "zoom", "ocr", "text_match", "detect", "diff", "quality", "safety"} <= set(REGISTRY)
+    assert [s["function"]["name"] for s in tool_schemas(["ocr", "crop"])] == ["ocr", "crop"]
+    with pytest.raises(ToolError, match="no tool named 'paint'"):
+        get_tool("paint")
+    with pytest.raises(ValueError, match="already registered"):
+        tool(measure, name="crop")
+
+
+def test_tool_stays_callable_as_the_plain_function():
+    crop = get_tool("crop")
+    result = crop(Image.new("RGB", (1000, 1000)), [0, 0, 500, 500])
+    assert result.box_px == (0, 0, 500, 500)

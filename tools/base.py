@@ -1,0 +1,182 @@
+"""The tool mechanism: a decorator, a registry, JSON schemas for function calling, `ToolError`.
+
+A tool is a plain typed function. Its signature is its schema and its docstring is what a model
+reads. Image parameters are marked `Annotated[Image.Image, Injected]`: a model names an image
+(`candidate_0`, `source`, `crop_3`) and the invoker passes the pixels, so no model ever writes
+pixels or base64. Python callers call the tool like the function it wraps.
+
+`ToolError` is a mistake the caller can fix (a box outside the image, an unknown image name);
+it is shown to the model. Any other exception is a bug and stops the run.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import time
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+
+class ToolError(Exception):
+    """A mistake in a tool call that the caller (often a model) can see and correct."""
+
+
+class Injected:
+    """Marks an image parameter: the schema takes an image *name*, the function gets pixels."""
+
+
+ImageArg = Annotated[Image.Image, Injected]
+
+
+class ToolResult(BaseModel):
+    """Base of every tool's result: JSON-serialisable, images excluded from the dump."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    def produced_images(self) -> dict[str, Image.Image]:
+        """Images this result adds to the conversation (a crop, a diff mask), by kind."""
+        return {}
+
+
+class ImageResult(ToolResult):
+    """A result that is itself an image (crop, zoom)."""
+
+    image: Image.Image = Field(exclude=True)
+
+    def produced_images(self) -> dict[str, Image.Image]:
+        return {"crop": self.image}
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A finished call: what was asked, what came back, how long it took."""
+
+    name: str
+    arguments: dict[str, Any]
+    result: ToolResult | None
+    error: str | None
+    seconds: float
+
+
+@dataclass
+class Tool:
+    name: str
+    fn: Callable[..., ToolResult]
+    description: str
+    arguments: type[BaseModel]
+    image_params: tuple[str, ...]
+    version: str = "1"
+    params_doc: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> ToolResult:
+        return self.fn(*args, **kwargs)
+
+    def schema(self) -> dict[str, Any]:
+        """The OpenAI function-calling schema of this tool."""
+        parameters = self.arguments.model_json_schema()
+        parameters.pop("title", None)
+        for props in parameters.get("properties", {}).values():
+            props.pop("title", None)
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": parameters},
+        }
+
+    def invoke(self, arguments: Mapping[str, Any], images: Mapping[str, Image.Image]) -> ToolCall:
+        """Run the tool from model-style arguments, resolving image names to pixels.
+
+        Mistakes (bad arguments, unknown image names, `ToolError` raised by the tool) come back in
+        `ToolCall.error`; any other exception propagates.
+        """
+        start = time.perf_counter()
+        try:
+            result = self.fn(**self._resolve(dict(arguments), images))
+            error = None
+        except ToolError as e:
+            result, error = None, str(e)
+        return ToolCall(self.name, dict(arguments), result, error, time.perf_counter() - start)
+
+    def _resolve(self, arguments: dict[str, Any], images: Mapping[str, Image.Image]) -> dict[str, Any]:
+        try:
+            parsed = self.arguments.model_validate(arguments)
+        except ValidationError as e:
+            problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'arguments'}: {err['msg']}" for err in e.errors())
+            raise ToolError(f"invalid arguments for {self.name}: {problems}") from None
+        values = dict(parsed)
+        for name in self.image_params:
+            key = values.get(name)
+            if key is None:
+                continue
+            if key not in images:
+                known = ", ".join(sorted(images)) or "none"
+                raise ToolError(f"no image named {key!r}; images in this conversation: {known}")
+            values[name] = images[key]
+        return values
+
+
+REGISTRY: dict[str, Tool] = {}
+
+
+def tool(fn: Callable[..., ToolResult] | None = None, *, name: str | None = None, version: str = "1"):
+    """Register a typed function as a tool. Usable as `@tool` or `@tool(name=..., version=...)`."""
+
+    def register(fn: Callable[..., ToolResult]) -> Tool:
+        built = _build_tool(fn, name or fn.__name__, version)
+        if built.name in REGISTRY:
+            raise ValueError(f"a tool named {built.name!r} is already registered")
+        REGISTRY[built.name] = built
+        return built
+
+    return register(fn) if fn is not None else register
+
+
+def get_tool(name: str) -> Tool:
+    if name not in REGISTRY:
+        raise ToolError(f"no tool named {name!r}; available: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
+
+def tool_schemas(names: list[str] | None = None) -> list[dict[str, Any]]:
+    """Function-calling schemas of the named tools (all registered tools by default)."""
+    return [get_tool(n).schema() for n in (names or sorted(REGISTRY))]
+
+
+def _build_tool(fn: Callable[..., ToolResult], name: str, version: str) -> Tool:
+    summary, params_doc = _parse_docstring(inspect.getdoc(fn) or "")
+    hints = typing.get_type_hints(fn, include_extras=True)
+    fields: dict[str, Any] = {}
+    image_params: list[str] = []
+    for param in inspect.signature(fn).parameters.values():
+        hint = hints[param.name]
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        description = params_doc.get(param.name)
+        if Injected in getattr(hint, "__metadata__", ()):
+            image_params.append(param.name)
+            description = description or "Name of an image in the conversation (candidate_0, source, crop_1, ...)."
+            hint = str if default is ... else str | None
+        fields[param.name] = (hint, Field(default, description=description))
+    arguments = create_model(f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
+    return Tool(name, fn, summary, arguments, tuple(image_params), version, params_doc)
+
+
+def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
+    """Split a Google-style docstring into (description, {parameter: description})."""
+    head, _, args = doc.partition("\nArgs:\n")
+    params: dict[str, str] = {}
+    current = None
+    for line in args.splitlines():
+        match = re.match(r"^\s{2,4}(\w+)(?: \(.*?\))?:\s*(.*)$", line)
+        if match:
+            current = match.group(1)
+            params[current] = match.group(2).strip()
+        elif current and line.startswith(" " * 6):
+            params[current] += " " + line.strip()
+        elif line.strip() and not line.startswith(" "):
+            break
+    return head.strip(), params

@@ -1,0 +1,50 @@
+"""Boxes: `[x1, y1, x2, y2]` in 0–1000 normalised coordinates (as Qwen2.5-VL emits) or pixels."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from scrutiny.tools.base import ToolError
+
+Box = Annotated[
+    list[float],
+    Field(min_length=4, max_length=4, description="[x1, y1, x2, y2], left-top and right-bottom corners."),
+]
+Units = Literal["norm1000", "pixel"]
+PixelBox = tuple[int, int, int, int]
+
+MIN_SIDE_PX = 2
+
+
+def to_pixels(box: list[float], units: Units, size: tuple[int, int]) -> PixelBox:
+    """Validate a box and convert it to integer pixel corners inside an image of `size` (w, h).
+
+    Raises `ToolError` naming the problem: corners in the wrong order, outside the image, or a
+    box too small to show anything.
+    """
+    width, height = size
+    x1, y1, x2, y2 = box
+    limit_x, limit_y = (1000.0, 1000.0) if units == "norm1000" else (float(width), float(height))
+    if x2 <= x1 or y2 <= y1:
+        raise ToolError(f"box {box}: need x1 < x2 and y1 < y2 (left-top corner first)")
+    if min(x1, y1) < 0 or x2 > limit_x or y2 > limit_y:
+        where = "0..1000" if units == "norm1000" else f"the {width}x{height} image"
+        raise ToolError(f"box {box} ({units}) lies outside {where}")
+    if units == "norm1000":
+        x1, x2 = x1 * width / 1000.0, x2 * width / 1000.0
+        y1, y2 = y1 * height / 1000.0, y2 * height / 1000.0
+    px = (int(round(x1)), int(round(y1)), int(round(x2)), int(round(y2)))
+    if px[2] - px[0] < MIN_SIDE_PX or px[3] - px[1] < MIN_SIDE_PX:
+        raise ToolError(
+            f"box {box} ({units}) covers only {px[2] - px[0]}x{px[3] - px[1]} pixels; "
+            f"make it at least {MIN_SIDE_PX}x{MIN_SIDE_PX}"
+        )
+    return px
+
+
+def to_norm1000(box: PixelBox, size: tuple[int, int]) -> list[int]:
+    width, height = size
+    x1, y1, x2, y2 = box
+    return [round(x1 * 1000 / width), round(y1 * 1000 / height), round(x2 * 1000 / width), round(y2 * 1000 / height)]

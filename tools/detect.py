@@ -1,0 +1,243 @@
+"""`detect`: find objects — coloured shapes and faces built in, other detectors plugged in.
+
+Built in, with OpenCV and no weights to download:
+- `shapes`: every pixel gets a colour name (HSV rules below); each colour's mask is cleaned with
+  a morphological opening (this drops anti-aliased rims), split into connected regions, and each
+  region's outline is classified as circle, ellipse, triangle, square, rectangle, pentagon,
+  hexagon, star or blob. The background is the colour that covers most of the image border.
+- `faces`: OpenCV's Haar frontal-face cascade.
+
+Other detectors (ONNX YOLO models, transformers zero-shot detectors, VLM grounding) implement
+the `Detector` protocol and are added with `register_detector`.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+import cv2
+import numpy as np
+from PIL import Image
+from pydantic import BaseModel
+
+from scrutiny.tools.base import ImageArg, ToolError, ToolResult, tool
+
+COLOR_NAMES = ("black", "white", "gray", "red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink", "brown")
+SHAPE_NAMES = ("circle", "ellipse", "triangle", "square", "rectangle", "pentagon", "hexagon", "star", "blob")
+MIN_AREA_FRACTION = 0.0015
+"""Regions smaller than this share of the image are noise, not objects."""
+
+
+class Detection(BaseModel):
+    label: str
+    """What was found: a shape name, `face`, or a plug-in detector's class name."""
+    color: str | None = None
+    box: tuple[int, int, int, int]
+    """[x1, y1, x2, y2] in pixels."""
+    area: int = 0
+    """Pixels that belong to the object (0 when the detector gives only a box)."""
+    score: float = 1.0
+    detector: str
+
+
+class DetectResult(ToolResult):
+    detections: list[Detection]
+    counts: dict[str, int]
+    """How many of each `color label` (and each bare label) were found."""
+    background: str | None = None
+
+
+class Detector(Protocol):
+    """A detector plug-in. `query` is free text ("red circle", "dog"); None means everything."""
+
+    name: str
+
+    def detect(self, image: Image.Image, query: str | None) -> list[Detection]: ...
+
+
+# 1. colour naming, vectorised over HSV (OpenCV ranges: H 0..179, S and V 0..255)
+
+
+def color_map(hsv: np.ndarray) -> np.ndarray:
+    """Per-pixel index into COLOR_NAMES."""
+    h, s, v = (hsv[..., i].astype(np.int16) for i in range(3))
+    hue_names = np.select(
+        [h < 8, h < 20, h < 34, h < 85, h < 100, h < 130, h < 150, h < 170],
+        [3, 4, 5, 6, 7, 8, 9, 10],
+        default=3,
+    )
+    # Dark oranges and reds are brown; pale reds are pink.
+    hue_names = np.where((hue_names == 4) & (v < 170), 11, hue_names)
+    hue_names = np.where((hue_names == 3) & (s < 140) & (v > 180), 10, hue_names)
+    achromatic = np.select([v < 60, (s < 40) & (v > 200)], [0, 1], default=2)
+    return np.where((v < 60) | (s < 40), achromatic, hue_names).astype(np.uint8)
+
+
+def color_name(rgb: tuple[int, int, int]) -> str:
+    hsv = cv2.cvtColor(np.uint8([[rgb]]), cv2.COLOR_RGB2HSV)
+    return COLOR_NAMES[int(color_map(hsv)[0, 0])]
+
+
+# 2. shape classification of one outline
+
+
+def classify_shape(contour: np.ndarray) -> str:
+    area = cv2.contourArea(contour)
+    perimeter = cv2.arcLength(contour, True)
+    if area <= 0 or perimeter <= 0:
+        return "blob"
+    circularity = 4 * np.pi * area / perimeter**2
+    solidity = area / max(cv2.contourArea(cv2.convexHull(contour)), 1e-9)
+    vertices = len(cv2.approxPolyDP(contour, 0.03 * perimeter, True))
+    (_, _), (w, h), _ = cv2.minAreaRect(contour)
+    aspect = min(w, h) / max(w, h, 1e-9)
+    if solidity < 0.75:
+        return "star" if vertices >= 8 else "blob"
+    if vertices == 3:
+        return "triangle"
+    if vertices == 4 and area / max(w * h, 1e-9) > 0.85:
+        return "square" if aspect > 0.9 else "rectangle"
+    if circularity > 0.8 and vertices > 6:
+        return "circle" if aspect > 0.9 else "ellipse"
+    if vertices == 5:
+        return "pentagon"
+    if vertices == 6:
+        return "hexagon"
+    return "ellipse" if circularity > 0.7 else "blob"
+
+
+# 3. the built-in detectors
+
+
+class ShapeDetector:
+    """Coloured regions and their shapes (see the module docstring)."""
+
+    name = "shapes"
+
+    def detect(self, image: Image.Image, query: str | None) -> list[Detection]:
+        return [d for d in self.analyse(image)[0] if matches_query(d, query)]
+
+    def analyse(self, image: Image.Image) -> tuple[list[Detection], str]:
+        """Every coloured region, top to bottom, and the background colour's name."""
+        rgb = np.asarray(image)
+        names = color_map(cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV))
+        background = self.background(names)
+        min_area = MIN_AREA_FRACTION * names.size
+        size = max(3, round(min(names.shape) / 150)) | 1
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+        found = []
+        for index in np.unique(names):
+            if index == background:
+                continue
+            raw = (names == index).astype(np.uint8)
+            mask = cv2.morphologyEx(raw, cv2.MORPH_OPEN, kernel)
+            contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            for contour in contours:
+                area = cv2.contourArea(contour)
+                if area < min_area:
+                    continue
+                found.append(Detection(
+                    label=classify_shape(contour), color=COLOR_NAMES[index], box=_exact_box(raw, contour, size),
+                    area=int(area), score=1.0, detector=self.name,
+                ))
+        found.sort(key=lambda d: (d.box[1], d.box[0]))
+        return found, COLOR_NAMES[background]
+
+    @staticmethod
+    def background(names: np.ndarray) -> int:
+        border = np.concatenate([names[0], names[-1], names[:, 0], names[:, -1]])
+        return int(np.bincount(border, minlength=len(COLOR_NAMES)).argmax())
+
+
+def _exact_box(raw: np.ndarray, contour: np.ndarray, pad: int) -> tuple[int, int, int, int]:
+    """Box of the region before the opening, which shaved off sharp tips (a triangle's apex)."""
+    x, y, w, h = cv2.boundingRect(contour)
+    x0, y0 = max(0, x - pad), max(0, y - pad)
+    x1, y1 = min(raw.shape[1], x + w + pad), min(raw.shape[0], y + h + pad)
+    own = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.drawContours(own, [contour - [x0, y0]], -1, 1, thickness=cv2.FILLED)
+    own = cv2.dilate(own, np.ones((2 * pad + 1, 2 * pad + 1), np.uint8)) & raw[y0:y1, x0:x1]
+    bx, by, bw, bh = cv2.boundingRect(own)
+    return (x0 + bx, y0 + by, x0 + bx + bw, y0 + by + bh)
+
+
+class FaceDetector:
+    """OpenCV's Haar frontal-face cascade (shipped with opencv-python-headless 4.x)."""
+
+    name = "faces"
+    _cascade: cv2.CascadeClassifier | None = None
+    _lock = threading.Lock()
+
+    def cascade(self) -> cv2.CascadeClassifier:
+        with self._lock:
+            if FaceDetector._cascade is None:
+                path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+                cascade = cv2.CascadeClassifier(path)
+                if cascade.empty():
+                    raise RuntimeError(f"OpenCV's face cascade did not load from {path}")
+                FaceDetector._cascade = cascade
+            return FaceDetector._cascade
+
+    def detect(self, image: Image.Image, query: str | None) -> list[Detection]:
+        gray = cv2.equalizeHist(cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2GRAY))
+        side = max(24, min(gray.shape) // 20)
+        faces = self.cascade().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(side, side))
+        return [
+            Detection(label="face", box=(int(x), int(y), int(x + w), int(y + h)), area=int(w * h), detector=self.name)
+            for x, y, w, h in faces
+        ]
+
+
+DETECTORS: dict[str, Detector] = {"shapes": ShapeDetector(), "faces": FaceDetector()}
+
+
+def register_detector(detector: Detector) -> None:
+    """Add a detector plug-in; `detect(..., detector=name)` then uses it."""
+    DETECTORS[detector.name] = detector
+
+
+def matches_query(detection: Detection, query: str | None) -> bool:
+    """A shape detection matches when every colour and shape word of the query agrees with it."""
+    if not query:
+        return True
+    terms = query.lower().replace("-", " ").split()
+    colors = [t for t in terms if t in COLOR_NAMES]
+    shapes = [_singular(t) for t in terms if _singular(t) in SHAPE_NAMES]
+    return all(c == detection.color for c in colors) and all(s == detection.label for s in shapes)
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if word.endswith("s") and word[:-1] in SHAPE_NAMES else word
+
+
+def _counts(detections: list[Detection]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for d in detections:
+        for key in {d.label, f"{d.color} {d.label}" if d.color else d.label}:
+            counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+@tool
+def detect(image: ImageArg, query: str | None = None, detector: str = "auto") -> DetectResult:
+    """Find objects in an image with their boxes, colours and counts.
+
+    Args:
+        image: Name of the image to search.
+        query: What to look for, e.g. "red circle", "triangles", "face"; empty finds everything.
+        detector: "auto" (faces for a face query, shapes otherwise), "shapes", "faces", or the
+            name of a registered plug-in detector.
+    """
+    if detector == "auto":
+        detector = "faces" if query and any(w in query.lower() for w in ("face", "person", "people")) else "shapes"
+    if detector not in DETECTORS:
+        raise ToolError(f"no detector named {detector!r}; available: auto, {', '.join(sorted(DETECTORS))}")
+    plugin = DETECTORS[detector]
+    background = None
+    if isinstance(plugin, ShapeDetector):
+        everything, background = plugin.analyse(image)
+        found = [d for d in everything if matches_query(d, query)]
+    else:
+        found = plugin.detect(image, query)
+    return DetectResult(detections=found, counts=_counts(found), background=background)

@@ -1,0 +1,88 @@
+"""`ocr`: read the text in an image with RapidOCR (PP-OCR models carried by its wheel, offline)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from pydantic import BaseModel
+
+from scrutiny.tools.base import ImageArg, ToolResult, tool
+from scrutiny.tools.boxes import Box, Units, to_pixels
+
+OCR_PARAMS = {"Det.limit_type": "max", "Det.limit_side_len": 960}
+"""RapidOCR's defaults resize small images up and split lines; these keep lines whole."""
+
+_engine: Any = None
+_lock = threading.Lock()
+
+
+def ocr_engine() -> Any:
+    """The process-wide RapidOCR engine, built on first use."""
+    global _engine
+    with _lock:
+        if _engine is None:
+            from rapidocr import RapidOCR
+
+            _engine = RapidOCR(params=OCR_PARAMS)
+            logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # "no text found" is an answer, not a warning
+        return _engine
+
+
+class OcrLine(BaseModel):
+    text: str
+    confidence: float
+    box: tuple[int, int, int, int]
+    """[x1, y1, x2, y2] in pixels of the image passed in (not of the crop)."""
+
+
+class OcrResult(ToolResult):
+    lines: list[OcrLine]
+    text: str
+    """All lines that passed `min_confidence`, top to bottom, joined by newlines."""
+
+
+def run_engine(bgr: np.ndarray) -> list[tuple[str, float, np.ndarray]]:
+    """One engine call under the lock (the engine's pre- and post-processing are not re-entrant)."""
+    engine = ocr_engine()
+    with _lock:
+        out = engine(bgr)
+    if out.txts is None:
+        return []
+    return list(zip(out.txts, (float(s) for s in out.scores), out.boxes))
+
+
+@tool
+def ocr(image: ImageArg, box: Box | None = None, units: Units = "norm1000", min_confidence: float = 0.5) -> OcrResult:
+    """Read the text in an image, or in one region of it, line by line with confidences and boxes.
+
+    Args:
+        image: Name of the image to read.
+        box: Optional region [x1, y1, x2, y2] to read instead of the whole image.
+        units: "norm1000" for coordinates scaled to 0..1000 on both axes, "pixel" for pixels.
+        min_confidence: Lines the recogniser is less sure of than this are left out.
+    """
+    offset_x = offset_y = 0
+    if box is not None:
+        offset_x, offset_y, x2, y2 = to_pixels(box, units, image.size)
+        image = image.crop((offset_x, offset_y, x2, y2))
+    rgb = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
+    lines = []
+    for text, confidence, quad in run_engine(np.ascontiguousarray(rgb[:, :, ::-1])):
+        if confidence < min_confidence or not text.strip():
+            continue
+        xs, ys = quad[:, 0], quad[:, 1]
+        bbox = (
+            int(xs.min()) + offset_x, int(ys.min()) + offset_y,
+            int(np.ceil(xs.max())) + offset_x, int(np.ceil(ys.max())) + offset_y,
+        )
+        lines.append(OcrLine(text=text, confidence=round(confidence, 4), box=bbox))
+    return OcrResult(lines=lines, text="\n".join(line.text for line in lines))
+
+
+def read_text(image: Image.Image) -> str:
+    """All text in an RGB image as one string (the whole-image `ocr` call, for Python callers)."""
+    return ocr(image).text

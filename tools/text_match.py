@@ -1,0 +1,99 @@
+"""`text_match`: does the image say the target text? Flow-GRPO's OCR score and a strict variant.
+
+Flow-GRPO's score (https://arxiv.org/abs/2505.05470, `flow_grpo/ocr.py`): remove spaces and
+lower-case both strings; if the target is contained in the OCR text the score is 1 (extra text
+is not penalised); otherwise `1 - min(levenshtein(ocr, target), len(target)) / len(target)`.
+
+The strict score also penalises extra and missing words: both strings are lower-cased, reduced
+to words of letters and digits joined by single spaces, and scored
+`1 - levenshtein(read, target) / max(len(read), len(target))`. Reading "OPEN 24 HOURS SALE" for
+"OPEN 24 HOURS" scores 1 under Flow-GRPO's rule and 13/18 under the strict one.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field
+
+from scrutiny.tools.base import ImageArg, ToolError, ToolResult, tool
+from scrutiny.tools.ocr import ocr
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Edit distance (insertions, deletions, substitutions all cost 1)."""
+    if len(a) < len(b):
+        a, b = b, a
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def flow_grpo_target(prompt: str) -> str | None:
+    """The target text of a Flow-GRPO OCR prompt: its first `"..."` span (None if there is none)."""
+    parts = prompt.split('"')
+    return parts[1] if len(parts) >= 3 else None
+
+
+def ocr_score(read: str, target: str) -> float:
+    """Flow-GRPO's OCR reward for text `read` from an image against `target`."""
+    read = read.replace(" ", "").lower()
+    target = target.replace(" ", "").lower()
+    if not target:
+        raise ValueError("target text is empty")
+    if target in read:
+        return 1.0
+    distance = min(levenshtein(read, target), len(target))
+    return 1.0 - distance / len(target)
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[^\W_]+", text.lower())
+
+
+def strict_score(read: str, target: str) -> float:
+    """Like `ocr_score` but extra and missing words cost too (see the module docstring)."""
+    read_n, target_n = " ".join(words(read)), " ".join(words(target))
+    if not target_n:
+        raise ValueError("target text has no letters or digits")
+    return 1.0 - levenshtein(read_n, target_n) / max(len(read_n), len(target_n))
+
+
+class TextMatchResult(ToolResult):
+    target: str
+    read: str
+    score: float = Field(description="Flow-GRPO OCR score in [0, 1]; containment scores 1.")
+    strict: float = Field(description="Strict score in [0, 1]; extra and missing words cost.")
+    missing_words: list[str]
+    extra_words: list[str]
+
+
+def match_text(read: str, target: str) -> TextMatchResult:
+    """Score already-read text against a target (the OCR-free half of `text_match`)."""
+    if not words(target):
+        raise ToolError("target text is empty: give the exact text the image should show")
+    read_words, target_words = words(read), words(target)
+    return TextMatchResult(
+        target=target,
+        read=read,
+        score=round(ocr_score(read, target), 6),
+        strict=round(strict_score(read, target), 6),
+        missing_words=[w for w in target_words if w not in read_words],
+        extra_words=[w for w in read_words if w not in target_words],
+    )
+
+
+@tool
+def text_match(image: ImageArg, target: str, min_confidence: float = 0.5) -> TextMatchResult:
+    """Read the image and score how exactly it shows the target text.
+
+    Args:
+        image: Name of the image to read.
+        target: The exact text the image should show.
+        min_confidence: OCR lines below this confidence are ignored.
+    """
+    return match_text(" ".join(line.text for line in ocr(image, min_confidence=min_confidence).lines), target)

@@ -1,0 +1,1 @@
+"""GRPO for diffusers generators and reward adapters for Flow-GRPO, TRL and verl."""
