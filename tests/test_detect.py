@@ -86,3 +86,11 @@ def test_noise_does_not_create_objects():
     rng = np.random.default_rng(1)
     noisy = np.clip(np.full((256, 256, 3), 240) + rng.normal(0, 6, (256, 256, 3)), 0, 255).astype(np.uint8)
     assert detect(Image.fromarray(noisy)).detections == []
+
+
+def test_palette_names_colour_shares_of_a_region():
+    from scrutiny.tools import palette
+
+    image = shapes([Shape("square", "red", (0, 0, 256, 512)), Shape("square", "blue", (256, 0, 512, 512))])
+    assert palette(image).shares == {"red": 0.5, "blue": 0.5}
+    assert palette(image, box=[0, 0, 250, 1000]).shares == {"red": 1.0}

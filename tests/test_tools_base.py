@@ -70,7 +70,7 @@ def test_other_exceptions_are_bugs_and_propagate():
 
 
 def test_registry_holds_the_built_in_tools_and_refuses_duplicates():
-    assert {"crop", "zoom", "ocr", "text_match", "detect", "diff", "quality", "safety"} <= set(REGISTRY)
+    assert {"crop", "zoom", "ocr", "text_match", "detect", "palette", "diff", "quality", "safety"} <= set(REGISTRY)
     assert [s["function"]["name"] for s in tool_schemas(["ocr", "crop"])] == ["ocr", "crop"]
     with pytest.raises(ToolError, match="no tool named 'paint'"):
         get_tool("paint")

@@ -1,4 +1,5 @@
-"""Pixel tools the judge uses to look closely: crop, zoom, ocr, text_match, detect, diff, quality, safety.
+"""Pixel tools the judge uses to look closely: crop, zoom, ocr, text_match, detect, palette, diff,
+quality, safety.
 
 Importing this package registers every built-in tool in `REGISTRY`. Heavy engines (RapidOCR,
 NudeNet) load on first use.
@@ -9,6 +10,7 @@ from scrutiny.tools.crop import crop, zoom
 from scrutiny.tools.detect import Detection, Detector, detect, register_detector
 from scrutiny.tools.diff import diff
 from scrutiny.tools.ocr import ocr
+from scrutiny.tools.palette import palette
 from scrutiny.tools.quality import quality
 from scrutiny.tools.safety import safety
 from scrutiny.tools.text_match import match_text, ocr_score, strict_score, text_match
@@ -16,5 +18,5 @@ from scrutiny.tools.text_match import match_text, ocr_score, strict_score, text_
 __all__ = [
     "REGISTRY", "Detection", "Detector", "ImageArg", "Injected", "Tool", "ToolCall", "ToolError", "ToolResult",
     "crop", "detect", "diff", "get_tool", "match_text", "ocr", "ocr_score", "quality", "register_detector",
-    "safety", "strict_score", "text_match", "tool", "tool_schemas", "zoom",
+    "palette", "safety", "strict_score", "text_match", "tool", "tool_schemas", "zoom",
 ]
