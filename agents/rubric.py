@@ -216,6 +216,9 @@ def _counts(b: _Builder, words: list[str]) -> None:
               count=count, object=head, phrase=" ".join(phrase), color=color, detect=kind)
 
 
+QUALITY_MET = 0.6
+"""No-reference quality is a soft signal: below this it is named in the critique."""
+
 VAGUE_QUANTITIES = {"several": "several", "many": "many", "a few": "a few", "multiple": "multiple", "dozens of": "dozens of",
                     "countless": "countless", "numerous": "numerous", "a group of": "a group of", "lone": 1, "solitary": 1,
                     "only one": 1, "a single": 1, "a pair of": 2, "a couple of": 2}
@@ -279,7 +282,7 @@ def _relations(b: _Builder, words: list[str]) -> None:
             if not subject or not obj:
                 continue
             s_head, o_head = singular(subject[-1]), singular(obj[-1])
-            checkable = relation not in ("in front of", "behind") and _detectable(s_head) is not None and _detectable(o_head) is not None
+            checkable = relation in CHECKABLE_RELATIONS and _is_shape(s_head) and _is_shape(o_head)
             verb = "are" if singular(subject[-1]) != subject[-1] else "is"
             b.add("position", f"The {' '.join(subject)} {verb} {relation} the {' '.join(obj)}", ["detect"],
                   checkable=checkable, subject=s_head, subject_phrase=" ".join(subject), relation=relation,
@@ -292,9 +295,16 @@ def _relations(b: _Builder, words: list[str]) -> None:
             target = [w for w in before if w not in {"the", "a", "an"}] or _phrase_after(after, 0)
             if target:
                 b.add("position", f"The {' '.join(target)} is at the {where} of the image", ["detect"],
-                      checkable=where in {"left", "right", "center", "top", "bottom"} and _detectable(singular(target[-1])) is not None,
+                      checkable=where in {"left", "right", "center", "top", "bottom"} and _is_shape(singular(target[-1])),
                       subject=singular(target[-1]), subject_phrase=" ".join(target), relation=where,
                       subject_color=_color_of(target))
+
+
+CHECKABLE_RELATIONS = {"left of", "right of", "above", "below", "on top of", "on", "next to"}
+
+
+def _is_shape(head: str) -> bool:
+    return singular(head) in SHAPE_SYNONYMS
 
 
 def _color_of(phrase: list[str]) -> str | None:
@@ -344,7 +354,7 @@ def synthesize_t2i(prompt: str) -> list[Criterion]:
     _negations(b, _unquoted(prompt), words)
     _style(b, _unquoted(prompt))
     b.add("quality", "The image is sharp, well exposed and free of noise and compression artefacts", ["quality"],
-          weight=0.25)
+          weight=0.25, met=QUALITY_MET)
     return b.criteria
 
 
@@ -409,7 +419,8 @@ def synthesize_edit(instruction: str) -> list[Criterion]:
         b.add("preservation", "The layout and content of the source are kept", ["diff"], check="structure")
     else:
         b.add("preservation", "Everything outside the edited region is preserved", ["diff"], check="outside_region")
-    b.add("quality", "The edited image is sharp, well exposed and free of artefacts", ["quality"], weight=0.25)
+    b.add("quality", "The edited image is sharp, well exposed and free of artefacts", ["quality"], weight=0.25,
+          met=QUALITY_MET)
     return b.criteria
 
 

@@ -4,11 +4,12 @@ It looks closely (crop, zoom), reads (OCR), finds things (detect), compares with
 (diff), and explains its verdict. The public surface is the names in `__all__`.
 """
 
+from scrutiny.api import Judge, JudgeConfig, __version__, compare, edit, judge, rank
 from scrutiny.images import ImageError, load_image
+from scrutiny.memory import Store
 from scrutiny.schema import Criterion, CriterionScore, Evidence, Task, Trace, Verdict
 
-__version__ = "0.1.0"
-
 __all__ = [
-    "Criterion", "CriterionScore", "Evidence", "ImageError", "Task", "Trace", "Verdict", "__version__", "load_image",
+    "Criterion", "CriterionScore", "Evidence", "ImageError", "Judge", "JudgeConfig", "Store", "Task", "Trace",
+    "Verdict", "__version__", "compare", "edit", "judge", "load_image", "rank",
 ]

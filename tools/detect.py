@@ -46,6 +46,8 @@ class DetectResult(ToolResult):
     counts: dict[str, int]
     """How many of each `color label` (and each bare label) were found."""
     background: str | None = None
+    width: int
+    height: int
 
 
 class Detector(Protocol):
@@ -240,4 +242,5 @@ def detect(image: ImageArg, query: str | None = None, detector: str = "auto") ->
         found = [d for d in everything if matches_query(d, query)]
     else:
         found = plugin.detect(image, query)
-    return DetectResult(detections=found, counts=_counts(found), background=background)
+    return DetectResult(detections=found, counts=_counts(found), background=background, width=image.width,
+                        height=image.height)

@@ -3,8 +3,9 @@
 Mappings (documented here because trainers read them as rewards):
 - sharpness: variance of the Laplacian of the grayscale image, `1 - exp(-var / 150)`;
   a crisp photo or drawing scores above 0.9, a Gaussian blur of sigma 3 below 0.3.
-- exposure: `(1 - 2 * |mean luminance / 255 - 0.5|) * (1 - max(0, clipped - 0.05))`, where
-  `clipped` is the share of pixels at 0..4 or 251..255 (up to 5% clipped costs nothing).
+- exposure: the luminance range in use, `clip((p99 - p1) / 200, 0, 1)` with p1 and p99 the 1st and
+  99th luminance percentiles: crushed, washed-out and blank images score low, while a drawing
+  with a white background and dark ink uses the whole range and scores 1.
 - noise: sigma from Immerkær's fast estimator (a Laplacian-difference mask over the image,
   1996), `exp(-sigma / 10)`.
 - blockiness: mean luminance jump across 8x8 block borders over the jump inside blocks
@@ -34,7 +35,7 @@ class QualityResult(ToolResult):
     colorfulness: float
     overall: float
     raw: dict[str, float]
-    """The measurements before mapping (Laplacian variance, mean luminance, sigma, ratio, M)."""
+    """The measurements before mapping (Laplacian variance, luminance percentiles, sigma, ratio, M)."""
 
 
 def noise_sigma(gray: np.ndarray) -> float:
@@ -66,8 +67,7 @@ def quality(image: ImageArg) -> QualityResult:
     rgb = np.asarray(image).astype(np.float32)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     laplacian_var = float(cv2.Laplacian(gray, cv2.CV_32F).var())
-    mean = float(gray.mean())
-    clipped = float(((gray <= 4) | (gray >= 251)).mean())
+    p1, p99 = (float(v) for v in np.percentile(gray, [1, 99]))
     sigma = noise_sigma(gray)
     ratio = block_ratio(gray)
     rg = rgb[..., 0] - rgb[..., 1]
@@ -75,13 +75,13 @@ def quality(image: ImageArg) -> QualityResult:
     colorfulness_m = float(math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean()))
     scores = {
         "sharpness": 1 - math.exp(-laplacian_var / 150),
-        "exposure": (1 - 2 * abs(mean / 255 - 0.5)) * (1 - max(0.0, clipped - 0.05)),
+        "exposure": (p99 - p1) / 200,
         "noise": math.exp(-sigma / 10),
         "blockiness": float(np.clip(2 - ratio, 0, 1)),
         "colorfulness": colorfulness_m / (colorfulness_m + 40),
     }
     scores = {k: round(float(np.clip(v, 0, 1)), 6) for k, v in scores.items()}
     overall = round(sum(WEIGHTS[k] * v for k, v in scores.items()), 6)
-    raw = {"laplacian_var": laplacian_var, "mean_luminance": mean, "clipped": clipped, "noise_sigma": sigma,
+    raw = {"laplacian_var": laplacian_var, "luminance_p1": p1, "luminance_p99": p99, "noise_sigma": sigma,
            "block_ratio": ratio, "colorfulness_m": colorfulness_m}
     return QualityResult(**scores, overall=overall, raw={k: round(v, 6) for k, v in raw.items()})

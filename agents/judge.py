@@ -1,0 +1,253 @@
+"""The judge graph: route → rubric → inspect ⇄ invoke_tools → score → aggregate (DESIGN §4).
+
+The same graph runs with any `Policy`: the offline planner that maps criteria to tools, or a
+vision-language model behind a backend. The policy proposes tool calls on named images
+(`candidate_0`, `source`, `crop_1`); `invoke_tools` runs them on pixels and adds what they
+produce (crops, masks) to the conversation under new names; the policy then scores every
+criterion from the evidence and `aggregate` turns the scores into a verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Protocol, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from PIL import Image
+
+from scrutiny.agents.rubric import synthesize
+from scrutiny.memory import Store
+from scrutiny.schema import Criterion, CriterionScore, Evidence, Task, Trace, Usage, Verdict
+from scrutiny.tools import REGISTRY, ToolResult, get_tool
+
+MET = 0.9
+"""A criterion scoring at least this is met (unless its params set "met"); below it the critique names it."""
+
+
+@dataclass
+class ToolRequest:
+    """One tool call a policy wants, on named images, for some criteria of one candidate."""
+
+    tool: str
+    arguments: dict[str, Any]
+    candidate: int | None = None
+    criteria: list[str] = field(default_factory=list)
+    purpose: str = ""
+
+
+@dataclass
+class Observation:
+    """A finished tool call: the request, its evidence record, the typed result, new image names."""
+
+    request: ToolRequest
+    evidence: Evidence
+    result: ToolResult | None
+    produced: dict[str, str]
+
+
+class JudgeState(TypedDict, total=False):
+    task: Task
+    images: dict[str, Image.Image]
+    rubric: list[Criterion]
+    tools: list[str]
+    pending: list[ToolRequest]
+    observations: Annotated[list[Observation], operator.add]
+    steps: int
+    scores: list[CriterionScore]
+    verdict: Verdict
+
+
+class Policy(Protocol):
+    """Decides which tools to call and how to score. `model` is None for the offline policy."""
+
+    name: str
+    model: str | None
+
+    async def plan(self, state: JudgeState) -> list[ToolRequest]: ...
+
+    async def score(self, state: JudgeState) -> list[CriterionScore]: ...
+
+
+@dataclass
+class JudgeDeps:
+    """Run-scoped dependencies, passed as the graph's context (never module globals)."""
+
+    policy: Policy
+    trace: Trace
+    store: Store | None = None
+    max_steps: int = 4
+    library_version: str = ""
+    usage: Usage = field(default_factory=Usage)
+
+
+# 1. nodes
+
+
+def route(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
+    tools = sorted(name for name in REGISTRY if name != "safety" or _safety_installed())
+    runtime.context.trace.add("node_exit", "route", tools=tools, max_steps=runtime.context.max_steps,
+                              policy=runtime.context.policy.name)
+    return {"tools": tools, "steps": 0, "pending": []}
+
+
+def synthesize_rubric(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
+    task = state["task"]
+    rubric = task.rubric or synthesize(task.prompt, edit=task.kind == "edit",
+                                       library_version=runtime.context.library_version)
+    runtime.context.trace.add("node_exit", "rubric", given=task.rubric is not None,
+                              criteria=[c.model_dump(mode="json") for c in rubric])
+    return {"rubric": rubric}
+
+
+async def inspect(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
+    if state["steps"] >= runtime.context.max_steps:
+        runtime.context.trace.add("node_exit", "inspect", stopped="step budget spent", steps=state["steps"])
+        return {"pending": []}
+    allowed = set(state["tools"])
+    requests = await runtime.context.policy.plan(state)
+    refused = [r for r in requests if r.tool not in allowed]
+    for r in refused:
+        runtime.context.trace.add("error", "inspect", message=f"tool {r.tool!r} is not allowed for this task")
+    pending = [r for r in requests if r.tool in allowed]
+    runtime.context.trace.add("node_exit", "inspect", step=state["steps"], planned=len(pending))
+    return {"pending": pending}
+
+
+async def invoke_tools(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
+    deps = runtime.context
+    images = dict(state["images"])
+    calls = [asyncio.to_thread(get_tool(r.tool).invoke, r.arguments, images) for r in state["pending"]]
+    observations = []
+    for request, call in zip(state["pending"], await asyncio.gather(*calls)):
+        deps.trace.add("tool_call", "invoke_tools", tool=request.tool, arguments=request.arguments,
+                       candidate=request.candidate, criteria=request.criteria, purpose=request.purpose)
+        produced, artifacts = {}, []
+        for kind, image in (call.result.produced_images() if call.result else {}).items():
+            name = f"{kind}_{sum(n.startswith(kind + '_') for n in images) + 1}"
+            images[name] = image
+            produced[name] = deps.store.put_artifact(image) if deps.store else ""
+            artifacts.append(produced[name])
+        evidence = Evidence(
+            tool=request.tool, arguments=request.arguments, candidate=request.candidate,
+            output=call.result.model_dump(mode="json") if call.result else None,
+            artifacts=[a for a in artifacts if a], seconds=round(call.seconds, 6), error=call.error,
+        )
+        deps.trace.add("tool_result", "invoke_tools", evidence=evidence.id, tool=request.tool, error=call.error,
+                       output=evidence.output, produced=produced)
+        deps.usage.tool_calls += 1
+        observations.append(Observation(request, evidence, call.result, produced))
+    return {"observations": observations, "images": images, "steps": state["steps"] + 1, "pending": []}
+
+
+async def score(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
+    scores = await runtime.context.policy.score(state)
+    runtime.context.trace.add("node_exit", "score", scores=[s.model_dump(mode="json") for s in scores])
+    return {"scores": scores}
+
+
+def aggregate(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
+    deps = runtime.context
+    task, rubric, scores = state["task"], state["rubric"], state["scores"]
+    overall = [overall_score(rubric, [s for s in scores if s.candidate == i]) for i in range(len(task.candidates))]
+    preferred, ranking = preference(overall)
+    verdict = Verdict(
+        task=task, rubric=rubric, scores=overall, criteria=scores,
+        evidence=[o.evidence for o in state.get("observations", [])],
+        preferred=preferred if len(overall) > 1 else None, ranking=ranking if len(overall) > 1 else None,
+        critique=critique(rubric, scores, overall), trace_id=deps.trace.id, policy=deps.policy.name,
+        model=deps.policy.model, library_version=deps.library_version, usage=deps.usage,
+    )
+    deps.trace.add("node_exit", "aggregate", scores=overall, preferred=verdict.preferred, ranking=verdict.ranking)
+    return {"verdict": verdict}
+
+
+# 2. routers
+
+
+def after_inspect(state: JudgeState) -> Literal["invoke_tools", "score"]:
+    return "invoke_tools" if state["pending"] else "score"
+
+
+# 3. the graph
+
+
+def build_judge_graph():
+    graph = StateGraph(JudgeState, context_schema=JudgeDeps)
+    graph.add_node("route", route)
+    graph.add_node("rubric", synthesize_rubric)
+    graph.add_node("inspect", inspect)
+    graph.add_node("invoke_tools", invoke_tools)
+    graph.add_node("score", score)
+    graph.add_node("aggregate", aggregate)
+    graph.add_edge(START, "route")
+    graph.add_edge("route", "rubric")
+    graph.add_edge("rubric", "inspect")
+    graph.add_conditional_edges("inspect", after_inspect)
+    graph.add_edge("invoke_tools", "inspect")
+    graph.add_edge("score", "aggregate")
+    graph.add_edge("aggregate", END)
+    return graph.compile()
+
+
+JUDGE_GRAPH = build_judge_graph()
+
+
+async def run_judge(task: Task, images: dict[str, Image.Image], deps: JudgeDeps) -> Verdict:
+    """Run the judge graph on one task; the verdict's latency covers the whole run."""
+    start = time.perf_counter()
+    state = await JUDGE_GRAPH.ainvoke({"task": task, "images": images}, context=deps)
+    verdict = state["verdict"]
+    verdict.latency_s = round(time.perf_counter() - start, 6)
+    return verdict
+
+
+# 4. aggregation helpers
+
+
+def overall_score(rubric: list[Criterion], scores: list[CriterionScore]) -> float | None:
+    """Weighted mean of the criteria that were decided; None when every criterion abstained."""
+    weights = {c.id: c.weight for c in rubric}
+    decided = [(weights.get(s.criterion, 1.0), s.score) for s in scores if s.score is not None]
+    total = sum(w for w, _ in decided)
+    if not decided or total == 0:
+        return None
+    return round(min(1.0, max(0.0, sum(w * v for w, v in decided) / total)), 6)
+
+
+def preference(overall: list[float | None]) -> tuple[int | None, list[int]]:
+    """The best candidate (None for a tie or an abstention) and all candidates best first."""
+    ranking = sorted(range(len(overall)), key=lambda i: (overall[i] is None, -(overall[i] or 0.0), i))
+    decided = [s for s in overall if s is not None]
+    if len(decided) < len(overall) or len(overall) < 2:
+        return None, ranking
+    best, second = overall[ranking[0]], overall[ranking[1]]
+    return (ranking[0] if best - second > 1e-9 else None), ranking
+
+
+def critique(rubric: list[Criterion], scores: list[CriterionScore], overall: list[float | None]) -> str:
+    """What is wrong with each candidate and what was seen, one line per unmet criterion."""
+    statements = {c.id: c.statement for c in rubric}
+    thresholds = {c.id: c.params.get("met", MET) for c in rubric}
+    blocks = []
+    for i in range(len(overall)):
+        mine = [s for s in scores if s.candidate == i]
+        unmet = [s for s in mine if s.score is not None and s.score < thresholds.get(s.criterion, MET)]
+        unchecked = [s for s in mine if s.score is None]
+        lines = [f"- {statements[s.criterion]}: {s.rationale} (score {s.score:.2f})" for s in unmet]
+        if not unmet:
+            lines.append(f"- all {len(mine) - len(unchecked)} checked criteria are met")
+        if unchecked:
+            lines.append("- not checked: " + "; ".join(statements[s.criterion] for s in unchecked))
+        head = f"candidate {i}" + (f" (score {overall[i]:.2f})" if overall[i] is not None else " (abstained)")
+        blocks.append(head + ":\n" + "\n".join(lines) if len(overall) > 1 else "\n".join(lines))
+    return "\n".join(blocks)
+
+
+def _safety_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("nudenet") is not None

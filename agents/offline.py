@@ -1,0 +1,341 @@
+"""The offline policy: a deterministic planner from criteria to tools, and scores from evidence.
+
+No model, no GPU, no network: it is the embedded default and a real, verifiable reward (the
+OCR reward of Flow-GRPO is of this kind). Step by step, like a careful critic:
+1. read (OCR), find (detect), measure colours and quality, compare with the source (diff);
+2. look closer where the first look was not conclusive: zoom into text that did not read as
+   expected, and measure the region an edit changed;
+3. read the zoomed text again.
+Every score is computed from the evidence and every rationale says what was seen. Criteria no
+tool here can check score None.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from scrutiny.agents.judge import JudgeState, Observation, ToolRequest
+from scrutiny.schema import Criterion, CriterionScore
+from scrutiny.tools.detect import Detection
+from scrutiny.tools.text_match import match_text
+
+PRESENCE_SHARE = 0.02
+"""A colour covering this share of the image counts as present (for objects no detector finds)."""
+COLLATERAL_TOLERANCE = 0.1
+"""Changed pixels outside an edit's region, as a share of that area, at which preservation is 0."""
+
+
+class OfflinePolicy:
+    name = "offline"
+    model = None
+
+    # 1. planning
+
+    async def plan(self, state: JudgeState) -> list[ToolRequest]:
+        done = {(o.request.tool, o.request.candidate, o.request.purpose) for o in state.get("observations", [])}
+        requests = []
+        for i in range(len(state["task"].candidates)):
+            for request in self._plan_candidate(state, i):
+                if (request.tool, request.candidate, request.purpose) not in done:
+                    requests.append(request)
+        return requests
+
+    def _plan_candidate(self, state: JudgeState, i: int) -> list[ToolRequest]:
+        name = f"candidate_{i}"
+        rubric = [c for c in state["rubric"] if c.checkable]
+        by_tool: dict[str, list[str]] = defaultdict(list)
+        for c in rubric:
+            for hint in _tools_for(c):
+                by_tool[hint].append(c.id)
+        requests = []
+        if "ocr" in by_tool:
+            requests.append(ToolRequest("ocr", {"image": name}, i, by_tool["ocr"], "read"))
+        if "detect" in by_tool:
+            requests.append(ToolRequest("detect", {"image": name}, i, by_tool["detect"], "find shapes"))
+        if "faces" in by_tool:
+            requests.append(ToolRequest("detect", {"image": name, "query": "face"}, i, by_tool["faces"], "find faces"))
+        if "palette" in by_tool:
+            requests.append(ToolRequest("palette", {"image": name}, i, by_tool["palette"], "colours"))
+        if "quality" in by_tool:
+            requests.append(ToolRequest("quality", {"image": name}, i, by_tool["quality"], "quality"))
+        if "diff" in by_tool and "source" in state["images"]:
+            requests.append(ToolRequest("diff", {"image": name, "source": "source"}, i, by_tool["diff"], "changes"))
+        return requests + self._look_closer(state, i, by_tool)
+
+    def _look_closer(self, state: JudgeState, i: int, by_tool: dict[str, list[str]]) -> list[ToolRequest]:
+        seen = _observations(state, i)
+        requests = []
+        read = seen.get("read")
+        if read and read.result and read.result.lines and not all(
+                _best_text(c, [read.result.text]) >= 1.0 for c in _text_criteria(state, by_tool)):
+            box = _union([line.box for line in read.result.lines], state["images"][f"candidate_{i}"].size, pad=12)
+            requests.append(ToolRequest("zoom", {"image": f"candidate_{i}", "box": list(box), "units": "pixel",
+                                                 "factor": 2.0}, i, by_tool["ocr"], "zoom on text"))
+        zoomed = seen.get("zoom on text")
+        if zoomed and zoomed.produced:
+            crop_name = next(iter(zoomed.produced))
+            requests.append(ToolRequest("ocr", {"image": crop_name}, i, by_tool["ocr"], "read zoomed"))
+        changes = seen.get("changes")
+        if changes and changes.result and changes.result.regions:
+            box = list(changes.result.regions[0])
+            requests.append(ToolRequest("diff", {"image": f"candidate_{i}", "source": "source", "region": box,
+                                                 "units": "pixel"}, i, by_tool["diff"], "outside the edit"))
+            if "region_palette" in by_tool:
+                for image in (f"candidate_{i}", "source"):
+                    requests.append(ToolRequest("palette", {"image": image, "box": box, "units": "pixel"}, i,
+                                                by_tool["region_palette"], f"colours of edit region in {image.split('_')[0]}"))
+        return requests
+
+    # 2. scoring
+
+    async def score(self, state: JudgeState) -> list[CriterionScore]:
+        scores = []
+        for i in range(len(state["task"].candidates)):
+            seen = _observations(state, i)
+            for c in state["rubric"]:
+                value, rationale, used = self._score_one(c, seen) if c.checkable else (
+                    None, "not checkable offline; needs a vision-language judge", [])
+                scores.append(CriterionScore(
+                    criterion=c.id, candidate=i, score=None if value is None else round(float(value), 6),
+                    evidence=[o.evidence.id for o in used], rationale=rationale,
+                ))
+        return scores
+
+    def _score_one(self, c: Criterion, seen: dict[str, Observation]) -> tuple[float | None, str, list[Observation]]:
+        p = c.params
+        if c.dimension == "text":
+            return _score_text(c, seen)
+        if c.dimension == "quality":
+            q = seen.get("quality")
+            if not q or not q.result:
+                return None, "quality was not measured", []
+            r = q.result
+            return r.overall, (f"sharpness {r.sharpness:.2f}, exposure {r.exposure:.2f}, noise {r.noise:.2f}, "
+                               f"blockiness {r.blockiness:.2f}, colourfulness {r.colorfulness:.2f}"), [q]
+        if p.get("check") in ("change_present", "outside_region", "structure", "changed_region_color"):
+            return _score_edit(c, seen)
+        if c.dimension == "count":
+            return _score_count(c, seen)
+        if c.dimension == "color":
+            return _score_color(c, seen)
+        if c.dimension == "position":
+            return _score_position(c, seen)
+        if c.dimension == "object" and p.get("negated"):
+            dets, obs = _detections(seen, p.get("detect"))
+            found = [d for d in dets if _matches(d, p.get("detect"), p.get("color"))]
+            if obs is None:
+                return None, "detection did not run", []
+            return (1.0 if not found else 0.0), (f"found {len(found)} {p['object']}" if found else f"found no {p['object']}"), [obs]
+        return None, "no offline check for this criterion", []
+
+
+# 3. what each criterion needs, and how it is scored
+
+
+def _tools_for(c: Criterion) -> list[str]:
+    """Which planner steps a criterion needs (tool names, plus "faces" and "region_palette")."""
+    p = c.params
+    if c.dimension == "text":
+        return ["ocr"]
+    if c.dimension == "quality":
+        return ["quality"]
+    if p.get("check") == "changed_region_color":
+        return ["diff", "region_palette"]
+    if p.get("check"):
+        return ["diff"]
+    if c.dimension == "color" and not p.get("detect"):
+        return ["palette"]
+    if p.get("detect") == "face":
+        return ["faces"]
+    return ["detect"]
+
+
+def _observations(state: JudgeState, i: int) -> dict[str, Observation]:
+    """This candidate's observations by purpose (the latest wins)."""
+    return {o.request.purpose: o for o in state.get("observations", []) if o.request.candidate == i}
+
+
+def _text_criteria(state: JudgeState, by_tool: dict[str, list[str]]) -> list[Criterion]:
+    ids = set(by_tool.get("ocr", []))
+    return [c for c in state["rubric"] if c.id in ids and c.dimension == "text" and c.params.get("text")]
+
+
+def _best_text(c: Criterion, reads: list[str]) -> float:
+    target = c.params["text"]
+    return max(_text_value(match_text(read, target)) for read in reads) if reads else 0.0
+
+
+def _text_value(match) -> float:
+    """Mean of Flow-GRPO's OCR score (lenient to extra text) and the strict score (it is not)."""
+    return 0.5 * (match.score + match.strict)
+
+
+def _score_text(c: Criterion, seen: dict[str, Observation]) -> tuple[float | None, str, list[Observation]]:
+    reads = [o for o in (seen.get("read"), seen.get("read zoomed")) if o and o.result is not None]
+    if not reads:
+        return None, "OCR did not run", []
+    texts = [" ".join(line.text for line in o.result.lines) for o in reads]
+    target = c.params.get("text", "")
+    if not target:  # "no text"
+        found = texts[0].strip()
+        return (0.0 if found else 1.0), (f'OCR read "{found}"' if found else "OCR read no text"), reads[:1]
+    matches = [match_text(t, target) for t in texts]
+    best = max(range(len(matches)), key=lambda k: _text_value(matches[k]))
+    match, used = matches[best], [reads[best]]
+    value = _text_value(match)
+    if c.params.get("negated"):
+        return 1.0 - match.score, f'OCR read "{match.read}"; the old text "{target}" should be gone', used
+    if not match.read:
+        return 0.0, f'OCR read no text, expected "{target}"', used
+    where = " (after zooming in)" if reads[best].request.purpose == "read zoomed" else ""
+    if value >= 1.0:
+        return value, f'OCR read "{match.read}"{where}, as expected', used
+    return value, f'OCR read "{match.read}"{where}, expected "{target}"', used
+
+
+def _detections(seen: dict[str, Observation], kind: str | None) -> tuple[list[Detection], Observation | None]:
+    obs = seen.get("find faces" if kind == "face" else "find shapes")
+    if obs is None or obs.result is None:
+        return [], None
+    return obs.result.detections, obs
+
+
+def _matches(d: Detection, kind: str | None, color: str | None) -> bool:
+    if kind == "face":
+        return d.label == "face"
+    if kind not in (None, "any") and d.label != kind:
+        return False
+    return color is None or d.color == color
+
+
+def _score_count(c: Criterion, seen: dict[str, Observation]) -> tuple[float | None, str, list[Observation]]:
+    p = c.params
+    dets, obs = _detections(seen, p["detect"])
+    if obs is None:
+        return None, "detection did not run", []
+    found = sum(_matches(d, p["detect"], p.get("color")) for d in dets)
+    expected = p["count"]
+    value = max(0.0, 1.0 - abs(found - expected) / max(expected, 1))
+    what = p.get("phrase") or p["object"]
+    return value, f"found {found} {what}, expected {expected}", [obs]
+
+
+def _score_color(c: Criterion, seen: dict[str, Observation]) -> tuple[float | None, str, list[Observation]]:
+    p = c.params
+    if p.get("detect") == "background":
+        dets, obs = _detections(seen, "shapes")
+        if obs is None:
+            return None, "detection did not run", []
+        bg = obs.result.background
+        return (1.0 if bg == p["color"] else 0.0), f"the background is {bg}", [obs]
+    if p.get("detect"):
+        dets, obs = _detections(seen, p["detect"])
+        if obs is None:
+            return None, "detection did not run", []
+        candidates = [d for d in dets if _matches(d, p["detect"], None)]
+        if not candidates:
+            return 0.0, f"found no {p['object']} to check its colour", [obs]
+        share = sum(d.color == p["color"] for d in candidates) / len(candidates)
+        colours = ", ".join(sorted({d.color or "?" for d in candidates}))
+        return share, f"found {len(candidates)} {p['object']} coloured {colours}; wanted {p['color']}", [obs]
+    pal = seen.get("colours")
+    if pal is None or pal.result is None:
+        return None, "colours were not measured", []
+    share = pal.result.shares.get(p["color"], 0.0)
+    target = f" (that it is the {p['object']}'s colour is not verifiable offline)" if p.get("object") else ""
+    return min(1.0, share / PRESENCE_SHARE), f"{p['color']} covers {share:.1%} of the image{target}", [pal]
+
+
+def _centre(d: Detection) -> tuple[float, float]:
+    return (d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2
+
+
+def _score_position(c: Criterion, seen: dict[str, Observation]) -> tuple[float | None, str, list[Observation]]:
+    p = c.params
+    dets, obs = _detections(seen, "shapes")
+    if obs is None:
+        return None, "detection did not run", []
+    kind_s = _shape_kind(p["subject"])
+    subjects = [d for d in dets if _matches(d, kind_s, p.get("subject_color"))]
+    if not subjects:
+        return 0.0, f"found no {p.get('subject_phrase', p['subject'])}", [obs]
+    s = max(subjects, key=lambda d: d.area)
+    sx, sy = _centre(s)
+    relation = p["relation"]
+    if "object" not in p or p.get("object") is None:  # absolute position in the frame
+        w, h = obs.result.width, obs.result.height
+        ok = {"left": sx < w / 3, "right": sx > 2 * w / 3, "center": w / 3 <= sx <= 2 * w / 3 and h / 3 <= sy <= 2 * h / 3,
+              "top": sy < h / 3, "bottom": sy > 2 * h / 3}.get(relation)
+        if ok is None:
+            return None, f"'{relation}' is not checkable offline", [obs]
+        return float(ok), f"{p.get('subject_phrase')} centre at ({sx:.0f}, {sy:.0f}) in a {w}x{h} image", [obs]
+    kind_o = _shape_kind(p["object"])
+    objects = [d for d in dets if _matches(d, kind_o, p.get("object_color")) and d is not s]
+    if not objects:
+        return 0.0, f"found no {p.get('object_phrase', p['object'])}", [obs]
+    o = max(objects, key=lambda d: d.area)
+    ox, oy = _centre(o)
+    overlap_x = min(s.box[2], o.box[2]) - max(s.box[0], o.box[0]) > 0
+    gap = max(o.box[0] - s.box[2], s.box[0] - o.box[2], o.box[1] - s.box[3], s.box[1] - o.box[3], 0)
+    span = max(s.box[2] - s.box[0], s.box[3] - s.box[1], o.box[2] - o.box[0], o.box[3] - o.box[1])
+    checks = {
+        "left of": sx < ox, "right of": sx > ox, "above": sy < oy, "below": sy > oy,
+        "on top of": sy < oy and overlap_x, "on": sy < oy and overlap_x, "next to": gap <= span,
+    }
+    if relation not in checks:
+        return None, f"'{relation}' is not checkable offline", [obs]
+    seen_text = (f"{p.get('subject_phrase')} centre ({sx:.0f}, {sy:.0f}), "
+                 f"{p.get('object_phrase')} centre ({ox:.0f}, {oy:.0f})")
+    return float(checks[relation]), seen_text, [obs]
+
+
+def _shape_kind(word: str) -> str | None:
+    from scrutiny.agents.rubric import _detectable
+
+    kind = _detectable(word)
+    return None if kind == "any" else kind
+
+
+def _score_edit(c: Criterion, seen: dict[str, Observation]) -> tuple[float | None, str, list[Observation]]:
+    p = c.params
+    first = seen.get("changes")
+    if first is None or first.result is None:
+        return None, "the edit was not compared with its source", []
+    r = first.result
+    if p["check"] == "change_present":
+        if not r.regions:
+            return 0.0, "diff found no change from the source", [first]
+        return 1.0, f"diff found a change at {list(r.regions[0])} ({r.changed_fraction:.1%} of the image changed)", [first]
+    if p["check"] == "structure":
+        value = float(np.clip((r.preserved_ssim - 0.3) / 0.7, 0, 1))
+        return value, f"structural similarity to the source {r.preserved_ssim:.2f}", [first]
+    if not r.regions:
+        if p["check"] == "changed_region_color":
+            return 0.0, "no changed region to check the colour of", [first]
+        return 1.0, "nothing changed, so everything is preserved", [first]
+    outside = seen.get("outside the edit")
+    if p["check"] == "outside_region":
+        if outside is None or outside.result is None:
+            return None, "the area outside the edit was not measured", [first]
+        o = outside.result
+        collateral = o.outside_changed_fraction or 0.0
+        value = float(np.clip(1 - collateral / COLLATERAL_TOLERANCE, 0, 1) * np.clip((o.preserved_ssim - 0.5) / 0.5, 0, 1))
+        return value, (f"outside the edited region {list(r.regions[0])}, {collateral:.1%} of pixels changed "
+                       f"and structural similarity is {o.preserved_ssim:.3f}"), [first, outside]
+    after, before = seen.get("colours of edit region in candidate"), seen.get("colours of edit region in source")
+    if after is None or before is None or after.result is None or before.result is None:
+        return None, "the colours of the edited region were not measured", [first]
+    gain = after.result.shares.get(p["color"], 0.0) - before.result.shares.get(p["color"], 0.0)
+    value = float(np.clip(gain / 0.15, 0, 1))
+    return value, f"{p['color']} in the edited region went from {before.result.shares.get(p['color'], 0.0):.0%} to " \
+                  f"{after.result.shares.get(p['color'], 0.0):.0%}", [first, after, before]
+
+
+def _union(boxes: list[tuple[int, int, int, int]], size: tuple[int, int], pad: int) -> tuple[int, int, int, int]:
+    x1 = max(0, min(b[0] for b in boxes) - pad)
+    y1 = max(0, min(b[1] for b in boxes) - pad)
+    x2 = min(size[0], max(b[2] for b in boxes) + pad)
+    y2 = min(size[1], max(b[3] for b in boxes) + pad)
+    return x1, y1, x2, y2

@@ -1,0 +1,218 @@
+"""The public Python API: `Judge` and the module-level `judge`, `compare`, `rank`, `edit`.
+
+    import scrutiny
+    verdict = scrutiny.judge("sign.png", 'a storefront sign that says "OPEN 24 HOURS"')
+    verdict.score, verdict.critique
+
+Every call returns a `Verdict` whose scores are backed by evidence from pixel tools, with a
+trace in the store (`scrutiny traces show ID`). A second identical call is a cache hit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from scrutiny.agents.judge import JudgeDeps, Policy, run_judge
+from scrutiny.agents.offline import OfflinePolicy
+from scrutiny.images import ImageInput, image_hash, load_image
+from scrutiny.loop import run_sync
+from scrutiny.memory import Store
+from scrutiny.schema import Criterion, Task, Trace, TaskKind, Verdict
+from scrutiny.tools import REGISTRY
+
+__version__ = "0.1.0"
+
+
+@dataclass
+class JudgeConfig:
+    """How a `Judge` runs."""
+
+    max_steps: int = 4
+    """Rounds of inspect ⇄ invoke_tools before scoring."""
+    concurrency: int = 4
+    """Judgments in flight at once in `judge_many`."""
+    cache: bool = True
+    """Return a stored verdict for a task judged before with the same policy and library."""
+    library_version: str = ""
+    """Version of the skill library in use; part of the cache key."""
+
+    def __post_init__(self) -> None:
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be at least 1, got {self.max_steps}")
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
+
+
+@dataclass
+class Judge:
+    """A judge: a policy, a store, a config. Safe to share; every method has an async twin."""
+
+    policy: Policy = field(default_factory=OfflinePolicy)
+    store: Store | None = None
+    config: JudgeConfig = field(default_factory=JudgeConfig)
+
+    def __post_init__(self) -> None:
+        if self.store is None:
+            self.store = Store()
+
+    # async API
+
+    async def ajudge(self, image: ImageInput, prompt: str, *, rubric: list[Criterion] | None = None,
+                     metadata: dict[str, Any] | None = None) -> Verdict:
+        """Score one image against the prompt it was generated from."""
+        return await self._arun("score", [image], prompt, rubric=rubric, metadata=metadata)
+
+    async def acompare(self, image_a: ImageInput, image_b: ImageInput, prompt: str, *,
+                       rubric: list[Criterion] | None = None) -> Verdict:
+        """Which of two images fits the prompt better (`Verdict.preferred`: 0, 1, or None for a tie)."""
+        return await self._arun("compare", [image_a, image_b], prompt, rubric=rubric)
+
+    async def arank(self, images: Sequence[ImageInput], prompt: str, *,
+                    rubric: list[Criterion] | None = None) -> Verdict:
+        """Order K images best first (`Verdict.ranking`)."""
+        return await self._arun("rank", list(images), prompt, rubric=rubric)
+
+    async def aedit(self, source: ImageInput, edited: ImageInput | Sequence[ImageInput], instruction: str, *,
+                    rubric: list[Criterion] | None = None) -> Verdict:
+        """Judge one or more edits of `source` against an edit instruction."""
+        edits = list(edited) if isinstance(edited, (list, tuple)) else [edited]
+        return await self._arun("edit", edits, instruction, source=source, rubric=rubric)
+
+    async def ajudge_many(self, images: Sequence[ImageInput], prompts: str | Sequence[str], *,
+                          rubric: list[Criterion] | None = None, progress: bool = False) -> list[Verdict]:
+        """Score many images (one prompt each, or one prompt for all) with bounded concurrency."""
+        prompts = [prompts] * len(images) if isinstance(prompts, str) else list(prompts)
+        if len(prompts) != len(images):
+            raise ValueError(f"got {len(images)} images but {len(prompts)} prompts; give one prompt per image")
+        limit = asyncio.Semaphore(self.config.concurrency)
+        bar = _Progress(len(images), "judging") if progress else None
+
+        async def one(image, prompt):
+            async with limit:
+                verdict = await self.ajudge(image, prompt, rubric=rubric)
+            if bar:
+                bar.advance()
+            return verdict
+
+        try:
+            return list(await asyncio.gather(*(one(i, p) for i, p in zip(images, prompts))))
+        finally:
+            if bar:
+                bar.close()
+
+    # sync twins
+
+    def judge(self, image: ImageInput, prompt: str, **kw) -> Verdict:
+        return run_sync(self.ajudge(image, prompt, **kw))
+
+    def compare(self, image_a: ImageInput, image_b: ImageInput, prompt: str, **kw) -> Verdict:
+        return run_sync(self.acompare(image_a, image_b, prompt, **kw))
+
+    def rank(self, images: Sequence[ImageInput], prompt: str, **kw) -> Verdict:
+        return run_sync(self.arank(images, prompt, **kw))
+
+    def edit(self, source: ImageInput, edited: ImageInput | Sequence[ImageInput], instruction: str, **kw) -> Verdict:
+        return run_sync(self.aedit(source, edited, instruction, **kw))
+
+    def judge_many(self, images: Sequence[ImageInput], prompts: str | Sequence[str], **kw) -> list[Verdict]:
+        return run_sync(self.ajudge_many(images, prompts, **kw))
+
+    # the one path every mode takes
+
+    async def _arun(self, kind: TaskKind, candidates: list[ImageInput], prompt: str, *, source: ImageInput | None = None,
+                    rubric: list[Criterion] | None = None, metadata: dict[str, Any] | None = None) -> Verdict:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ValueError("the prompt is empty: give the text the image was generated from (or the edit instruction)")
+        # 1. intake: every image normalised once and named for the conversation
+        pixels = await asyncio.to_thread(lambda: [load_image(c) for c in candidates])
+        images = {f"candidate_{i}": im for i, im in enumerate(pixels)}
+        source_hash = None
+        if source is not None:
+            images["source"] = await asyncio.to_thread(load_image, source)
+            source_hash = image_hash(images["source"])
+        task = Task(kind=kind, prompt=prompt, candidates=[image_hash(im) for im in pixels], source=source_hash,
+                    rubric=rubric, metadata=metadata or {})
+        # 2. a cached verdict for the same task, policy and library
+        key = self.cache_key(task)
+        if self.config.cache and (hit := self.store.cached_verdict(key)) is not None:
+            return hit
+        # 3. judge, then keep the images, the trace and the verdict
+        trace = Trace(task=task, policy=self.policy.name, model=self.policy.model,
+                      library_version=self.config.library_version)
+        deps = JudgeDeps(policy=self.policy, trace=trace, store=self.store, max_steps=self.config.max_steps,
+                         library_version=self.config.library_version)
+        verdict = await run_judge(task, images, deps)
+        verdict.version = __version__
+        await asyncio.to_thread(self._persist, images, trace, verdict, key)
+        return verdict
+
+    def cache_key(self, task: Task) -> str:
+        """Task, rubric, policy and model, library version, and the version of every tool."""
+        parts = {
+            "task": task.model_dump(mode="json", exclude={"metadata"}),
+            "policy": self.policy.name, "model": self.policy.model, "library": self.config.library_version,
+            "tools": {name: t.version for name, t in sorted(REGISTRY.items())}, "scrutiny": __version__,
+            "max_steps": self.config.max_steps,
+        }
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+    def _persist(self, images: dict[str, Image.Image], trace: Trace, verdict: Verdict, key: str) -> None:
+        for name in [n for n in images if n.startswith("candidate_") or n == "source"]:
+            self.store.put_artifact(images[name])
+        trace.verdict_id = verdict.id
+        self.store.record_trace(trace)
+        if self.config.cache:
+            self.store.cache_verdict(key, verdict)
+        else:
+            self.store.record_verdict(verdict)
+
+
+class _Progress:
+    """A rich progress bar on stderr that advances from any coroutine."""
+
+    def __init__(self, total: int, label: str) -> None:
+        from rich.progress import Progress
+
+        self._progress = Progress(transient=False)
+        self._progress.start()
+        self._task = self._progress.add_task(label, total=total)
+
+    def advance(self) -> None:
+        self._progress.advance(self._task)
+
+    def close(self) -> None:
+        self._progress.stop()
+
+
+_default: Judge | None = None
+
+
+def default_judge() -> Judge:
+    """The judge behind the module-level functions: offline policy, store at $SCRUTINY_HOME."""
+    global _default
+    if _default is None:
+        _default = Judge()
+    return _default
+
+
+def judge(image: ImageInput, prompt: str, **kw) -> Verdict:
+    return default_judge().judge(image, prompt, **kw)
+
+
+def compare(image_a: ImageInput, image_b: ImageInput, prompt: str, **kw) -> Verdict:
+    return default_judge().compare(image_a, image_b, prompt, **kw)
+
+
+def rank(images: Sequence[ImageInput], prompt: str, **kw) -> Verdict:
+    return default_judge().rank(images, prompt, **kw)
+
+
+def edit(source: ImageInput, edited: ImageInput | Sequence[ImageInput], instruction: str, **kw) -> Verdict:
+    return default_judge().edit(source, edited, instruction, **kw)
