@@ -164,12 +164,22 @@ def _text_criteria(state: JudgeState, by_tool: dict[str, list[str]]) -> list[Cri
 
 def _best_text(c: Criterion, reads: list[str]) -> float:
     target = c.params["text"]
-    return max(_text_value(match_text(read, target)) for read in reads) if reads else 0.0
+    return max(_text_value(_match(read, target)) for read in reads) if reads else 0.0
 
 
 def _text_value(match) -> float:
     """Mean of Flow-GRPO's OCR score (lenient to extra text) and the strict score (it is not)."""
     return 0.5 * (match.score + match.strict)
+
+
+def _fold(text: str) -> str:
+    """Capital I, lower-case l and | are one glyph in many sans-serif fonts: compare them as one."""
+    return text.replace("I", "l").replace("|", "l")
+
+
+def _match(read: str, target: str):
+    """`match_text` on folded glyphs, reporting the text as read."""
+    return match_text(_fold(read), _fold(target)).model_copy(update={"read": read, "target": target})
 
 
 def _score_text(c: Criterion, seen: dict[str, Observation]) -> tuple[float | None, str, list[Observation]]:
@@ -181,7 +191,7 @@ def _score_text(c: Criterion, seen: dict[str, Observation]) -> tuple[float | Non
     if not target:  # "no text"
         found = texts[0].strip()
         return (0.0 if found else 1.0), (f'OCR read "{found}"' if found else "OCR read no text"), reads[:1]
-    matches = [match_text(t, target) for t in texts]
+    matches = [_match(t, target) for t in texts]
     best = max(range(len(matches)), key=lambda k: _text_value(matches[k]))
     match, used = matches[best], [reads[best]]
     value = _text_value(match)

@@ -279,8 +279,8 @@ def _relations(b: _Builder, words: list[str]) -> None:
                 while rest and rest[0] in {",", "is", "are", "stands", "sits", "lies", "there", "was", "were"}:
                     rest = rest[1:]
                 subject = _phrase_after(rest, 0)
-            if not subject or not obj:
-                continue
+            if not subject or not obj or (relation == "on" and obj[-1] in {"background", "backdrop"}):
+                continue  # "on a white background" is the colour criterion's business
             s_head, o_head = singular(subject[-1]), singular(obj[-1])
             checkable = relation in CHECKABLE_RELATIONS and _is_shape(s_head) and _is_shape(o_head)
             verb = "are" if singular(subject[-1]) != subject[-1] else "is"

@@ -198,7 +198,7 @@ class Store:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
-                image.save(tmp, format="PNG")
+                image.save(tmp, format="PNG", compress_level=1)  # fast: artifacts are written on the hot path
             os.replace(tmp.name, path)
 
         def write(session: Session) -> None:

@@ -13,7 +13,9 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from scrutiny.agents.rubric import load_rubric
@@ -67,7 +69,7 @@ def _show(verdict: Verdict, as_json: bool, names: list[str]) -> None:
     if as_json:
         print(verdict.model_dump_json(indent=2))
         return
-    table = Table(title=f"{verdict.task.kind}: {verdict.task.prompt}", title_justify="left")
+    table = Table(title=f"{verdict.task.kind}: {escape(verdict.task.prompt)}", title_justify="left")
     table.add_column("criterion")
     for name in names:
         table.add_column(name, justify="right")
@@ -76,14 +78,14 @@ def _show(verdict: Verdict, as_json: bool, names: list[str]) -> None:
         for i in range(len(names)):
             s = next((s for s in verdict.criteria if s.criterion == c.id and s.candidate == i), None)
             cells.append("—" if s is None or s.score is None else f"{s.score:.2f}")
-        table.add_row(c.statement, *cells)
+        table.add_row(escape(c.statement), *cells)
     table.add_row("[bold]overall[/bold]", *("abstain" if s is None else f"[bold]{s:.3f}[/bold]" for s in verdict.scores))
     out.print(table)
     if verdict.preferred is not None and len(names) > 1:
         out.print(f"preferred: {names[verdict.preferred]}")
     if verdict.ranking and len(names) > 2:
         out.print("ranking: " + " > ".join(names[i] for i in verdict.ranking))
-    out.print(verdict.critique)
+    out.print(verdict.critique, soft_wrap=True, markup=False, highlight=False)
     out.print(f"[dim]trace {verdict.trace_id}{' (cached)' if verdict.cached else ''}[/dim]")
 
 
@@ -146,7 +148,7 @@ def traces_list(limit: Annotated[int, typer.Option(help="How many traces to show
         table.add_column(column)
     for r in rows:
         shown = ", ".join("—" if s is None else f"{s:.2f}" for s in scores[r.id] or [])
-        table.add_row(r.id[:12], r.created_at.strftime("%Y-%m-%d %H:%M:%S"), r.kind, r.policy, shown, r.prompt[:60])
+        table.add_row(r.id[:12], r.created_at.strftime("%Y-%m-%d %H:%M:%S"), r.kind, r.policy, shown, escape(r.prompt[:60]))
     out.print(table)
 
 
@@ -161,7 +163,7 @@ def traces_show(trace_id: str, as_json: JsonOpt = False) -> None:
         print(json.dumps({"trace": trace.model_dump(mode="json"),
                           "verdict": verdict.model_dump(mode="json") if verdict else None}, indent=2))
         return
-    tree = Tree(f"[bold]{trace.task.kind}[/bold]: {trace.task.prompt}  [dim]{trace.id}[/dim]")
+    tree = Tree(f"[bold]{trace.task.kind}[/bold]: {escape(trace.task.prompt)}  [dim]{trace.id}[/dim]")
     tree.add(f"policy {trace.policy}" + (f", model {trace.model}" if trace.model else ""))
     if verdict is None:
         events = tree.add("events")
@@ -171,19 +173,19 @@ def traces_show(trace_id: str, as_json: JsonOpt = False) -> None:
         return
     rubric = tree.add("rubric")
     for c in verdict.rubric:
-        rubric.add(f"{c.id}: {c.statement}" + ("" if c.checkable else " [dim](not checkable offline)[/dim]"))
+        rubric.add(f"{c.id}: {escape(c.statement)}" + ("" if c.checkable else " [dim](not checkable offline)[/dim]"))
     evidence = tree.add("evidence")
     by_id = {e.id: e for e in verdict.evidence}
     for e in verdict.evidence:
         args = ", ".join(f"{k}={v}" for k, v in e.arguments.items())
-        evidence.add(f"{e.tool}({args})" + (f" [red]error: {e.error}[/red]" if e.error else f" → {_summary(e.output)}"))
+        evidence.add(escape(f"{e.tool}({args})") + (f" [red]error: {escape(e.error)}[/red]" if e.error else f" → {escape(_summary(e.output))}"))
     for i, overall in enumerate(verdict.scores):
         node = tree.add(f"candidate {i}: " + ("abstain" if overall is None else f"{overall:.3f}"))
         for s in (s for s in verdict.criteria if s.candidate == i):
             shown = "—" if s.score is None else f"{s.score:.2f}"
             tools = ", ".join(by_id[e].tool for e in s.evidence if e in by_id)
-            node.add(f"{s.criterion} {shown}: {s.rationale}" + (f" [dim]({tools})[/dim]" if tools else ""))
-    tree.add("critique").add(verdict.critique)
+            node.add(f"{s.criterion} {shown}: {escape(s.rationale)}" + (f" [dim]({tools})[/dim]" if tools else ""))
+    tree.add("critique").add(Text(verdict.critique))
     out.print(tree)
 
 

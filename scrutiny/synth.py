@@ -100,3 +100,98 @@ def grid(count: int, kind: str, color: str, size: tuple[int, int] = (512, 512), 
         x, y = 20 + col * (cell + 20), 20 + row * (cell + 20)
         out.append(Shape(kind, color, (x, y, x + cell, y + cell)))
     return out
+
+
+# Preference pairs with a known answer: (prompt, better image, worse image), for accuracy checks,
+# benchmarks and skill evolution.
+
+KINDS = ("text", "count", "color", "position", "edit")
+SHAPE_KINDS = ("circle", "square", "triangle")
+COLORS = ("red", "green", "blue", "yellow", "purple", "orange")
+NUMBER_NAMES = ("zero", "one", "two", "three", "four", "five", "six")
+
+
+@dataclass(frozen=True)
+class Pair:
+    kind: str
+    prompt: str
+    better: Image.Image
+    worse: Image.Image
+    source: Image.Image | None = None
+
+
+def misspell(text: str, rng) -> str:
+    """One typo in a word of at least 3 letters: swapped, replaced or dropped letter."""
+    spots = [i for i in range(len(text) - 1) if text[i].isalpha() and text[i + 1].isalpha()]
+    i = spots[rng.integers(len(spots))]
+    kind = rng.integers(3)
+    if kind == 0 and text[i] != text[i + 1]:
+        return text[:i] + text[i + 1] + text[i] + text[i + 2:]
+    if kind == 1:
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if text[i].isupper() else "abcdefghijklmnopqrstuvwxyz"
+        choices = [c for c in alphabet if c != text[i]]
+        return text[:i] + choices[rng.integers(len(choices))] + text[i + 1:]
+    return text[:i] + text[i + 1:]
+
+
+def fitted_sign(text: str, size: tuple[int, int] = (768, 384), font_name: str = "aileron") -> Image.Image:
+    """A sign with the largest font size (up to 72) at which the text fits in one line."""
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    font_size = 72
+    while font_size > 16 and draw.textlength(text, font=font(font_name, font_size)) > size[0] - 60:
+        font_size -= 4
+    return sign(text, size=size, font_name=font_name, font_size=font_size)
+
+
+def preference_pairs(kind: str, n: int, seed: int = 0, texts: list[str] | None = None) -> list[Pair]:
+    """`n` pairs of one kind whose better image is known by construction."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for k in range(n):
+        shape = SHAPE_KINDS[rng.integers(len(SHAPE_KINDS))]
+        color, other = (COLORS[i] for i in rng.choice(len(COLORS), 2, replace=False))
+        if kind == "text":
+            target = texts[k % len(texts)] if texts else ["OPEN 24 HOURS", "FRESH BREAD", "Cafe Luna", "NO PARKING"][k % 4]
+            pairs.append(Pair(kind, f'A sign that says "{target}"', fitted_sign(target), fitted_sign(misspell(target, rng))))
+        elif kind == "count":
+            count = int(rng.integers(1, 6))
+            wrong = count + (1 if count == 1 or rng.integers(2) else -1)
+            prompt = f"{NUMBER_NAMES[count]} {color} {shape}{'s' if count > 1 else ''} on a white background"
+            pairs.append(Pair(kind, prompt, shapes(grid(count, shape, color, cell=90)), shapes(grid(wrong, shape, color, cell=90))))
+        elif kind == "color":
+            count = int(rng.integers(1, 4))
+            prompt = f"{NUMBER_NAMES[count]} {color} {shape}{'s' if count > 1 else ''}"
+            pairs.append(Pair(kind, prompt, shapes(grid(count, shape, color, cell=90)), shapes(grid(count, shape, other, cell=90))))
+        elif kind == "position":
+            other_shape = next(s for s in SHAPE_KINDS if s != shape)
+            y = int(rng.integers(60, 300))
+            a, b = (40, y, 180, y + 140), (330, y, 470, y + 140)
+            prompt = f"a {color} {shape} to the left of a {other} {other_shape}"
+            good = shapes([Shape(shape, color, a), Shape(other_shape, other, b)])
+            bad = shapes([Shape(shape, color, b), Shape(other_shape, other, a)])
+            pairs.append(Pair(kind, prompt, good, bad))
+        elif kind == "edit":
+            source = _textured_scene(rng)
+            x, y = int(rng.integers(40, 200)), int(rng.integers(40, 200))
+            faithful = source.copy()
+            ImageDraw.Draw(faithful).rectangle((x, y, x + 79, y + 79), fill=RGB[color])
+            sloppy = faithful.copy()
+            sx, sy = (x + 220) % 400 + 20, (y + 200) % 400 + 20
+            ImageDraw.Draw(sloppy).ellipse((sx, sy, sx + 69, sy + 69), fill=RGB[other])
+            pairs.append(Pair(kind, f"Add a {color} square", faithful, sloppy, source))
+        else:
+            raise ValueError(f"unknown pair kind {kind!r}; choose from {KINDS}")
+    return pairs
+
+
+def _textured_scene(rng, size: int = 512) -> Image.Image:
+    """A photo-like source for edits: smooth gradients, soft blobs and mild noise."""
+    import numpy as np
+
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    base = np.stack([90 + 60 * np.sin(xx / 47 + rng.random() * 6), 110 + 50 * np.cos(yy / 53 + rng.random() * 6),
+                     100 + 40 * np.sin((xx + yy) / 71)], axis=2)
+    base += rng.normal(0, 3, base.shape)
+    return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))

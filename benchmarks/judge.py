@@ -1,0 +1,83 @@
+"""Judgments per second on text-rendering prompts, against the bare OCR engine on the same images.
+
+    python benchmarks/judge.py [--images 24]
+
+Images are signs rendering the target text of Flow-GRPO OCR prompts (from ../shared/data when
+present). Three numbers:
+1. correct renderings: the judge reads each image once (no closer look needed), so the ratio
+   `engine_seconds / judge_seconds` measures everything the judge adds around OCR (intake,
+   graph, quality, trace, verdict, artifacts in the store). Target >= 0.85.
+2. half the images with a typo: the judge zooms in and reads those again, by design.
+3. the same calls again, answered from the verdict cache: the speed-up.
+The store is a fresh on-disk SQLite store in a temporary folder, as a user would have.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from scrutiny import Judge, JudgeConfig, Store
+from scrutiny.synth import fitted_sign, misspell
+from scrutiny.tools.ocr import ocr_engine
+from scrutiny.tools.text_match import flow_grpo_target
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "flow_grpo_ocr_prompts" / "prompts.txt"
+
+
+def prompts(n: int) -> list[tuple[str, str]]:
+    lines = DATA.read_text().splitlines() if DATA.exists() else [f'A sign that says "SALE {i}"' for i in range(n)]
+    pairs = [(line, flow_grpo_target(line)) for line in lines]
+    return [(p, t) for p, t in pairs if t and 4 <= len(t) <= 24][:n]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=24)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    items = prompts(args.images)
+    right = [fitted_sign(t) for _, t in items]
+    typos = [fitted_sign(misspell(t, rng)) if k % 2 else fitted_sign(t) for k, (_, t) in enumerate(items)]
+    texts = [p for p, _ in items]
+
+    engine = ocr_engine()
+    arrays = [np.ascontiguousarray(np.asarray(im)[:, :, ::-1]) for im in right]
+    with tempfile.TemporaryDirectory() as home:
+        judge = Judge(store=Store(home=home), config=JudgeConfig(concurrency=1))
+        uncached = Judge(store=judge.store, config=JudgeConfig(concurrency=1, cache=False))
+        engine(arrays[0])
+        judge.judge(right[0], "warm up")
+        # 1. interleaved, image by image, so machine noise hits both sides alike
+        engine_s = judge_s = 0.0
+        for image, array, text in zip(right, arrays, texts):
+            start = time.perf_counter()
+            engine(array)
+            engine_s += time.perf_counter() - start
+            start = time.perf_counter()
+            judge.judge(image, text)
+            judge_s += time.perf_counter() - start
+        # 2. typos get a closer look
+        start = time.perf_counter()
+        uncached.judge_many(typos, texts)
+        typo_s = time.perf_counter() - start
+        # 3. the verdict cache
+        start = time.perf_counter()
+        verdicts = judge.judge_many(right, texts)
+        cached_s = time.perf_counter() - start
+        assert all(v.cached for v in verdicts)
+
+    n = len(items)
+    print(f"{n} images, one judgment at a time")
+    print(f"bare OCR engine:              {n / engine_s:7.2f} images/s")
+    print(f"judge, correct renderings:    {n / judge_s:7.2f} judgments/s   ratio to engine {engine_s / judge_s:.3f} (target >= 0.85)")
+    print(f"judge, half with a typo:      {n / typo_s:7.2f} judgments/s   (typos are zoomed and read again)")
+    print(f"judge, cached:                {n / cached_s:7.2f} judgments/s   speed-up {judge_s / cached_s:.0f}x")
+
+
+if __name__ == "__main__":
+    main()

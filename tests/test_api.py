@@ -1,0 +1,73 @@
+import asyncio
+
+import pytest
+
+import scrutiny
+from scrutiny import ImageError, Judge, JudgeConfig
+from scrutiny.synth import fitted_sign
+
+SIGN = 'A sign that says "FRESH BREAD"'
+
+
+def test_public_surface_is_small():
+    assert {"Judge", "judge", "compare", "rank", "edit", "Verdict", "Criterion", "Store"} <= set(scrutiny.__all__)
+    assert len(scrutiny.__all__) <= 20
+
+
+def test_module_level_judge_uses_scrutiny_home(tmp_path, monkeypatch):
+    monkeypatch.setattr(scrutiny.api, "_default", None)
+    verdict = scrutiny.judge(fitted_sign("FRESH BREAD"), SIGN)
+    assert verdict.score > 0.9
+    assert (tmp_path / "home" / "scrutiny.db").is_file()
+
+
+def test_second_identical_judgment_is_a_cache_hit(store):
+    judge = Judge(store=store)
+    first = judge.judge(fitted_sign("FRESH BREAD"), SIGN)
+    second = judge.judge(fitted_sign("FRESH BREAD"), SIGN)
+    assert not first.cached and second.cached
+    assert second.id == first.id and second.scores == first.scores
+    other_prompt = judge.judge(fitted_sign("FRESH BREAD"), 'A sign that says "FRESH BREAD!"')
+    assert not other_prompt.cached
+    no_cache = Judge(store=store, config=JudgeConfig(cache=False)).judge(fitted_sign("FRESH BREAD"), SIGN)
+    assert not no_cache.cached and no_cache.id != first.id
+
+
+def test_judge_many_keeps_order_and_checks_lengths(store):
+    judge = Judge(store=store, config=JudgeConfig(concurrency=3))
+    images = [fitted_sign(t) for t in ("FRESH BREAD", "FRESH BRAED", "STALE BREAD", "FRESH BREAD")]
+    verdicts = judge.judge_many(images, SIGN)
+    scores = [v.score for v in verdicts]
+    assert scores[0] == scores[3] > max(scores[1], scores[2])
+    with pytest.raises(ValueError, match="one prompt per image"):
+        judge.judge_many(images, [SIGN])
+
+
+def test_async_twins_run_inside_a_running_loop(store):
+    judge = Judge(store=store)
+
+    async def main():
+        a = judge.ajudge(fitted_sign("FRESH BREAD"), SIGN)
+        b = judge.acompare(fitted_sign("FRESH BRAED"), fitted_sign("FRESH BREAD"), SIGN)
+        return await asyncio.gather(a, b)
+
+    single, pair = asyncio.run(main())
+    assert single.score > 0.9 and pair.preferred == 1
+    # the sync API also works when called from inside a running loop (e.g. a notebook)
+
+    async def nested():
+        return judge.judge(fitted_sign("FRESH BREAD"), SIGN)
+
+    assert asyncio.run(nested()).cached
+
+
+def test_bad_inputs_raise_clear_errors(store, tmp_path):
+    judge = Judge(store=store)
+    with pytest.raises(ValueError, match="prompt is empty"):
+        judge.judge(fitted_sign("X"), "  ")
+    with pytest.raises(ImageError, match="no such file"):
+        judge.judge(tmp_path / "missing.png", SIGN)
+    with pytest.raises(ValueError, match="at least 2 candidates"):
+        judge.rank([fitted_sign("X")], SIGN)
+    with pytest.raises(ValueError, match="max_steps"):
+        JudgeConfig(max_steps=0)
