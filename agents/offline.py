@@ -112,6 +112,12 @@ class OfflinePolicy:
             if not q or not q.result:
                 return None, "quality was not measured", []
             r = q.result
+            measure = p.get("measure", "overall")
+            if measure != "overall":
+                values = r.model_dump(exclude={"overall", "raw"})
+                if measure not in values:
+                    return None, f"unknown quality measure {measure!r}; known: {', '.join(values)}", [q]
+                return values[measure], f"{measure} {values[measure]:.2f}", [q]
             return r.overall, (f"sharpness {r.sharpness:.2f}, exposure {r.exposure:.2f}, noise {r.noise:.2f}, "
                                f"blockiness {r.blockiness:.2f}, colourfulness {r.colorfulness:.2f}"), [q]
         if p.get("check") in ("change_present", "outside_region", "structure", "changed_region_color"):

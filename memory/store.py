@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -109,6 +110,8 @@ class Store:
         self.url = url
         self.artifacts_dir = self.home / "artifacts"
         self.engine = _make_engine(url, self.home)
+        # One connection may serve several threads (in-memory SQLite); sessions take turns.
+        self._lock = threading.RLock()
         self._write(lambda s: None, create=True)
         self._check_schema()
 
@@ -138,7 +141,7 @@ class Store:
         self._write(write)
 
     def trace(self, trace_id: str) -> Trace:
-        with Session(self.engine) as session:
+        with self._lock, Session(self.engine) as session:
             row = self._get_by_prefix(session, TraceRow, trace_id)
             events = session.exec(select(EventRow).where(EventRow.trace_id == row.id).order_by(EventRow.seq)).all()
         return Trace(
@@ -154,7 +157,7 @@ class Store:
         query = select(TraceRow).order_by(TraceRow.created_at.desc()).offset(offset).limit(limit)
         if prompt:
             query = query.where(TraceRow.prompt.contains(prompt))
-        with Session(self.engine) as session:
+        with self._lock, Session(self.engine) as session:
             return list(session.exec(query).all())
 
     # verdicts and the cache
@@ -163,16 +166,16 @@ class Store:
         self._write(lambda session: session.merge(_verdict_row(verdict)))
 
     def verdict(self, verdict_id: str) -> Verdict:
-        with Session(self.engine) as session:
+        with self._lock, Session(self.engine) as session:
             return Verdict.model_validate_json(self._get_by_prefix(session, VerdictRow, verdict_id).data_json)
 
     def count(self, table: type[SQLModel]) -> int:
-        with Session(self.engine) as session:
+        with self._lock, Session(self.engine) as session:
             return session.exec(select(func.count()).select_from(table)).one()
 
     def cached_verdict(self, key: str) -> Verdict | None:
         """The verdict stored under a cache key, marked `cached=True`, or None."""
-        with Session(self.engine) as session:
+        with self._lock, Session(self.engine) as session:
             hit = session.get(CacheRow, key)
             row = session.get(VerdictRow, hit.verdict_id) if hit else None
         if row is None:
@@ -225,11 +228,12 @@ class Store:
     def _write(self, fn: Callable[[Session], object], *, create: bool = False, attempts: int = 30) -> None:
         for attempt in range(attempts):
             try:
-                if create:
-                    SQLModel.metadata.create_all(self.engine)
-                with Session(self.engine) as session:
-                    fn(session)
-                    session.commit()
+                with self._lock:
+                    if create:
+                        SQLModel.metadata.create_all(self.engine)
+                    with self._lock, Session(self.engine) as session:
+                        fn(session)
+                        session.commit()
                 return
             except (OperationalError, IntegrityError) as e:
                 transient = "locked" in str(e) or "busy" in str(e) or "already exists" in str(e) or (
@@ -244,7 +248,7 @@ class Store:
                 session.add(MetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
 
         self._write(write)
-        with Session(self.engine) as session:
+        with self._lock, Session(self.engine) as session:
             found = int(session.get(MetaRow, "schema_version").value)
         if found != SCHEMA_VERSION:
             raise StoreError(

@@ -195,3 +195,32 @@ def _textured_scene(rng, size: int = 512) -> Image.Image:
                      100 + 40 * np.sin((xx + yy) / 71)], axis=2)
     base += rng.normal(0, 3, base.shape)
     return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
+
+
+def storefront(text: str, size: int = 512, seed: int = 0) -> Image.Image:
+    """A photo-like scene with a sign showing `text`: what a faithful text rendering looks like."""
+    import numpy as np
+
+    image = _textured_scene(np.random.default_rng(seed), size)
+    draw = ImageDraw.Draw(image)
+    margin, top = size // 9, int(size * 0.35)
+    draw.rectangle((margin, top, size - margin, top + size // 4), fill=(245, 240, 225))
+    face = font("aileron", max(16, size // 11))
+    while draw.textlength(text, font=face) > size - 2 * margin - 20 and face.size > 12:
+        face = font("aileron", face.size - 2)
+    box = draw.textbbox((0, 0), text, font=face)
+    x = (size - (box[2] - box[0])) / 2 - box[0]
+    y = top + (size // 4 - (box[3] - box[1])) / 2 - box[1]
+    draw.text((x, y), text, font=face, fill=(20, 20, 20))
+    return image
+
+
+def tiled_text(text: str, size: int = 512, rows: int = 6) -> Image.Image:
+    """The target text tiled over a blank canvas: a classic hack of OCR rewards."""
+    image = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(image)
+    face = font("aileron", size // 17)
+    for r in range(rows):
+        for c in range(2):
+            draw.text((10 + c * size // 2, 10 + r * size // rows), text, font=face, fill="black")
+    return image

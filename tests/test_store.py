@@ -127,3 +127,20 @@ def test_two_processes_write_at_once(tmp_path):
     store = Store(home=tmp_path)
     assert store.count(TraceRow) == 80 and store.count(VerdictRow) == 80
     assert store.cached_verdict("w1-39").scores == [39 / 40]
+
+
+def test_in_memory_store_is_shared_safely_between_threads(store):
+    def work(i):
+        for j in range(10):
+            trace = Trace(task=_task(f"t{i}-{j}"))
+            trace.add("node_enter", "route")
+            store.record_trace(trace)
+            store.put_artifact(Image.new("RGB", (4, 4), (i, j, 0)))
+            store.trace(trace.id)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.count(TraceRow) == 60

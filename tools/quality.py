@@ -11,6 +11,10 @@ Mappings (documented here because trainers read them as rewards):
 - blockiness: mean luminance jump across 8x8 block borders over the jump inside blocks
   (JPEG artefacts raise it above 1); `clip(2 - ratio, 0, 1)`.
 - colourfulness: Hasler & Süsstrunk's M (2003), `M / (M + 40)`; grayscale scores 0.
+- detail: how little of the image is one flat colour: with `flat` the share of pixels in the most
+  common colour (RGB quantised to 8 levels per channel), `clip((1 - flat) / 0.5, 0, 1)`. Text or
+  shapes on an empty canvas score low, photographs and scenes high. It is not part of `overall`
+  (flat graphic design is legitimate); reward-hacking guards use it.
 - overall: the weighted mean (sharpness 0.35, exposure 0.2, noise 0.2, blockiness 0.15,
   colourfulness 0.1).
 """
@@ -33,6 +37,7 @@ class QualityResult(ToolResult):
     noise: float
     blockiness: float
     colorfulness: float
+    detail: float
     overall: float
     raw: dict[str, float]
     """The measurements before mapping (Laplacian variance, luminance percentiles, sigma, ratio, M)."""
@@ -72,6 +77,9 @@ def quality(image: ImageArg) -> QualityResult:
     ratio = block_ratio(gray)
     rg = rgb[..., 0] - rgb[..., 1]
     yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
+    levels = np.asarray(image, dtype=np.uint16) // 32  # [H, W, 3] in 0..7
+    bins = np.bincount((levels[..., 0] * 64 + levels[..., 1] * 8 + levels[..., 2]).ravel(), minlength=512)
+    flat = float(bins.max() / bins.sum())
     colorfulness_m = float(math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean()))
     scores = {
         "sharpness": 1 - math.exp(-laplacian_var / 150),
@@ -82,6 +90,7 @@ def quality(image: ImageArg) -> QualityResult:
     }
     scores = {k: round(float(np.clip(v, 0, 1)), 6) for k, v in scores.items()}
     overall = round(sum(WEIGHTS[k] * v for k, v in scores.items()), 6)
+    detail = round(float(np.clip((1 - flat) / 0.5, 0, 1)), 6)
     raw = {"laplacian_var": laplacian_var, "luminance_p1": p1, "luminance_p99": p99, "noise_sigma": sigma,
-           "block_ratio": ratio, "colorfulness_m": colorfulness_m}
-    return QualityResult(**scores, overall=overall, raw={k: round(v, 6) for k, v in raw.items()})
+           "block_ratio": ratio, "colorfulness_m": colorfulness_m, "flat_share": flat}
+    return QualityResult(**scores, detail=detail, overall=overall, raw={k: round(v, 6) for k, v in raw.items()})

@@ -1,0 +1,386 @@
+"""Agent verdicts as RL rewards, in the exact calling conventions of Flow-GRPO, TRL and verl.
+
+    from scrutiny.trainers.rewards import JudgeReward, flow_grpo_reward
+    reward_fn = flow_grpo_reward(JudgeReward(guards=True))
+    scores, info = reward_fn(images, prompts, metadata, only_strict=True)
+
+Abstentions (a verdict of None) are NaN in raw numeric outputs and are replaced by the mean of
+their prompt group before advantages are computed (advantage 0), never by 0. Where a trainer
+computes advantages itself from our output (Flow-GRPO, verl), the adapter fills them with the
+group mean within the batch it sees and reports the abstain rate.
+
+Groupwise rewards (pairwise win rate, ranking) compare the images of one prompt with each
+other: call them on whole prompt groups, i.e. after the trainer gathers samples across GPUs, not
+per GPU batch (Pref-GRPO judges pairs formed within a GPU batch, which biases small groups).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+
+from scrutiny.agents.rubric import synthesize
+from scrutiny.api import Judge
+from scrutiny.images import ImageInput, load_image
+from scrutiny.loop import run_sync
+from scrutiny.schema import Criterion, Verdict
+
+PairSchedule = Literal["all", "round_robin"] | int
+
+GUARDS = [
+    Criterion(id="guard_sharp", statement="The image is in focus, not blurred", dimension="quality", weight=1.0,
+              tools=["quality"], origin="given", params={"measure": "sharpness", "met": 0.6}),
+    Criterion(id="guard_detail", statement="The image is a complete picture, not text or shapes on a blank canvas",
+              dimension="quality", weight=1.0, tools=["quality"], origin="given", params={"measure": "detail", "met": 0.6}),
+]
+"""Reward-hacking guards: an OCR reward alone is maximised by crisp text on an empty canvas,
+tiled text or a blurred picture that still reads. These criteria make such images lose."""
+
+
+def as_images(images: Any) -> list[Image.Image]:
+    """A batch as RGB PIL images: torch [B, 3, H, W] float in [0, 1] or uint8, numpy [B, H, W, 3]
+    uint8 (or [B, 3, H, W]), or a sequence of any single image `load_image` accepts."""
+    if type(images).__module__.startswith("torch"):
+        images = images.detach().cpu()
+        if images.ndim != 4:
+            raise ValueError(f"a torch batch must be [B, C, H, W]; got shape {tuple(images.shape)}")
+        return [load_image(image) for image in images]
+    if isinstance(images, np.ndarray):
+        if images.ndim != 4:
+            raise ValueError(f"a numpy batch must be [B, H, W, 3]; got shape {images.shape}")
+        if images.shape[1] in (1, 3, 4) and images.shape[-1] not in (1, 3, 4):
+            images = images.transpose(0, 2, 3, 1)  # [B, C, H, W] → [B, H, W, C]
+        return [load_image(image) for image in images]
+    return [load_image(image) for image in images]
+
+
+def scores_of(verdicts: Sequence[Verdict]) -> np.ndarray:
+    """Overall scores as float64, NaN where the judge abstained."""
+    return np.array([np.nan if v.score is None else v.score for v in verdicts], dtype=np.float64)
+
+
+def fill_abstentions(rewards: np.ndarray, groups: Sequence[Any]) -> tuple[np.ndarray, float]:
+    """Replace NaN by the mean of its group (advantage 0); return the filled copy and the abstain rate.
+
+    A group with no decided reward at all gets the batch mean (any constant gives its members
+    advantage 0); a batch with no decided reward at all gets 0.5.
+    """
+    rewards = np.asarray(rewards, dtype=np.float64)
+    missing = np.isnan(rewards)
+    filled = rewards.copy()
+    batch_mean = float(np.nanmean(rewards)) if (~missing).any() else 0.5
+    keys = np.array([str(g) for g in groups])
+    for key in np.unique(keys[missing]):
+        members = keys == key
+        decided = rewards[members & ~missing]
+        filled[members & missing] = decided.mean() if decided.size else batch_mean
+    return filled, float(missing.mean()) if rewards.size else 0.0
+
+
+def normalize(rewards: np.ndarray, groups: Sequence[Any], *, per: Literal["group", "batch"] = "group",
+              clip: float = 5.0) -> np.ndarray:
+    """Group-relative advantages: (r - group mean) / (std + 1e-4), std per group or over the batch."""
+    rewards, _ = fill_abstentions(rewards, groups)
+    keys = np.array([str(g) for g in groups])
+    out = np.zeros_like(rewards)
+    batch_std = rewards.std()
+    for key in np.unique(keys):
+        members = keys == key
+        std = rewards[members].std() if per == "group" else batch_std
+        out[members] = (rewards[members] - rewards[members].mean()) / (std + 1e-4)
+    return np.clip(out, -clip, clip)
+
+
+def combine(rewards: dict[str, np.ndarray], weights: dict[str, float], groups: Sequence[Any], *,
+            mode: Literal["sum_then_normalize", "normalize_then_sum"] = "sum_then_normalize",
+            per: Literal["group", "batch"] = "group") -> np.ndarray:
+    """Several rewards into one advantage per sample.
+
+    `sum_then_normalize` normalises the weighted sum (rewards on large scales dominate);
+    `normalize_then_sum` normalises each reward within its groups first, so each contributes by
+    its weight alone.
+    """
+    unknown = set(weights) - set(rewards)
+    if unknown:
+        raise ValueError(f"weights name rewards that were not given: {sorted(unknown)}")
+    filled = {name: fill_abstentions(rewards[name], groups)[0] for name in weights}
+    if mode == "sum_then_normalize":
+        return normalize(sum(w * filled[n] for n, w in weights.items()), groups, per=per)
+    if mode == "normalize_then_sum":
+        return sum(w * normalize(filled[n], groups, per=per) for n, w in weights.items())
+    raise ValueError(f"mode must be 'sum_then_normalize' or 'normalize_then_sum', got {mode!r}")
+
+
+@dataclass
+class GroupRewards:
+    """Rewards for one prompt group."""
+
+    rewards: np.ndarray
+    """[G] win rate (or rank reward) per image, NaN where it took part in no decided comparison."""
+    wins: np.ndarray
+    """[G, G] points image i earned against image j (1 win, 0.5 tie or abstain, 0 loss), NaN if unpaired."""
+    verdicts: list[Verdict]
+
+
+@dataclass
+class JudgeReward:
+    """A scrutiny judge as a reward model.
+
+    Args:
+        judge: the judge to use (default: the offline policy with the default store).
+        name: the reward's name in logs and in TRL's metrics.
+        guards: add the reward-hacking guard criteria (`GUARDS`) to every synthesized rubric.
+        rubric: a fixed rubric instead of synthesis (then `guards` is ignored).
+        concurrency: judgments in flight at once.
+    """
+
+    judge: Judge = field(default_factory=Judge)
+    name: str = "scrutiny"
+    guards: bool = False
+    rubric: list[Criterion] | None = None
+    concurrency: int = 8
+
+    def rubric_for(self, prompt: str) -> list[Criterion] | None:
+        if self.rubric is not None:
+            return self.rubric
+        if not self.guards:
+            return None
+        return synthesize(prompt, library_version=self.judge.config.library_version) + [g.model_copy() for g in GUARDS]
+
+    async def ascore(self, images: Any, prompts: Sequence[str], metadata: Sequence[dict] | None = None) -> list[Verdict]:
+        """One verdict per image, judged against its prompt."""
+        batch = await asyncio.to_thread(as_images, images)
+        if len(batch) != len(prompts):
+            raise ValueError(f"got {len(batch)} images but {len(prompts)} prompts")
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(image: Image.Image, prompt: str, meta: dict | None) -> Verdict:
+            async with limit:
+                return await self.judge.ajudge(image, prompt, rubric=self.rubric_for(prompt), metadata=meta)
+
+        metas = list(metadata) if metadata is not None else [None] * len(batch)
+        return list(await asyncio.gather(*(one(i, p, m) for i, p, m in zip(batch, prompts, metas))))
+
+    def score(self, images: Any, prompts: Sequence[str], metadata: Sequence[dict] | None = None) -> np.ndarray:
+        """Sync: [B] scores, NaN for abstentions. Safe to call from trainer worker threads."""
+        return scores_of(run_sync(self.ascore(images, prompts, metadata)))
+
+    async def ascore_group(self, prompt: str, images: Any, metadata: dict | None = None, *,
+                           pairs: PairSchedule = "all", seed: int = 0) -> GroupRewards:
+        """Pairwise win rate of each image against the others of its prompt group.
+
+        Each pair is judged in both orders (position bias cancels; disagreement is a tie). A tie
+        or an abstention is worth 0.5 to both. `pairs` bounds the cost: "all" pairs,
+        "round_robin" (each image against the next, G pairs), or an int k of random pairs.
+        """
+        batch = await asyncio.to_thread(as_images, images)
+        rubric = self.rubric_for(prompt)
+        chosen = pair_schedule(len(batch), pairs, seed)
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def judged(i: int, j: int) -> Verdict:
+            async with limit:
+                return await self.judge.acompare(batch[i], batch[j], prompt, rubric=rubric)
+
+        orders = [(i, j) for i, j in chosen] + [(j, i) for i, j in chosen]
+        verdicts = list(await asyncio.gather(*(judged(i, j) for i, j in orders)))
+        wins = np.full((len(batch), len(batch)), np.nan)
+        for (i, j), forward, backward in zip(chosen, verdicts[:len(chosen)], verdicts[len(chosen):]):
+            points = (_points(forward.preferred, first=True) + _points(backward.preferred, first=False)) / 2
+            wins[i, j], wins[j, i] = points, 1 - points
+        with np.errstate(invalid="ignore"):
+            rewards = np.nanmean(wins, axis=1) if len(chosen) else np.full(len(batch), np.nan)
+        return GroupRewards(rewards=rewards, wins=wins, verdicts=verdicts)
+
+    async def ascore_rank(self, prompt: str, images: Any) -> GroupRewards:
+        """Rank reward: 1 for the best image of the group, 0 for the worst, equal scores share."""
+        batch = await asyncio.to_thread(as_images, images)
+        verdict = await self.judge.arank(batch, prompt, rubric=self.rubric_for(prompt))
+        return GroupRewards(rewards=rank_rewards(verdict.scores), wins=np.full((len(batch),) * 2, np.nan), verdicts=[verdict])
+
+
+def _points(preferred: int | None, *, first: bool) -> float:
+    """Points for the image that was shown first (`first=True`) or second in a comparison."""
+    if preferred is None:
+        return 0.5
+    return float(preferred == (0 if first else 1))
+
+
+def pair_schedule(n: int, pairs: PairSchedule, seed: int = 0) -> list[tuple[int, int]]:
+    """Which pairs (i < j) of a group of n are compared."""
+    every = list(itertools.combinations(range(n), 2))
+    if pairs == "all":
+        return every
+    if pairs == "round_robin":
+        return sorted({tuple(sorted((i, (i + 1) % n))) for i in range(n)}) if n > 1 else []
+    if isinstance(pairs, int) and not isinstance(pairs, bool) and pairs > 0:
+        return sorted(random.Random(seed).sample(every, min(pairs, len(every))))
+    raise ValueError(f"pairs must be 'all', 'round_robin' or a positive number of random pairs, got {pairs!r}")
+
+
+def rank_rewards(scores: Sequence[float | None]) -> np.ndarray:
+    """1 for the best, 0 for the worst, linear between; ties share the mean of their places."""
+    values = np.array([np.nan if s is None else s for s in scores], dtype=np.float64)
+    decided = np.flatnonzero(~np.isnan(values))
+    out = np.full(len(values), np.nan)
+    if decided.size == 1:
+        out[decided] = 1.0
+    if decided.size < 2:
+        return out
+    order = decided[np.argsort(-values[decided], kind="stable")]
+    places = np.empty(len(values))
+    places[order] = np.arange(decided.size)
+    for value in np.unique(values[decided]):  # ties share the mean of their places
+        tied = decided[values[decided] == value]
+        places[tied] = places[tied].mean()
+    out[decided] = 1.0 - places[decided] / (decided.size - 1)
+    return out
+
+
+# Flow-GRPO: `_fn(images, prompts, metadata, only_strict=True) -> (scores, info)`
+
+
+def flow_grpo_reward(reward: JudgeReward | None = None) -> Callable[..., tuple[np.ndarray, dict]]:
+    """A Flow-GRPO reward function. Abstentions come back filled with their prompt's mean in the
+    batch; `info` has the raw scores (NaN for abstentions) and the abstain rate."""
+    reward = reward or JudgeReward()
+
+    def _fn(images, prompts, metadata, only_strict: bool = True):
+        raw = reward.score(images, prompts, metadata)
+        filled, rate = fill_abstentions(raw, prompts)
+        return filled.astype(np.float32), {"raw": raw, "abstain_rate": rate}
+
+    _fn.__name__ = reward.name
+    return _fn
+
+
+REWARD_FACTORIES: dict[str, Callable[[], JudgeReward]] = {
+    "scrutiny": lambda: JudgeReward(name="scrutiny"),
+    "scrutiny_guarded": lambda: JudgeReward(name="scrutiny_guarded", guards=True),
+}
+"""Reward names `multi_score` knows; register more with `REWARD_FACTORIES[name] = factory`."""
+
+
+def multi_score(device: Any, score_dict: dict[str, float], extra: dict[str, Callable] | None = None):
+    """Drop-in for Flow-GRPO's `multi_score(device, score_dict)`.
+
+    `score_dict` maps reward names to weights. Names come from `REWARD_FACTORIES` (scrutiny
+    judges) or from `extra`: any Flow-GRPO style `_fn(images, prompts, metadata, only_strict)`
+    returning `(scores, info)`. Every call returns the same keys, each a float32 array of length
+    B with abstentions filled by their prompt's batch mean, plus `{name}_abstained` (1.0 where
+    the judge abstained) and `avg`, the weighted sum. `device` is accepted for the signature;
+    the offline judge runs on the CPU and model judges run on their own servers.
+    """
+    extra = extra or {}
+    unknown = [n for n in score_dict if n not in REWARD_FACTORIES and n not in extra]
+    if unknown:
+        raise ValueError(f"unknown reward(s) {unknown}; known: {sorted(REWARD_FACTORIES) + sorted(extra)}")
+    functions = {n: extra[n] if n in extra else flow_grpo_reward(REWARD_FACTORIES[n]()) for n in score_dict}
+
+    def _fn(images, prompts, metadata, ref_images=None, only_strict: bool = True):
+        batch = as_images(images)
+        out: dict[str, np.ndarray] = {}
+        for name, fn in functions.items():
+            # extra rewards get the batch as the trainer passed it (often a tensor); ours take PIL
+            scores, info = fn(images if name in extra else batch, prompts, metadata, only_strict=only_strict)
+            scores = np.asarray(scores, dtype=np.float64)
+            raw = np.asarray(info.get("raw", scores), dtype=np.float64) if isinstance(info, dict) else scores
+            out[name] = fill_abstentions(scores, prompts)[0].astype(np.float32)
+            out[f"{name}_abstained"] = np.isnan(raw).astype(np.float32)
+        out["avg"] = sum(w * out[n] for n, w in score_dict.items()).astype(np.float32)
+        return out, {}
+
+    return _fn
+
+
+# TRL: `reward_funcs=[fn]`, fn(prompts, completions, completion_ids=None, **kwargs) -> list[float | None]
+
+
+def trl_reward(reward: JudgeReward | None = None) -> Callable[..., Any]:
+    """An async TRL reward function; `None` abstains (TRL ignores it in nanmean/nanstd).
+
+    The images are the `images` dataset column when present, else the completions themselves.
+    Prompts may be strings or chat messages (the last user message's text is used). The
+    critique of each verdict goes to `log_extra` when TRL passes it.
+    """
+    reward = reward or JudgeReward()
+
+    async def fn(prompts, completions, completion_ids=None, **kwargs) -> list[float | None]:
+        images = kwargs.get("images") or completions
+        texts = [_prompt_text(p) for p in prompts]
+        verdicts = await reward.ascore(images, texts)
+        log_extra = kwargs.get("log_extra")
+        if log_extra is not None:
+            log_extra(f"{reward.name}_critique", [v.critique for v in verdicts])
+        log_metric = kwargs.get("log_metric")
+        if log_metric is not None:
+            log_metric(f"{reward.name}/abstain_rate", float(np.mean([v.score is None for v in verdicts])))
+        return [v.score for v in verdicts]
+
+    fn.__name__ = reward.name
+    return fn
+
+
+def _prompt_text(prompt: Any) -> str:
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, list):  # chat messages: the last user turn
+        for message in reversed(prompt):
+            if message.get("role") == "user":
+                content = message.get("content")
+                if isinstance(content, str):
+                    return content
+                return " ".join(part.get("text", "") for part in content if part.get("type") == "text")
+    raise ValueError(f"cannot read a prompt from {type(prompt).__name__}; pass a string or chat messages")
+
+
+# verl: compute_score(data_source, solution, ground_truth, extra_info, **kw) -> float | dict
+
+
+def verl_reward(reward: JudgeReward | None = None) -> Callable[..., dict]:
+    """A verl `compute_score`: `solution` is the generated image, `ground_truth` the prompt (or a
+    dict with "prompt"). Returns {"score", "abstained", "critique"}; an abstention's score is
+    NaN, so use `verl_batch_reward` (verl's batch reward manager) to have it filled."""
+    reward = reward or JudgeReward()
+
+    def compute_score(data_source, solution, ground_truth, extra_info=None, **kw) -> dict:
+        prompt = _verl_prompt(ground_truth, extra_info)
+        (verdict,) = run_sync(reward.ascore([solution], [prompt]))
+        score = math.nan if verdict.score is None else verdict.score
+        return {"score": score, "abstained": float(verdict.score is None), "critique": verdict.critique}
+
+    return compute_score
+
+
+def verl_batch_reward(reward: JudgeReward | None = None) -> Callable[..., list[dict]]:
+    """verl's batched form: lists in, one dict per sample out, abstentions filled per prompt."""
+    reward = reward or JudgeReward()
+
+    def compute_score(data_sources, solutions, ground_truths, extra_infos=None, **kw) -> list[dict]:
+        infos = extra_infos or [None] * len(solutions)
+        prompts = [_verl_prompt(g, e) for g, e in zip(ground_truths, infos)]
+        verdicts = run_sync(reward.ascore(solutions, prompts))
+        raw = scores_of(verdicts)
+        filled, _ = fill_abstentions(raw, prompts)
+        return [{"score": float(f), "abstained": float(np.isnan(r)), "critique": v.critique}
+                for f, r, v in zip(filled, raw, verdicts)]
+
+    return compute_score
+
+
+def _verl_prompt(ground_truth: Any, extra_info: dict | None) -> str:
+    if isinstance(ground_truth, dict) and "prompt" in ground_truth:
+        return ground_truth["prompt"]
+    if isinstance(ground_truth, str) and ground_truth:
+        return ground_truth
+    if extra_info and extra_info.get("prompt"):
+        return extra_info["prompt"]
+    raise ValueError("verl ground_truth must be the prompt (or a dict with 'prompt'), or extra_info must carry 'prompt'")
