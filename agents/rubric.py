@@ -192,7 +192,8 @@ class _Builder:
 
 def _texts(b: _Builder, prompt: str) -> None:
     for text in quoted_texts(prompt):
-        b.add("text", f'The image shows the text "{text}", spelled exactly', ["ocr", "text_match", "zoom"], text=text)
+        b.add("text", f'The image shows the text "{text}", spelled exactly', ["ocr", "text_match", "zoom"], text=text,
+              met=EXACT)
     if re.search(r"\b(no|without) (text|words|letters|writing|captions?|watermarks?)\b", prompt.lower()):
         b.add("text", "The image contains no text", ["ocr"], text="", negated=True)
 
@@ -213,9 +214,11 @@ def _counts(b: _Builder, words: list[str]) -> None:
         color = next((COLOR_WORDS[w] for w in phrase if w in COLOR_WORDS), None)
         kind = _detectable(head)
         b.add("count", f"There are exactly {count} {' '.join(phrase)}", ["detect"], checkable=kind is not None,
-              count=count, object=head, phrase=" ".join(phrase), color=color, detect=kind)
+              count=count, object=head, phrase=" ".join(phrase), color=color, detect=kind, met=EXACT)
 
 
+EXACT = 1.0
+"""Text, counts and colours of detected objects are met only when exactly right: one typo is a miss."""
 QUALITY_MET = 0.6
 """No-reference quality is a soft signal: below this it is named in the critique."""
 
@@ -262,7 +265,7 @@ def _colors(b: _Builder, words: list[str]) -> None:
         statement = f"The {target} {verb} {word}" if target else f"The image contains {word}"
         kind = _detectable(head) if target else None
         b.add("color", statement, ["detect", "palette"], color=COLOR_WORDS[word], color_word=word, object=head,
-              phrase=target, detect=kind)
+              phrase=target, detect=kind, **({"met": EXACT} if kind else {}))
 
 
 def _relations(b: _Builder, words: list[str]) -> None:
@@ -403,7 +406,8 @@ def synthesize_edit(instruction: str) -> list[Criterion]:
     if action == "text":
         texts = quoted_texts(instruction)
         new_text = texts[-1]
-        b.add("text", f'The edited image shows the text "{new_text}", spelled exactly', ["ocr", "text_match"], text=new_text)
+        b.add("text", f'The edited image shows the text "{new_text}", spelled exactly', ["ocr", "text_match"],
+              text=new_text, met=EXACT)
         if len(texts) > 1 and re.search(r"\bfrom\b|\breplace\b", lower):
             b.add("text", f'The old text "{texts[0]}" is gone', ["ocr", "text_match"], text=texts[0], negated=True)
     elif action in ("add", "recolor", "replace") and colors:

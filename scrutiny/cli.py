@@ -128,6 +128,55 @@ def edit_cmd(edited: list[Path], source: Annotated[Path, typer.Option("--source"
     _show(verdict, as_json, [p.name for p in edited])
 
 
+@app.command("refine")
+@one_line_errors
+def refine_cmd(prompt: PromptOpt,
+               generator: Annotated[str, typer.Option("--generator", "-g", help="module:function (or module:Class) making an image from (prompt, seed).")],
+               n: Annotated[int, typer.Option("--n", help="Images per round (best-of-n).")] = 4,
+               rounds: Annotated[int, typer.Option("--rounds", help="Most rounds to run.")] = 3,
+               threshold: Annotated[Optional[float], typer.Option(help="Stop once the best score reaches this.")] = None,
+               out: Annotated[Optional[Path], typer.Option("--out", help="Save the best image here (PNG).")] = None,
+               as_json: JsonOpt = False) -> None:
+    """Generate, judge, critique, revise the prompt and regenerate, keeping the best image."""
+    from scrutiny.refinement import refine
+
+    def progress(r) -> None:
+        if not as_json:
+            best = "abstain" if r.best_score is None else f"{r.best_score:.3f}"
+            err.print(f"round {r.index + 1}: best {best} {'(accepted)' if r.accepted else '(rejected: lower than the best so far)'}"
+                      f" in {r.seconds:.1f}s — {r.prompt}", highlight=False, markup=False, soft_wrap=True)
+
+    result = refine(prompt, load_generator(generator), n=n, rounds=rounds, threshold=threshold, on_round=progress)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        result.best_image.save(out)
+    if as_json:
+        print(json.dumps(result.summary() | {"saved": str(out) if out else None}, indent=2))
+        return
+    out_line = f", saved to {out}" if out else ""
+    print(f"best score {result.best_score:.3f} (round {result.best_round + 1}, image {result.best_index}){out_line}")
+    print(f"stopped: {result.stop_reason}")
+    print(result.best_verdict.critique)
+
+
+def load_generator(spec: str):
+    """`module:attr` → the generator; a class is instantiated with no arguments."""
+    import importlib
+    import inspect
+
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"--generator must look like module:function, got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ValueError(f"cannot import generator module {module_name!r}: {e}") from None
+    if not hasattr(module, attr):
+        raise ValueError(f"module {module_name!r} has no attribute {attr!r}")
+    obj = getattr(module, attr)
+    return obj() if inspect.isclass(obj) else obj
+
+
 @traces_app.command("list")
 @one_line_errors
 def traces_list(limit: Annotated[int, typer.Option(help="How many traces to show.")] = 20,

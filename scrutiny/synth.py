@@ -224,3 +224,32 @@ def tiled_text(text: str, size: int = 512, rows: int = 6) -> Image.Image:
         for c in range(2):
             draw.text((10 + c * size // 2, 10 + r * size // rows), text, font=face, fill="black")
     return image
+
+
+class ToyGenerator:
+    """A stand-in text-to-image model whose output depends on how explicit the prompt is.
+
+    It draws the sign text of the prompt (its first quoted span) with two typos, one typo fewer
+    for each time the prompt repeats the text in a sentence saying it "must read exactly"; and
+    for a count ("three red circles") it draws one shape too few until the prompt says "exactly".
+    Examples and tests use it to show the refine loop raising the score round by round.
+    """
+
+    def __call__(self, prompt: str, seed: int) -> Image.Image:
+        import re
+
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        quoted = re.findall(r'"([^"]+)"', prompt)
+        if quoted:
+            text = quoted[0]
+            for _ in range(max(0, 2 - prompt.count("must read exactly"))):
+                text = misspell(text, rng)
+            return fitted_sign(text)
+        count = re.search(r"\b(one|two|three|four|five|six)\s+(\w+)\s+(circle|square|triangle)s?\b", prompt)
+        if count:
+            n = NUMBER_NAMES.index(count.group(1))
+            drawn = n if "exactly" in prompt else max(0, n - 1)
+            return shapes(grid(drawn, count.group(3), count.group(2), cell=90))
+        return Image.new("RGB", (256, 256), "white")

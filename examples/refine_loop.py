@@ -1,0 +1,34 @@
+"""Test-time refinement: generate, judge, critique, revise the prompt, regenerate, keep the best.
+
+    python examples/refine_loop.py
+
+The generator here is `ToyGenerator`, a stand-in whose text rendering gets better the more
+explicitly the prompt states the text (each restatement removes one typo). With a real model,
+pass a diffusers pipeline instead:
+
+    pipe = StableDiffusion3Pipeline.from_pretrained(..., torch_dtype=torch.bfloat16).to("cuda")
+    result = scrutiny.refine(prompt, pipe, n=4, rounds=3)
+"""
+
+from __future__ import annotations
+
+import scrutiny
+from scrutiny.synth import ToyGenerator
+
+
+def main() -> None:
+    prompt = 'A storefront sign that says "GRAND OPENING"'
+
+    def progress(r) -> None:
+        print(f"round {r.index + 1}: best {r.best_score:.3f} {'accepted' if r.accepted else 'rejected'}\n  prompt: {r.prompt}")
+
+    result = scrutiny.refine(prompt, ToyGenerator(), n=4, rounds=4, on_round=progress)
+    print(f"\nstopped: {result.stop_reason}")
+    print(f"best: round {result.best_round + 1}, image {result.best_index}, score {result.best_score:.3f}")
+    print(result.best_verdict.critique)
+    result.best_image.save("refined.png")
+    print("best image saved to refined.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""`scrutiny.refine`: generate, judge, critique, revise the prompt, regenerate; keep the best.
+
+    result = scrutiny.refine('A sign that says "OPEN 24 HOURS"', my_generator, n=4, rounds=3)
+    result.best_image, result.best_score, [r.best_score for r in result.rounds], result.stop_reason
+
+Best-of-N alone is the same call with `rounds=1`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from PIL import Image
+
+from scrutiny.agents.refine import OfflineReviser, RefineDeps, Reviser, Round, run_refine
+from scrutiny.api import Judge
+from scrutiny.generators import as_generator
+from scrutiny.images import ImageInput
+from scrutiny.loop import run_sync
+from scrutiny.schema import Criterion, Verdict
+
+
+@dataclass
+class RefineResult:
+    prompt: str
+    rounds: list[Round]
+    best_round: int
+    best_index: int
+    stop_reason: str
+
+    @property
+    def best_verdict(self) -> Verdict:
+        return self.rounds[self.best_round].verdicts[self.best_index]
+
+    @property
+    def best_image(self) -> Image.Image:
+        return self.rounds[self.best_round].images[self.best_index]
+
+    @property
+    def best_score(self) -> float | None:
+        return self.best_verdict.score
+
+    @property
+    def best_prompt(self) -> str:
+        return self.rounds[self.best_round].prompt
+
+    @property
+    def trace_ids(self) -> list[list[str | None]]:
+        return [[v.trace_id for v in r.verdicts] for r in self.rounds]
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready account of every round."""
+        return {
+            "prompt": self.prompt, "stop_reason": self.stop_reason, "best_score": self.best_score,
+            "best_round": self.best_round, "best_index": self.best_index,
+            "rounds": [{"round": r.index, "prompt": r.prompt, "scores": [v.score for v in r.verdicts],
+                        "best_score": r.best_score, "accepted": r.accepted, "seconds": round(r.seconds, 3),
+                        "trace_ids": [v.trace_id for v in r.verdicts]} for r in self.rounds],
+            "critique": self.best_verdict.critique,
+        }
+
+
+async def arefine(prompt: str, generator: Any, *, n: int = 4, rounds: int = 3, threshold: float | None = None,
+                  time_budget_s: float | None = None, seed: int = 0, judge: Judge | None = None,
+                  reviser: Reviser | None = None, source: ImageInput | None = None, rubric: list[Criterion] | None = None,
+                  on_round: Callable[[Round], None] | None = None) -> RefineResult:
+    """Refine until every checkable criterion is met, `threshold` is reached, or the budget is spent.
+
+    Args:
+        prompt: what the user wants; every round is judged against it.
+        generator: a diffusers pipeline, a callable `fn(prompt, seed) -> image`, or an object
+            with `agenerate(prompts, seeds)`.
+        n: images per round (best-of-n).
+        rounds: the most rounds to run; 1 is plain best-of-n.
+        threshold: stop once the best score reaches it.
+        time_budget_s: stop starting new rounds after this many seconds.
+        seed: seeds are `seed .. seed + n - 1`, the same every round, so only the prompt changes.
+        judge: the judge (default: offline policy, default store).
+        reviser: writes revisions (default: `OfflineReviser`).
+        source: for an edit pipeline, the image to edit (`prompt` is then the instruction).
+        rubric: criteria to judge by instead of synthesizing them from the prompt.
+        on_round: called with each finished round (progress displays).
+    """
+    if not prompt.strip():
+        raise ValueError("the prompt is empty")
+    if n < 1 or rounds < 1:
+        raise ValueError(f"n and rounds must be at least 1 (got n={n}, rounds={rounds})")
+    judge = judge or Judge()
+    async def judge_fn(image: Image.Image, original: str) -> Verdict:
+        if source is not None:
+            return await judge.aedit(source, image, original, rubric=rubric)
+        return await judge.ajudge(image, original, rubric=rubric)
+
+    deps = RefineDeps(generator=as_generator(generator, source), judge=judge_fn, reviser=reviser or OfflineReviser(),
+                      n=n, max_rounds=rounds, threshold=threshold, time_budget_s=time_budget_s, seed=seed,
+                      on_round=on_round)
+    state = await run_refine(prompt, deps)
+    if state.get("best") is None:
+        raise ValueError("every verdict abstained: no criterion of this prompt can be checked by the judge")
+    best_round, best_index = state["best"]
+    return RefineResult(prompt, state["rounds"], best_round, best_index, state["stop"])
+
+
+def refine(prompt: str, generator: Any, **kwargs: Any) -> RefineResult:
+    """Sync twin of `arefine` (runs on scrutiny's background loop)."""
+    return run_sync(arefine(prompt, generator, **kwargs))
