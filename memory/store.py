@@ -10,12 +10,14 @@ Every write commits before the method returns, so a crash never loses a finished
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
@@ -96,6 +98,47 @@ class ArtifactRow(SQLModel, table=True):
     created_at: datetime
 
 
+@dataclass
+class TraceFilter:
+    """Which traces to list. Scores filter on the verdict's first candidate."""
+
+    prompt: str | None = None
+    """A substring of the prompt."""
+    since: datetime | None = None
+    until: datetime | None = None
+    policy: str | None = None
+    model: str | None = None
+    library_version: str | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+    abstained: bool | None = None
+
+    def apply(self, query):
+        needs_verdict = self.min_score is not None or self.max_score is not None or self.abstained is not None
+        if needs_verdict:
+            query = query.join(VerdictRow, VerdictRow.id == TraceRow.verdict_id)
+        conditions = [
+            self.prompt and TraceRow.prompt.contains(self.prompt),
+            self.since is not None and TraceRow.created_at >= _aware_utc(self.since),
+            self.until is not None and TraceRow.created_at <= _aware_utc(self.until),
+            self.policy and TraceRow.policy == self.policy,
+            self.model and TraceRow.model == self.model,
+            self.library_version is not None and TraceRow.library_version == self.library_version,
+            self.min_score is not None and VerdictRow.score >= self.min_score,
+            self.max_score is not None and VerdictRow.score <= self.max_score,
+            self.abstained is not None and VerdictRow.abstained == self.abstained,
+        ]
+        for condition in conditions:
+            if condition is not False and condition is not None and condition != "":
+                query = query.where(condition)
+        return query
+
+
+def _aware_utc(moment: datetime) -> datetime:
+    """A naive time given by a user is taken as UTC, like every time scrutiny stores."""
+    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 def default_home() -> Path:
     return Path(os.environ.get("SCRUTINY_HOME") or Path.home() / ".scrutiny")
 
@@ -152,13 +195,25 @@ class Store:
                     for e in events],
         )
 
-    def traces(self, limit: int = 50, offset: int = 0, prompt: str | None = None) -> list[TraceRow]:
-        """Newest first; `prompt` filters on a substring of the prompt."""
-        query = select(TraceRow).order_by(TraceRow.created_at.desc()).offset(offset).limit(limit)
-        if prompt:
-            query = query.where(TraceRow.prompt.contains(prompt))
+    def traces(self, limit: int = 50, offset: int = 0, prompt: str | None = None, **filters) -> list[TraceRow]:
+        """Traces newest first, a page at a time; filters as in `TraceFilter`."""
+        query = TraceFilter(prompt=prompt, **filters).apply(select(TraceRow))
+        query = query.order_by(TraceRow.created_at.desc()).offset(offset).limit(limit)
         with self._lock, Session(self.engine) as session:
             return list(session.exec(query).all())
+
+    def count_traces(self, prompt: str | None = None, **filters) -> int:
+        query = TraceFilter(prompt=prompt, **filters).apply(select(func.count(TraceRow.id)))
+        with self._lock, Session(self.engine) as session:
+            return session.exec(query).one()
+
+    def record_imported(self, trace: Trace, verdict: Verdict | None, artifacts: dict[str, bytes]) -> None:
+        """Add an exported trace (and its verdict and artifact files) to this store."""
+        for data in artifacts.values():
+            self.put_artifact(Image.open(io.BytesIO(data)))
+        self.record_trace(trace)
+        if verdict is not None:
+            self.record_verdict(verdict)
 
     # verdicts and the cache
 
@@ -168,6 +223,14 @@ class Store:
     def verdict(self, verdict_id: str) -> Verdict:
         with self._lock, Session(self.engine) as session:
             return Verdict.model_validate_json(self._get_by_prefix(session, VerdictRow, verdict_id).data_json)
+
+    def verdicts_by_id(self, ids: list[str]) -> dict[str, Verdict]:
+        """Several verdicts in one query (a page of the viewer)."""
+        if not ids:
+            return {}
+        with self._lock, Session(self.engine) as session:
+            rows = session.exec(select(VerdictRow).where(VerdictRow.id.in_(ids))).all()
+        return {r.id: Verdict.model_validate_json(r.data_json) for r in rows}
 
     def count(self, table: type[SQLModel]) -> int:
         with self._lock, Session(self.engine) as session:
@@ -213,6 +276,12 @@ class Store:
 
     def artifact_path(self, digest: str) -> Path:
         return self.artifacts_dir / digest[:2] / f"{digest}.png"
+
+    def artifact_size(self, digest: str) -> tuple[int, int] | None:
+        """(width, height) of a stored image, from its row (no decoding); None if unknown."""
+        with self._lock, Session(self.engine) as session:
+            row = session.get(ArtifactRow, digest)
+        return None if row is None else (row.width, row.height)
 
     def artifact(self, digest: str) -> Image.Image:
         path = self.artifact_path(digest)

@@ -179,26 +179,135 @@ def load_generator(spec: str):
 
 @traces_app.command("list")
 @one_line_errors
-def traces_list(limit: Annotated[int, typer.Option(help="How many traces to show.")] = 20,
-                offset: Annotated[int, typer.Option(help="How many of the newest to skip.")] = 0,
+def traces_list(limit: Annotated[int, typer.Option(help="How many traces per page.")] = 20,
+                page: Annotated[int, typer.Option(help="Which page (1 = newest).")] = 1,
                 prompt: Annotated[Optional[str], typer.Option(help="Only traces whose prompt contains this.")] = None,
+                since: Annotated[Optional[str], typer.Option(help="Only newer traces: ISO date/time, or an age like 2h, 3d.")] = None,
+                until: Annotated[Optional[str], typer.Option(help="Only older traces: ISO date/time, or an age like 2h, 3d.")] = None,
+                policy: Annotated[Optional[str], typer.Option(help="Only this policy (offline, model).")] = None,
+                model: Annotated[Optional[str], typer.Option(help="Only this model.")] = None,
+                library: Annotated[Optional[str], typer.Option(help="Only this skill-library version.")] = None,
+                min_score: Annotated[Optional[float], typer.Option(help="Only verdicts scoring at least this.")] = None,
+                max_score: Annotated[Optional[float], typer.Option(help="Only verdicts scoring at most this.")] = None,
+                abstained: Annotated[Optional[bool], typer.Option("--abstained/--decided", help="Only abstentions, or only decided verdicts.")] = None,
                 as_json: JsonOpt = False) -> None:
-    """List traces, newest first."""
+    """List traces, newest first, a page at a time."""
+    if limit < 1 or page < 1:
+        raise ValueError("--limit and --page must be at least 1")
     store = Store()
-    rows = store.traces(limit=limit, offset=offset, prompt=prompt)
+    filters = dict(prompt=prompt, since=_when(since), until=_when(until), policy=policy, model=model,
+                   library_version=library, min_score=min_score, max_score=max_score, abstained=abstained)
+    rows = store.traces(limit=limit, offset=(page - 1) * limit, **filters)
+    total = store.count_traces(**filters)
     scores = {r.id: store.verdict(r.verdict_id).scores if r.verdict_id else None for r in rows}
     if as_json:
-        print(json.dumps([{"id": r.id, "created_at": r.created_at.isoformat(), "kind": r.kind, "prompt": r.prompt,
-                           "policy": r.policy, "model": r.model, "verdict_id": r.verdict_id, "scores": scores[r.id]}
-                          for r in rows], indent=2))
+        print(json.dumps({"total": total, "page": page, "limit": limit, "traces": [
+            {"id": r.id, "created_at": r.created_at.isoformat(), "kind": r.kind, "prompt": r.prompt, "policy": r.policy,
+             "model": r.model, "library_version": r.library_version, "verdict_id": r.verdict_id, "scores": scores[r.id]}
+            for r in rows]}, indent=2))
         return
-    table = Table()
+    table = Table(caption=f"page {page} of {max(1, -(-total // limit))}, {total} traces")
     for column in ("id", "when", "kind", "policy", "scores", "prompt"):
         table.add_column(column)
     for r in rows:
         shown = ", ".join("—" if s is None else f"{s:.2f}" for s in scores[r.id] or [])
         table.add_row(r.id[:12], r.created_at.strftime("%Y-%m-%d %H:%M:%S"), r.kind, r.policy, shown, escape(r.prompt[:60]))
     out.print(table)
+
+
+def _when(text: str | None):
+    """An ISO date/time, or an age such as 30m, 2h, 3d (that long ago)."""
+    from datetime import datetime, timedelta, timezone
+
+    if text is None:
+        return None
+    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    if text[:-1].isdigit() and text[-1] in units:
+        return datetime.now(timezone.utc) - timedelta(**{units[text[-1]]: int(text[:-1])})
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"cannot read {text!r} as a time: give an ISO date like 2026-11-27 or an age like 2h") from None
+
+
+@traces_app.command("diff")
+@one_line_errors
+def traces_diff(a: str, b: str, as_json: JsonOpt = False) -> None:
+    """Compare two verdicts of the same task criterion by criterion (trace or verdict ids)."""
+    from scrutiny.traces import diff_verdicts, verdict_of
+
+    store = Store()
+    _show_diff(diff_verdicts(verdict_of(store, a), verdict_of(store, b)), as_json)
+
+
+def _show_diff(diff, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(diff.to_json(), indent=2))
+        return
+    label = lambda v: f"{v.policy}{'/' + v.model if v.model else ''}{' lib ' + v.library_version if v.library_version else ''}"  # noqa: E731
+    table = Table(title=f"{escape(diff.a.task.prompt)}", title_justify="left")
+    for column in ("criterion", "candidate", f"A ({label(diff.a)})", f"B ({label(diff.b)})", "Δ"):
+        table.add_column(escape(column))
+    fmt = lambda x: "—" if x is None else f"{x:.2f}"  # noqa: E731
+    for r in diff.rows:
+        style = "bold" if r.changed else None
+        table.add_row(escape(r.statement), str(r.candidate), fmt(r.a), fmt(r.b), "" if r.delta is None else f"{r.delta:+.2f}", style=style)
+    for i, (x, y) in enumerate(zip(diff.a.scores, diff.b.scores)):
+        table.add_row("[bold]overall[/bold]", str(i), fmt(x), fmt(y), "" if x is None or y is None else f"{y - x:+.2f}")
+    out.print(table)
+    for statement in diff.only_a:
+        out.print(f"only in A: {escape(statement)}")
+    for statement in diff.only_b:
+        out.print(f"only in B: {escape(statement)}")
+    out.print("identical" if diff.identical else "different")
+
+
+@traces_app.command("export")
+@one_line_errors
+def traces_export(out_file: Annotated[Optional[Path], typer.Option("--out", help="JSONL file to write (default: stdout).")] = None,
+                  prompt: Annotated[Optional[str], typer.Option(help="Only traces whose prompt contains this.")] = None,
+                  limit: Annotated[int, typer.Option(help="At most this many traces, newest first.")] = 1000) -> None:
+    """Export traces with their verdicts and images as JSONL."""
+    from scrutiny.traces import export_lines
+
+    store = Store()
+    rows = store.traces(limit=limit, prompt=prompt)
+    lines = export_lines(store, rows)
+    if out_file is None:
+        for line in lines:
+            print(line)
+        return
+    with out_file.open("w") as f:
+        for line in lines:
+            f.write(line + "\n")
+    err.print(f"exported {len(rows)} traces to {out_file}", highlight=False, markup=False)
+
+
+@traces_app.command("import")
+@one_line_errors
+def traces_import(path: Path) -> None:
+    """Import a JSONL export into this store."""
+    from scrutiny.traces import import_lines
+
+    count = import_lines(Store(), path)
+    err.print(f"imported {count} traces", highlight=False, markup=False)
+
+
+@traces_app.command("replay")
+@one_line_errors
+def traces_replay(trace_id: str, max_steps: Annotated[Optional[int], typer.Option(help="Inspection rounds for the new run.")] = None,
+                  library: Annotated[Optional[str], typer.Option(help="Skill-library version for the new run.")] = None,
+                  as_json: JsonOpt = False) -> None:
+    """Judge a stored task again (here: the offline policy) and diff against the stored verdict."""
+    from dataclasses import replace
+
+    from scrutiny.loop import run_sync
+    from scrutiny.traces import areplay
+
+    judge = Judge()
+    changes = {k: v for k, v in {"max_steps": max_steps, "library_version": library}.items() if v is not None}
+    judge.config = replace(judge.config, **changes)
+    _show_diff(run_sync(areplay(judge, trace_id)), as_json)
 
 
 @traces_app.command("show")
@@ -241,6 +350,26 @@ def traces_show(trace_id: str, as_json: JsonOpt = False) -> None:
 def _summary(output: dict | None, limit: int = 100) -> str:
     text = json.dumps(output)
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+@app.command("view")
+@one_line_errors
+def view_cmd(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
+             host: Annotated[str, typer.Option(help="Address to listen on; keep 127.0.0.1 unless you mean to share.")] = "127.0.0.1") -> None:
+    """Browse traces in a local web viewer (Ctrl-C stops it)."""
+    from scrutiny.viewer import make_server
+
+    try:
+        server = make_server(Store(), host, port)
+    except OSError as e:
+        raise ValueError(f"cannot listen on {host}:{port}: {e.strerror}; pick another --port") from None
+    err.print(f"scrutiny viewer on http://{host}:{server.server_address[1]} (Ctrl-C to stop)", highlight=False, markup=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 def main() -> None:

@@ -84,7 +84,7 @@ def test_not_an_image_is_one_line(tmp_path):
 
 def test_traces_list_and_show(images):
     verdict = json.loads(run("judge", images["typo"], "-p", SIGN, "--json").stdout)
-    listed = json.loads(run("traces", "list", "--json").stdout)
+    listed = json.loads(run("traces", "list", "--json").stdout)["traces"]
     assert listed[0]["id"] == verdict["trace_id"] and listed[0]["scores"] == verdict["scores"]
     shown = run("traces", "show", verdict["trace_id"][:8])
     assert shown.exit_code == 0

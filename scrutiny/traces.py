@@ -1,0 +1,163 @@
+"""Working with stored traces: compare two verdicts, export and import, replay.
+
+    scrutiny traces diff A B      # two verdicts of one task, criterion by criterion
+    scrutiny traces export --out traces.jsonl && scrutiny traces import traces.jsonl
+    scrutiny traces replay ID     # judge the stored task again (another policy or library) and diff
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Iterator
+
+from scrutiny.api import Judge
+from scrutiny.memory import Store, StoreError
+from scrutiny.schema import SCHEMA_VERSION, Trace, Verdict
+
+EXPORT_FORMAT = "scrutiny-traces"
+
+
+@dataclass
+class CriterionDiff:
+    criterion: str
+    statement: str
+    candidate: int
+    a: float | None
+    b: float | None
+    rationale_a: str
+    rationale_b: str
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.a is None or self.b is None else round(self.b - self.a, 6)
+
+    @property
+    def changed(self) -> bool:
+        return self.a != self.b or self.rationale_a != self.rationale_b
+
+
+@dataclass
+class VerdictDiff:
+    a: Verdict
+    b: Verdict
+    rows: list[CriterionDiff]
+    only_a: list[str]
+    only_b: list[str]
+
+    @property
+    def identical(self) -> bool:
+        return self.a.scores == self.b.scores and not self.only_a and not self.only_b and not any(r.changed for r in self.rows)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "a": {"id": self.a.id, "trace_id": self.a.trace_id, "policy": self.a.policy, "model": self.a.model,
+                  "library_version": self.a.library_version, "scores": self.a.scores, "preferred": self.a.preferred},
+            "b": {"id": self.b.id, "trace_id": self.b.trace_id, "policy": self.b.policy, "model": self.b.model,
+                  "library_version": self.b.library_version, "scores": self.b.scores, "preferred": self.b.preferred},
+            "identical": self.identical, "only_a": self.only_a, "only_b": self.only_b,
+            "criteria": [{"criterion": r.criterion, "statement": r.statement, "candidate": r.candidate, "a": r.a,
+                          "b": r.b, "delta": r.delta, "rationale_a": r.rationale_a, "rationale_b": r.rationale_b}
+                         for r in self.rows],
+        }
+
+
+def same_task(a: Verdict, b: Verdict) -> bool:
+    return (a.task.kind, a.task.prompt, a.task.candidates, a.task.source) == (b.task.kind, b.task.prompt, b.task.candidates, b.task.source)
+
+
+def diff_verdicts(a: Verdict, b: Verdict) -> VerdictDiff:
+    """Two verdicts of the same task, criterion by criterion (criteria matched by statement)."""
+    if not same_task(a, b):
+        raise ValueError("these verdicts judge different tasks (prompt or images differ); diff compares one task judged twice")
+    by_statement_a = {c.statement: c.id for c in a.rubric}
+    by_statement_b = {c.statement: c.id for c in b.rubric}
+    scores_a = {(s.criterion, s.candidate): s for s in a.criteria}
+    scores_b = {(s.criterion, s.candidate): s for s in b.criteria}
+    rows = []
+    for statement in [s for s in by_statement_a if s in by_statement_b]:
+        for candidate in range(len(a.task.candidates)):
+            sa = scores_a.get((by_statement_a[statement], candidate))
+            sb = scores_b.get((by_statement_b[statement], candidate))
+            rows.append(CriterionDiff(
+                criterion=by_statement_a[statement], statement=statement, candidate=candidate,
+                a=sa.score if sa else None, b=sb.score if sb else None,
+                rationale_a=sa.rationale if sa else "", rationale_b=sb.rationale if sb else "",
+            ))
+    return VerdictDiff(a, b, rows, [s for s in by_statement_a if s not in by_statement_b],
+                       [s for s in by_statement_b if s not in by_statement_a])
+
+
+def verdict_of(store: Store, key: str) -> Verdict:
+    """A verdict by verdict id or by the id of its trace (full or an unambiguous prefix)."""
+    try:
+        trace = store.trace(key)
+    except StoreError:
+        return store.verdict(key)
+    if trace.verdict_id is None:
+        raise StoreError(f"trace {trace.id[:12]} has no verdict (the judgment did not finish)")
+    return store.verdict(trace.verdict_id)
+
+
+# export and import: one JSON object per line, artifacts inline as base64 PNG
+
+
+def export_lines(store: Store, traces: list[Any]) -> Iterator[str]:
+    for row in traces:
+        trace = store.trace(row.id)
+        verdict = store.verdict(trace.verdict_id) if trace.verdict_id else None
+        hashes = set(trace.task.candidates) | ({trace.task.source} if trace.task.source else set())
+        if verdict:
+            hashes |= {a for e in verdict.evidence for a in e.artifacts}
+        artifacts = {h: base64.b64encode(store.artifact_path(h).read_bytes()).decode()
+                     for h in sorted(hashes) if store.artifact_path(h).exists()}
+        yield json.dumps({"format": EXPORT_FORMAT, "schema_version": SCHEMA_VERSION,
+                          "trace": trace.model_dump(mode="json"),
+                          "verdict": verdict.model_dump(mode="json") if verdict else None, "artifacts": artifacts})
+
+
+def import_lines(store: Store, path: Path) -> int:
+    """Read an export into the store; returns how many traces were imported."""
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    count = 0
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}:{number}: not JSON ({e.msg})") from None
+        if record.get("format") != EXPORT_FORMAT:
+            raise ValueError(f"{path}:{number}: not a scrutiny trace export")
+        if record.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"{path}:{number}: schema version {record.get('schema_version')}, this scrutiny reads {SCHEMA_VERSION}")
+        verdict = Verdict.model_validate(record["verdict"]) if record.get("verdict") else None
+        artifacts = {h: base64.b64decode(data) for h, data in record.get("artifacts", {}).items()}
+        store.record_imported(Trace.model_validate(record["trace"]), verdict, artifacts)
+        count += 1
+    return count
+
+
+# replay
+
+
+async def areplay(judge: Judge, key: str) -> VerdictDiff:
+    """Judge a stored task again with `judge` (its policy, model and library) and diff the verdicts."""
+    store = judge.store
+    old = verdict_of(store, key)
+    task = old.task
+    images = [store.artifact(h) for h in task.candidates]
+    fresh = Judge(policy=judge.policy, store=store, config=replace(judge.config, cache=False))
+    rubric = task.rubric
+    if task.kind == "edit":
+        new = await fresh.aedit(store.artifact(task.source), images, task.prompt, rubric=rubric)
+    elif task.kind == "score":
+        new = await fresh.ajudge(images[0], task.prompt, rubric=rubric, metadata=task.metadata)
+    elif task.kind == "compare":
+        new = await fresh.acompare(images[0], images[1], task.prompt, rubric=rubric)
+    else:
+        new = await fresh.arank(images, task.prompt, rubric=rubric)
+    return diff_verdicts(old, new)

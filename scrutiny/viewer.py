@@ -1,0 +1,298 @@
+"""`scrutiny view`: a local web viewer for traces (127.0.0.1, standard library only, no CDN).
+
+Pages are rendered on the server as plain HTML and CSS, a page of traces at a time, so a store
+with thousands of traces opens as fast as one with ten:
+- `/`: the traces, newest first, filterable and paged; tick two to compare them;
+- `/trace/ID`: the task, each image with the boxes the tools found drawn over it (detections,
+  OCR lines, zoomed regions, changed regions), every tool call and model message in order, the
+  per-criterion scores with their rationale, and the critique;
+- `/compare?t=A&t=B`: two traces side by side, criterion by criterion;
+- `/artifact/HASH.png`: an image from the store.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import threading
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlparse
+
+from scrutiny.memory import Store, StoreError
+from scrutiny.schema import Trace, Verdict
+
+PAGE_SIZE = 25
+COLORS = {"detect": "#e8590c", "ocr": "#1c7ed6", "crop": "#2f9e44", "diff": "#c2255c", "palette": "#7048e8"}
+
+STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
+header{background:#24292f;color:#fff;padding:10px 20px}header a{color:#fff;text-decoration:none;font-weight:600}
+main{padding:16px 20px;max-width:1400px}table{border-collapse:collapse;background:#fff;width:100%}
+td,th{border:1px solid #d0d7de;padding:5px 8px;text-align:left;vertical-align:top}th{background:#eaeef2}
+.score{font-variant-numeric:tabular-nums;white-space:nowrap}.rationale{white-space:normal;font-size:12px;color:#57606a}
+table.criteria td:first-child{width:32%}.low{color:#cf222e;font-weight:600}
+.none{color:#6e7781}figure{display:inline-block;margin:0 16px 16px 0;vertical-align:top}
+.frame{position:relative;display:inline-block}.frame img{display:block;max-width:480px;height:auto}
+.frame svg{position:absolute;left:0;top:0;width:100%;height:100%}figcaption{font-size:12px;color:#57606a}
+pre{background:#fff;border:1px solid #d0d7de;padding:8px;white-space:pre-wrap;overflow-wrap:anywhere}
+.cols{display:grid;grid-template-columns:1fr 1fr;gap:16px}.pager a{margin-right:12px}
+.legend span{display:inline-block;margin-right:12px;font-size:12px}.tool{margin:6px 0}
+form.filters input{margin-right:8px}details{margin:2px 0}.err{color:#cf222e}
+"""
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def fmt(score: float | None) -> str:
+    if score is None:
+        return '<span class="none">—</span>'
+    return f'<span class="{"low" if score < 0.9 else ""}">{score:.2f}</span>'
+
+
+def page(title: str, body: str) -> str:
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{esc(title)} · scrutiny</title>"
+            f"<style>{STYLE}</style></head><body><header><a href=\"/\">scrutiny</a> · traces</header>"
+            f"<main>{body}</main></body></html>")
+
+
+# 1. overlays: what the tools found, in the pixel coordinates of each candidate
+
+
+@dataclass
+class Overlay:
+    kind: str
+    box: tuple[float, float, float, float]
+    label: str
+
+
+def overlays(trace: Trace, verdict: Verdict) -> dict[str, list[Overlay]]:
+    """Boxes per image name (`candidate_0`, `source`) from the evidence, crops mapped back."""
+    produced_by: dict[str, Any] = {}  # crop name → the zoom/crop evidence that made it
+    evidence = {e.id: e for e in verdict.evidence}
+    for event in trace.events:
+        if event.kind == "tool_result" and event.data.get("produced"):
+            for name in event.data["produced"]:
+                produced_by[name] = evidence.get(event.data.get("evidence"))
+    found: dict[str, list[Overlay]] = {}
+    for e in verdict.evidence:
+        if e.output is None:
+            continue
+        image = e.arguments.get("image", "")
+        dx = dy = 0.0
+        scale = 1.0
+        if image in produced_by and produced_by[image] is not None:  # a crop: map back onto its image
+            parent = produced_by[image]
+            dx, dy = parent.output["box_px"][0], parent.output["box_px"][1]
+            scale = parent.output.get("scale", 1.0)
+            image = parent.arguments.get("image", image)
+
+        def add(kind: str, box, label: str) -> None:
+            x1, y1, x2, y2 = box
+            found.setdefault(image, []).append(Overlay(kind, (dx + x1 / scale, dy + y1 / scale, dx + x2 / scale, dy + y2 / scale), label))
+
+        if e.tool == "detect":
+            for d in e.output["detections"]:
+                add("detect", d["box"], f"{d.get('color') or ''} {d['label']}".strip())
+        elif e.tool == "ocr":
+            for line in e.output["lines"]:
+                add("ocr", line["box"], line["text"])
+        elif e.tool in ("crop", "zoom"):
+            add("crop", e.output["box_px"], f"{e.tool} ×{e.output.get('scale', 1):g}")
+        elif e.tool == "diff":
+            for region in e.output["regions"]:
+                add("diff", region, "changed")
+        elif e.tool == "palette" and e.arguments.get("box"):
+            add("palette", e.output["box_px"], "colours")
+    return found
+
+
+def figure(store: Store, name: str, digest: str | None, boxes: list[Overlay]) -> str:
+    if digest is None:
+        return ""
+    size = store.artifact_size(digest)
+    if size is None:
+        return f'<figure><figcaption>{esc(name)}: image not in this store</figcaption></figure>'
+    width, height = size
+    rects = "".join(
+        f'<rect x="{o.box[0]:.1f}" y="{o.box[1]:.1f}" width="{o.box[2] - o.box[0]:.1f}" height="{o.box[3] - o.box[1]:.1f}" '
+        f'fill="none" stroke="{COLORS[o.kind]}" stroke-width="{max(2, width / 250):.1f}" data-kind="{o.kind}">'
+        f"<title>{esc(o.kind)}: {esc(o.label)}</title></rect>"
+        for o in boxes
+    )
+    return (f'<figure><div class="frame"><img src="/artifact/{digest}.png" alt="{esc(name)}" width="{width}" height="{height}">'
+            f'<svg viewBox="0 0 {width} {height}" preserveAspectRatio="none">{rects}</svg></div>'
+            f"<figcaption>{esc(name)} · {width}×{height} · {len(boxes)} boxes</figcaption></figure>")
+
+
+# 2. pages
+
+
+def list_page(store: Store, query: dict[str, list[str]]) -> str:
+    number = max(1, int(query.get("page", ["1"])[0] or 1))
+    prompt = query.get("prompt", [""])[0] or None
+    policy = query.get("policy", [""])[0] or None
+    filters = {"prompt": prompt, "policy": policy}
+    total = store.count_traces(**filters)
+    rows = store.traces(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, **filters)
+    verdicts = store.verdicts_by_id([r.verdict_id for r in rows if r.verdict_id])
+    body = [f"<h1>Traces</h1><form class=filters method=get action=\"/\">"
+            f"<input name=prompt placeholder=\"prompt contains\" value=\"{esc(prompt or '')}\">"
+            f"<input name=policy placeholder=policy value=\"{esc(policy or '')}\"><button>filter</button></form>"
+            f"<form method=get action=\"/compare\"><p>{total} traces · page {number} of {max(1, -(-total // PAGE_SIZE))} "
+            f"<button id=compare>compare the two ticked</button></p>"
+            "<table id=traces><tr><th></th><th>trace</th><th>when</th><th>kind</th><th>policy</th><th>scores</th><th>prompt</th></tr>"]
+    for r in rows:
+        v = verdicts.get(r.verdict_id)
+        scores = " ".join(fmt(s) for s in v.scores) if v else '<span class="none">no verdict</span>'
+        body.append(
+            f'<tr><td><input type=checkbox name=t value="{r.id}"></td><td><a class=trace href="/trace/{r.id}">{r.id[:12]}</a></td>'
+            f"<td>{r.created_at:%Y-%m-%d %H:%M:%S}</td><td>{esc(r.kind)}</td><td>{esc(r.policy)}{'/' + esc(r.model) if r.model else ''}</td>"
+            f'<td class=score>{scores}</td><td>{esc(r.prompt)}</td></tr>')
+    body.append("</table></form><p class=pager>")
+    keep = {k: v for k, v in (("prompt", prompt), ("policy", policy)) if v}
+    if number > 1:
+        body.append(f'<a rel=prev href="/?{urlencode({**keep, "page": number - 1})}">← newer</a>')
+    if number * PAGE_SIZE < total:
+        body.append(f'<a rel=next href="/?{urlencode({**keep, "page": number + 1})}">older →</a>')
+    body.append("</p>")
+    return page("traces", "".join(body))
+
+
+def trace_section(store: Store, trace: Trace, verdict: Verdict | None) -> str:
+    task = trace.task
+    parts = [f"<h2>{esc(task.kind)}: {esc(task.prompt)}</h2>"
+             f"<p>trace <code>{trace.id}</code> · {trace.created_at:%Y-%m-%d %H:%M:%S} · policy {esc(trace.policy)}"
+             f"{' · model ' + esc(trace.model) if trace.model else ''}"
+             f"{' · library ' + esc(trace.library_version) if trace.library_version else ''}</p>"]
+    if verdict is None:
+        return "".join(parts) + "<p class=err>no verdict: the judgment did not finish</p>"
+    scores = ", ".join(f"candidate {i}: {fmt(s)}" for i, s in enumerate(verdict.scores))
+    preferred = "" if verdict.preferred is None else f" · preferred: candidate {verdict.preferred}"
+    parts.append(f"<p class=summary>{scores}{preferred}{' · cached' if verdict.cached else ''}</p>")
+    # images with what the tools found on them
+    boxes = overlays(trace, verdict)
+    parts.append('<div class=legend>' + "".join(f'<span style="color:{c}">■ {k}</span>' for k, c in COLORS.items()) + "</div>")
+    names = [(f"candidate_{i}", h) for i, h in enumerate(task.candidates)] + ([("source", task.source)] if task.source else [])
+    parts.append("<div class=images>" + "".join(figure(store, n, h, boxes.get(n, [])) for n, h in names) + "</div>")
+    # criteria
+    parts.append("<h3>Criteria</h3><table class=criteria><tr><th>criterion</th>"
+                 + "".join(f"<th>candidate {i}</th>" for i in range(len(task.candidates))) + "</tr>")
+    for c in verdict.rubric:
+        cells = []
+        for i in range(len(task.candidates)):
+            s = next((s for s in verdict.criteria if s.criterion == c.id and s.candidate == i), None)
+            cells.append(f'<td class=score title="{esc(s.rationale) if s else ""}">{fmt(s.score if s else None)}'
+                         f'<div class=rationale>{esc(s.rationale) if s else ""}</div></td>')
+        note = "" if c.checkable else ' <span class="none">(not checkable offline)</span>'
+        parts.append(f"<tr><td>{esc(c.statement)}{note}</td>{''.join(cells)}</tr>")
+    parts.append(f"</table><h3>Critique</h3><pre class=critique>{esc(verdict.critique)}</pre>")
+    # tool calls and model messages, in order
+    parts.append("<h3>Steps</h3><ol class=steps>")
+    for event in trace.events:
+        if event.kind == "tool_call":
+            args = ", ".join(f"{k}={json.dumps(v)}" for k, v in event.data.get("arguments", {}).items())
+            parts.append(f'<li class="tool">{esc(event.data.get("tool"))}({esc(args)})'
+                         f'{" — " + esc(event.data.get("purpose")) if event.data.get("purpose") else ""}')
+        elif event.kind == "tool_result":
+            output = json.dumps(event.data.get("output"), indent=1)
+            error = f'<div class=err>error: {esc(event.data["error"])}</div>' if event.data.get("error") else ""
+            crops = "".join(f'<img src="/artifact/{h}.png" alt="{esc(n)}" style="max-height:90px;margin:4px" title="{esc(n)}">'
+                            for n, h in (event.data.get("produced") or {}).items() if h)
+            parts.append(f"{error}<details><summary>output</summary><pre>{esc(output)}</pre></details>{crops}</li>")
+        elif event.kind in ("model_request", "model_response", "parse_failure", "repair", "retry"):
+            parts.append(f'<li class="model"><b>{esc(event.kind)}</b><pre>{esc(json.dumps(event.data, indent=1))}</pre></li>')
+        elif event.kind == "node_exit":
+            parts.append(f'<li class="node"><span class=none>{esc(event.node)}</span></li>')
+    if not any(e.kind.startswith("model_") for e in trace.events):
+        parts.append('<li class="none">no model messages (offline policy)</li>')
+    parts.append("</ol>")
+    return "".join(parts)
+
+
+def trace_page(store: Store, trace_id: str) -> str:
+    trace = store.trace(trace_id)
+    verdict = store.verdict(trace.verdict_id) if trace.verdict_id else None
+    return page(f"trace {trace.id[:12]}", trace_section(store, trace, verdict))
+
+
+def compare_page(store: Store, query: dict[str, list[str]]) -> str:
+    ids = query.get("t", []) or [x for x in (query.get("a", [""])[0], query.get("b", [""])[0]) if x]
+    if len(ids) != 2:
+        raise ValueError("tick exactly two traces to compare")
+    traces = [store.trace(i) for i in ids]
+    verdicts = [store.verdict(t.verdict_id) if t.verdict_id else None for t in traces]
+    diff_html = ""
+    if all(verdicts):
+        from scrutiny.traces import diff_verdicts, same_task
+
+        if same_task(*verdicts):
+            diff = diff_verdicts(*verdicts)
+            rows = "".join(f"<tr><td>{esc(r.statement)}</td><td>{r.candidate}</td><td class=score>{fmt(r.a)}</td>"
+                           f"<td class=score>{fmt(r.b)}</td><td class=score>{'' if r.delta is None else f'{r.delta:+.2f}'}</td></tr>"
+                           for r in diff.rows)
+            diff_html = (f"<h2>Criterion by criterion ({'identical' if diff.identical else 'different'})</h2>"
+                         f"<table class=diff><tr><th>criterion</th><th>candidate</th><th>A</th><th>B</th><th>Δ</th></tr>{rows}</table>")
+        else:
+            diff_html = "<p class=none>different tasks: shown side by side without a criterion diff</p>"
+    columns = "".join(f"<section><h1>{label}</h1>{trace_section(store, t, v)}</section>"
+                      for label, t, v in zip("AB", traces, verdicts))
+    return page("compare", f"{diff_html}<div class=cols>{columns}</div>")
+
+
+# 3. the server
+
+
+class Handler(BaseHTTPRequestHandler):
+    store: Store
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        url = urlparse(self.path)
+        query = parse_qs(url.query)
+        try:
+            if url.path == "/":
+                self._send(HTTPStatus.OK, list_page(self.store, query))
+            elif url.path.startswith("/trace/"):
+                self._send(HTTPStatus.OK, trace_page(self.store, url.path.removeprefix("/trace/")))
+            elif url.path == "/compare":
+                self._send(HTTPStatus.OK, compare_page(self.store, query))
+            elif match := re.fullmatch(r"/artifact/([0-9a-f]{64})\.png", url.path):
+                path = self.store.artifact_path(match.group(1))
+                if not path.exists():
+                    raise StoreError("no such image")
+                self._send(HTTPStatus.OK, path.read_bytes(), "image/png")
+            else:
+                self._send(HTTPStatus.NOT_FOUND, page("not found", f"<p class=err>no page at {esc(url.path)}</p>"))
+        except (StoreError, ValueError) as e:
+            self._send(HTTPStatus.NOT_FOUND, page("not found", f"<p class=err>{esc(e)}</p><p><a href=\"/\">all traces</a></p>"))
+
+    def _send(self, status: HTTPStatus, body: str | bytes, content_type: str = "text/html; charset=utf-8") -> None:
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store" if content_type.startswith("text") else "max-age=86400")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: the CLI prints the address once
+        pass
+
+
+def make_server(store: Store, host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
+    """A viewer server for `store` (port 0 picks a free port); call `serve_forever` to run it."""
+    handler = type("BoundHandler", (Handler,), {"store": store})
+    return ThreadingHTTPServer((host, port), handler)
+
+
+def serve_in_thread(store: Store, host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadingHTTPServer, str]:
+    server = make_server(store, host, port)
+    threading.Thread(target=server.serve_forever, name="scrutiny-viewer", daemon=True).start()
+    return server, f"http://{host}:{server.server_address[1]}"
+
+
