@@ -22,7 +22,7 @@ from PIL import Image
 from scrutiny.agents.rubric import synthesize
 from scrutiny.memory import Store
 from scrutiny.schema import Criterion, CriterionScore, Evidence, Task, Trace, Usage, Verdict
-from scrutiny.tools import REGISTRY, ToolResult, get_tool
+from scrutiny.tools import REGISTRY, ToolCall, ToolResult, get_tool
 
 MET = 0.9
 """A criterion scoring at least this is met (unless its params set "met"); below it the critique names it."""
@@ -37,6 +37,16 @@ class ToolRequest:
     candidate: int | None = None
     criteria: list[str] = field(default_factory=list)
     purpose: str = ""
+    call_id: str = ""
+    """The model's id for this call, to answer it in the conversation (empty offline)."""
+
+
+@dataclass
+class Plan:
+    """What a policy wants next: tool calls, and notes it keeps in the run's state for itself."""
+
+    requests: list[ToolRequest] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -58,6 +68,8 @@ class JudgeState(TypedDict, total=False):
     observations: Annotated[list[Observation], operator.add]
     steps: int
     scores: list[CriterionScore]
+    notes: Annotated[list[dict[str, Any]], operator.add]
+    """The policy's own records (a model's messages); a note {"pairwise": i} decides a comparison."""
     verdict: Verdict
 
 
@@ -67,9 +79,11 @@ class Policy(Protocol):
     name: str
     model: str | None
 
-    async def plan(self, state: JudgeState) -> list[ToolRequest]: ...
+    async def rubric(self, task: Task, synthesized: list[Criterion], deps: JudgeDeps) -> list[Criterion]: ...
 
-    async def score(self, state: JudgeState) -> list[CriterionScore]: ...
+    async def plan(self, state: JudgeState, deps: JudgeDeps) -> Plan: ...
+
+    async def score(self, state: JudgeState, deps: JudgeDeps) -> tuple[list[CriterionScore], list[dict[str, Any]]]: ...
 
 
 @dataclass
@@ -94,12 +108,15 @@ def route(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     return {"tools": tools, "steps": 0, "pending": []}
 
 
-def synthesize_rubric(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
+async def synthesize_rubric(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
+    deps = runtime.context
     task = state["task"]
-    rubric = task.rubric or synthesize(task.prompt, edit=task.kind == "edit",
-                                       library_version=runtime.context.library_version)
-    runtime.context.trace.add("node_exit", "rubric", given=task.rubric is not None,
-                              criteria=[c.model_dump(mode="json") for c in rubric])
+    if task.rubric:
+        rubric = task.rubric
+    else:
+        rubric = synthesize(task.prompt, edit=task.kind == "edit", library_version=deps.library_version)
+        rubric = rubric + await deps.policy.rubric(task, rubric, deps)
+    deps.trace.add("node_exit", "rubric", given=task.rubric is not None, criteria=[c.model_dump(mode="json") for c in rubric])
     return {"rubric": rubric}
 
 
@@ -107,20 +124,23 @@ async def inspect(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     if state["steps"] >= runtime.context.max_steps:
         runtime.context.trace.add("node_exit", "inspect", stopped="step budget spent", steps=state["steps"])
         return {"pending": []}
-    allowed = set(state["tools"])
-    requests = await runtime.context.policy.plan(state)
-    refused = [r for r in requests if r.tool not in allowed]
-    for r in refused:
-        runtime.context.trace.add("error", "inspect", message=f"tool {r.tool!r} is not allowed for this task")
-    pending = [r for r in requests if r.tool in allowed]
-    runtime.context.trace.add("node_exit", "inspect", step=state["steps"], planned=len(pending))
-    return {"pending": pending}
+    plan = await runtime.context.policy.plan(state, runtime.context)
+    runtime.context.trace.add("node_exit", "inspect", step=state["steps"], planned=len(plan.requests))
+    return {"pending": plan.requests, "notes": plan.notes}
+
+
+def _run_tool(request: ToolRequest, images: dict[str, Image.Image], allowed: set[str]) -> ToolCall:
+    if request.tool not in allowed:
+        error = f"no tool named {request.tool!r} for this task; available: {', '.join(sorted(allowed))}"
+        return ToolCall(request.tool, request.arguments, None, error, 0.0)
+    return get_tool(request.tool).invoke(request.arguments, images)
 
 
 async def invoke_tools(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     deps = runtime.context
     images = dict(state["images"])
-    calls = [asyncio.to_thread(get_tool(r.tool).invoke, r.arguments, images) for r in state["pending"]]
+    allowed = set(state["tools"])
+    calls = [asyncio.to_thread(_run_tool, r, images, allowed) for r in state["pending"]]
     observations = []
     for request, call in zip(state["pending"], await asyncio.gather(*calls)):
         deps.trace.add("tool_call", "invoke_tools", tool=request.tool, arguments=request.arguments,
@@ -144,9 +164,9 @@ async def invoke_tools(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
 
 
 async def score(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
-    scores = await runtime.context.policy.score(state)
+    scores, notes = await runtime.context.policy.score(state, runtime.context)
     runtime.context.trace.add("node_exit", "score", scores=[s.model_dump(mode="json") for s in scores])
-    return {"scores": scores}
+    return {"scores": scores, "notes": notes}
 
 
 def aggregate(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
@@ -154,6 +174,9 @@ def aggregate(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     task, rubric, scores = state["task"], state["rubric"], state["scores"]
     overall = [overall_score(rubric, [s for s in scores if s.candidate == i]) for i in range(len(task.candidates))]
     preferred, ranking = preference(overall)
+    pairwise = [n for n in state.get("notes", []) if "pairwise" in n]
+    if pairwise and task.kind == "compare":  # a judgment of the pair in both orders decides
+        preferred = pairwise[-1]["pairwise"]
     verdict = Verdict(
         task=task, rubric=rubric, scores=overall, criteria=scores,
         evidence=[o.evidence for o in state.get("observations", [])],

@@ -16,7 +16,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from scrutiny.agents.judge import JudgeState, Observation, ToolRequest
+from scrutiny.agents.judge import JudgeDeps, JudgeState, Observation, Plan, ToolRequest
 from scrutiny.schema import Criterion, CriterionScore
 from scrutiny.tools.detect import Detection
 from scrutiny.tools.text_match import match_text
@@ -33,14 +33,17 @@ class OfflinePolicy:
 
     # 1. planning
 
-    async def plan(self, state: JudgeState) -> list[ToolRequest]:
+    async def rubric(self, task, synthesized: list[Criterion], deps: JudgeDeps) -> list[Criterion]:
+        return []  # offline, the deterministic synthesizer is the whole rubric
+
+    async def plan(self, state: JudgeState, deps: JudgeDeps) -> Plan:
         done = {(o.request.tool, o.request.candidate, o.request.purpose) for o in state.get("observations", [])}
         requests = []
         for i in range(len(state["task"].candidates)):
             for request in self._plan_candidate(state, i):
                 if (request.tool, request.candidate, request.purpose) not in done:
                     requests.append(request)
-        return requests
+        return Plan(requests)
 
     def _plan_candidate(self, state: JudgeState, i: int) -> list[ToolRequest]:
         name = f"candidate_{i}"
@@ -90,7 +93,7 @@ class OfflinePolicy:
 
     # 2. scoring
 
-    async def score(self, state: JudgeState) -> list[CriterionScore]:
+    async def score(self, state: JudgeState, deps: JudgeDeps) -> tuple[list[CriterionScore], list[dict]]:
         scores = []
         for i in range(len(state["task"].candidates)):
             seen = _observations(state, i)
@@ -101,7 +104,7 @@ class OfflinePolicy:
                     criterion=c.id, candidate=i, score=None if value is None else round(float(value), 6),
                     evidence=[o.evidence.id for o in used], rationale=rationale,
                 ))
-        return scores
+        return scores, []
 
     def _score_one(self, c: Criterion, seen: dict[str, Observation]) -> tuple[float | None, str, list[Observation]]:
         p = c.params

@@ -13,10 +13,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import queue
 import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -155,6 +157,8 @@ class Store:
         self.engine = _make_engine(url, self.home)
         # One connection may serve several threads (in-memory SQLite); sessions take turns.
         self._lock = threading.RLock()
+        self._pending: queue.Queue = queue.Queue()
+        self._writer: threading.Thread | None = None
         self._write(lambda s: None, create=True)
         self._check_schema()
 
@@ -167,21 +171,26 @@ class Store:
 
     def record_trace(self, trace: Trace) -> None:
         """Write (or rewrite) a trace and all its events."""
+        self._write(lambda session: _write_trace(session, trace))
+
+    def record_judgment(self, trace: Trace, verdict: Verdict, images: list[Image.Image], cache_key: str | None) -> None:
+        """A finished judgment in one transaction: its images, trace, verdict and cache entry."""
+        self.submit_judgment(trace, verdict, images, cache_key).result()
+
+    def submit_judgment(self, trace: Trace, verdict: Verdict, images: list[Image.Image],
+                        cache_key: str | None) -> Future:
+        """`record_judgment` without waiting: the future is done once the judgment is committed.
+        Async callers await it (`asyncio.wrap_future`) and hold no thread meanwhile."""
 
         def write(session: Session) -> None:
-            session.exec(delete(EventRow).where(EventRow.trace_id == trace.id))
-            session.merge(TraceRow(
-                id=trace.id, created_at=trace.created_at, kind=trace.task.kind, prompt=trace.task.prompt,
-                policy=trace.policy, model=trace.model, library_version=trace.library_version,
-                verdict_id=trace.verdict_id, task_json=trace.task.model_dump_json(),
-            ))
-            session.add_all(
-                EventRow(trace_id=trace.id, seq=e.seq, kind=e.kind, node=e.node, time=e.time,
-                         data_json=json.dumps(e.model_dump(mode="json")["data"]))
-                for e in trace.events
-            )
+            for image in images:
+                _add_artifact_row(session, self._save_artifact_file(image), image)
+            _write_trace(session, trace)
+            session.merge(_verdict_row(verdict))
+            if cache_key is not None:
+                session.merge(CacheRow(key=cache_key, verdict_id=verdict.id, created_at=utcnow()))
 
-        self._write(write)
+        return self._submit(write)
 
     def trace(self, trace_id: str) -> Trace:
         with self._lock, Session(self.engine) as session:
@@ -259,6 +268,11 @@ class Store:
     def put_artifact(self, image: Image.Image) -> str:
         """Keep an image by its content hash (written once; later puts of the same pixels are free)."""
         image = load_image(image)
+        digest = self._save_artifact_file(image)
+        self._write(lambda session: _add_artifact_row(session, digest, image))
+        return digest
+
+    def _save_artifact_file(self, image: Image.Image) -> str:
         digest = image_hash(image)
         path = self.artifact_path(digest)
         if not path.exists():
@@ -266,12 +280,6 @@ class Store:
             with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
                 image.save(tmp, format="PNG", compress_level=1)  # fast: artifacts are written on the hot path
             os.replace(tmp.name, path)
-
-        def write(session: Session) -> None:
-            if session.get(ArtifactRow, digest) is None:
-                session.add(ArtifactRow(hash=digest, width=image.width, height=image.height, created_at=utcnow()))
-
-        self._write(write)
         return digest
 
     def artifact_path(self, digest: str) -> Path:
@@ -290,6 +298,10 @@ class Store:
         return load_image(path)
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._pending.put(None)
+            self._writer.join()
+            self._writer = None
         self.engine.dispose()
 
     # internals
@@ -310,6 +322,44 @@ class Store:
                 if not transient or attempt == attempts - 1:
                     raise
                 time.sleep(min(0.02 * 2**attempt, 0.5))
+
+    def _submit(self, fn: Callable[[Session], object]) -> Future:
+        """Queue a write for the next batch: one writer thread commits the writes of many callers in
+        one transaction (group commit); the future is done once this write is committed."""
+        done: Future = Future()
+        with self._lock:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_batches, name="scrutiny-store-writer", daemon=True)
+                self._writer.start()
+        self._pending.put((fn, done))
+        return done
+
+    def _write_batches(self) -> None:
+        while True:
+            item = self._pending.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < 256:
+                try:
+                    extra = self._pending.get_nowait()
+                except queue.Empty:
+                    break
+                if extra is None:
+                    self._pending.put(None)
+                    break
+                batch.append(extra)
+            try:
+                self._write(lambda session: [fn(session) for fn, _ in batch])
+                for _, done in batch:
+                    done.set_result(None)
+            except Exception:  # noqa: BLE001 - write one by one, so each caller gets its own outcome
+                for fn, done in batch:
+                    try:
+                        self._write(fn)
+                        done.set_result(None)
+                    except Exception as e:  # noqa: BLE001
+                        done.set_exception(e)
 
     def _check_schema(self) -> None:
         def write(session: Session) -> None:
@@ -336,6 +386,25 @@ class Store:
             return rows[0]
         what = table.__tablename__.rstrip("s")
         raise StoreError(f"no {what} with id {key!r}" if not rows else f"{what} id {key!r} is ambiguous; give more characters")
+
+
+def _write_trace(session: Session, trace: Trace) -> None:
+    session.exec(delete(EventRow).where(EventRow.trace_id == trace.id))
+    session.merge(TraceRow(
+        id=trace.id, created_at=trace.created_at, kind=trace.task.kind, prompt=trace.task.prompt,
+        policy=trace.policy, model=trace.model, library_version=trace.library_version,
+        verdict_id=trace.verdict_id, task_json=trace.task.model_dump_json(),
+    ))
+    session.add_all(
+        EventRow(trace_id=trace.id, seq=e.seq, kind=e.kind, node=e.node, time=e.time,
+                 data_json=json.dumps(e.model_dump(mode="json")["data"]))
+        for e in trace.events
+    )
+
+
+def _add_artifact_row(session: Session, digest: str, image: Image.Image) -> None:
+    if session.get(ArtifactRow, digest) is None:
+        session.add(ArtifactRow(hash=digest, width=image.width, height=image.height, created_at=utcnow()))
 
 
 def _verdict_row(verdict: Verdict) -> VerdictRow:

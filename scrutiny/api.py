@@ -150,7 +150,9 @@ class Judge:
                          library_version=self.config.library_version)
         verdict = await run_judge(task, images, deps)
         verdict.version = __version__
-        await asyncio.to_thread(self._persist, images, trace, verdict, key)
+        trace.verdict_id = verdict.id
+        kept = [images[n] for n in images if n.startswith("candidate_") or n == "source"]
+        await asyncio.wrap_future(self.store.submit_judgment(trace, verdict, kept, key if self.config.cache else None))
         return verdict
 
     def cache_key(self, task: Task) -> str:
@@ -162,17 +164,6 @@ class Judge:
             "max_steps": self.config.max_steps,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-    def _persist(self, images: dict[str, Image.Image], trace: Trace, verdict: Verdict, key: str) -> None:
-        for name in [n for n in images if n.startswith("candidate_") or n == "source"]:
-            self.store.put_artifact(images[name])
-        trace.verdict_id = verdict.id
-        self.store.record_trace(trace)
-        if self.config.cache:
-            self.store.cache_verdict(key, verdict)
-        else:
-            self.store.record_verdict(verdict)
-
 
 class _Progress:
     """A rich progress bar on stderr that advances from any coroutine."""

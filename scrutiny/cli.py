@@ -35,6 +35,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tab
 RubricOpt = Annotated[Optional[Path], typer.Option("--rubric", help="JSON or YAML list of criteria to use instead of synthesis.")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Judge again even if this task was judged before.")]
 PromptOpt = Annotated[str, typer.Option("--prompt", "-p", help="The prompt the images were generated from.")]
+BackendOpt = Annotated[Optional[str], typer.Option("--backend", help="Judge with a vision-language model at these OpenAI-compatible URLs (comma-separated), or 'serve' for the endpoints `scrutiny serve` wrote.")]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Served model name for --backend.")]
+TagToolsOpt = Annotated[bool, typer.Option("--tag-tools", help="Ask for <tool_call> tags instead of native tool calls (servers without a tool parser).")]
 
 
 def one_line_errors(command):
@@ -57,8 +60,21 @@ def one_line_errors(command):
     return wrapper
 
 
-def _judge(no_cache: bool) -> Judge:
-    return Judge(config=JudgeConfig(cache=not no_cache))
+def _judge(no_cache: bool, backend: str | None = None, model: str | None = None, tag_tools: bool = False) -> Judge:
+    config = JudgeConfig(cache=not no_cache)
+    if backend is None:
+        return Judge(config=config)
+    from scrutiny.agents.model import ModelPolicy
+    from scrutiny.backends import OpenAIBackend
+    from scrutiny.serve import endpoints_file
+
+    if backend == "serve":
+        pool = OpenAIBackend.from_file(endpoints_file())
+    else:
+        if not model:
+            raise ValueError("--backend needs --model (the served model name)")
+        pool = OpenAIBackend([u for u in backend.split(",") if u.strip()], model)
+    return Judge(policy=ModelPolicy(pool, native_tools=not tag_tools), config=config)
 
 
 def _rubric(path: Path | None):
@@ -92,29 +108,32 @@ def _show(verdict: Verdict, as_json: bool, names: list[str]) -> None:
 @app.command("judge")
 @one_line_errors
 def judge_cmd(image: Path, prompt: PromptOpt, rubric: RubricOpt = None, as_json: JsonOpt = False,
-              no_cache: NoCacheOpt = False) -> None:
+              no_cache: NoCacheOpt = False,
+              backend: BackendOpt = None, model: ModelOpt = None, tag_tools: TagToolsOpt = False) -> None:
     """Score one image against its prompt."""
-    verdict = _judge(no_cache).judge(image, prompt, rubric=_rubric(rubric))
+    verdict = _judge(no_cache, backend, model, tag_tools).judge(image, prompt, rubric=_rubric(rubric))
     _show(verdict, as_json, [image.name])
 
 
 @app.command("compare")
 @one_line_errors
 def compare_cmd(image_a: Path, image_b: Path, prompt: PromptOpt, rubric: RubricOpt = None, as_json: JsonOpt = False,
-                no_cache: NoCacheOpt = False) -> None:
+                no_cache: NoCacheOpt = False,
+              backend: BackendOpt = None, model: ModelOpt = None, tag_tools: TagToolsOpt = False) -> None:
     """Say which of two images fits the prompt better."""
-    verdict = _judge(no_cache).compare(image_a, image_b, prompt, rubric=_rubric(rubric))
+    verdict = _judge(no_cache, backend, model, tag_tools).compare(image_a, image_b, prompt, rubric=_rubric(rubric))
     _show(verdict, as_json, [image_a.name, image_b.name])
 
 
 @app.command("rank")
 @one_line_errors
 def rank_cmd(images: list[Path], prompt: PromptOpt, rubric: RubricOpt = None, as_json: JsonOpt = False,
-             no_cache: NoCacheOpt = False) -> None:
+             no_cache: NoCacheOpt = False,
+              backend: BackendOpt = None, model: ModelOpt = None, tag_tools: TagToolsOpt = False) -> None:
     """Order several images best first."""
     if len(images) < 2:
         raise ValueError("rank needs at least two images")
-    verdict = _judge(no_cache).rank(images, prompt, rubric=_rubric(rubric))
+    verdict = _judge(no_cache, backend, model, tag_tools).rank(images, prompt, rubric=_rubric(rubric))
     _show(verdict, as_json, [p.name for p in images])
 
 
@@ -122,9 +141,10 @@ def rank_cmd(images: list[Path], prompt: PromptOpt, rubric: RubricOpt = None, as
 @one_line_errors
 def edit_cmd(edited: list[Path], source: Annotated[Path, typer.Option("--source", "-s", help="The image before the edit.")],
              instruction: Annotated[str, typer.Option("--instruction", "-i", help="The edit instruction.")],
-             rubric: RubricOpt = None, as_json: JsonOpt = False, no_cache: NoCacheOpt = False) -> None:
+             rubric: RubricOpt = None, as_json: JsonOpt = False, no_cache: NoCacheOpt = False,
+              backend: BackendOpt = None, model: ModelOpt = None, tag_tools: TagToolsOpt = False) -> None:
     """Judge one or more edits of a source image against the instruction."""
-    verdict = _judge(no_cache).edit(source, edited, instruction, rubric=_rubric(rubric))
+    verdict = _judge(no_cache, backend, model, tag_tools).edit(source, edited, instruction, rubric=_rubric(rubric))
     _show(verdict, as_json, [p.name for p in edited])
 
 
@@ -352,6 +372,33 @@ def _summary(output: dict | None, limit: int = 100) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+@app.command("serve")
+@one_line_errors
+def serve_cmd(model: Annotated[str, typer.Argument(help="Model folder (or name) for vLLM.")],
+              gpus: Annotated[Optional[str], typer.Option(help="GPU indices, e.g. 0,1,2,3 (default: all nvidia-smi lists).")] = None,
+              tp: Annotated[int, typer.Option("--tp", help="Tensor-parallel size per server.")] = 1,
+              port: Annotated[int, typer.Option(help="Port of the first server; the others follow.")] = 8000,
+              served_model_name: Annotated[Optional[str], typer.Option(help="Name clients ask for (default: the model folder's name).")] = None,
+              vllm: Annotated[str, typer.Option(help="vLLM's executable, in its own environment.")] = "vllm",
+              max_model_len: Annotated[int, typer.Option(help="Context length.")] = 32768,
+              images_per_prompt: Annotated[int, typer.Option(help="--limit-mm-per-prompt image count.")] = 16,
+              gpu_memory_utilization: Annotated[float, typer.Option(help="Share of GPU memory vLLM may take.")] = 0.85,
+              tool_parser: Annotated[str, typer.Option(help="vLLM tool-call parser for native tool calls.")] = "hermes",
+              health_timeout: Annotated[float, typer.Option(help="Seconds to wait for every /health.")] = 900.0) -> None:
+    """Start one vLLM server per GPU (or tensor-parallel group) and keep them running."""
+    from scrutiny.serve import ServeConfig, ServeError, serve, visible_gpus
+
+    indices = [int(g) for g in gpus.split(",")] if gpus else visible_gpus()
+    config = ServeConfig(model=model, gpus=indices, served_model_name=served_model_name or "", tensor_parallel=tp,
+                         port=port, max_model_len=max_model_len, images_per_prompt=images_per_prompt,
+                         gpu_memory_utilization=gpu_memory_utilization, tool_parser=tool_parser, vllm=vllm,
+                         health_timeout_s=health_timeout)
+    try:
+        serve(config, say=lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True))
+    except ServeError as e:
+        raise ValueError(str(e)) from None
+
+
 @app.command("view")
 @one_line_errors
 def view_cmd(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
@@ -374,3 +421,5 @@ def view_cmd(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 876
 
 def main() -> None:
     app()
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""Model backends: an async `Backend` protocol and `OpenAIBackend` over a pool of vLLM servers.
+
+`OpenAIBackend` speaks the OpenAI chat-completions protocol through `AsyncOpenAI` to one or more
+endpoints (vLLM's OpenAI-compatible servers, one per GPU): least-outstanding-requests balancing,
+an explicit timeout, retries with exponential backoff on transport errors and 5xx answers only
+(a 4xx is the caller's mistake and is raised at once), a circuit breaker per endpoint (after
+`breaker_failures` failures in a row an endpoint is skipped for `breaker_cooldown_s`, then
+probed again with one request), and a global limit on requests in flight.
+
+Configure it in code, from the environment (`SCRUTINY_ENDPOINTS=url1,url2`, `SCRUTINY_MODEL`,
+`SCRUTINY_API_KEY`), or from the endpoints file `scrutiny serve` writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import openai
+
+from scrutiny.schema import Completion, ModelToolCall, TokenLogprob
+
+
+class BackendError(RuntimeError):
+    """No endpoint could answer (all failed or are cooling down), or the request was refused."""
+
+
+class Backend(Protocol):
+    model: str
+
+    async def chat(self, messages: list[dict[str, Any]], *, tools: list[dict] | None = None,
+                   response_format: dict | None = None, top_logprobs: int | None = None,
+                   max_tokens: int = 1024, temperature: float = 0.0) -> Completion: ...
+
+
+@dataclass
+class Endpoint:
+    url: str
+    outstanding: int = 0
+    failures: int = 0
+    open_until: float = 0.0
+    probing: bool = False
+
+    def available(self, now: float) -> bool:
+        return self.open_until <= now and not self.probing
+
+
+@dataclass
+class OpenAIBackend:
+    """A pool of OpenAI-compatible endpoints serving one model."""
+
+    endpoints: list[str]
+    model: str
+    api_key: str = "EMPTY"
+    timeout_s: float = 120.0
+    max_retries: int = 3
+    backoff_s: float = 0.25
+    max_concurrency: int = 64
+    breaker_failures: int = 3
+    breaker_cooldown_s: float = 30.0
+    _pool: list[Endpoint] = field(init=False, repr=False)
+    _clients: dict[tuple[int, str], openai.AsyncOpenAI] = field(init=False, default_factory=dict, repr=False)
+    _limits: dict[int, asyncio.Semaphore] = field(init=False, default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.endpoints:
+            raise ValueError("give at least one endpoint URL, e.g. http://127.0.0.1:8000/v1")
+        if not self.model:
+            raise ValueError("give the served model name (vllm serve --served-model-name)")
+        self._pool = [Endpoint(_v1(url)) for url in self.endpoints]
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> OpenAIBackend:
+        urls = [u for u in os.environ.get("SCRUTINY_ENDPOINTS", "").split(",") if u.strip()]
+        if not urls:
+            raise ValueError("SCRUTINY_ENDPOINTS is not set (comma-separated URLs of OpenAI-compatible servers)")
+        return cls(urls, os.environ.get("SCRUTINY_MODEL", ""), os.environ.get("SCRUTINY_API_KEY", "EMPTY"), **kwargs)
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs: Any) -> OpenAIBackend:
+        """Read the endpoints file `scrutiny serve` writes: {"model": ..., "endpoints": [...]}."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"no endpoints file at {path}; start servers with `scrutiny serve` or pass --backend URL")
+        data = json.loads(path.read_text())
+        return cls(data["endpoints"], data["model"], **kwargs)
+
+    async def chat(self, messages: list[dict[str, Any]], *, tools: list[dict] | None = None,
+                   response_format: dict | None = None, top_logprobs: int | None = None,
+                   max_tokens: int = 1024, temperature: float = 0.0) -> Completion:
+        # The messages go in `extra_body`, sent as is: the client's own request transform walks every
+        # part of every message (base64 images included) and costs more CPU than the rest of a judgment.
+        request: dict[str, Any] = {"model": self.model, "messages": [], "extra_body": {"messages": messages},
+                                   "max_tokens": max_tokens, "temperature": temperature}
+        if tools:
+            request.update(tools=tools, tool_choice="auto")
+        if response_format:
+            request["response_format"] = response_format
+        if top_logprobs:
+            request.update(logprobs=True, top_logprobs=top_logprobs)
+        async with self._limit():
+            last_error: Exception | None = None
+            for attempt in range(self.max_retries + 1):
+                endpoint = self._pick()
+                if endpoint is None:
+                    await asyncio.sleep(self.backoff_s * 2**attempt)
+                    continue
+                endpoint.outstanding += 1
+                try:
+                    response = await self._client(endpoint).chat.completions.create(**request)
+                except (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError) as e:
+                    self._failed(endpoint)
+                    last_error = e
+                    await asyncio.sleep(self.backoff_s * 2**attempt)
+                    continue
+                except openai.APIStatusError as e:
+                    if e.status_code >= 500:
+                        self._failed(endpoint)
+                        last_error = e
+                        await asyncio.sleep(self.backoff_s * 2**attempt)
+                        continue
+                    raise BackendError(f"{endpoint.url} refused the request ({e.status_code}): {e.message}") from None
+                finally:
+                    endpoint.outstanding -= 1
+                    endpoint.probing = False
+                self._succeeded(endpoint)
+                return _completion(response, endpoint.url)
+        raise BackendError(f"no endpoint answered after {self.max_retries + 1} attempts: {last_error or 'all endpoints are cooling down'}")
+
+    def status(self) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        return [{"url": e.url, "outstanding": e.outstanding, "failures": e.failures,
+                 "open_for_s": max(0.0, round(e.open_until - now, 3))} for e in self._pool]
+
+    # internals
+
+    def _pick(self) -> Endpoint | None:
+        """Least outstanding requests among endpoints whose breaker is closed; a cooled-down
+        endpoint gets one probe request before it takes traffic again."""
+        now = time.monotonic()
+        ready = [e for e in self._pool if e.available(now)]
+        if not ready:
+            return None
+        cooled = [e for e in ready if e.failures >= self.breaker_failures]
+        if cooled:  # half-open: one request probes a server whose cool-down is over
+            cooled[0].probing = True
+            return cooled[0]
+        return min(ready, key=lambda e: (e.outstanding, e.failures))
+
+    def _failed(self, endpoint: Endpoint) -> None:
+        endpoint.failures += 1
+        if endpoint.failures >= self.breaker_failures:
+            endpoint.open_until = time.monotonic() + self.breaker_cooldown_s
+
+    def _succeeded(self, endpoint: Endpoint) -> None:
+        endpoint.failures = 0
+        endpoint.open_until = 0.0
+
+    def _client(self, endpoint: Endpoint) -> openai.AsyncOpenAI:
+        # A client's connection pool belongs to one event loop.
+        key = (id(asyncio.get_running_loop()), endpoint.url)
+        if key not in self._clients:
+            self._clients[key] = openai.AsyncOpenAI(base_url=endpoint.url, api_key=self.api_key, timeout=self.timeout_s,
+                                                    max_retries=0)
+        return self._clients[key]
+
+    def _limit(self) -> asyncio.Semaphore:
+        loop = id(asyncio.get_running_loop())
+        if loop not in self._limits:
+            self._limits[loop] = asyncio.Semaphore(self.max_concurrency)
+        return self._limits[loop]
+
+
+def _v1(url: str) -> str:
+    url = url.strip().rstrip("/")
+    return url if url.endswith("/v1") else url + "/v1"
+
+
+def _completion(response: Any, endpoint: str) -> Completion:
+    choice = response.choices[0]
+    message = choice.message
+    logprobs = None
+    if choice.logprobs is not None and choice.logprobs.content is not None:
+        logprobs = [TokenLogprob(token=t.token, logprob=t.logprob, top={a.token: a.logprob for a in (t.top_logprobs or [])})
+                    for t in choice.logprobs.content]
+    return Completion(
+        content=message.content,
+        tool_calls=[ModelToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments)
+                    for c in (message.tool_calls or [])],
+        logprobs=logprobs,
+        prompt_tokens=response.usage.prompt_tokens if response.usage else 0,
+        completion_tokens=response.usage.completion_tokens if response.usage else 0,
+        model=response.model, endpoint=endpoint,
+    )

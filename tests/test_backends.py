@@ -1,0 +1,122 @@
+"""OpenAIBackend against fake OpenAI-compatible servers on 127.0.0.1 (real HTTP, real wire format)."""
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from scrutiny.backends import BackendError, OpenAIBackend
+from scrutiny.fake_server import FakeServer, Reply
+
+HELLO = [{"role": "user", "content": "hello"}]
+
+
+@pytest.fixture
+def servers():
+    pair = [FakeServer().start(), FakeServer().start()]
+    yield pair
+    for s in pair:
+        s.stop()
+
+
+def chat(backend, n=1, **kw):
+    async def main():
+        return await asyncio.gather(*(backend.chat(HELLO, **kw) for _ in range(n)))
+
+    return asyncio.run(main())
+
+
+def test_answers_tool_calls_and_logprobs_come_back_typed(servers):
+    a, _ = servers
+    a.push(Reply(content=None, tool_calls=[{"name": "crop", "arguments": {"image": "candidate_0", "box": [0, 0, 5, 5]}}]),
+           Reply(content="4", logprobs=[{"token": "4", "logprob": -0.1, "top": {"4": -0.1, "3": -2.3}}]))
+    backend = OpenAIBackend([a.url], "fake-vl")
+    (calls,) = chat(backend, tools=[{"type": "function", "function": {"name": "crop", "parameters": {}}}])
+    assert calls.tool_calls[0].name == "crop" and json.loads(calls.tool_calls[0].arguments)["box"] == [0, 0, 5, 5]
+    assert a.requests[0]["tools"][0]["function"]["name"] == "crop" and a.requests[0]["tool_choice"] == "auto"
+    (scored,) = chat(backend, top_logprobs=5)
+    assert scored.logprobs[0].top == {"4": -0.1, "3": -2.3} and a.requests[1]["logprobs"] is True
+
+
+def test_least_outstanding_balancing_spreads_concurrent_requests(servers):
+    for s in servers:
+        s.default = Reply(content="ok", delay=0.2)
+    backend = OpenAIBackend([s.url for s in servers], "fake-vl")
+    chat(backend, n=8)
+    assert [len(s.requests) for s in servers] == [4, 4]
+
+
+@pytest.mark.parametrize("failure", [Reply(status=503), Reply(drop=True)])
+def test_retries_5xx_and_dropped_connections_on_another_endpoint(servers, failure):
+    a, b = servers
+    a.push(failure)
+    backend = OpenAIBackend([a.url, b.url], "fake-vl", backoff_s=0.01)
+    (answer,) = chat(backend)
+    assert answer.content == "ok" and answer.endpoint == b.url
+    assert len(a.requests) == 1 and len(b.requests) == 1
+
+
+def test_a_hang_times_out_and_fails_over(servers):
+    a, b = servers
+    a.push(Reply(delay=3.0))
+    backend = OpenAIBackend([a.url, b.url], "fake-vl", timeout_s=0.5, backoff_s=0.01)
+    start = time.perf_counter()
+    (answer,) = chat(backend)
+    assert answer.endpoint == b.url and time.perf_counter() - start < 2.5
+
+
+def test_4xx_is_not_retried(servers):
+    a, _ = servers
+    a.push(Reply(status=400))
+    backend = OpenAIBackend([a.url], "fake-vl", backoff_s=0.01)
+    with pytest.raises(BackendError, match="refused the request \\(400\\)"):
+        chat(backend)
+    assert len(a.requests) == 1
+
+
+def test_circuit_breaker_skips_a_dead_server_then_probes_it(servers):
+    a, b = servers
+    a.default = Reply(status=500)
+    b.default = Reply(content="ok", delay=0.05)
+    backend = OpenAIBackend([a.url, b.url], "fake-vl", backoff_s=0.0, breaker_failures=2, breaker_cooldown_s=0.5)
+    assert all(r.content == "ok" for r in chat(backend, n=6))  # a is tried while b is busy, and trips
+    assert backend.status()[0]["open_for_s"] > 0
+    seen = len(a.requests)
+    chat(backend, n=6)
+    assert len(a.requests) == seen  # skipped while open
+    a.default = Reply(content="back")
+    time.sleep(0.55)
+    answers = [r.content for r in chat(backend, n=6)]
+    assert len(a.requests) > seen and "back" in answers  # probed after the cool-down, and serving again
+
+
+def test_all_endpoints_down_is_a_clear_error(servers):
+    a, _ = servers
+    a.default = Reply(status=500)
+    backend = OpenAIBackend([a.url], "fake-vl", backoff_s=0.0, max_retries=2)
+    with pytest.raises(BackendError, match="no endpoint answered after 3 attempts"):
+        chat(backend)
+
+
+def test_global_concurrency_limit(servers):
+    a, _ = servers
+    a.default = Reply(content="ok", delay=0.1)
+    backend = OpenAIBackend([a.url], "fake-vl", max_concurrency=3)
+    chat(backend, n=10)
+    assert a.max_in_flight == 3
+
+
+def test_configuration_from_env_and_file(servers, tmp_path, monkeypatch):
+    a, b = servers
+    monkeypatch.setenv("SCRUTINY_ENDPOINTS", f"{a.url},{b.url.removesuffix('/v1')}")
+    monkeypatch.setenv("SCRUTINY_MODEL", "fake-vl")
+    from_env = OpenAIBackend.from_env()
+    assert [e["url"] for e in from_env.status()] == [a.url, b.url]
+    path = tmp_path / "endpoints.json"
+    path.write_text(json.dumps({"model": "m", "endpoints": [a.url]}))
+    assert OpenAIBackend.from_file(path).model == "m"
+    with pytest.raises(ValueError, match="no endpoints file"):
+        OpenAIBackend.from_file(tmp_path / "nope.json")
+    with pytest.raises(ValueError, match="at least one endpoint"):
+        OpenAIBackend([], "m")
