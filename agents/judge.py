@@ -21,6 +21,8 @@ from PIL import Image
 
 from scrutiny.agents.rubric import synthesize
 from scrutiny.memory import Store
+from scrutiny.skills.library import Skill
+from scrutiny.skills.router import Router, apply_skills, task_text
 from scrutiny.schema import Criterion, CriterionScore, Evidence, Task, Trace, Usage, Verdict
 from scrutiny.tools import REGISTRY, ToolCall, ToolResult, get_tool
 
@@ -62,6 +64,7 @@ class Observation:
 class JudgeState(TypedDict, total=False):
     task: Task
     images: dict[str, Image.Image]
+    skills: list[Skill]
     rubric: list[Criterion]
     tools: list[str]
     pending: list[ToolRequest]
@@ -94,18 +97,26 @@ class JudgeDeps:
     trace: Trace
     store: Store | None = None
     max_steps: int = 4
-    library_version: str = ""
+    router: Router | None = None
+    """Picks skills from the library for each task; None judges without skills."""
     usage: Usage = field(default_factory=Usage)
+
+    @property
+    def library_version(self) -> str:
+        return self.router.library.version if self.router else ""
 
 
 # 1. nodes
 
 
 def route(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
+    deps = runtime.context
     tools = sorted(name for name in REGISTRY if name != "safety" or _safety_installed())
-    runtime.context.trace.add("node_exit", "route", tools=tools, max_steps=runtime.context.max_steps,
-                              policy=runtime.context.policy.name)
-    return {"tools": tools, "steps": 0, "pending": []}
+    task = state["task"]
+    skills = deps.router.route(task_text(task.kind, task.prompt)) if deps.router else []
+    deps.trace.add("node_exit", "route", tools=tools, max_steps=deps.max_steps, policy=deps.policy.name,
+                   skills=[s.name for s in skills], library_version=deps.library_version)
+    return {"tools": tools, "skills": skills, "steps": 0, "pending": []}
 
 
 async def synthesize_rubric(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
@@ -115,7 +126,7 @@ async def synthesize_rubric(state: JudgeState, runtime: Runtime[JudgeDeps]) -> d
         rubric = task.rubric
     else:
         rubric = synthesize(task.prompt, edit=task.kind == "edit", library_version=deps.library_version)
-        rubric = rubric + await deps.policy.rubric(task, rubric, deps)
+        rubric = apply_skills(rubric + await deps.policy.rubric(task, rubric, deps), state.get("skills", []))
     deps.trace.add("node_exit", "rubric", given=task.rubric is not None, criteria=[c.model_dump(mode="json") for c in rubric])
     return {"rubric": rubric}
 

@@ -223,7 +223,9 @@ class ModelPolicy:
         task, images = state["task"], state["images"]
         criteria = "\n".join(f"- {c.id}: {c.statement}" for c in state["rubric"])
         kind = "an edit of the source image, following the instruction" if task.kind == "edit" else "an image generated from the prompt"
-        parts: list[dict[str, Any]] = [{"type": "text", "text": f"Judge candidate_{i}, {kind}:\n«{task.prompt}»\n\nCriteria:\n{criteria}"}]
+        skills = "\n\n".join(s.text() for s in state.get("skills", []))
+        parts: list[dict[str, Any]] = [{"type": "text", "text": (f"Skills for this task:\n{skills}\n\n" if skills else "")
+                                        + f"Judge candidate_{i}, {kind}:\n«{task.prompt}»\n\nCriteria:\n{criteria}"}]
         for name in [f"candidate_{i}"] + (["source"] if "source" in images else []):
             parts += [{"type": "text", "text": f"{name}:"}, image_part(images[name])]
         messages = [self.system, {"role": "user", "content": parts}]

@@ -120,6 +120,7 @@ def main() -> None:
     template = probe.requests[0]["messages"]
     probe.stop()
     first_requests = [[template[0], {**template[1], "content": template[1]["content"][:2] + [image_part(im)]}] for im in images]
+    ours_rate: dict[float, float] = {}
     for delay in (float(d) for d in args.delays.split(",")):
         with stub_process(delay, ANSWER) as url:
             with tempfile.TemporaryDirectory() as home:
@@ -135,14 +136,17 @@ def main() -> None:
         print(f"{n} judgments, 2 model calls each, stub delay {delay * 1000:.0f} ms, concurrency {args.concurrency}")
         print(f"  raw AsyncOpenAI, same calls:  {n / raw:7.1f} judgments/s")
         print(f"  scrutiny ModelPolicy:          {n / ours:7.1f} judgments/s   ratio to raw {raw / ours:.3f} (target >= 0.9)")
+        ours_rate[delay] = n / ours
     if args.rewardharness:
         buffer = io.BytesIO()
         images[0].save(buffer, format="PNG")
         delay = float(args.delays.split(",")[0])
         with stub_process(delay, RH_ANSWER) as url:
             rh = rewardharness(args.rewardharness, url, n, args.concurrency, base64.b64encode(buffer.getvalue()).decode())
-        print(f"RewardHarness SubAgent at {delay * 1000:.0f} ms (1 call per evaluation, {args.concurrency} threads): "
-              f"{n / rh:7.1f} calls/s")
+        print(f"RewardHarness SubAgent, stub delay {delay * 1000:.0f} ms, {args.concurrency} threads, 1 call (3 images) per "
+              f"evaluation: {n / rh:7.1f} evaluations/s")
+        print(f"  scrutiny judgments/s over RewardHarness evaluations/s: {ours_rate[delay] / (n / rh):.2f} "
+              f"(scrutiny makes 2 calls per judgment, RewardHarness 1)")
 
 
 if __name__ == "__main__":

@@ -92,6 +92,29 @@ class CacheRow(SQLModel, table=True):
     created_at: datetime
 
 
+class LibraryRow(SQLModel, table=True):
+    """A version of a skill library: its skills as JSON, and the version it was made from."""
+
+    __tablename__ = "libraries"
+    version: str = Field(primary_key=True)
+    parent: str | None = None
+    message: str = ""
+    created_at: datetime
+    data_json: str = Field(sa_column=Column(Text))
+
+
+class RunRow(SQLModel, table=True):
+    """A benchmark or evolution run: its kind, its metrics and per-item results."""
+
+    __tablename__ = "runs"
+    id: str = Field(primary_key=True)
+    kind: str = Field(index=True)
+    created_at: datetime
+    library_version: str = ""
+    metrics_json: str = Field(sa_column=Column(Text))
+    items_json: str = Field(sa_column=Column(Text))
+
+
 class ArtifactRow(SQLModel, table=True):
     __tablename__ = "artifacts"
     hash: str = Field(primary_key=True)
@@ -240,6 +263,43 @@ class Store:
         with self._lock, Session(self.engine) as session:
             rows = session.exec(select(VerdictRow).where(VerdictRow.id.in_(ids))).all()
         return {r.id: Verdict.model_validate_json(r.data_json) for r in rows}
+
+    # skill-library versions and runs
+
+    def record_library(self, version: str, data_json: str, parent: str | None = None, message: str = "") -> str:
+        """Keep a skill-library version (once: a version is a hash of its content)."""
+
+        def write(session: Session) -> None:
+            if session.get(LibraryRow, version) is None:
+                session.add(LibraryRow(version=version, parent=parent, message=message, created_at=utcnow(),
+                                       data_json=data_json))
+
+        self._write(write)
+        return version
+
+    def library_json(self, version: str) -> str:
+        """The skills of a recorded library version (or an unambiguous prefix of it), as JSON."""
+        with self._lock, Session(self.engine) as session:
+            row = session.get(LibraryRow, version)
+            if row is None:
+                rows = session.exec(select(LibraryRow).where(LibraryRow.version.startswith(version)).limit(2)).all()
+                row = rows[0] if len(rows) == 1 else None
+        if row is None:
+            raise StoreError(f"no skill-library version {version!r} in this store (see `scrutiny skills history`)")
+        return row.data_json
+
+    def libraries(self) -> list[LibraryRow]:
+        with self._lock, Session(self.engine) as session:
+            return list(session.exec(select(LibraryRow).order_by(LibraryRow.created_at)).all())
+
+    def record_run(self, run_id: str, kind: str, metrics: dict, items: list, library_version: str = "") -> None:
+        self._write(lambda session: session.merge(RunRow(
+            id=run_id, kind=kind, created_at=utcnow(), library_version=library_version,
+            metrics_json=json.dumps(metrics), items_json=json.dumps(items))))
+
+    def run(self, run_id: str) -> RunRow:
+        with self._lock, Session(self.engine) as session:
+            return self._get_by_prefix(session, RunRow, run_id)
 
     def count(self, table: type[SQLModel]) -> int:
         with self._lock, Session(self.engine) as session:

@@ -25,6 +25,8 @@ from scrutiny.images import ImageInput, image_hash, load_image
 from scrutiny.loop import run_sync
 from scrutiny.memory import Store
 from scrutiny.schema import Criterion, Task, Trace, TaskKind, Verdict
+from scrutiny.skills.library import SkillLibrary, current_library
+from scrutiny.skills.router import Router
 from scrutiny.tools import REGISTRY
 
 __version__ = "0.1.0"
@@ -40,8 +42,8 @@ class JudgeConfig:
     """Judgments in flight at once in `judge_many`."""
     cache: bool = True
     """Return a stored verdict for a task judged before with the same policy and library."""
-    library_version: str = ""
-    """Version of the skill library in use; part of the cache key."""
+    skills: bool = True
+    """Route each task to skills of the library (their params weight the criteria)."""
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
@@ -57,10 +59,19 @@ class Judge:
     policy: Policy = field(default_factory=OfflinePolicy)
     store: Store | None = None
     config: JudgeConfig = field(default_factory=JudgeConfig)
+    library: SkillLibrary | None = None
+    """The skill library (default: $SCRUTINY_HOME/skills if it exists, else the built-in one)."""
 
     def __post_init__(self) -> None:
         if self.store is None:
             self.store = Store()
+        if self.library is None:
+            self.library = current_library(self.store.home)
+        self.router = Router(self.library) if self.config.skills else None
+
+    @property
+    def library_version(self) -> str:
+        return self.library.version if self.config.skills else ""
 
     # async API
 
@@ -144,10 +155,9 @@ class Judge:
         if self.config.cache and (hit := self.store.cached_verdict(key)) is not None:
             return hit
         # 3. judge, then keep the images, the trace and the verdict
-        trace = Trace(task=task, policy=self.policy.name, model=self.policy.model,
-                      library_version=self.config.library_version)
+        trace = Trace(task=task, policy=self.policy.name, model=self.policy.model, library_version=self.library_version)
         deps = JudgeDeps(policy=self.policy, trace=trace, store=self.store, max_steps=self.config.max_steps,
-                         library_version=self.config.library_version)
+                         router=self.router)
         verdict = await run_judge(task, images, deps)
         verdict.version = __version__
         trace.verdict_id = verdict.id
@@ -159,7 +169,7 @@ class Judge:
         """Task, rubric, policy and model, library version, and the version of every tool."""
         parts = {
             "task": task.model_dump(mode="json", exclude={"metadata"}),
-            "policy": self.policy.name, "model": self.policy.model, "library": self.config.library_version,
+            "policy": self.policy.name, "model": self.policy.model, "library": self.library_version,
             "tools": {name: t.version for name, t in sorted(REGISTRY.items())}, "scrutiny": __version__,
             "max_steps": self.config.max_steps,
         }

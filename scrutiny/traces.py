@@ -150,7 +150,7 @@ async def areplay(judge: Judge, key: str) -> VerdictDiff:
     old = verdict_of(store, key)
     task = old.task
     images = [store.artifact(h) for h in task.candidates]
-    fresh = Judge(policy=judge.policy, store=store, config=replace(judge.config, cache=False))
+    fresh = Judge(policy=judge.policy, store=store, config=replace(judge.config, cache=False), library=judge.library)
     rubric = task.rubric
     if task.kind == "edit":
         new = await fresh.aedit(store.artifact(task.source), images, task.prompt, rubric=rubric)

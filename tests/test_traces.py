@@ -53,7 +53,8 @@ def test_list_filters_and_pages(filled):
     assert listed("--decided")["total"] == 4
     assert listed("--policy", "offline")["total"] == 5 and listed("--policy", "model")["total"] == 0
     assert listed("--since", "1h")["total"] == 5 and listed("--until", "2000-01-01")["total"] == 0
-    assert listed("--library", "")["total"] == 5
+    library = everything["traces"][0]["library_version"]
+    assert library and listed("--library", library)["total"] == 5 and listed("--library", "0ther")["total"] == 0
     pages = [listed("--limit", "2", "--page", str(p))["traces"] for p in (1, 2, 3)]
     assert [len(p) for p in pages] == [2, 2, 1]
     assert len({t["id"] for p in pages for t in p}) == 5

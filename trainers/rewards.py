@@ -153,7 +153,7 @@ class JudgeReward:
             return self.rubric
         if not self.guards:
             return None
-        return synthesize(prompt, library_version=self.judge.config.library_version) + [g.model_copy() for g in GUARDS]
+        return synthesize(prompt, library_version=self.judge.library_version) + [g.model_copy() for g in GUARDS]
 
     async def ascore(self, images: Any, prompts: Sequence[str], metadata: Sequence[dict] | None = None) -> list[Verdict]:
         """One verdict per image, judged against its prompt."""

