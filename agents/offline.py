@@ -264,7 +264,8 @@ def _score_color(c: Criterion, seen: dict[str, Observation]) -> tuple[float | No
         return None, "colours were not measured", []
     share = pal.result.shares.get(p["color"], 0.0)
     target = f" (that it is the {p['object']}'s colour is not verifiable offline)" if p.get("object") else ""
-    return min(1.0, share / PRESENCE_SHARE), f"{p['color']} covers {share:.1%} of the image{target}", [pal]
+    full = p.get("share", PRESENCE_SHARE)  # the share at which the colour counts as fully present
+    return min(1.0, share / full), f"{p['color']} covers {share:.1%} of the image{target}", [pal]
 
 
 def _centre(d: Detection) -> tuple[float, float]:

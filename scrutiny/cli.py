@@ -528,6 +528,36 @@ def skills_evolve(data: Path, rounds: Annotated[int, typer.Option(help="Propose-
     print(f"validation accuracy {final['baseline']:.3f} → {final['best']:.3f}; current library {evolved.version}")
 
 
+@app.command("train")
+@one_line_errors
+def train_cmd(config_path: Annotated[Path, typer.Argument(metavar="CONFIG.toml", help="[grpo], [model] and [reward] settings.")],
+              resume: Annotated[Optional[Path], typer.Option(help="A checkpoint to resume from.")] = None,
+              as_json: JsonOpt = False) -> None:
+    """Fine-tune a generator with GRPO on scrutiny verdicts (see examples/grpo_red_square.toml)."""
+    from scrutiny.trainers.run import build_run
+
+    trainer, curve_path = build_run(config_path)
+    if resume is not None:
+        trainer.load(resume)
+    from rich.progress import Progress
+
+    with Progress(disable=as_json, console=err) as bar:
+        task = bar.add_task("GRPO", total=trainer.config.steps, completed=trainer.step_index)
+
+        def progress(metrics: dict) -> None:
+            bar.update(task, advance=1, description=f"GRPO reward {metrics['reward_mean']:.3f}")
+
+        history = trainer.train(progress=progress)
+    from scrutiny.trainers.grpo import reward_curve
+
+    reward_curve(history, curve_path)
+    if as_json:
+        print(json.dumps({"run_id": trainer.run_id, "history": history, "curve": str(curve_path)}, indent=2))
+        return
+    first, last = history[0]["reward_mean"], history[-1]["reward_mean"]
+    print(f"{len(history)} steps: mean reward {first:.3f} → {last:.3f}; curve {curve_path}; run {trainer.run_id}")
+
+
 @app.command("serve")
 @one_line_errors
 def serve_cmd(model: Annotated[str, typer.Argument(help="Model folder (or name) for vLLM.")],

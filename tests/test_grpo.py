@@ -1,0 +1,195 @@
+"""GRPO on a tiny flow-matching generator built and pretrained in the test (CPU, seconds)."""
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from scrutiny.trainers.flow import ddim_step, flow_sde_step, kl_to_reference, log_prob, sigmas
+from scrutiny.trainers.grpo import GRPOConfig, GRPOTrainer, reward_curve
+from scrutiny.trainers.toy import pretrain, redness
+
+
+@pytest.fixture(scope="module")
+def pretrained():
+    return pretrain(steps=250, seed=0)
+
+
+def config(**kw):
+    base = dict(prompts=["a square"], group_size=6, groups_per_step=2, steps=3, sampling_steps=6, learning_rate=3e-3,
+                beta=0.04, clip_range=0.2, lora_rank=4, lora_alpha=8)
+    return GRPOConfig(**{**base, **kw})
+
+
+def toy_reward(images, prompts):
+    return redness(images, prompts).numpy()
+
+
+def trainer(pretrained, reward=toy_reward, **kw):
+    return GRPOTrainer(copy.deepcopy(pretrained), reward, config(**kw))
+
+
+def test_sde_with_no_noise_is_the_euler_step_of_diffusers():
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=1.0)
+    scheduler.set_timesteps(4)
+    x, v = torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8)
+    s = scheduler.sigmas
+    ours = flow_sde_step(x, v, float(s[1]), float(s[2]), float(s[1]), noise_level=0.0)
+    scheduler._step_index = 1
+    theirs = scheduler.step(v, scheduler.timesteps[1], x).prev_sample
+    torch.testing.assert_close(ours.mean, theirs)
+    assert float(ours.std.max()) == 0.0
+    torch.testing.assert_close(sigmas(4), torch.tensor([1.0, 0.75, 0.5, 0.25, 0.0]))
+
+
+def test_ddim_step_matches_diffusers_with_eta_one():
+    from diffusers import DDIMScheduler
+
+    scheduler = DDIMScheduler(num_train_timesteps=1000, clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+    scheduler.set_timesteps(10)
+    t, t_prev = int(scheduler.timesteps[3]), int(scheduler.timesteps[4])
+    x, eps, noise = torch.randn(2, 4, 8, 8), torch.randn(2, 4, 8, 8), torch.randn(2, 4, 8, 8)
+    ours = ddim_step(x, eps, float(scheduler.alphas_cumprod[t]), float(scheduler.alphas_cumprod[t_prev]), eta=1.0)
+    theirs = scheduler.step(eps, t, x, eta=1.0, variance_noise=noise).prev_sample
+    torch.testing.assert_close(ours.mean + ours.std * noise, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_log_prob_and_kl_by_hand():
+    from scrutiny.trainers.flow import Step
+
+    step = Step(mean=torch.zeros(1, 1, 1, 2), std=torch.ones(1, 1, 1, 1))
+    value = log_prob(torch.tensor([[[[1.0, -1.0]]]]), step)
+    assert value.item() == pytest.approx(-0.5 - 0.5 * math.log(2 * math.pi))
+    assert kl_to_reference(step, torch.full((1, 1, 1, 2), 2.0)).item() == pytest.approx(2.0)
+
+
+def test_recomputed_log_probs_reproduce_the_stored_ones_and_first_ratio_is_one(pretrained):
+    t = trainer(pretrained)
+    rollout = t.sample(["a square"] * 4, torch.Generator().manual_seed(1))
+    condition = t.policy.condition(rollout.prompts)
+    with torch.no_grad():
+        for j in range(len(rollout.trained)):
+            again = log_prob(rollout.latents[:, j + 1], t.transition_step(rollout, j, condition))
+            torch.testing.assert_close(again, rollout.log_probs[:, j], rtol=0, atol=1e-6)
+            _, stats = t.loss(rollout, torch.ones(4), j, condition)
+            assert stats["ratio"] == pytest.approx(1.0, abs=1e-6) and stats["clip_fraction"] == 0.0
+            assert stats["kl"] == 0.0  # a fresh adapter is the identity: KL to the reference is exactly 0
+
+
+def test_train_window_uses_ode_steps_outside_it(pretrained):
+    t = trainer(pretrained, train_window=(2, 5))
+    rollout = t.sample(["a square"] * 2, torch.Generator().manual_seed(0))
+    assert rollout.trained == [2, 3, 4] and rollout.log_probs.shape == (2, 3) and rollout.latents.shape[1] == 4
+
+
+def test_advantages_per_group_and_abstentions(pretrained):
+    t = trainer(pretrained)
+    rewards = np.array([0.1, 0.5, np.nan, 0.9, 0.7, 0.7, 0.7, np.nan])
+    prompts = ["a"] * 4 + ["b"] * 4
+    advantages, stats = t.advantages(rewards, prompts)
+    assert advantages[:4].sum().item() == pytest.approx(0.0, abs=1e-5)
+    assert advantages[2].item() == pytest.approx(0.0, abs=1e-6)  # the abstention: group mean, advantage 0
+    assert advantages[4:].abs().max().item() == 0.0 and stats["zero_std_groups"] == 0.5
+    assert stats["abstain_rate"] == 0.25
+
+
+def test_a_step_changes_the_adapter_and_nan_rewards_never_reach_the_optimizer(pretrained):
+    def sometimes_nan(images, prompts):
+        values = toy_reward(images, prompts)
+        values[::3] = np.nan
+        return values
+
+    t = trainer(pretrained, reward=sometimes_nan)
+    before = {n: p.detach().clone() for n, p in t.policy.model.named_parameters() if p.requires_grad}
+    metrics = t.train_step()
+    after = {n: p.detach() for n, p in t.policy.model.named_parameters() if p.requires_grad}
+    assert all(torch.isfinite(p).all() for p in after.values())
+    assert any(not torch.equal(before[n], after[n]) for n in before)
+    assert all("lora_" in n for n in before)  # only the adapter trains
+    assert math.isfinite(metrics["loss"]) and metrics["abstain_rate"] > 0
+
+
+def test_resume_reproduces_the_next_step_exactly(pretrained, tmp_path):
+    straight = trainer(pretrained)
+    straight.train_step()
+    straight.train_step()
+    straight.save(tmp_path / "ckpt.pt")
+    expected = straight.train_step()
+    resumed = trainer(pretrained)
+    resumed.load(tmp_path / "ckpt.pt")
+    got = resumed.train_step()
+    assert got["loss"] == expected["loss"] and got["reward_mean"] == expected["reward_mean"] and got["step"] == 2
+
+
+def test_mean_reward_rises_on_a_toy_reward(pretrained, tmp_path):
+    t = trainer(pretrained, beta=0.0, steps=25)
+    history = t.train(25)
+    first, last = np.mean([h["reward_mean"] for h in history[:4]]), np.mean([h["reward_mean"] for h in history[-4:]])
+    assert last > first + 0.2
+    curve = reward_curve(history, tmp_path / "curve.png")
+    assert curve.stat().st_size > 1000
+
+
+def test_config_validation_and_toml(tmp_path):
+    with pytest.raises(ValueError, match="group_size must be at least 2"):
+        GRPOConfig(group_size=1)
+    with pytest.raises(ValueError, match="train_window"):
+        GRPOConfig(sampling_steps=4, train_window=(2, 9))
+    path = tmp_path / "c.toml"
+    path.write_text('[grpo]\nprompts = ["a square"]\ngroup_size = 4\ntrain_window = [0, 3]\n')
+    assert GRPOConfig.from_toml(path).train_window == (0, 3)
+    path.write_text("[grpo]\ngroup_sise = 4\n")
+    with pytest.raises(ValueError, match="unknown settings \\['group_sise'\\]"):
+        GRPOConfig.from_toml(path)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_one_step_on_the_gpu(pretrained):
+    t = trainer(pretrained)
+    assert t.device.type == "cuda"
+    metrics = t.train_step()
+    assert math.isfinite(metrics["loss"]) and next(t.policy.model.parameters()).is_cuda
+
+
+def test_cli_train_runs_a_toml_config_and_draws_the_curve(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from scrutiny.cli import app
+
+    config = tmp_path / "run.toml"
+    config.write_text(f"""
+[grpo]
+prompts = ["a square"]
+group_size = 4
+groups_per_step = 1
+steps = 2
+sampling_steps = 4
+lora_rank = 4
+lora_alpha = 8
+checkpoint_dir = "{tmp_path / 'out'}"
+checkpoint_every = 2
+[model]
+toy_pretrain_steps = 30
+[reward]
+judge_prompt = "a red square"
+upscale = 8
+rubric = [{{statement = "The square is red", dimension = "color", params = {{color = "red", share = 0.25}}}}]
+""")
+    result = CliRunner().invoke(app, ["train", str(config), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert len(report["history"]) == 2 and (tmp_path / "out" / "reward_curve.png").is_file()
+    assert (tmp_path / "out" / "step-000002.pt").is_file()
+    from scrutiny.memory import Store
+
+    assert len(json.loads(Store().run(report["run_id"]).items_json)) == 2  # metrics per step in the store
+    config.write_text("[grpo]\ngroup_size = 1\n")
+    bad = CliRunner().invoke(app, ["train", str(config)])
+    assert bad.exit_code == 2 and "group_size must be at least 2" in bad.stderr

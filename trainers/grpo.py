@@ -1,0 +1,345 @@
+"""GRPO for flow-matching generators, on rewards from scrutiny verdicts (Flow-GRPO's recipe).
+
+One step:
+1. sample a group of images per prompt with the SDE sampler, keeping each step's log-probability;
+   rewards of a group are computed in a worker thread while the next group samples;
+2. advantages within each prompt group (abstentions are NaN, replaced by the group mean);
+3. for every stored transition, recompute the step's mean under the current model, take the
+   clipped-ratio loss and the KL to the reference (the same model with its LoRA adapter off),
+   accumulate, clip the gradient norm, update.
+
+Several GPUs or nodes: `accelerate launch -m scrutiny.cli train config.toml` (the trainer runs
+under `accelerate.Accelerator`; each process samples its share of the groups and rewards are
+gathered per group before advantages).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Literal, Protocol
+
+import numpy as np
+import torch
+
+from scrutiny.trainers.flow import Step, flow_sde_step, kl_to_reference, log_prob, sigmas
+from scrutiny.trainers.rewards import fill_abstentions
+
+
+@dataclass
+class GRPOConfig:
+    """Everything a run needs; load from TOML with `GRPOConfig.from_toml`."""
+
+    prompts: list[str] = field(default_factory=lambda: ["a red square"])
+    """Training prompts; each step draws `groups_per_step` of them."""
+    group_size: int = 8
+    """Images per prompt (G): advantages are relative within a group."""
+    groups_per_step: int = 2
+    steps: int = 40
+    """Optimizer updates to run."""
+    sampling_steps: int = 10
+    noise_level: float = 0.7
+    """a in s = a·√(σ/(1−σ)); 0 gives the deterministic ODE."""
+    train_window: tuple[int, int] | None = None
+    """Sampling steps [start, end) that are stochastic and trained; the rest are ODE steps. None: all."""
+    shift: float = 1.0
+    clip_range: float = 1e-4
+    beta: float = 0.04
+    """KL weight to the reference model."""
+    learning_rate: float = 3e-4
+    max_grad_norm: float = 1.0
+    gradient_accumulation: int = 1
+    advantage_std: Literal["group", "batch"] = "group"
+    advantage_clip: float = 5.0
+    lora_rank: int = 32
+    lora_alpha: int = 64
+    full_finetune: bool = False
+    seed: int = 0
+    checkpoint_dir: str | None = None
+    checkpoint_every: int = 10
+
+    def __post_init__(self) -> None:
+        if not self.prompts:
+            raise ValueError("prompts is empty: give at least one training prompt")
+        if self.group_size < 2:
+            raise ValueError(f"group_size must be at least 2 (advantages compare images of a group), got {self.group_size}")
+        for name in ("groups_per_step", "steps", "sampling_steps", "gradient_accumulation"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.noise_level <= 2:
+            raise ValueError(f"noise_level must be in [0, 2] (0.7 is Flow-GRPO's), got {self.noise_level}")
+        if self.train_window is not None:
+            start, end = self.train_window
+            if not 0 <= start < end <= self.sampling_steps:
+                raise ValueError(f"train_window must be [start, end) within 0..{self.sampling_steps}, got {self.train_window}")
+        if self.advantage_std not in ("group", "batch"):
+            raise ValueError(f"advantage_std must be 'group' or 'batch', got {self.advantage_std!r}")
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> GRPOConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"{path}: no such config file")
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path}: not valid TOML ({e})") from None
+        data = data.get("grpo", data)
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"{path}: unknown settings {sorted(unknown)}; known: {sorted(known)}")
+        if "train_window" in data:
+            data["train_window"] = tuple(data["train_window"])
+        try:
+            return cls(**data)
+        except TypeError as e:
+            raise ValueError(f"{path}: {e}") from None
+
+
+class FlowPolicy(Protocol):
+    """A flow-matching generator: velocity in latent space, prompts to conditions, latents to images."""
+
+    model: torch.nn.Module
+    latent_shape: tuple[int, int, int]
+
+    def condition(self, prompts: list[str]) -> Any: ...
+
+    def velocity(self, x: torch.Tensor, sigma: torch.Tensor, condition: Any) -> torch.Tensor: ...
+
+    def decode(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass
+class Rollout:
+    prompts: list[str]
+    latents: torch.Tensor  # [B, K+1, C, H, W] the trained steps' inputs and outputs
+    log_probs: torch.Tensor  # [B, K]
+    trained: list[int]  # the sampling steps that were stochastic (K of them)
+    images: torch.Tensor  # [B, 3, H, W] in [0, 1]
+
+
+RewardFn = Callable[[torch.Tensor, list[str]], Any]
+
+
+class GRPOTrainer:
+    def __init__(self, policy: FlowPolicy, reward_fn: RewardFn, config: GRPOConfig, *, store: Any = None,
+                 run_id: str | None = None, accelerator: Any = None):
+        from accelerate import Accelerator
+
+        self.config = config
+        self.policy = policy
+        self.reward_fn = reward_fn
+        self.store = store
+        self.run_id = run_id or f"grpo-{config.seed}"
+        self.accelerator = accelerator or Accelerator(gradient_accumulation_steps=config.gradient_accumulation, cpu=not torch.cuda.is_available())
+        self.device = self.accelerator.device
+        self._seed(config.seed)
+        if not config.full_finetune:
+            self._add_lora()
+        trainable = [p for p in policy.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate)
+        policy.model, self.optimizer = self.accelerator.prepare(policy.model, self.optimizer)
+        self.schedule = sigmas(config.sampling_steps, config.shift, self.device)
+        self.step_index = 0
+        self.history: list[dict[str, float]] = []
+        self.pool = ThreadPoolExecutor(max_workers=1)  # rewards run while the next group samples
+
+    # 1. setup
+
+    def _seed(self, seed: int) -> None:
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+
+    def _add_lora(self) -> None:
+        from peft import LoraConfig, get_peft_model
+
+        targets = [name for name, module in self.policy.model.named_modules()
+                   if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d))]
+        config = LoraConfig(r=self.config.lora_rank, lora_alpha=self.config.lora_alpha, init_lora_weights="gaussian",
+                            target_modules=targets)
+        self.policy.model = get_peft_model(self.policy.model, config)
+        # "gaussian" init puts noise in A and zeros in B: the adapter starts as the identity.
+
+    def trained_steps(self) -> list[int]:
+        start, end = self.config.train_window or (0, self.config.sampling_steps)
+        return list(range(start, end))
+
+    # 2. sampling with log-probabilities
+
+    @torch.no_grad()
+    def sample(self, prompts: list[str], generator: torch.Generator) -> Rollout:
+        c = self.config
+        condition = self.policy.condition(prompts)
+        x = torch.randn((len(prompts), *self.policy.latent_shape), generator=generator, device=self.device)  # [B, C, H, W]
+        trained = self.trained_steps()
+        kept, log_probs = [], []
+        for k in range(c.sampling_steps):
+            sigma, sigma_next = float(self.schedule[k]), float(self.schedule[k + 1])
+            v = self.policy.velocity(x, torch.full((len(prompts),), sigma, device=self.device), condition)
+            if k in trained:
+                step = flow_sde_step(x, v, sigma, sigma_next, float(self.schedule[1]), c.noise_level)
+                x_next = step.mean + step.std * torch.randn(x.shape, generator=generator, device=self.device)
+                kept.append(x)
+                log_probs.append(log_prob(x_next, step))
+                x = x_next
+                if k + 1 == trained[-1] + 1:
+                    kept.append(x)
+            else:
+                x = x + (sigma_next - sigma) * v  # ODE (Euler) outside the trained window
+        return Rollout(prompts, torch.stack(kept, dim=1), torch.stack(log_probs, dim=1), trained, self.policy.decode(x))
+
+    # 3. rewards and advantages
+
+    def rewards(self, rollout: Rollout) -> np.ndarray:
+        out = self.reward_fn(rollout.images, rollout.prompts)
+        scores = out[0] if isinstance(out, tuple) else out
+        return np.asarray(scores, dtype=np.float64).reshape(-1)
+
+    def advantages(self, rewards: np.ndarray, prompts: list[str]) -> tuple[torch.Tensor, dict[str, float]]:
+        filled, abstain_rate = fill_abstentions(rewards, prompts)  # NaN → group mean: advantage 0
+        keys = np.array(prompts)
+        out = np.zeros_like(filled)
+        zero_std = 0
+        for key in np.unique(keys):
+            members = keys == key
+            if np.ptp(filled[members]) < 1e-9:  # all equal: this group teaches nothing
+                zero_std += 1
+                continue
+            std = filled[members].std() if self.config.advantage_std == "group" else filled.std()
+            out[members] = (filled[members] - filled[members].mean()) / (std + 1e-4)
+        out = np.clip(out, -self.config.advantage_clip, self.config.advantage_clip)
+        return torch.tensor(out, dtype=torch.float32, device=self.device), {
+            "abstain_rate": abstain_rate, "zero_std_groups": zero_std / len(np.unique(keys))}
+
+    # 4. the update
+
+    def transition_step(self, rollout: Rollout, j: int, condition: Any) -> Step:
+        """The step distribution of trained transition j under the current model."""
+        k = rollout.trained[j]
+        x = rollout.latents[:, j]
+        sigma, sigma_next = float(self.schedule[k]), float(self.schedule[k + 1])
+        v = self.policy.velocity(x, torch.full((x.shape[0],), sigma, device=self.device), condition)
+        return flow_sde_step(x, v, sigma, sigma_next, float(self.schedule[1]), self.config.noise_level)
+
+    def loss(self, rollout: Rollout, advantages: torch.Tensor, j: int, condition: Any) -> tuple[torch.Tensor, dict[str, float]]:
+        c = self.config
+        step = self.transition_step(rollout, j, condition)
+        new_log_prob = log_prob(rollout.latents[:, j + 1], step)  # [B]
+        ratio = torch.exp(new_log_prob - rollout.log_probs[:, j])  # [B]
+        clipped = torch.clamp(ratio, 1 - c.clip_range, 1 + c.clip_range)
+        policy_loss = torch.maximum(-advantages * ratio, -advantages * clipped).mean()
+        kl = torch.zeros((), device=self.device)
+        if c.beta > 0 and not c.full_finetune:
+            with torch.no_grad(), self.accelerator.unwrap_model(self.policy.model).disable_adapter():
+                reference = self.transition_step(rollout, j, condition).mean
+            kl = kl_to_reference(step, reference).mean()
+        stats = {"ratio": ratio.mean().item(), "clip_fraction": ((ratio - 1).abs() > c.clip_range).float().mean().item(),
+                 "kl": kl.item()}
+        return policy_loss + c.beta * kl, stats
+
+    def train_step(self) -> dict[str, float]:
+        """Sample, reward, and update once; returns the step's metrics."""
+        c = self.config
+        generator = torch.Generator(device=self.device).manual_seed(c.seed * 1_000_003 + self.step_index)
+        prompts = [random.choice(c.prompts) for _ in range(c.groups_per_step)]
+        rollouts, futures = [], []
+        for prompt in prompts:
+            rollout = self.sample([prompt] * c.group_size, generator)
+            rollouts.append(rollout)
+            futures.append(self.pool.submit(self.rewards, rollout))  # scored while the next group samples
+        rewards = np.concatenate([f.result() for f in futures])
+        batch = Rollout(
+            [p for r in rollouts for p in r.prompts], torch.cat([r.latents for r in rollouts]),
+            torch.cat([r.log_probs for r in rollouts]), rollouts[0].trained, torch.cat([r.images for r in rollouts]))
+        advantages, adv_stats = self.advantages(rewards, batch.prompts)
+        condition = self.policy.condition(batch.prompts)
+        self.policy.model.train()
+        totals = {"loss": 0.0, "ratio": 0.0, "clip_fraction": 0.0, "kl": 0.0}
+        for j in range(len(batch.trained)):
+            with self.accelerator.accumulate(self.policy.model):
+                loss, stats = self.loss(batch, advantages, j, condition)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"non-finite loss at step {self.step_index}, transition {j}")
+                self.accelerator.backward(loss / len(batch.trained))
+                totals["loss"] += loss.item() / len(batch.trained)
+                for key, value in stats.items():
+                    totals[key] += value / len(batch.trained)
+        self.accelerator.clip_grad_norm_([p for p in self.policy.model.parameters() if p.requires_grad], c.max_grad_norm)
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        self.policy.model.eval()
+        finite = rewards[np.isfinite(rewards)]
+        metrics = {"step": self.step_index, "reward_mean": float(finite.mean()) if finite.size else math.nan,
+                   "reward_std": float(finite.std()) if finite.size else math.nan, **totals, **adv_stats}
+        self.history.append(metrics)
+        self.step_index += 1
+        return metrics
+
+    def train(self, steps: int | None = None, progress: Callable[[dict], None] | None = None) -> list[dict[str, float]]:
+        for _ in range(steps or self.config.steps - self.step_index):
+            metrics = self.train_step()
+            if progress:
+                progress(metrics)
+            if self.store is not None:
+                self.store.record_run(self.run_id, "train", {"config": asdict(self.config), "last": metrics}, self.history)
+            if self.config.checkpoint_dir and self.step_index % self.config.checkpoint_every == 0:
+                self.save(Path(self.config.checkpoint_dir) / f"step-{self.step_index:06d}.pt")
+        return self.history
+
+    # 5. checkpoints: resuming reproduces the next step exactly
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        model = self.accelerator.unwrap_model(self.policy.model)
+        state = {name: tensor for name, tensor in model.state_dict().items()
+                 if self.config.full_finetune or "lora_" in name}
+        torch.save({"model": state, "optimizer": self.optimizer.state_dict(), "step": self.step_index,
+                    "history": self.history, "config": asdict(self.config),
+                    "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}},
+                   path)
+
+    def load(self, path: str | Path) -> None:
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"{path}: no such checkpoint")
+        saved = torch.load(path, weights_only=False)
+        model = self.accelerator.unwrap_model(self.policy.model)
+        missing = model.load_state_dict(saved["model"], strict=False)
+        if missing.unexpected_keys:
+            raise ValueError(f"{path}: checkpoint does not fit this model ({missing.unexpected_keys[:3]} ...)")
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.step_index, self.history = saved["step"], saved["history"]
+        random.setstate(saved["rng"]["python"])
+        np.random.set_state(saved["rng"]["numpy"])
+        torch.set_rng_state(saved["rng"]["torch"])
+
+
+def reward_curve(history: list[dict[str, float]], path: str | Path, size: tuple[int, int] = (640, 360)) -> Path:
+    """A PNG of the mean reward per step (drawn with Pillow: no plotting library needed)."""
+    from PIL import Image, ImageDraw
+
+    values = [h["reward_mean"] for h in history if math.isfinite(h["reward_mean"])]
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    left, top, right, bottom = 50, 20, size[0] - 20, size[1] - 40
+    draw.rectangle((left, top, right, bottom), outline=(180, 180, 180))
+    if values:
+        low, high = min(values), max(values)
+        span = (high - low) or 1.0
+        points = [(left + (right - left) * i / max(len(values) - 1, 1), bottom - (bottom - top) * (v - low) / span)
+                  for i, v in enumerate(values)]
+        draw.line(points, fill=(28, 126, 214), width=2)
+        draw.text((5, top), f"{high:.3f}", fill="black")
+        draw.text((5, bottom - 10), f"{low:.3f}", fill="black")
+    draw.text((left, bottom + 10), f"mean reward over {len(values)} steps", fill="black")
+    path = Path(path)
+    image.save(path)
+    return path
+
