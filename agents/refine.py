@@ -10,11 +10,12 @@ criterion is met, a score threshold is reached, or the round or time budget is s
 
 from __future__ import annotations
 
+import json
 import operator
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Literal, Protocol, TypedDict
+from typing import Annotated, Any, Literal, Protocol, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -222,3 +223,37 @@ class OfflineReviser:
     async def revise(self, original: str, accepted: str, verdict: Verdict) -> str:
         sentences = [s for s in (restate(c) for c in unmet(verdict)) if s]
         return accepted if not sentences else f"{accepted.rstrip()} {' '.join(sentences)}"
+
+
+REVISE = """You rewrite prompts for an image generator. The user wants: «{original}»
+The last prompt was: «{accepted}»
+A careful judge found these problems in the best image so far:
+{problems}
+Write one improved prompt that keeps everything the user asked for and states the missed details \
+explicitly (exact quoted text, exact counts, colours, positions). Reply with JSON only: {{"prompt": "..."}}"""
+
+
+class ModelReviser:
+    """An LLM rewrites the prompt, grounded in the critique (the unmet criteria and what was seen).
+
+    A reply that is not valid JSON with a non-empty "prompt" falls back to the offline revision, so a
+    round is never wasted on a parse failure.
+    """
+
+    name = "model"
+
+    def __init__(self, backend: Any):
+        self.backend = backend
+        self.fallback = OfflineReviser()
+
+    async def revise(self, original: str, accepted: str, verdict: Verdict) -> str:
+        scores = {s.criterion: s for s in verdict.criteria if s.candidate == 0}
+        problems = "\n".join(f"- {c.statement}: {scores[c.id].rationale}" for c in unmet(verdict)) or "- none found"
+        completion = await self.backend.chat(
+            [{"role": "user", "content": REVISE.format(original=original, accepted=accepted, problems=problems)}],
+            response_format={"type": "json_object"})
+        try:
+            revised = json.loads(completion.content or "").get("prompt", "").strip()
+        except (json.JSONDecodeError, AttributeError):
+            revised = ""
+        return revised or await self.fallback.revise(original, accepted, verdict)

@@ -157,8 +157,14 @@ def refine_cmd(prompt: PromptOpt,
                rounds: Annotated[int, typer.Option("--rounds", help="Most rounds to run.")] = 3,
                threshold: Annotated[Optional[float], typer.Option(help="Stop once the best score reaches this.")] = None,
                out: Annotated[Optional[Path], typer.Option("--out", help="Save the best image here (PNG).")] = None,
+               backend: BackendOpt = None, model: ModelOpt = None, tag_tools: TagToolsOpt = False,
                as_json: JsonOpt = False) -> None:
-    """Generate, judge, critique, revise the prompt and regenerate, keeping the best image."""
+    """Generate, judge, critique, revise the prompt and regenerate, keeping the best image.
+
+    With --backend the model judges and an LLM rewrites the prompt from the critique; otherwise the
+    offline judge and the offline reviser (one explicit sentence per unmet criterion) do.
+    """
+    from scrutiny.agents.refine import ModelReviser, OfflineReviser
     from scrutiny.refinement import refine
 
     def progress(r) -> None:
@@ -167,7 +173,10 @@ def refine_cmd(prompt: PromptOpt,
             err.print(f"round {r.index + 1}: best {best} {'(accepted)' if r.accepted else '(rejected: lower than the best so far)'}"
                       f" in {r.seconds:.1f}s — {r.prompt}", highlight=False, markup=False, soft_wrap=True)
 
-    result = refine(prompt, load_generator(generator), n=n, rounds=rounds, threshold=threshold, on_round=progress)
+    judge = _judge(False, backend, model, tag_tools)
+    reviser = ModelReviser(judge.policy.backend) if backend else OfflineReviser()
+    result = refine(prompt, load_generator(generator), n=n, rounds=rounds, threshold=threshold, on_round=progress,
+                    judge=judge, reviser=reviser)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         result.best_image.save(out)

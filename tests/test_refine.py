@@ -103,3 +103,22 @@ def test_cli_refine(tmp_path):
     assert [r["best_score"] for r in summary["rounds"]] == sorted(r["best_score"] for r in summary["rounds"])
     bad = CliRunner().invoke(app, ["refine", "-p", SIGN, "-g", "no_colon_here"])
     assert bad.exit_code == 2 and "module:function" in bad.stderr
+
+
+def test_model_reviser_rewrites_from_the_critique(judge):
+    from scrutiny.agents.refine import ModelReviser
+    from scrutiny.backends import OpenAIBackend
+    from scrutiny.fake_server import FakeServer, Reply
+
+    server = FakeServer().start()
+    try:
+        rewritten = SIGN + ' The text must read exactly "GRAND OPENING". The text must read exactly "GRAND OPENING".'
+        server.push(Reply(content=json.dumps({"prompt": rewritten})), Reply(content="not json"))
+        reviser = ModelReviser(OpenAIBackend([server.url], "fake-vl"))
+        result = refine(SIGN, ToyGenerator(), n=1, rounds=3, judge=judge, reviser=reviser)
+        sent = server.requests[0]["messages"][0]["content"]
+        assert "OCR read" in sent and "GRAND OPENING" in sent  # grounded in what the judge saw
+        assert result.rounds[1].prompt == rewritten and result.best_score > result.rounds[0].best_score
+        assert result.stop_reason == "every checkable criterion is met"
+    finally:
+        server.stop()
