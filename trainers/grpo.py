@@ -26,7 +26,7 @@ from typing import Any, Callable, Literal, Protocol
 import numpy as np
 import torch
 
-from scrutiny.trainers.flow import Step, flow_sde_step, kl_to_reference, log_prob, sigmas
+from scrutiny.trainers.flow import Step, ddim_step, flow_sde_step, kl_to_reference, log_prob, sigmas
 from scrutiny.trainers.rewards import fill_abstentions
 
 
@@ -102,10 +102,15 @@ class GRPOConfig:
 
 
 class FlowPolicy(Protocol):
-    """A flow-matching generator: velocity in latent space, prompts to conditions, latents to images."""
+    """A generator GRPO can train: prompts to conditions, a denoising step, latents to images.
+
+    `sampler` is "flow" (the policy gives `velocity`; SD3-style transformers) or "ddim" (the policy
+    gives `noise_prediction` and `ddim_schedule`; UNet pipelines, DDPO).
+    """
 
     model: torch.nn.Module
     latent_shape: tuple[int, int, int]
+    sampler: Literal["flow", "ddim"]
 
     def condition(self, prompts: list[str]) -> Any: ...
 
@@ -144,7 +149,10 @@ class GRPOTrainer:
         trainable = [p for p in policy.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate)
         policy.model, self.optimizer = self.accelerator.prepare(policy.model, self.optimizer)
-        self.schedule = sigmas(config.sampling_steps, config.shift, self.device)
+        if policy.sampler == "ddim":
+            self.ddim = policy.ddim_schedule(config.sampling_steps)  # [(t, alpha_bar_t, alpha_bar_prev)]
+        else:
+            self.schedule = sigmas(config.sampling_steps, config.shift, self.device)
         self.step_index = 0
         self.history: list[dict[str, float]] = []
         self.pool = ThreadPoolExecutor(max_workers=1)  # rewards run while the next group samples
@@ -167,10 +175,30 @@ class GRPOTrainer:
         # "gaussian" init puts noise in A and zeros in B: the adapter starts as the identity.
 
     def trained_steps(self) -> list[int]:
+        """The stochastic steps: the train window, less DDIM steps whose variance is zero (the last
+        one when the scheduler sets the final alpha to one) — they have no likelihood to train."""
         start, end = self.config.train_window or (0, self.config.sampling_steps)
-        return list(range(start, end))
+        steps = list(range(start, end))
+        if self.policy.sampler == "ddim":
+            steps = [k for k in steps if self.ddim[k][2] < 1.0]
+        if not steps:
+            raise ValueError("no stochastic sampling step to train: widen train_window")
+        return steps
 
     # 2. sampling with log-probabilities
+
+    def step_distribution(self, x: torch.Tensor, k: int, condition: Any, stochastic: bool = True) -> Step:
+        """The distribution of sampling step k from x; with `stochastic=False`, the ODE step (std 0)."""
+        c = self.config
+        noise = c.noise_level if stochastic else 0.0
+        batch = x.shape[0]
+        if self.policy.sampler == "ddim":
+            t, alpha_bar, alpha_bar_prev = self.ddim[k]
+            eps = self.policy.noise_prediction(x, torch.full((batch,), t, device=self.device), condition)
+            return ddim_step(x, eps, alpha_bar, alpha_bar_prev, eta=noise)
+        sigma, sigma_next = float(self.schedule[k]), float(self.schedule[k + 1])
+        v = self.policy.velocity(x, torch.full((batch,), sigma, device=self.device), condition)
+        return flow_sde_step(x, v, sigma, sigma_next, float(self.schedule[1]), noise)
 
     @torch.no_grad()
     def sample(self, prompts: list[str], generator: torch.Generator) -> Rollout:
@@ -180,18 +208,16 @@ class GRPOTrainer:
         trained = self.trained_steps()
         kept, log_probs = [], []
         for k in range(c.sampling_steps):
-            sigma, sigma_next = float(self.schedule[k]), float(self.schedule[k + 1])
-            v = self.policy.velocity(x, torch.full((len(prompts),), sigma, device=self.device), condition)
-            if k in trained:
-                step = flow_sde_step(x, v, sigma, sigma_next, float(self.schedule[1]), c.noise_level)
-                x_next = step.mean + step.std * torch.randn(x.shape, generator=generator, device=self.device)
+            step = self.step_distribution(x, k, condition, stochastic=k in trained)
+            if k not in trained:
+                x = step.mean  # ODE outside the trained window
+                continue
+            x_next = step.mean + step.std * torch.randn(x.shape, generator=generator, device=self.device)
+            kept.append(x)
+            log_probs.append(log_prob(x_next, step))
+            x = x_next
+            if k == trained[-1]:
                 kept.append(x)
-                log_probs.append(log_prob(x_next, step))
-                x = x_next
-                if k + 1 == trained[-1] + 1:
-                    kept.append(x)
-            else:
-                x = x + (sigma_next - sigma) * v  # ODE (Euler) outside the trained window
         return Rollout(prompts, torch.stack(kept, dim=1), torch.stack(log_probs, dim=1), trained, self.policy.decode(x))
 
     # 3. rewards and advantages
@@ -221,11 +247,7 @@ class GRPOTrainer:
 
     def transition_step(self, rollout: Rollout, j: int, condition: Any) -> Step:
         """The step distribution of trained transition j under the current model."""
-        k = rollout.trained[j]
-        x = rollout.latents[:, j]
-        sigma, sigma_next = float(self.schedule[k]), float(self.schedule[k + 1])
-        v = self.policy.velocity(x, torch.full((x.shape[0],), sigma, device=self.device), condition)
-        return flow_sde_step(x, v, sigma, sigma_next, float(self.schedule[1]), self.config.noise_level)
+        return self.step_distribution(rollout.latents[:, j], rollout.trained[j], condition)
 
     def loss(self, rollout: Rollout, advantages: torch.Tensor, j: int, condition: Any) -> tuple[torch.Tensor, dict[str, float]]:
         c = self.config

@@ -38,6 +38,7 @@ class PixelFlowPolicy:
     """The `FlowPolicy` of the toy: latents are pixels in [-1, 1]."""
 
     latent_shape = (3, 16, 16)
+    sampler = "flow"
 
     def __init__(self, model: TinyVelocityNet):
         self.model = model
