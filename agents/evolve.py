@@ -32,6 +32,7 @@ from langgraph.runtime import Runtime
 from pydantic import ValidationError
 
 from scrutiny.agents.judge import overall_score
+from scrutiny.agents.offline import presence_score, preservation_score
 from scrutiny.schema import Criterion, CriterionScore
 from scrutiny.skills.library import DIMENSIONS, Skill, SkillLibrary
 from scrutiny.skills.router import Router, apply_skills, task_text
@@ -49,9 +50,23 @@ class Example:
     scores: tuple[dict[str, float | None], dict[str, float | None]]
     label: float
     """1.0 when a human prefers the first image, 0.0 the second."""
+    measures: tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]] = ({}, {})
+    """Per image, per criterion: the raw measurements behind thresholded scores."""
 
     def swapped(self) -> Example:
-        return Example(self.prompt, self.kind, self.rubric, (self.scores[1], self.scores[0]), 1.0 - self.label)
+        return Example(self.prompt, self.kind, self.rubric, (self.scores[1], self.scores[0]), 1.0 - self.label,
+                       (self.measures[1], self.measures[0]))
+
+
+def rescored(c: Criterion, score: float | None, measures: dict[str, float]) -> float | None:
+    """The criterion's score under the thresholds in its params (what judging again would give)."""
+    if score is None or not measures:
+        return score
+    if "share" in measures and "share" in c.params:
+        return round(presence_score(measures["share"], c.params["share"]), 6)
+    if "collateral" in measures and "collateral_tolerance" in c.params:
+        return round(preservation_score(measures["collateral"], measures["ssim"], c.params["collateral_tolerance"]), 6)
+    return score
 
 
 def weighted(example: Example, library: SkillLibrary, router_cache: dict) -> list[Criterion]:
@@ -65,8 +80,11 @@ def prefers_first(example: Example, library: SkillLibrary, router_cache: dict) -
     """1 / 0 / 0.5 (tie) as the judge with `library` would aggregate these criterion scores."""
     rubric = weighted(example, library, router_cache)
     overall = []
-    for scores in example.scores:
-        overall.append(overall_score(rubric, [CriterionScore(criterion=c, candidate=0, score=s) for c, s in scores.items()]))
+    for scores, measures in zip(example.scores, example.measures):
+        by_id = {c.id: c for c in rubric}
+        values = [CriterionScore(criterion=cid, candidate=0, score=rescored(by_id[cid], s, measures.get(cid, {})) if cid in by_id else s)
+                  for cid, s in scores.items()]
+        overall.append(overall_score(rubric, values))
     if overall[0] is None or overall[1] is None:
         return None
     return 0.5 if abs(overall[0] - overall[1]) <= 1e-9 else float(overall[0] > overall[1])
@@ -100,7 +118,8 @@ def dimension_differences(example: Example, library: SkillLibrary, cache: dict) 
     total = sum(c.weight for c in rubric) or 1.0
     out = np.zeros(len(DIMS))
     for c in rubric:
-        a, b = example.scores[0].get(c.id), example.scores[1].get(c.id)
+        a = rescored(c, example.scores[0].get(c.id), example.measures[0].get(c.id, {}))
+        b = rescored(c, example.scores[1].get(c.id), example.measures[1].get(c.id, {}))
         if a is not None and b is not None:
             out[DIMS.index(c.dimension)] += c.weight * (a - b) / total
     return out
@@ -146,6 +165,42 @@ class WeightProposer:
                            "(AutoRubric-T2I).", params={"always": True, "weights": weights})
         summary = ", ".join(f"{d} ×{w:g}" for d, w in sorted(weights.items()))
         return [Proposal(library.with_skill(skill), f"learned weights: {summary}", self.name)]
+
+
+class ThresholdProposer:
+    """Tunes the offline policy's scoring thresholds (colour presence share, edit collateral
+    tolerance) by grid search on the training pairs, as a `learned-thresholds` skill."""
+
+    name = "learned-thresholds"
+    grid = {"presence_share": (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5),
+            "collateral_tolerance": (0.01, 0.02, 0.05, 0.1, 0.2, 0.4)}
+
+    async def propose(self, library: SkillLibrary, train: list[Example]) -> list[Proposal]:
+        used = {key for e in train for m in e.measures for measures in m.values() for key in measures}
+        names = [n for n, needs in (("presence_share", "share"), ("collateral_tolerance", "collateral")) if needs in used]
+        if not names:
+            return []
+        cache: dict = {}
+        best_library, best = library, accuracy(train, library, cache)
+        chosen: dict[str, float] = {}
+        for name in names:  # one threshold at a time, the others kept at their best so far
+            for value in self.grid[name]:
+                candidate = self._with(library, {**chosen, name: value})
+                score = accuracy(train, candidate, cache)
+                if score > best:
+                    best, best_library, chosen = score, candidate, {**chosen, name: value}
+        if best_library is library:
+            return []
+        summary = ", ".join(f"{k} {v:g}" for k, v in sorted(chosen.items()))
+        return [Proposal(best_library, f"learned thresholds: {summary}", self.name)]
+
+    @staticmethod
+    def _with(library: SkillLibrary, thresholds: dict[str, float]) -> SkillLibrary:
+        skill = Skill(name="learned-thresholds", kind="tool-prompt", version=1,
+                      description="Scoring thresholds of the offline tools, tuned on this team's preference pairs.",
+                      when_to_use="Always: it sets how much colour counts as present and how much collateral change an edit may make.",
+                      body="Thresholds tuned by grid search on training pairs.", params={"always": True, "thresholds": thresholds})
+        return library.with_skill(skill)
 
 
 PROPOSE = """You maintain a library of judging skills. The judge got these preference pairs wrong (the \

@@ -27,6 +27,16 @@ COLLATERAL_TOLERANCE = 0.1
 """Changed pixels outside an edit's region, as a share of that area, at which preservation is 0."""
 
 
+def presence_score(share: float, full: float = PRESENCE_SHARE) -> float:
+    """A colour covering `full` of the image (or more) is fully present."""
+    return min(1.0, share / full)
+
+
+def preservation_score(collateral: float, ssim: float, tolerance: float = COLLATERAL_TOLERANCE) -> float:
+    """1 when nothing outside the edit changed; 0 once `tolerance` of it changed or structure is lost."""
+    return float(np.clip(1 - collateral / tolerance, 0, 1) * np.clip((ssim - 0.5) / 0.5, 0, 1))
+
+
 class OfflinePolicy:
     name = "offline"
     model = None
@@ -102,7 +112,7 @@ class OfflinePolicy:
                     None, "not checkable offline; needs a vision-language judge", [])
                 scores.append(CriterionScore(
                     criterion=c.id, candidate=i, score=None if value is None else round(float(value), 6),
-                    evidence=[o.evidence.id for o in used], rationale=rationale,
+                    evidence=[o.evidence.id for o in used], rationale=rationale, measures=_measures(c, used),
                 ))
         return scores, []
 
@@ -264,8 +274,7 @@ def _score_color(c: Criterion, seen: dict[str, Observation]) -> tuple[float | No
         return None, "colours were not measured", []
     share = pal.result.shares.get(p["color"], 0.0)
     target = f" (that it is the {p['object']}'s colour is not verifiable offline)" if p.get("object") else ""
-    full = p.get("share", PRESENCE_SHARE)  # the share at which the colour counts as fully present
-    return min(1.0, share / full), f"{p['color']} covers {share:.1%} of the image{target}", [pal]
+    return presence_score(share, p.get("share", PRESENCE_SHARE)), f"{p['color']} covers {share:.1%} of the image{target}", [pal]
 
 
 def _centre(d: Detection) -> tuple[float, float]:
@@ -341,7 +350,7 @@ def _score_edit(c: Criterion, seen: dict[str, Observation]) -> tuple[float | Non
             return None, "the area outside the edit was not measured", [first]
         o = outside.result
         collateral = o.outside_changed_fraction or 0.0
-        value = float(np.clip(1 - collateral / COLLATERAL_TOLERANCE, 0, 1) * np.clip((o.preserved_ssim - 0.5) / 0.5, 0, 1))
+        value = preservation_score(collateral, o.preserved_ssim, p.get("collateral_tolerance", COLLATERAL_TOLERANCE))
         return value, (f"outside the edited region {list(r.regions[0])}, {collateral:.1%} of pixels changed "
                        f"and structural similarity is {o.preserved_ssim:.3f}"), [first, outside]
     after, before = seen.get("colours of edit region in candidate"), seen.get("colours of edit region in source")
@@ -351,6 +360,18 @@ def _score_edit(c: Criterion, seen: dict[str, Observation]) -> tuple[float | Non
     value = float(np.clip(gain / 0.15, 0, 1))
     return value, f"{p['color']} in the edited region went from {before.result.shares.get(p['color'], 0.0):.0%} to " \
                   f"{after.result.shares.get(p['color'], 0.0):.0%}", [first, after, before]
+
+
+def _measures(c: Criterion, used: list[Observation]) -> dict[str, float]:
+    """What the thresholded criteria measured (see `CriterionScore.measures`)."""
+    for o in used:
+        if o.result is None:
+            continue
+        if c.dimension == "color" and not c.params.get("detect") and o.request.purpose == "colours":
+            return {"share": o.result.shares.get(c.params["color"], 0.0)}
+        if c.params.get("check") == "outside_region" and o.request.purpose == "outside the edit":
+            return {"collateral": o.result.outside_changed_fraction or 0.0, "ssim": o.result.preserved_ssim}
+    return {}
 
 
 def _union(boxes: list[tuple[int, int, int, int]], size: tuple[int, int], pad: int) -> tuple[int, int, int, int]:

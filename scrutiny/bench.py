@@ -211,8 +211,11 @@ async def aexamples(judge: Judge, items: list[Preference], *, progress: bool = F
     examples = []
     for item, verdict in zip(items, verdicts):
         per_image = [{s.criterion: s.score for s in verdict.criteria if s.candidate == k} for k in range(len(item.images))]
+        measured = [{s.criterion: s.measures for s in verdict.criteria if s.candidate == k and s.measures}
+                    for k in range(len(item.images))]
         kind = "edit" if item.source else "score"
         for i, j, label in item.pairs():
             if label != 0.5:
-                examples.append(Example(item.prompt, kind, verdict.rubric, (per_image[i], per_image[j]), label))
+                examples.append(Example(item.prompt, kind, verdict.rubric, (per_image[i], per_image[j]), label,
+                                        (measured[i], measured[j])))
     return examples

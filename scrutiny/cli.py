@@ -501,7 +501,7 @@ def skills_evolve(data: Path, rounds: Annotated[int, typer.Option(help="Propose-
                   seed: Annotated[int, typer.Option(help="Seed of the train/validation split.")] = 0,
                   backend: BackendOpt = None, model: ModelOpt = None, as_json: JsonOpt = False) -> None:
     """Evolve the library on preference data; the result becomes the current library."""
-    from scrutiny.agents.evolve import WeightProposer, evolve
+    from scrutiny.agents.evolve import ThresholdProposer, WeightProposer, evolve
     from scrutiny.bench import aexamples, load_preferences
     from scrutiny.loop import run_sync
 
@@ -509,7 +509,7 @@ def skills_evolve(data: Path, rounds: Annotated[int, typer.Option(help="Propose-
     library = _libraries(store)
     items = load_preferences(data)
     examples = run_sync(aexamples(Judge(store=store, library=library), items, progress=not as_json))
-    proposers = [WeightProposer()]
+    proposers = [WeightProposer(), ThresholdProposer()]
     if backend:
         from scrutiny.agents.evolve import ModelProposer
         from scrutiny.backends import OpenAIBackend

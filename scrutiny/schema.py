@@ -111,6 +111,9 @@ class CriterionScore(Model):
     distribution: dict[str, float] | None = None
     evidence: list[str] = Field(default_factory=list)
     rationale: str = ""
+    measures: dict[str, float] = Field(default_factory=dict)
+    """The raw measurements a threshold turned into the score (a colour's share, collateral change),
+    so a library with other thresholds can re-score without judging again."""
 
     @field_validator("score")
     @classmethod

@@ -11,8 +11,9 @@ an optional `params.json` (criterion weights per dimension, thresholds).
     Read every piece of text ...
 
 `params.json` may hold `weights` ({dimension: factor} applied to criteria of that dimension),
-`met` ({dimension: threshold} below which a criterion counts as unmet) and `always` (the router
-picks the skill for every task). The library's version is a hash of its content, so two equal
+`met` ({dimension: threshold} below which a criterion counts as unmet), `thresholds`
+(`presence_share`, `collateral_tolerance`: how the offline policy turns measurements into scores)
+and `always` (the router picks the skill for every task). The library's version is a hash of its content, so two equal
 libraries have the same version and any version recorded in the store can be restored.
 """
 
@@ -59,6 +60,10 @@ class Skill(BaseModel):
     @field_validator("params")
     @classmethod
     def _known_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        unknown_thresholds = set(params.get("thresholds", {})) - {"presence_share", "collateral_tolerance"}
+        if unknown_thresholds:
+            raise ValueError(f"params.thresholds names unknown thresholds {sorted(unknown_thresholds)}; "
+                             "known: collateral_tolerance, presence_share")
         for key in ("weights", "met"):
             unknown = set(params.get(key, {})) - DIMENSIONS
             if unknown:

@@ -103,7 +103,8 @@ class Router:
 
 
 def apply_skills(criteria: list, skills: list[Skill]) -> list:
-    """Criteria re-weighted (and their thresholds set) by the skills' params, per dimension."""
+    """Criteria re-weighted by the skills' params per dimension; `met` thresholds per dimension, and
+    the scoring thresholds `presence_share` (colour presence) and `collateral_tolerance` (edits)."""
     out = []
     for c in criteria:
         weight, params = c.weight, dict(c.params)
@@ -111,5 +112,10 @@ def apply_skills(criteria: list, skills: list[Skill]) -> list:
             weight *= s.params.get("weights", {}).get(c.dimension, 1.0)
             if c.dimension in s.params.get("met", {}):
                 params["met"] = s.params["met"][c.dimension]
+            thresholds = s.params.get("thresholds", {})
+            if "presence_share" in thresholds and c.dimension == "color" and not c.params.get("detect"):
+                params["share"] = thresholds["presence_share"]
+            if "collateral_tolerance" in thresholds and c.params.get("check") == "outside_region":
+                params["collateral_tolerance"] = thresholds["collateral_tolerance"]
         out.append(c.model_copy(update={"weight": weight, "params": params}))
     return out

@@ -183,3 +183,34 @@ def test_model_proposer_through_the_backend(data, store):
         assert final["best"] > final["baseline"]
     finally:
         server.stop()
+
+
+def test_threshold_tuning_learns_how_much_colour_counts(tmp_path, store):
+    """A team for whom "red" means mostly red: the default presence share (2%) calls a speck of red
+    fully red, so it cannot tell the pairs apart; tuning the threshold can."""
+    from scrutiny.agents.evolve import ThresholdProposer
+
+    lines = []
+    for k, name in enumerate(["balloon", "kite", "umbrella", "scarf", "lantern", "bicycle", "teapot", "sofa"]):
+        mostly = Image.new("RGB", (256, 256), "white")
+        ImageDraw.Draw(mostly).rectangle((20 + k, 20, 220, 220), fill=RGB["red"])
+        speck = Image.new("RGB", (256, 256), "white")  # as colourful, but blue with a speck of red
+        ImageDraw.Draw(speck).rectangle((20 + k, 20, 220, 220), fill=RGB["blue"])
+        ImageDraw.Draw(speck).rectangle((100 + k, 100, 140, 140), fill=RGB["red"])  # 2.5%: "present" by default
+        names = [f"{k}m.png", f"{k}s.png"][:: 1 if k % 2 else -1]
+        for n, image in zip([f"{k}m.png", f"{k}s.png"], (mostly, speck)):
+            image.save(tmp_path / n)
+        lines.append({"prompt": f"a red {name}", "images": names, "preferred": names.index(f"{k}m.png")})
+    (tmp_path / "red.jsonl").write_text("\n".join(json.dumps(line) for line in lines))
+    items = load_preferences(tmp_path / "red.jsonl")
+    library = SkillLibrary.builtin()
+    examples = asyncio.run(aexamples(Judge(store=store, library=library), items))
+    assert all(e.measures[0] for e in examples)  # the colour shares were kept for re-scoring
+    final = asyncio.run(evolve(library, examples, [ThresholdProposer()]))
+    assert final["baseline"] < 1.0 and final["best"] == 1.0
+    tuned = SkillLibrary.from_json(final["library_json"]).skills["learned-thresholds"].params["thresholds"]
+    assert tuned["presence_share"] > 0.02
+    # judging again with the tuned library gives the same answers the re-scoring predicted
+    verdict = Judge(store=store, library=SkillLibrary.from_json(final["library_json"]), config=JudgeConfig(cache=False)).compare(
+        items[0].images[0], items[0].images[1], items[0].prompt)
+    assert verdict.preferred == items[0].preferred
