@@ -109,11 +109,12 @@ class JudgeDeps:
 # 1. nodes
 
 
-def route(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
+async def route(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     deps = runtime.context
     tools = sorted(name for name in REGISTRY if name != "safety" or _safety_installed())
     task = state["task"]
-    skills = deps.router.route(task_text(task.kind, task.prompt)) if deps.router else []
+    # an embedding router runs a small model: off the event loop, so other judgments go on meanwhile
+    skills = await asyncio.to_thread(deps.router.route, task_text(task.kind, task.prompt)) if deps.router else []
     deps.trace.add("node_exit", "route", tools=tools, max_steps=deps.max_steps, policy=deps.policy.name,
                    skills=[s.name for s in skills], library_version=deps.library_version)
     return {"tools": tools, "skills": skills, "steps": 0, "pending": []}

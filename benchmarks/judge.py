@@ -6,7 +6,9 @@ Images are signs rendering the target text of Flow-GRPO OCR prompts (from ../sha
 present). Three numbers:
 1. correct renderings: the judge reads each image once (no closer look needed), so the ratio
    `engine_seconds / judge_seconds` measures everything the judge adds around OCR (intake,
-   graph, quality, trace, verdict, artifacts in the store). Target >= 0.85.
+   graph, quality, trace, verdict, artifacts in the store, skill routing). Target >= 0.85. The
+   same without skill routing is printed too: with the `[embed]` extra the router embeds every
+   new prompt with MiniLM (about 11 ms on this machine's CPU).
 2. half the images with a typo: the judge zooms in and reads those again, by design.
 3. the same calls again, answered from the verdict cache: the speed-up.
 The store is a fresh on-disk SQLite store in a temporary folder, as a user would have.
@@ -49,11 +51,13 @@ def main() -> None:
     arrays = [np.ascontiguousarray(np.asarray(im)[:, :, ::-1]) for im in right]
     with tempfile.TemporaryDirectory() as home:
         judge = Judge(store=Store(home=home), config=JudgeConfig(concurrency=1))
+        bare = Judge(store=judge.store, config=JudgeConfig(concurrency=1, cache=False, skills=False))
         uncached = Judge(store=judge.store, config=JudgeConfig(concurrency=1, cache=False))
         engine(arrays[0])
         judge.judge(right[0], "warm up")
+        bare.judge(right[0], "warm up")
         # 1. interleaved, image by image, so machine noise hits both sides alike
-        engine_s = judge_s = 0.0
+        engine_s = judge_s = bare_s = 0.0
         for image, array, text in zip(right, arrays, texts):
             start = time.perf_counter()
             engine(array)
@@ -61,6 +65,9 @@ def main() -> None:
             start = time.perf_counter()
             judge.judge(image, text)
             judge_s += time.perf_counter() - start
+            start = time.perf_counter()
+            bare.judge(image, text)
+            bare_s += time.perf_counter() - start
         # 2. typos get a closer look
         start = time.perf_counter()
         uncached.judge_many(typos, texts)
@@ -75,6 +82,8 @@ def main() -> None:
     print(f"{n} images, one judgment at a time")
     print(f"bare OCR engine:              {n / engine_s:7.2f} images/s")
     print(f"judge, correct renderings:    {n / judge_s:7.2f} judgments/s   ratio to engine {engine_s / judge_s:.3f} (target >= 0.85)")
+    print(f"  without skill routing:      {n / bare_s:7.2f} judgments/s   ratio to engine {engine_s / bare_s:.3f} "
+          f"(routing runs {'MiniLM' if judge.router.method == 'embed' else 'BM25'} on each new prompt)")
     print(f"judge, half with a typo:      {n / typo_s:7.2f} judgments/s   (typos are zoomed and read again)")
     print(f"judge, cached:                {n / cached_s:7.2f} judgments/s   speed-up {judge_s / cached_s:.0f}x")
 

@@ -38,6 +38,7 @@ def _embedder() -> Any:
         return _model
 
 
+QUOTED = re.compile(r'"[^"]*"|“[^”]*”|‘[^’]*’|«[^»]*»')
 STOPWORDS = {"a", "an", "the", "of", "to", "and", "or", "in", "on", "at", "is", "are", "with", "that", "this", "it",
              "its", "for", "by", "be", "as", "from", "image", "images", "prompt", "says", "there"}
 
@@ -64,9 +65,28 @@ class Router:
         self.skills = sorted(library.skills.values(), key=lambda s: s.name)
         self.docs = [f"{s.name.replace('-', ' ')}. {s.description} {s.when_to_use}" for s in self.skills]
         self._vectors = None
+        self._cache: dict[str, list[Skill]] = {}
+        self._lock = threading.Lock()
 
     def route(self, text: str) -> list[Skill]:
-        """The `always` skills plus the k best matches for the task text (only positive matches)."""
+        """The `always` skills plus the k best matches for the task text (only positive matches).
+
+        Quoted text is replaced by a placeholder first: what a sign says does not change which
+        skills judge it, and prompts that differ only there (an RL prompt set, a group of samples)
+        share one cached answer.
+        """
+        key = QUOTED.sub('"…"', text)
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        chosen = self._route(key)
+        with self._lock:
+            self._cache[key] = chosen
+            while len(self._cache) > 4096:
+                self._cache.pop(next(iter(self._cache)))
+        return chosen
+
+    def _route(self, text: str) -> list[Skill]:
         scores = self.scores(text)
         ranked = sorted(range(len(self.skills)), key=lambda i: -scores[i])
         chosen = [self.skills[i] for i in ranked[:self.k] if scores[i] > 0]
