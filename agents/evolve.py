@@ -293,14 +293,17 @@ def gate(state: EvolveState, runtime: Runtime[EvolveDeps]) -> dict:
 
 
 def prune(state: EvolveState, runtime: Runtime[EvolveDeps]) -> dict:
-    """Leave each skill out in turn; drop it when validation accuracy does not suffer."""
+    """Leave each skill out in turn; drop it when it changes some validation verdict and validation
+    accuracy does not suffer without it. A skill that changes nothing on this data (it is for other
+    prompts, or its text only guides a model) cannot be judged here and stays."""
     deps = runtime.context
     library = SkillLibrary.from_json(state["library_json"])
     best, history = state["best"], []
     for name in sorted(library.skills):
         candidate = library.without(name)
+        changes = any(prefers_first(e, candidate, deps.cache) != prefers_first(e, library, deps.cache) for e in deps.val)
         score = accuracy(deps.val, candidate, deps.cache)
-        if score >= best:
+        if changes and score >= best:
             history.append({"round": state["round"], "proposer": "prune", "edit": f"remove {name}",
                             "val_accuracy": round(score, 4), "kept": True, "version": candidate.version})
             deps.record(candidate, library.version, f"pruned {name}")
