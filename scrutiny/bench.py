@@ -149,14 +149,14 @@ def cohen_kappa(a: list[str], b: list[str]) -> float:
     return 1.0 if expected == 1 else round((observed - expected) / (1 - expected), 4)
 
 
-async def abench(judge: Judge, items: list[Preference], *, progress: bool = False) -> BenchResult:
-    """Judge every item, compute the metrics, and keep the run (and each item's result) in the store."""
+async def judge_items(judge: Judge, items: list[Preference], *, progress: bool = False, label: str = "judging") -> list[Verdict]:
+    """One verdict per item, with bounded concurrency and an optional progress bar."""
     limit = asyncio.Semaphore(judge.config.concurrency)
     bar = None
     if progress:
         from scrutiny.api import _Progress
 
-        bar = _Progress(len(items), "bench")
+        bar = _Progress(len(items), label)
 
     async def one(item: Preference) -> Verdict:
         async with limit:
@@ -166,10 +166,15 @@ async def abench(judge: Judge, items: list[Preference], *, progress: bool = Fals
         return verdict
 
     try:
-        verdicts = await asyncio.gather(*(one(item) for item in items))
+        return list(await asyncio.gather(*(one(item) for item in items)))
     finally:
         if bar:
             bar.close()
+
+
+async def abench(judge: Judge, items: list[Preference], *, progress: bool = False) -> BenchResult:
+    """Judge every item, compute the metrics, and keep the run (and each item's result) in the store."""
+    verdicts = await judge_items(judge, items, progress=progress, label="bench")
     result = BenchResult(metrics(items, [v.scores for v in verdicts]), [
         {"id": item.id, "prompt": item.prompt, "human_best": item.human_best, "scores": v.scores,
          "judge_best": v.ranking[0] if v.ranking else None, "trace_id": v.trace_id}
@@ -189,25 +194,7 @@ async def aexamples(judge: Judge, items: list[Preference], *, progress: bool = F
     from scrutiny.agents.evolve import Example
 
     base = Judge(policy=judge.policy, store=judge.store, config=replace(judge.config, skills=False), library=judge.library)
-    limit = asyncio.Semaphore(judge.config.concurrency)
-    bar = None
-    if progress:
-        from scrutiny.api import _Progress
-
-        bar = _Progress(len(items), "judging")
-
-    async def one(item: Preference) -> Verdict:
-        async with limit:
-            verdict = await ajudge_item(base, item)
-        if bar:
-            bar.advance()
-        return verdict
-
-    try:
-        verdicts = await asyncio.gather(*(one(item) for item in items))
-    finally:
-        if bar:
-            bar.close()
+    verdicts = await judge_items(base, items, progress=progress)
     examples = []
     for item, verdict in zip(items, verdicts):
         per_image = [{s.criterion: s.score for s in verdict.criteria if s.candidate == k} for k in range(len(item.images))]
