@@ -71,7 +71,11 @@ RELATIONS = [
     ("in the centre of", "in the center of"), ("on both sides of", "on both sides of"), ("between", "between"),
     ("among", "among"), ("around", "around"), ("surrounded by", "surrounded by"), ("inside", "inside"),
     ("across", "across"), ("along", "along"), ("facing", "facing"), ("against", "against"), ("alongside", "next to"),
-    ("opposite", "opposite"), ("within", "inside"), ("surrounding", "around"), ("on", "on"),
+    ("opposite", "opposite"), ("within", "inside"), ("surrounding", "around"), ("at the center of", "in the center of"),
+    ("at the centre of", "in the center of"), ("at the edge of", "at the edge of"), ("on the edge of", "at the edge of"),
+    ("in the corner of", "in the corner of"), ("in one corner of", "in the corner of"), ("encircles", "around"),
+    ("encircling", "around"), ("shoulder to shoulder", "next to"), ("buried in", "inside"), ("onto", "on"),
+    ("on", "on"),
 ]
 ABSOLUTE = [("(?:on|to) the left", "left"), ("(?:on|to) the right", "right"), ("in the center", "center"),
             ("in the centre", "center"), ("in the middle", "center"), ("at the top", "top"),
@@ -79,6 +83,7 @@ ABSOLUTE = [("(?:on|to) the left", "left"), ("(?:on|to) the right", "right"), ("
             ("in the distance", "background"), ("(?:on|to) (?:its|his|her|their) left", "left of it"),
             ("(?:on|to) (?:its|his|her|their) right", "right of it"), ("in front", "in front"), ("on top", "on top"),
             ("side by side", "side by side"), ("in the very center", "center"), ("in the lower part", "bottom"),
+            ("at the center", "center"), ("in the top area", "top"), ("in one corner", "corner"), ("in the corner", "corner"),
             ("in the upper part", "top"), ("from behind", "behind"), ("directly above", "top"), ("opposite each other", "opposite")]
 EDIT_VERBS = {
     "add": ["add", "insert", "put", "place", "include", "draw"],
@@ -275,6 +280,8 @@ def _relations(b: _Builder, words: list[str]) -> None:
             before = joined[:m.start()].split()
             after = [w for w in joined[m.end():].split() if w not in {"the", "a", "an"}]
             subject = [w for w in _phrase_before(before, len(before)) if w not in {"the", "a", "an"}]
+            while after and after[0] in {"its", "his", "her", "their"}:  # "above its head": the head is the object
+                after = after[1:]
             obj = [after[0]] if after and after[0] in PRONOUNS else _phrase_after(after[:6], 0)
             if obj and not subject:
                 # "Below a castle, a knight ..." / "behind it is a plane": the subject comes after.
@@ -282,8 +289,12 @@ def _relations(b: _Builder, words: list[str]) -> None:
                 while rest and rest[0] in {",", "is", "are", "stands", "sits", "lies", "there", "was", "were"}:
                     rest = rest[1:]
                 subject = _phrase_after(rest, 0)
-            if not subject or not obj or (relation == "on" and obj[-1] in {"background", "backdrop"}):
+            if not obj or (relation == "on" and obj[-1] in {"background", "backdrop"}):
                 continue  # "on a white background" is the colour criterion's business
+            if not subject:  # "In the center of a grand hall, ..." with no subject named nearby
+                if relation in ("on", "onto", "over", "around", "inside"):
+                    continue
+                subject = ["main", "subject"]
             s_head, o_head = singular(subject[-1]), singular(obj[-1])
             checkable = relation in CHECKABLE_RELATIONS and _is_shape(s_head) and _is_shape(o_head)
             verb = "are" if singular(subject[-1]) != subject[-1] else "is"
@@ -316,7 +327,15 @@ def _color_of(phrase: list[str]) -> str | None:
 
 def _negations(b: _Builder, prompt: str, words: list[str]) -> None:
     lower = prompt.lower()
-    for m in re.finditer(r"\b(no|without|none of|neither|nor|not|never|instead of|n't)\b", lower.replace("n't", " n't")):
+    for m in re.finditer(r"\b(\w{3,}less)\b", lower):
+        word = m.group(1)
+        if word not in {"unless", "regardless", "nevertheless", "endless", "countless", "careless", "restless", "useless", "timeless", "seamless", "effortless"}:
+            b.add("attribute", f"Absent: {word.removesuffix('less')} ({word})", [], checkable=False, negated=True, phrase=word)
+    for m in re.finditer(r"\b(empty|deserted|nowhere to be seen|devoid of \w+)\b", lower):
+        before = _phrase_before(_tokens(lower[:m.start()]), len(_tokens(lower[:m.start()])))
+        target = " ".join(w for w in before if w not in {"the", "a", "an", "completely"}) or "scene"
+        b.add("attribute", f"The {target} is {m.group(1)}", [], checkable=False, negated=True, phrase=f"{target} {m.group(1)}")
+    for m in re.finditer(r"\b(no|without|none of|neither|nor|not|never|instead of|cannot|n't)\b", lower.replace("n't", " n't")):
         after = _tokens(lower.replace("n't", " n't")[m.end():])
         clause = []
         for w in after:
