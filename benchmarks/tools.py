@@ -15,7 +15,6 @@ import statistics
 import time
 
 import numpy as np
-from PIL import Image
 
 from scrutiny.synth import Shape, shapes, sign
 from scrutiny.tools import crop, detect, diff, ocr, quality, text_match, zoom

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import Image
 
 from scrutiny.agents.judge import JudgeDeps, Policy, run_judge
 from scrutiny.agents.offline import OfflinePolicy

@@ -15,7 +15,6 @@ items, and a bootstrap 95% confidence interval for the pairwise accuracy.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import uuid
 from dataclasses import dataclass, field

@@ -26,7 +26,7 @@ def test_two_lines_come_back_top_to_bottom_with_boxes_in_image_coordinates():
     image = sign("FRESH BREAD\nDAILY", size=(640, 320), font_size=56)
     lines = ocr(image).lines
     assert [line.text for line in lines] == ["FRESH BREAD", "DAILY"]
-    (ax1, ay1, ax2, ay2), (bx1, by1, bx2, by2) = lines[0].box, lines[1].box
+    (ax1, ay1, ax2, ay2), (bx1, by1, bx2, _by2) = lines[0].box, lines[1].box
     assert ay2 <= by1 + 5 and 0 <= ax1 < ax2 <= 640 and 0 <= ay1 < ay2 <= 320
     assert ax2 - ax1 > bx2 - bx1  # "FRESH BREAD" is wider than "DAILY"
 

@@ -29,7 +29,7 @@ from PIL import Image
 
 from scrutiny.agents.rubric import synthesize
 from scrutiny.api import Judge
-from scrutiny.images import ImageInput, load_image
+from scrutiny.images import load_image
 from scrutiny.loop import run_sync
 from scrutiny.schema import Criterion, Verdict
 
