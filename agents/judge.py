@@ -20,6 +20,7 @@ from langgraph.runtime import Runtime
 from PIL import Image
 
 from scrutiny.agents.rubric import synthesize
+from scrutiny.images import image_hash
 from scrutiny.memory import Store
 from scrutiny.skills.library import Skill
 from scrutiny.skills.router import Router, apply_skills, task_text
@@ -64,6 +65,8 @@ class Observation:
 class JudgeState(TypedDict, total=False):
     task: Task
     images: dict[str, Image.Image]
+    hashes: dict[str, str]
+    """Content hash of every named image (request encodings and artifacts are keyed by it)."""
     skills: list[Skill]
     rubric: list[Criterion]
     tools: list[str]
@@ -100,10 +103,12 @@ class JudgeDeps:
     router: Router | None = None
     """Picks skills from the library for each task; None judges without skills."""
     usage: Usage = field(default_factory=Usage)
+    artifacts: dict[str, Image.Image] = field(default_factory=dict)
+    """Images the tools produced, by content hash: written to the store with the judgment."""
 
     @property
     def library_version(self) -> str:
-        return self.router.library.version if self.router else ""
+        return self.router.version if self.router else ""
 
 
 # 1. nodes
@@ -113,8 +118,12 @@ async def route(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     deps = runtime.context
     tools = sorted(name for name in REGISTRY if name != "safety" or _safety_installed())
     task = state["task"]
-    # an embedding router runs a small model: off the event loop, so other judgments go on meanwhile
-    skills = await asyncio.to_thread(deps.router.route, task_text(task.kind, task.prompt)) if deps.router else []
+    skills = []
+    if deps.router:
+        text = task_text(task.kind, task.prompt)
+        skills = deps.router.cached(text)
+        if skills is None:  # an embedding router runs a small model: off the event loop meanwhile
+            skills = await asyncio.to_thread(deps.router.route, text)
     deps.trace.add("node_exit", "route", tools=tools, max_steps=deps.max_steps, policy=deps.policy.name,
                    skills=[s.name for s in skills], library_version=deps.library_version)
     return {"tools": tools, "skills": skills, "steps": 0, "pending": []}
@@ -151,6 +160,7 @@ def _run_tool(request: ToolRequest, images: dict[str, Image.Image], allowed: set
 async def invoke_tools(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     deps = runtime.context
     images = dict(state["images"])
+    hashes = dict(state.get("hashes") or {})
     allowed = set(state["tools"])
     calls = [asyncio.to_thread(_run_tool, r, images, allowed) for r in state["pending"]]
     observations = []
@@ -161,7 +171,8 @@ async def invoke_tools(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
         for kind, image in (call.result.produced_images() if call.result else {}).items():
             name = f"{kind}_{sum(n.startswith(kind + '_') for n in images) + 1}"
             images[name] = image
-            produced[name] = deps.store.put_artifact(image) if deps.store else ""
+            hashes[name] = produced[name] = image_hash(image)
+            deps.artifacts[produced[name]] = image
             artifacts.append(produced[name])
         evidence = Evidence(
             tool=request.tool, arguments=request.arguments, candidate=request.candidate,
@@ -172,7 +183,7 @@ async def invoke_tools(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
                        output=evidence.output, produced=produced)
         deps.usage.tool_calls += 1
         observations.append(Observation(request, evidence, call.result, produced))
-    return {"observations": observations, "images": images, "steps": state["steps"] + 1, "pending": []}
+    return {"observations": observations, "images": images, "hashes": hashes, "steps": state["steps"] + 1, "pending": []}
 
 
 async def score(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
@@ -181,7 +192,7 @@ async def score(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     return {"scores": scores, "notes": notes}
 
 
-def aggregate(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
+async def aggregate(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     deps = runtime.context
     task, rubric, scores = state["task"], state["rubric"], state["scores"]
     overall = [overall_score(rubric, [s for s in scores if s.candidate == i]) for i in range(len(task.candidates))]
@@ -231,10 +242,14 @@ def build_judge_graph():
 JUDGE_GRAPH = build_judge_graph()
 
 
-async def run_judge(task: Task, images: dict[str, Image.Image], deps: JudgeDeps) -> Verdict:
-    """Run the judge graph on one task; the verdict's latency covers the whole run."""
+async def run_judge(task: Task, images: dict[str, Image.Image], deps: JudgeDeps,
+                    hashes: dict[str, str] | None = None) -> Verdict:
+    """Run the judge graph on one task; the verdict's latency covers the whole run.
+
+    `hashes` gives the content hash of named images when the caller has them already."""
     start = time.perf_counter()
-    state = await JUDGE_GRAPH.ainvoke({"task": task, "images": images}, context=deps)
+    hashes = {name: (hashes or {}).get(name) or image_hash(image) for name, image in images.items()}
+    state = await JUDGE_GRAPH.ainvoke({"task": task, "images": images, "hashes": hashes}, context=deps)
     verdict = state["verdict"]
     verdict.latency_s = round(time.perf_counter() - start, 6)
     return verdict

@@ -17,19 +17,16 @@ the distribution is kept on the criterion: a continuous reward from one forward 
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import math
 import re
-import threading
-from collections import OrderedDict
 from typing import Any, Literal
 
 from PIL import Image
 from pydantic import BaseModel, Field, ValidationError
 
 from scrutiny.agents.judge import JudgeDeps, JudgeState, Plan, ToolRequest
+from scrutiny.images import data_url
 from scrutiny.schema import Completion, Criterion, CriterionScore, Task
 from scrutiny.tools import tool_schemas
 
@@ -111,25 +108,10 @@ def _schema_format(name: str, model: type[BaseModel]) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": name, "schema": model.model_json_schema()}}
 
 
-_URLS: OrderedDict[int, tuple[Image.Image, str]] = OrderedDict()
-_URLS_LOCK = threading.Lock()
-
-
-def image_part(image: Image.Image) -> dict[str, Any]:
-    """An image as a data-URL message part, encoded once per image (conversations are rebuilt every step)."""
-    with _URLS_LOCK:
-        hit = _URLS.get(id(image))
-        if hit is not None and hit[0] is image:
-            _URLS.move_to_end(id(image))
-            return {"type": "image_url", "image_url": {"url": hit[1]}}
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    with _URLS_LOCK:
-        _URLS[id(image)] = (image, url)  # holding the image keeps its id from being reused
-        while len(_URLS) > 256:
-            _URLS.popitem(last=False)
-    return {"type": "image_url", "image_url": {"url": url}}
+def image_part(image: Image.Image, digest: str | None = None) -> dict[str, Any]:
+    """An image as a data-URL message part (encoded once per content hash: conversations are
+    rebuilt every step, and the store keeps the same PNG bytes)."""
+    return {"type": "image_url", "image_url": {"url": data_url(image, digest)}}
 
 
 def tool_text(tool: str, output: dict[str, Any] | None, error: str | None) -> str:
@@ -220,14 +202,14 @@ class ModelPolicy:
 
     def conversation(self, state: JudgeState, i: int) -> list[dict[str, Any]]:
         """Candidate i's conversation so far, rebuilt from the run's state."""
-        task, images = state["task"], state["images"]
+        task, images, hashes = state["task"], state["images"], state.get("hashes") or {}
         criteria = "\n".join(f"- {c.id}: {c.statement}" for c in state["rubric"])
         kind = "an edit of the source image, following the instruction" if task.kind == "edit" else "an image generated from the prompt"
         skills = "\n\n".join(s.text() for s in state.get("skills", []))
         parts: list[dict[str, Any]] = [{"type": "text", "text": (f"Skills for this task:\n{skills}\n\n" if skills else "")
                                         + f"Judge candidate_{i}, {kind}:\n«{task.prompt}»\n\nCriteria:\n{criteria}"}]
         for name in [f"candidate_{i}"] + (["source"] if "source" in images else []):
-            parts += [{"type": "text", "text": f"{name}:"}, image_part(images[name])]
+            parts += [{"type": "text", "text": f"{name}:"}, image_part(images[name], hashes.get(name))]
         messages = [self.system, {"role": "user", "content": parts}]
         observations = {o.request.call_id: o for o in state.get("observations", []) if o.request.candidate == i}
         for note in (n for n in state.get("notes", []) if n.get("candidate") == i and "calls" in n):
@@ -247,7 +229,7 @@ class ModelPolicy:
                 text = tool_text(call["name"], o.evidence.output, o.evidence.error)
                 for name in o.produced:
                     text += f"\nThe result is a new image, {name} (shown below)."
-                    new_images += [{"type": "text", "text": f"{name}:"}, image_part(state["images"][name])]
+                    new_images += [{"type": "text", "text": f"{name}:"}, image_part(images[name], hashes.get(name))]
                 if self.native_tools:
                     messages.append({"role": "tool", "tool_call_id": call["id"], "content": text})
                 else:
@@ -312,13 +294,13 @@ class ModelPolicy:
 
     async def _pairwise(self, state: JudgeState, deps: JudgeDeps) -> int | None:
         """Both orders; they must agree, otherwise it is a tie (position bias cancels)."""
-        task, images = state["task"], state["images"]
+        task, images, hashes = state["task"], state["images"], state.get("hashes") or {}
         criteria = "\n".join(f"- {c.statement}" for c in state["rubric"])
         winners = []
         for first, second in ((0, 1), (1, 0)):
             parts = [{"type": "text", "text": f"Prompt: «{task.prompt}»\nCriteria:\n{criteria}"},
-                     {"type": "text", "text": "Image A:"}, image_part(images[f"candidate_{first}"]),
-                     {"type": "text", "text": "Image B:"}, image_part(images[f"candidate_{second}"]),
+                     {"type": "text", "text": "Image A:"}, image_part(images[f"candidate_{first}"], hashes.get(f"candidate_{first}")),
+                     {"type": "text", "text": "Image B:"}, image_part(images[f"candidate_{second}"], hashes.get(f"candidate_{second}")),
                      {"type": "text", "text": PAIRWISE}]
             answer, error = await self._ask_json([self.system, {"role": "user", "content": parts}],
                                                  _schema_format("pairwise", _Pairwise), _Pairwise, deps, "pairwise")

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from PIL import Image
 
 from scrutiny.agents.judge import JudgeDeps, Policy, run_judge
 from scrutiny.agents.offline import OfflinePolicy
@@ -70,7 +71,7 @@ class Judge:
 
     @property
     def library_version(self) -> str:
-        return self.library.version if self.config.skills else ""
+        return self.router.version if self.router else ""
 
     # async API
 
@@ -140,28 +141,29 @@ class Judge:
                     rubric: list[Criterion] | None = None, metadata: dict[str, Any] | None = None) -> Verdict:
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError("the prompt is empty: give the text the image was generated from (or the edit instruction)")
-        # 1. intake: every image normalised once and named for the conversation
-        pixels = await asyncio.to_thread(lambda: [load_image(c) for c in candidates])
-        images = {f"candidate_{i}": im for i, im in enumerate(pixels)}
-        source_hash = None
-        if source is not None:
-            images["source"] = await asyncio.to_thread(load_image, source)
-            source_hash = image_hash(images["source"])
-        task = Task(kind=kind, prompt=prompt, candidates=[image_hash(im) for im in pixels], source=source_hash,
-                    rubric=rubric, metadata=metadata or {})
+        # 1. intake: every image normalised once and named for the conversation (files are read
+        # and converted off the event loop; RGB images in memory are not worth a thread hop)
+        inputs = {f"candidate_{i}": c for i, c in enumerate(candidates)} | ({"source": source} if source is not None else {})
+        if all(isinstance(x, Image.Image) and x.mode == "RGB" for x in inputs.values()):
+            images = {name: load_image(x) for name, x in inputs.items()}
+        else:
+            images = await asyncio.to_thread(lambda: {name: load_image(x) for name, x in inputs.items()})
+        hashes = {name: image_hash(image) for name, image in images.items()}
+        task = Task(kind=kind, prompt=prompt, candidates=[hashes[f"candidate_{i}"] for i in range(len(candidates))],
+                    source=hashes.get("source"), rubric=rubric, metadata=metadata or {})
         # 2. a cached verdict for the same task, policy and library
-        key = self.cache_key(task)
-        if self.config.cache and (hit := self.store.cached_verdict(key)) is not None:
+        key = self.cache_key(task) if self.config.cache else None
+        if key is not None and (hit := self.store.cached_verdict(key)) is not None:
             return hit
         # 3. judge, then keep the images, the trace and the verdict
         trace = Trace(task=task, policy=self.policy.name, model=self.policy.model, library_version=self.library_version)
         deps = JudgeDeps(policy=self.policy, trace=trace, store=self.store, max_steps=self.config.max_steps,
                          router=self.router)
-        verdict = await run_judge(task, images, deps)
+        verdict = await run_judge(task, images, deps, hashes)
         verdict.version = __version__
         trace.verdict_id = verdict.id
-        kept = [images[n] for n in images if n.startswith("candidate_") or n == "source"]
-        await asyncio.wrap_future(self.store.submit_judgment(trace, verdict, kept, key if self.config.cache else None))
+        kept = {hashes[name]: image for name, image in images.items()} | deps.artifacts
+        await asyncio.wrap_future(self.store.submit_judgment(trace, verdict, kept, key))
         return verdict
 
     def cache_key(self, task: Task) -> str:
@@ -169,10 +171,14 @@ class Judge:
         parts = {
             "task": task.model_dump(mode="json", exclude={"metadata"}),
             "policy": self.policy.name, "model": self.policy.model, "library": self.library_version,
-            "tools": {name: t.version for name, t in sorted(REGISTRY.items())}, "scrutiny": __version__,
+            "tools": _tool_versions(), "scrutiny": __version__,
             "max_steps": self.config.max_steps,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+def _tool_versions() -> dict[str, str]:
+    return {name: t.version for name, t in sorted(REGISTRY.items())}
+
 
 class _Progress:
     """A rich progress bar on stderr that advances from any coroutine."""

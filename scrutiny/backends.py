@@ -14,6 +14,7 @@ Configure it in code, from the environment (`SCRUTINY_ENDPOINTS=url1,url2`, `SCR
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import openai
+from pydantic_core import to_json
 
 from scrutiny.schema import Completion, ModelToolCall, TokenLogprob
 
@@ -93,16 +95,20 @@ class OpenAIBackend:
     async def chat(self, messages: list[dict[str, Any]], *, tools: list[dict] | None = None,
                    response_format: dict | None = None, top_logprobs: int | None = None,
                    max_tokens: int = 1024, temperature: float = 0.0) -> Completion:
-        # The messages go in `extra_body`, sent as is: the client's own request transform walks every
-        # part of every message (base64 images included) and costs more CPU than the rest of a judgment.
-        request: dict[str, Any] = {"model": self.model, "messages": [], "extra_body": {"messages": messages},
-                                   "max_tokens": max_tokens, "temperature": temperature}
+        request: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": max_tokens,
+                                   "temperature": temperature}
         if tools:
             request.update(tools=tools, tool_choice="auto")
         if response_format:
             request["response_format"] = response_format
         if top_logprobs:
             request.update(logprobs=True, top_logprobs=top_logprobs)
+        # The body is serialised here, once, and posted as bytes; the answer comes back as bytes and is
+        # read straight into a `Completion`. The client's typed path walks every part of every message
+        # (base64 images included) on the way out and builds a model of every field on the way back,
+        # which costs more CPU than the rest of a judgment. Headers, auth, timeouts and the connection
+        # pool are still the client's.
+        body = to_json(request)
         async with self._limit():
             last_error: Exception | None = None
             for attempt in range(self.max_retries + 1):
@@ -112,8 +118,10 @@ class OpenAIBackend:
                     continue
                 endpoint.outstanding += 1
                 try:
-                    response = await self._client(endpoint).chat.completions.create(**request)
-                except (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError) as e:
+                    raw = await self._client(endpoint).post("/chat/completions", cast_to=bytes, **{_RAW_BODY: body})
+                    completion = _completion(json.loads(raw), endpoint.url)
+                except (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError,
+                        json.JSONDecodeError, _BadAnswer) as e:
                     self._failed(endpoint)
                     last_error = e
                     await asyncio.sleep(self.backoff_s * 2**attempt)
@@ -129,7 +137,7 @@ class OpenAIBackend:
                     endpoint.outstanding -= 1
                     endpoint.probing = False
                 self._succeeded(endpoint)
-                return _completion(response, endpoint.url)
+                return completion
         raise BackendError(f"no endpoint answered after {self.max_retries + 1} attempts: {last_error or 'all endpoints are cooling down'}")
 
     def status(self) -> list[dict[str, Any]]:
@@ -181,19 +189,34 @@ def _v1(url: str) -> str:
     return url if url.endswith("/v1") else url + "/v1"
 
 
-def _completion(response: Any, endpoint: str) -> Completion:
-    choice = response.choices[0]
-    message = choice.message
-    logprobs = None
-    if choice.logprobs is not None and choice.logprobs.content is not None:
-        logprobs = [TokenLogprob(token=t.token, logprob=t.logprob, top={a.token: a.logprob for a in (t.top_logprobs or [])})
-                    for t in choice.logprobs.content]
-    return Completion(
-        content=message.content,
-        tool_calls=[ModelToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments)
-                    for c in (message.tool_calls or [])],
-        logprobs=logprobs,
-        prompt_tokens=response.usage.prompt_tokens if response.usage else 0,
-        completion_tokens=response.usage.completion_tokens if response.usage else 0,
-        model=response.model, endpoint=endpoint,
-    )
+_RAW_BODY = "content" if "content" in inspect.signature(openai.AsyncOpenAI.post).parameters else "body"
+"""Where the client takes a body already serialised: `content=` (openai >= 2), `body=` before."""
+
+
+class _BadAnswer(ValueError):
+    """A 200 answer that is not a chat completion (a proxy's error page, a cut-off body)."""
+
+
+def _completion(data: Any, endpoint: str) -> Completion:
+    """A chat.completion body, as vLLM and OpenAI send it, read into a `Completion`."""
+    try:
+        choice = data["choices"][0]
+        message = choice["message"]
+        logprobs = None
+        content = (choice.get("logprobs") or {}).get("content")
+        if content is not None:
+            logprobs = [TokenLogprob(token=t["token"], logprob=t["logprob"],
+                                     top={a["token"]: a["logprob"] for a in t.get("top_logprobs") or []})
+                        for t in content]
+        usage = data.get("usage") or {}
+        return Completion(
+            content=message.get("content"),
+            tool_calls=[ModelToolCall(id=c["id"], name=c["function"]["name"], arguments=c["function"]["arguments"] or "")
+                        for c in message.get("tool_calls") or []],
+            logprobs=logprobs,
+            prompt_tokens=usage.get("prompt_tokens") or 0,
+            completion_tokens=usage.get("completion_tokens") or 0,
+            model=data.get("model", ""), endpoint=endpoint,
+        )
+    except (KeyError, IndexError, TypeError, AttributeError) as e:
+        raise _BadAnswer(f"{endpoint} answered with something that is not a chat completion ({type(e).__name__}: {e})") from None

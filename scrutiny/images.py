@@ -10,10 +10,13 @@ type's module and read through their own `.numpy()`.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import os
+import threading
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Union
 
@@ -67,6 +70,63 @@ def image_hash(image: Image.Image) -> str:
     digest = hashlib.sha256(f"{image.mode}:{image.width}x{image.height}:".encode())
     digest.update(image.tobytes())
     return digest.hexdigest()
+
+
+class _Encodings:
+    """Encoded images by content hash, least recently used first out, within a byte budget."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, bytes | str] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | str | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: bytes | str) -> None:
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = value
+            self._size += len(value)
+            while self._size > self.max_bytes and len(self._items) > 1:
+                self._size -= len(self._items.popitem(last=False)[1])
+
+
+_PNG = _Encodings(96 * 2**20)
+_DATA_URLS = _Encodings(128 * 2**20)
+
+
+def png_bytes(image: Image.Image, digest: str | None = None) -> bytes:
+    """The image as a fast PNG (compress level 1), encoded once per content hash.
+
+    A judgment needs the same encoding twice or more: as a data URL in every model request and
+    as the artifact file in the store. The cache is keyed by the pixels' hash (pass it when it is
+    known), so an image changed in place is encoded again.
+    """
+    digest = digest or image_hash(image)
+    data = _PNG.get(digest)
+    if data is None:
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", compress_level=1)
+        data = buffer.getvalue()
+        _PNG.put(digest, data)
+    return data
+
+
+def data_url(image: Image.Image, digest: str | None = None) -> str:
+    """`data:image/png;base64,...` for a model request, made once per content hash."""
+    digest = digest or image_hash(image)
+    url = _DATA_URLS.get(digest)
+    if url is None:
+        url = "data:image/png;base64," + base64.b64encode(png_bytes(image, digest)).decode()
+        _DATA_URLS.put(digest, url)
+    return url
 
 
 def to_png_bytes(image: Image.Image) -> bytes:

@@ -67,6 +67,13 @@ class Router:
         self._vectors = None
         self._cache: dict[str, list[Skill]] = {}
         self._lock = threading.Lock()
+        self.version = library.version
+        """The library's version when this router was made (the router keeps its skills from then)."""
+
+    def cached(self, text: str) -> list[Skill] | None:
+        """The skills `route` gave for this text before, without computing anything; None if new."""
+        with self._lock:
+            return self._cache.get(QUOTED.sub('"…"', text))
 
     def route(self, text: str) -> list[Skill]:
         """The `always` skills plus the k best matches for the task text (only positive matches).

@@ -57,6 +57,27 @@ def test_retries_5xx_and_dropped_connections_on_another_endpoint(servers, failur
     assert len(a.requests) == 1 and len(b.requests) == 1
 
 
+@pytest.mark.parametrize("body", ["<html>bad gateway</html>", '{"object": "error"}', '{"choices": []}'])
+def test_a_200_that_is_not_a_chat_completion_fails_over(servers, body):
+    a, b = servers
+    a.push(Reply(raw=body))
+    backend = OpenAIBackend([a.url, b.url], "fake-vl", backoff_s=0.01)
+    (answer,) = chat(backend)
+    assert answer.content == "ok" and answer.endpoint == b.url and backend.status()[0]["failures"] == 1
+
+
+def test_the_request_body_is_the_openai_wire_format(servers):
+    a, _ = servers
+    backend = OpenAIBackend([a.url], "fake-vl")
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    messages = [{"role": "system", "content": "judge"}, {"role": "user", "content": [{"type": "text", "text": "«x»"}, image]}]
+    chat_format = {"type": "json_schema", "json_schema": {"name": "v", "schema": {"type": "object"}}}
+    asyncio.run(backend.chat(messages, response_format=chat_format, top_logprobs=3, max_tokens=7))
+    (sent,) = a.requests
+    assert sent == {"model": "fake-vl", "messages": messages, "max_tokens": 7, "temperature": 0.0,
+                    "response_format": chat_format, "logprobs": True, "top_logprobs": 3}
+
+
 def test_a_hang_times_out_and_fails_over(servers):
     a, b = servers
     a.push(Reply(delay=3.0))

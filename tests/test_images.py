@@ -1,3 +1,4 @@
+import base64
 import io
 
 import numpy as np
@@ -5,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from scrutiny.images import ImageError, image_hash, load_image
+from scrutiny.images import ImageError, data_url, image_hash, load_image, png_bytes
 
 
 def _png(image: Image.Image, **kw) -> bytes:
@@ -97,3 +98,13 @@ def test_decompression_bomb_is_refused_before_decoding(monkeypatch):
     monkeypatch.setenv("SCRUTINY_MAX_PIXELS", "1000")
     with pytest.raises(ImageError, match="SCRUTINY_MAX_PIXELS"):
         load_image(np.zeros((100, 100, 3), np.uint8))
+
+
+def test_request_encodings_follow_the_pixels_not_the_object(rgb):
+    first = data_url(rgb)
+    assert first.startswith("data:image/png;base64,") and data_url(rgb) is first  # encoded once
+    decoded = Image.open(io.BytesIO(base64.b64decode(first.split(",", 1)[1])))
+    assert decoded.tobytes() == rgb.tobytes()
+    rgb.paste((255, 0, 0), (0, 0, 4, 4))  # changed in place: same object, new pixels
+    assert data_url(rgb) != first
+    assert Image.open(io.BytesIO(png_bytes(rgb))).tobytes() == rgb.tobytes()

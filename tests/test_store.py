@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from scrutiny.memory import Store, StoreError
-from scrutiny.memory.store import TraceRow, VerdictRow
+from scrutiny.images import image_hash
+from scrutiny.memory.store import ArtifactRow, TraceRow, VerdictRow
 from scrutiny.schema import Task, Trace, Verdict
 
 
@@ -144,3 +145,24 @@ def test_in_memory_store_is_shared_safely_between_threads(store):
     for t in threads:
         t.join()
     assert store.count(TraceRow) == 60
+
+
+def test_judgments_submitted_together_are_committed_together(store):
+    shared = Image.new("RGB", (6, 6), "blue")
+    futures, verdicts = [], []
+    for i in range(40):
+        trace = Trace(task=_task(f"group {i}"))
+        trace.add("node_exit", "aggregate", scores=[i / 40])
+        verdict = Verdict(task=trace.task, scores=[i / 40], trace_id=trace.id)
+        trace.verdict_id = verdict.id
+        own = Image.new("RGB", (6, 6), (i, 0, 0))
+        futures.append(store.submit_judgment(trace, verdict, [shared, own], "same task"))
+        verdicts.append(verdict)
+    for future in futures:
+        future.result(timeout=30)
+    assert store.count(TraceRow) == 40 and store.count(VerdictRow) == 40
+    assert store.count(ArtifactRow) == 41  # the shared image once
+    assert store.cached_verdict("same task").id == verdicts[-1].id  # the last one sent wins
+    back = store.trace(verdicts[7].trace_id)
+    assert back.verdict_id == verdicts[7].id and back.events[0].data == {"scores": [7 / 40]}
+    assert store.artifact(image_hash(shared)).tobytes() == shared.tobytes()
