@@ -105,6 +105,8 @@ class JudgeDeps:
     usage: Usage = field(default_factory=Usage)
     artifacts: dict[str, Image.Image] = field(default_factory=dict)
     """Images the tools produced, by content hash: written to the store with the judgment."""
+    sent: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
+    """The model requests of this run (trace seq, messages), so the trace keeps each message once."""
 
     @property
     def library_version(self) -> str:

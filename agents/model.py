@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from scrutiny.agents.judge import JudgeDeps, JudgeState, Plan, ToolRequest
 from scrutiny.images import data_url
-from scrutiny.schema import Completion, Criterion, CriterionScore, Task
+from scrutiny.schema import Completion, Criterion, CriterionScore, Task, Trace, TraceEvent
 from scrutiny.tools import tool_schemas
 
 SYSTEM = """You are scrutiny, a careful critic of generated and edited images. You check images against \
@@ -313,9 +313,18 @@ class ModelPolicy:
     # the backend, with the trace and usage kept
 
     async def _chat(self, messages: list[dict[str, Any]], deps: JudgeDeps, node: str, **kw: Any) -> Completion:
-        deps.trace.add("model_request", node, model=self.model, messages=_redact(messages),
-                       tools=[t["function"]["name"] for t in kw.get("tools") or []],
-                       response_format=bool(kw.get("response_format")))
+        # The trace keeps what is new in each request: messages an earlier request of this run began
+        # with (the system text, the conversation so far) are named by that request's event and count.
+        prefix, source = 0, None
+        for seq, sent in deps.sent:
+            n = _common_prefix(sent, messages)
+            if n > prefix:
+                prefix, source = n, seq
+        event = deps.trace.add("model_request", node, model=self.model, messages=_redact(messages[prefix:]),
+                               **({"prefix": {"event": source, "messages": prefix}} if prefix else {}),
+                               tools=[t["function"]["name"] for t in kw.get("tools") or []],
+                               response_format=bool(kw.get("response_format")))
+        deps.sent.append((event.seq, messages))
         completion = await self.backend.chat(messages, **kw)
         deps.usage.model_calls += 1
         deps.usage.prompt_tokens += completion.prompt_tokens
@@ -366,6 +375,24 @@ def _short(error: Exception) -> str:
 
 def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]+", text.lower())) - {"the", "a", "an", "is", "are", "of", "in", "on", "image"}
+
+
+def _common_prefix(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x is not y and x != y:
+            break
+        n += 1
+    return n
+
+
+def request_messages(trace: Trace, event: TraceEvent) -> list[dict[str, Any]]:
+    """All messages of a recorded model request, its prefix taken from the earlier request it names."""
+    prefix = event.data.get("prefix")
+    if not prefix:
+        return list(event.data.get("messages", []))
+    earlier = next(e for e in trace.events if e.seq == prefix["event"])
+    return request_messages(trace, earlier)[:prefix["messages"]] + list(event.data.get("messages", []))
 
 
 def _redact(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ import contextlib
 import io
 import json
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,7 @@ import urllib.request
 import openai
 
 from scrutiny import Criterion, Judge, JudgeConfig, Store
-from scrutiny.agents.model import ModelPolicy, image_part
+from scrutiny.agents.model import ModelPolicy
 from scrutiny.backends import OpenAIBackend
 from scrutiny.fake_server import FakeServer, Reply
 from scrutiny.synth import fitted_sign
@@ -45,8 +46,7 @@ ANSWER = json.dumps({"criteria": [{"id": "text_1", "score": 4, "rationale": "rea
 RH_ANSWER = '<answer>{"preference": "A", "score_A_instruction": 3, "score_A_quality": 3, "score_B_instruction": 2, "score_B_quality": 3, "reasoning": "stub"}</answer>'
 
 
-async def raw_openai(url: str, messages: list[list[dict]], concurrency: int) -> float:
-    client = openai.AsyncOpenAI(base_url=url, api_key="EMPTY", max_retries=0)
+async def raw_openai(client: openai.AsyncOpenAI, messages: list[list[dict]], concurrency: int) -> float:
     limit = asyncio.Semaphore(concurrency)
 
     async def judgment(first: list[dict]) -> None:
@@ -58,9 +58,7 @@ async def raw_openai(url: str, messages: list[list[dict]], concurrency: int) -> 
 
     start = time.perf_counter()
     await asyncio.gather(*(judgment(m) for m in messages))
-    seconds = time.perf_counter() - start
-    await client.close()
-    return seconds
+    return time.perf_counter() - start
 
 
 @contextlib.contextmanager
@@ -106,40 +104,60 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--judgments", type=int, default=256)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds of each, interleaved; medians are reported")
     parser.add_argument("--delays", default="0.05,0.5", help="stub delays in seconds, comma-separated")
     parser.add_argument("--rewardharness", metavar="PYTHON", help="python of an environment with rewardharness installed")
     args = parser.parse_args()
-    images = [fitted_sign(f"SALE {i}", size=(256, 256)) for i in range(args.judgments)]
+    n, rounds = args.judgments, args.rounds
     rubric = [Criterion(id="text_1", statement="The sign reads SALE", dimension="text", params={"text": "SALE"})]
-    n = args.judgments
+    # fresh images for every round (nothing of one round is cached for the next), and the warm-up
+    batches = [[fitted_sign(f"SALE {r}-{i}", size=(256, 256)) for i in range(n)] for r in range(rounds + 1)]
     # the first request of a judgment, as the policy builds it, captured once in process
     probe = FakeServer(default=Reply(content=ANSWER)).start()
     with tempfile.TemporaryDirectory() as home:
         Judge(policy=ModelPolicy(OpenAIBackend([probe.url], "fake-vl"), synthesize_rubric=False, pairwise=False,
-                                 top_logprobs=None), store=Store(home=home)).judge(images[0], PROMPT, rubric=rubric)
+                                 top_logprobs=None), store=Store(home=home)).judge(batches[0][0], PROMPT, rubric=rubric)
     template = probe.requests[0]["messages"]
     probe.stop()
-    first_requests = [[template[0], {**template[1], "content": template[1]["content"][:2] + [image_part(im)]}] for im in images]
+
+    def requests_for(images):
+        """The baseline's requests, its images encoded before the clock starts (scrutiny's judgments encode
+        theirs inside the timed run: this encoding goes around scrutiny's cache)."""
+        parts = []
+        for im in images:
+            buffer = io.BytesIO()
+            im.save(buffer, format="PNG", compress_level=1)
+            parts.append({"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()}})
+        return [[template[0], {**template[1], "content": template[1]["content"][:2] + [part]}] for part in parts]
+
     ours_rate: dict[float, float] = {}
     for delay in (float(d) for d in args.delays.split(",")):
-        with stub_process(delay, ANSWER) as url:
-            with tempfile.TemporaryDirectory() as home:
-                backend = OpenAIBackend([url], "fake-vl", max_concurrency=args.concurrency)
-                policy = ModelPolicy(backend, synthesize_rubric=False, pairwise=False, top_logprobs=None)
-                judge = Judge(policy=policy, store=Store(home=home), config=JudgeConfig(concurrency=args.concurrency, cache=False))
-                judge.judge(images[0], "warm up", rubric=rubric)
+        with stub_process(delay, ANSWER) as url, tempfile.TemporaryDirectory() as home, asyncio.Runner() as runner:
+            backend = OpenAIBackend([url], "fake-vl", max_concurrency=args.concurrency)
+            policy = ModelPolicy(backend, synthesize_rubric=False, pairwise=False, top_logprobs=None)
+            judge = Judge(policy=policy, store=Store(home=home), config=JudgeConfig(concurrency=args.concurrency, cache=False))
+            client = openai.AsyncOpenAI(base_url=url, api_key="EMPTY", max_retries=0)
+            # warm up both: connections open, the route cached, code paths taken once
+            judge.judge_many(batches[0][:args.concurrency], "warm up", rubric=rubric)
+            runner.run(raw_openai(client, requests_for(batches[0][:args.concurrency]), args.concurrency))
+            raw_times, our_times = [], []
+            for images in batches[1:]:  # interleaved rounds, so a slow moment of the machine hits both
+                raw_times.append(runner.run(raw_openai(client, requests_for(images), args.concurrency)))
                 start = time.perf_counter()
                 verdicts = judge.judge_many(images, PROMPT, rubric=rubric)
-                ours = time.perf_counter() - start
+                our_times.append(time.perf_counter() - start)
                 assert all(v.score == 0.75 and v.usage.model_calls == 2 for v in verdicts)
-            raw = asyncio.run(raw_openai(url, first_requests, args.concurrency))
-        print(f"{n} judgments, 2 model calls each, stub delay {delay * 1000:.0f} ms, concurrency {args.concurrency}")
-        print(f"  raw AsyncOpenAI, same calls:  {n / raw:7.1f} judgments/s")
-        print(f"  scrutiny ModelPolicy:          {n / ours:7.1f} judgments/s   ratio to raw {raw / ours:.3f} (target >= 0.9)")
+            runner.run(client.close())
+        raw, ours = statistics.median(raw_times), statistics.median(our_times)
+        ratios = sorted(r / o for r, o in zip(raw_times, our_times))
+        print(f"{n} judgments x {rounds} rounds, 2 model calls each, stub delay {delay * 1000:.0f} ms, concurrency {args.concurrency}")
+        print(f"  raw AsyncOpenAI, same calls:  {n / raw:7.1f} judgments/s (median round)")
+        print(f"  scrutiny ModelPolicy:          {n / ours:7.1f} judgments/s   ratio to raw {raw / ours:.3f} "
+              f"(rounds {', '.join(f'{r:.3f}' for r in ratios)}; target >= 0.9)")
         ours_rate[delay] = n / ours
     if args.rewardharness:
         buffer = io.BytesIO()
-        images[0].save(buffer, format="PNG")
+        batches[0][0].save(buffer, format="PNG")
         delay = float(args.delays.split(",")[0])
         with stub_process(delay, RH_ANSWER) as url:
             rh = rewardharness(args.rewardharness, url, n, args.concurrency, base64.b64encode(buffer.getvalue()).decode())

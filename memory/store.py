@@ -10,6 +10,7 @@ Every write commits before the method returns, so a crash never loses a finished
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -179,8 +180,13 @@ class Store:
         self.url = url
         self.artifacts_dir = self.home / "artifacts"
         self.engine = _make_engine(url, self.home)
-        # One connection may serve several threads (in-memory SQLite); sessions take turns.
-        self._lock = threading.RLock()
+        # One connection serves every thread of an in-memory SQLite store: its sessions take turns. A
+        # database on disk gives each thread its own connection (and SQLite's own locking), so reads
+        # on the event loop never wait behind a batch the writer thread is committing.
+        shared_connection = isinstance(self.engine.pool, StaticPool)
+        self._lock = threading.RLock() if shared_connection else contextlib.nullcontext()
+        self._writer_lock = threading.Lock()
+        self._folders: set[Path] = set()  # artifact folders known to exist
         self._pending: queue.Queue = queue.Queue()
         self._writer: threading.Thread | None = None
         self._write(lambda s: None, create=True)
@@ -337,8 +343,16 @@ class Store:
     def _save_artifact_file(self, image: Image.Image, digest: str) -> None:
         path = self.artifact_path(digest)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
+            if path.parent not in self._folders:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._folders.add(path.parent)
+            try:
+                tmp = tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False)
+            except FileNotFoundError:  # the folder was removed while the store was open
+                self._folders.clear()
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False)
+            with tmp:
                 tmp.write(png_bytes(image, digest))  # the encoding a model request may have made already
             os.replace(tmp.name, path)
 
@@ -384,7 +398,9 @@ class Store:
                 time.sleep(min(0.02 * 2**attempt, 0.5))
 
     def _start_writer(self) -> None:
-        with self._lock:
+        if self._writer is not None:
+            return
+        with self._writer_lock:
             if self._writer is None:
                 self._writer = threading.Thread(target=self._write_batches, name="scrutiny-store-writer", daemon=True)
                 self._writer.start()

@@ -21,7 +21,7 @@ from PIL import Image
 
 from scrutiny.agents.judge import JudgeDeps, Policy, run_judge
 from scrutiny.agents.offline import OfflinePolicy
-from scrutiny.images import ImageInput, image_hash, load_image
+from scrutiny.images import ImageInput, image_hash, load_image, png_bytes
 from scrutiny.loop import run_sync
 from scrutiny.memory import Store
 from scrutiny.schema import Criterion, Task, Trace, TaskKind, Verdict
@@ -141,14 +141,10 @@ class Judge:
                     rubric: list[Criterion] | None = None, metadata: dict[str, Any] | None = None) -> Verdict:
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError("the prompt is empty: give the text the image was generated from (or the edit instruction)")
-        # 1. intake: every image normalised once and named for the conversation (files are read
-        # and converted off the event loop; RGB images in memory are not worth a thread hop)
+        # 1. intake, off the event loop: every image normalised once, hashed, and encoded for the store
+        # (and for model requests, which send the same PNG bytes)
         inputs = {f"candidate_{i}": c for i, c in enumerate(candidates)} | ({"source": source} if source is not None else {})
-        if all(isinstance(x, Image.Image) and x.mode == "RGB" for x in inputs.values()):
-            images = {name: load_image(x) for name, x in inputs.items()}
-        else:
-            images = await asyncio.to_thread(lambda: {name: load_image(x) for name, x in inputs.items()})
-        hashes = {name: image_hash(image) for name, image in images.items()}
+        images, hashes = await asyncio.to_thread(self._intake, inputs)
         task = Task(kind=kind, prompt=prompt, candidates=[hashes[f"candidate_{i}"] for i in range(len(candidates))],
                     source=hashes.get("source"), rubric=rubric, metadata=metadata or {})
         # 2. a cached verdict for the same task, policy and library
@@ -165,6 +161,14 @@ class Judge:
         kept = {hashes[name]: image for name, image in images.items()} | deps.artifacts
         await asyncio.wrap_future(self.store.submit_judgment(trace, verdict, kept, key))
         return verdict
+
+    def _intake(self, inputs: dict[str, ImageInput]) -> tuple[dict[str, Image.Image], dict[str, str]]:
+        images = {name: load_image(x) for name, x in inputs.items()}
+        hashes = {name: image_hash(image) for name, image in images.items()}
+        for name, image in images.items():
+            if not self.store.artifact_path(hashes[name]).exists():
+                png_bytes(image, hashes[name])
+        return images, hashes
 
     def cache_key(self, task: Task) -> str:
         """Task, rubric, policy and model, library version, and the version of every tool."""

@@ -14,11 +14,13 @@ Configure it in code, from the environment (`SCRUTINY_ENDPOINTS=url1,url2`, `SCR
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import os
 import time
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -66,7 +68,11 @@ class OpenAIBackend:
     breaker_failures: int = 3
     breaker_cooldown_s: float = 30.0
     _pool: list[Endpoint] = field(init=False, repr=False)
-    _clients: dict[tuple[int, str], openai.AsyncOpenAI] = field(init=False, default_factory=dict, repr=False)
+    connections_per_client: int = 16
+    """Requests in flight per client (and so connections in its pool); an endpoint gets as many
+    clients as the concurrency needs. One pool of many connections is slow: httpx checks every
+    connection of the pool on each request and each answer."""
+    _clients: dict[tuple[int, str], list[_Client]] = field(init=False, default_factory=dict, repr=False)
     _limits: dict[int, asyncio.Semaphore] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -118,7 +124,8 @@ class OpenAIBackend:
                     continue
                 endpoint.outstanding += 1
                 try:
-                    raw = await self._client(endpoint).post("/chat/completions", cast_to=bytes, **{_RAW_BODY: body})
+                    with self._client(endpoint) as client:
+                        raw = await client.post("/chat/completions", cast_to=bytes, **{_RAW_BODY: body})
                     completion = _completion(json.loads(raw), endpoint.url)
                 except (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError,
                         json.JSONDecodeError, _BadAnswer) as e:
@@ -169,13 +176,23 @@ class OpenAIBackend:
         endpoint.failures = 0
         endpoint.open_until = 0.0
 
-    def _client(self, endpoint: Endpoint) -> openai.AsyncOpenAI:
-        # A client's connection pool belongs to one event loop.
+    @contextlib.contextmanager
+    def _client(self, endpoint: Endpoint) -> Iterator[openai.AsyncOpenAI]:
+        """The endpoint's client with the fewest requests in flight. A client's connection pool
+        belongs to one event loop, so each loop gets its own clients."""
         key = (id(asyncio.get_running_loop()), endpoint.url)
-        if key not in self._clients:
-            self._clients[key] = openai.AsyncOpenAI(base_url=endpoint.url, api_key=self.api_key, timeout=self.timeout_s,
-                                                    max_retries=0)
-        return self._clients[key]
+        clients = self._clients.setdefault(key, [])
+        chosen = min(clients, key=lambda c: c.outstanding, default=None)
+        if chosen is None or (chosen.outstanding >= self.connections_per_client
+                              and len(clients) * self.connections_per_client < self.max_concurrency):
+            chosen = _Client(openai.AsyncOpenAI(base_url=endpoint.url, api_key=self.api_key, timeout=self.timeout_s,
+                                                max_retries=0))
+            clients.append(chosen)
+        chosen.outstanding += 1
+        try:
+            yield chosen.client
+        finally:
+            chosen.outstanding -= 1
 
     def _limit(self) -> asyncio.Semaphore:
         loop = id(asyncio.get_running_loop())
@@ -187,6 +204,12 @@ class OpenAIBackend:
 def _v1(url: str) -> str:
     url = url.strip().rstrip("/")
     return url if url.endswith("/v1") else url + "/v1"
+
+
+@dataclass
+class _Client:
+    client: openai.AsyncOpenAI
+    outstanding: int = 0
 
 
 _RAW_BODY = "content" if "content" in inspect.signature(openai.AsyncOpenAI.post).parameters else "body"

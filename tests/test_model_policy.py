@@ -6,7 +6,7 @@ import re
 import pytest
 
 from scrutiny import Criterion, Judge, JudgeConfig
-from scrutiny.agents.model import ModelPolicy
+from scrutiny.agents.model import ModelPolicy, request_messages
 from scrutiny.backends import OpenAIBackend
 from scrutiny.fake_server import FakeServer, Reply
 from scrutiny.synth import fitted_sign, grid, shapes
@@ -46,6 +46,11 @@ def user_text(request) -> str:
     return json.dumps([m for m in request["messages"] if m["role"] != "system"])
 
 
+def _redacted(messages):
+    return [{**m, "content": [p if p.get("type") != "image_url" else {"type": "image_url", "image_url": "<png>"} for p in m["content"]]}
+            if isinstance(m.get("content"), list) else m for m in messages]
+
+
 def test_native_tool_calls_run_on_pixels_and_crops_join_the_conversation(server, store):
     server.push(Reply(tool_calls=[{"name": "zoom", "arguments": {"image": "candidate_0", "box": [0, 250, 1000, 750], "factor": 2}},
                                   {"name": "ocr", "arguments": {"image": "candidate_0"}}]),
@@ -66,6 +71,14 @@ def test_native_tool_calls_run_on_pixels_and_crops_join_the_conversation(server,
     assert answer["response_format"]["type"] == "json_schema"
     assert [s.score for s in verdict.criteria] == [0.25, 0.75] and verdict.policy == "model" and verdict.model == "fake-vl"
     assert verdict.usage.model_calls == 3 and verdict.usage.tool_calls == 2
+    # the trace keeps each message once: later requests name the earlier one they began with
+    requests = [e for e in store.trace(verdict.trace_id).events if e.kind == "model_request"]
+    assert "prefix" not in requests[0].data and requests[1].data["prefix"] == {"event": requests[0].seq, "messages": 2}
+    assert requests[2].data["prefix"]["event"] == requests[1].seq
+    assert [m["role"] for m in requests[2].data["messages"]] == ["assistant", "user"]  # the model's reply, the final ask
+    trace = store.trace(verdict.trace_id)
+    for event, sent in zip(requests, server.requests):
+        assert request_messages(trace, event) == _redacted(sent["messages"])
 
 
 def test_tag_format_fallback_for_servers_without_a_tool_parser(server, store):

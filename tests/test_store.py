@@ -166,3 +166,13 @@ def test_judgments_submitted_together_are_committed_together(store):
     back = store.trace(verdicts[7].trace_id)
     assert back.verdict_id == verdicts[7].id and back.events[0].data == {"scores": [7 / 40]}
     assert store.artifact(image_hash(shared)).tobytes() == shared.tobytes()
+
+
+def test_artifacts_folder_removed_while_open_is_made_again(store):
+    import shutil
+
+    red = Image.new("RGB", (4, 4), "red")
+    store.put_artifact(red)
+    shutil.rmtree(store.artifacts_dir)
+    digest = store.put_artifact(red)  # its folder was known to exist, and is gone
+    assert store.artifact(digest).getpixel((0, 0)) == (255, 0, 0)
