@@ -10,6 +10,7 @@ criterion from the evidence and `aggregate` turns the scores into a verdict.
 from __future__ import annotations
 
 import asyncio
+import functools
 import operator
 import time
 from dataclasses import dataclass, field
@@ -299,7 +300,9 @@ def critique(rubric: list[Criterion], scores: list[CriterionScore], overall: lis
     return "\n".join(blocks)
 
 
+@functools.cache
 def _safety_installed() -> bool:
+    """Whether the safety tool's detector can load (looked up once: the search walks sys.path)."""
     import importlib.util
 
     return importlib.util.find_spec("nudenet") is not None

@@ -22,7 +22,7 @@ from PIL import Image
 from scrutiny.agents.judge import JudgeDeps, Policy, run_judge
 from scrutiny.agents.offline import OfflinePolicy
 from scrutiny.images import ImageInput, image_hash, load_image, png_bytes
-from scrutiny.loop import run_sync
+from scrutiny.loop import bounded_map, run_sync
 from scrutiny.memory import Store
 from scrutiny.schema import Criterion, Task, Trace, TaskKind, Verdict
 from scrutiny.skills.library import SkillLibrary, current_library
@@ -102,18 +102,10 @@ class Judge:
         prompts = [prompts] * len(images) if isinstance(prompts, str) else list(prompts)
         if len(prompts) != len(images):
             raise ValueError(f"got {len(images)} images but {len(prompts)} prompts; give one prompt per image")
-        limit = asyncio.Semaphore(self.config.concurrency)
         bar = _Progress(len(images), "judging") if progress else None
-
-        async def one(image, prompt):
-            async with limit:
-                verdict = await self.ajudge(image, prompt, rubric=rubric)
-            if bar:
-                bar.advance()
-            return verdict
-
         try:
-            return list(await asyncio.gather(*(one(i, p) for i, p in zip(images, prompts))))
+            return await bounded_map(lambda job: self.ajudge(job[0], job[1], rubric=rubric), zip(images, prompts),
+                                     self.config.concurrency, bar.advance if bar else None)
         finally:
             if bar:
                 bar.close()

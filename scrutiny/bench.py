@@ -14,7 +14,6 @@ items, and a bootstrap 95% confidence interval for the pairwise accuracy.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError, model_validator
 
 from scrutiny.api import Judge
+from scrutiny.loop import bounded_map
 from scrutiny.schema import Verdict
 
 
@@ -150,22 +150,14 @@ def cohen_kappa(a: list[str], b: list[str]) -> float:
 
 async def judge_items(judge: Judge, items: list[Preference], *, progress: bool = False, label: str = "judging") -> list[Verdict]:
     """One verdict per item, with bounded concurrency and an optional progress bar."""
-    limit = asyncio.Semaphore(judge.config.concurrency)
     bar = None
     if progress:
         from scrutiny.api import _Progress
 
         bar = _Progress(len(items), label)
-
-    async def one(item: Preference) -> Verdict:
-        async with limit:
-            verdict = await ajudge_item(judge, item)
-        if bar:
-            bar.advance()
-        return verdict
-
     try:
-        return list(await asyncio.gather(*(one(item) for item in items)))
+        return await bounded_map(lambda item: ajudge_item(judge, item), items, judge.config.concurrency,
+                                 bar.advance if bar else None)
     finally:
         if bar:
             bar.close()

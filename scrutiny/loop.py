@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 _loop: asyncio.AbstractEventLoop | None = None
 _lock = threading.Lock()
@@ -31,3 +32,30 @@ def background_loop() -> asyncio.AbstractEventLoop:
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine on the background loop and wait for its result (from any thread)."""
     return asyncio.run_coroutine_threadsafe(coroutine, background_loop()).result()
+
+
+async def bounded_map(fn: Callable[[T], Awaitable[R]], items: Iterable[T], concurrency: int,
+                      on_done: Callable[[], None] | None = None) -> list[R]:
+    """`fn` over `items`, at most `concurrency` at once, results in order; the first failure
+    cancels the rest and is raised as it is.
+
+    `concurrency` workers share one iterator, so a batch of any size holds only the calls in
+    flight: a task per item up front costs memory, and garbage-collection time with it.
+    """
+    items = list(items)
+    results: list[Any] = [None] * len(items)
+    work = iter(enumerate(items))
+
+    async def worker() -> None:
+        for k, item in work:
+            results[k] = await fn(item)
+            if on_done is not None:
+                on_done()
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(concurrency, len(items))):
+                group.create_task(worker())
+    except BaseExceptionGroup as failures:
+        raise failures.exceptions[0] from None
+    return results

@@ -71,3 +71,30 @@ def test_bad_inputs_raise_clear_errors(store, tmp_path):
         judge.rank([fitted_sign("X")], SIGN)
     with pytest.raises(ValueError, match="max_steps"):
         JudgeConfig(max_steps=0)
+
+
+def test_bounded_map_keeps_order_bounds_concurrency_and_stops_at_a_failure():
+    from scrutiny.loop import bounded_map
+
+    running, peak, started = 0, 0, []
+
+    async def work(x):
+        nonlocal running, peak
+        started.append(x)
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.001 * (x % 3))
+        running -= 1
+        if x == 7:
+            raise ValueError("seven")
+        return x * x
+
+    assert asyncio.run(bounded_map(work, [x for x in range(20) if x != 7], 4)) == [x * x for x in range(20) if x != 7]
+    assert peak == 4
+    started.clear()
+    with pytest.raises(ValueError, match="seven"):
+        asyncio.run(bounded_map(work, range(100), 4))
+    assert len(started) < 100  # the rest was never started
+    done = []
+    assert asyncio.run(bounded_map(lambda x: asyncio.sleep(0, x + 1), range(50), 8, lambda: done.append(1))) == list(range(1, 51))
+    assert len(done) == 50

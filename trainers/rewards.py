@@ -30,7 +30,7 @@ from PIL import Image
 from scrutiny.agents.rubric import synthesize
 from scrutiny.api import Judge
 from scrutiny.images import load_image
-from scrutiny.loop import run_sync
+from scrutiny.loop import bounded_map, run_sync
 from scrutiny.schema import Criterion, Verdict
 
 PairSchedule = Literal["all", "round_robin"] | int
@@ -160,14 +160,9 @@ class JudgeReward:
         batch = await asyncio.to_thread(as_images, images)
         if len(batch) != len(prompts):
             raise ValueError(f"got {len(batch)} images but {len(prompts)} prompts")
-        limit = asyncio.Semaphore(self.concurrency)
-
-        async def one(image: Image.Image, prompt: str, meta: dict | None) -> Verdict:
-            async with limit:
-                return await self.judge.ajudge(image, prompt, rubric=self.rubric_for(prompt), metadata=meta)
-
         metas = list(metadata) if metadata is not None else [None] * len(batch)
-        return list(await asyncio.gather(*(one(i, p, m) for i, p, m in zip(batch, prompts, metas))))
+        return await bounded_map(lambda job: self.judge.ajudge(job[0], job[1], rubric=self.rubric_for(job[1]), metadata=job[2]),
+                                 zip(batch, prompts, metas), self.concurrency)
 
     def score(self, images: Any, prompts: Sequence[str], metadata: Sequence[dict] | None = None) -> np.ndarray:
         """Sync: [B] scores, NaN for abstentions. Safe to call from trainer worker threads."""
@@ -184,14 +179,9 @@ class JudgeReward:
         batch = await asyncio.to_thread(as_images, images)
         rubric = self.rubric_for(prompt)
         chosen = pair_schedule(len(batch), pairs, seed)
-        limit = asyncio.Semaphore(self.concurrency)
-
-        async def judged(i: int, j: int) -> Verdict:
-            async with limit:
-                return await self.judge.acompare(batch[i], batch[j], prompt, rubric=rubric)
-
         orders = [(i, j) for i, j in chosen] + [(j, i) for i, j in chosen]
-        verdicts = list(await asyncio.gather(*(judged(i, j) for i, j in orders)))
+        verdicts = await bounded_map(lambda pair: self.judge.acompare(batch[pair[0]], batch[pair[1]], prompt, rubric=rubric),
+                                     orders, self.concurrency)
         wins = np.full((len(batch), len(batch)), np.nan)
         for (i, j), forward, backward in zip(chosen, verdicts[:len(chosen)], verdicts[len(chosen):]):
             points = (_points(forward.preferred, first=True) + _points(backward.preferred, first=False)) / 2
