@@ -1,6 +1,7 @@
 """The model policy: a vision-language model behind a `Backend` decides tool calls and scores.
 
-Each candidate gets its own conversation. The static part comes first (system text, skills,
+Each candidate gets its own conversation, and the conversations of a comparison or a ranking go on
+at once (one model call's wait per step, not one per candidate). The static part comes first (system text, skills,
 tool schemas), so vLLM's prefix cache serves it for every request; then the task, the criteria
 and the images, each introduced by its name (`candidate_0`, `source`). The model calls tools on
 images by name — natively (vLLM `--enable-auto-tool-choice`) or, for servers without a tool
@@ -27,6 +28,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from scrutiny.agents.judge import JudgeDeps, JudgeState, Plan, ToolRequest
 from scrutiny.images import data_url
+from scrutiny.loop import bounded_map
 from scrutiny.schema import Completion, Criterion, CriterionScore, Task, Trace, TraceEvent
 from scrutiny.tools import tool_schemas
 
@@ -178,10 +180,12 @@ class ModelPolicy:
 
     async def plan(self, state: JudgeState, deps: JudgeDeps) -> Plan:
         plan = Plan()
-        for i in range(len(state["task"].candidates)):
-            if any(n.get("candidate") == i and n.get("done") for n in state.get("notes", [])):
-                continue
-            completion = await self._chat(self.conversation(state, i), deps, "inspect", tools=self.schemas)
+        todo = [i for i in range(len(state["task"].candidates))
+                if not any(n.get("candidate") == i and n.get("done") for n in state.get("notes", []))]
+        # every candidate's conversation goes on at once: a rank of K waits for one model call per step, not K
+        completions = await bounded_map(lambda i: self._chat(self.conversation(state, i), deps, "inspect", tools=self.schemas),
+                                        todo, len(todo) or 1)
+        for i, completion in zip(todo, completions):
             calls = self._tool_calls(completion)
             plan.notes.append({"candidate": i, "step": state["steps"], "content": completion.content or "",
                                "calls": calls, "done": not calls})
@@ -244,9 +248,21 @@ class ModelPolicy:
         rubric = state["rubric"]
         ids = [c.id for c in rubric]
         scores, notes = [], []
-        for i in range(len(state["task"].candidates)):
+        n = len(state["task"].candidates)
+        pairwise = self.pairwise and state["task"].kind == "compare"
+        # the final answers of all candidates, and the pairwise judgment, are asked at once
+        jobs = [("final", i) for i in range(n)] + ([("pairwise", None)] if pairwise else [])
+
+        async def ask(job: tuple[str, int | None]):
+            kind, i = job
+            if kind == "pairwise":
+                return await self._pairwise(state, deps)
             messages = self.conversation(state, i) + [{"role": "user", "content": FINAL.format(image=f"candidate_{i}")}]
-            answer, completion, error = await self._final(messages, ids, deps)
+            return await self._final(messages, ids, deps)
+
+        answers = await bounded_map(ask, jobs, len(jobs))
+        for i in range(n):
+            answer, completion, error = answers[i]
             by_id = {item.id: item for item in (answer.criteria if answer else [])}
             distributions = _score_distributions(completion, [item.id for item in answer.criteria]) if answer else {}
             for c in rubric:
@@ -266,8 +282,8 @@ class ModelPolicy:
                 scores.append(CriterionScore(criterion=c.id, candidate=i, score=None if value is None else round(value, 6),
                                              distribution=distribution, rationale=item.rationale,
                                              evidence=[o.evidence.id for o in state.get("observations", []) if o.request.candidate == i]))
-        if self.pairwise and state["task"].kind == "compare":
-            notes.append({"pairwise": await self._pairwise(state, deps)})
+        if pairwise:
+            notes.append({"pairwise": answers[n]})
         return scores, notes
 
     async def _final(self, messages: list[dict[str, Any]], ids: list[str], deps: JudgeDeps):
@@ -296,14 +312,18 @@ class ModelPolicy:
         """Both orders; they must agree, otherwise it is a tie (position bias cancels)."""
         task, images, hashes = state["task"], state["images"], state.get("hashes") or {}
         criteria = "\n".join(f"- {c.statement}" for c in state["rubric"])
-        winners = []
-        for first, second in ((0, 1), (1, 0)):
+
+        async def order(first: int, second: int) -> tuple[Any, str]:
             parts = [{"type": "text", "text": f"Prompt: «{task.prompt}»\nCriteria:\n{criteria}"},
                      {"type": "text", "text": "Image A:"}, image_part(images[f"candidate_{first}"], hashes.get(f"candidate_{first}")),
                      {"type": "text", "text": "Image B:"}, image_part(images[f"candidate_{second}"], hashes.get(f"candidate_{second}")),
                      {"type": "text", "text": PAIRWISE}]
-            answer, error = await self._ask_json([self.system, {"role": "user", "content": parts}],
-                                                 _schema_format("pairwise", _Pairwise), _Pairwise, deps, "pairwise")
+            return await self._ask_json([self.system, {"role": "user", "content": parts}],
+                                        _schema_format("pairwise", _Pairwise), _Pairwise, deps, "pairwise")
+
+        orders = ((0, 1), (1, 0))
+        winners = []
+        for (first, second), (answer, error) in zip(orders, await bounded_map(lambda o: order(*o), orders, 2)):
             if answer is None:
                 deps.trace.add("parse_failure", "pairwise", error=error)
                 return None

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 
@@ -42,6 +43,9 @@ class FakeServer:
     model: str = "fake-vl"
     default: Reply = field(default_factory=lambda: Reply(content="ok"))
     script: deque = field(default_factory=deque)
+    responder: Callable[[dict[str, Any]], Reply | None] | None = None
+    """Answers a request from its content (for requests sent concurrently, whose order is not fixed);
+    None falls through to the script."""
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     httpd: ThreadingHTTPServer | None = None
@@ -55,6 +59,9 @@ class FakeServer:
     def next_reply(self, request: dict[str, Any]) -> Reply:
         with self.lock:
             self.requests.append(request)
+            reply = self.responder(request) if self.responder else None
+            if reply is not None:
+                return reply
             return self.script.popleft() if self.script else self.default
 
     @property

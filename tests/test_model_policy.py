@@ -143,18 +143,45 @@ def test_text_in_the_image_is_data_not_instructions(server, store):
     assert verdict.scores == [0.0]
 
 
+def _answer_by_content(scores: dict[int, int], pairwise: dict[bool, str]):
+    """A responder for concurrent requests: the final answer by the candidate asked about, the pairwise
+    answer by whether candidate_0's image is shown first (as Image A)."""
+    urls = {}
+
+    def respond(request):
+        text = json.dumps(request["messages"])
+        parts = request["messages"][1]["content"]
+        if "Image A:" in text:
+            image_a = next(p["image_url"]["url"] for p in parts if p["type"] == "image_url")
+            return Reply(content=json.dumps({"preferred": pairwise[image_a == urls[0]]}))
+        i = int(re.search(r"Judge candidate_(\d)", text).group(1))
+        urls[i] = parts[2]["image_url"]["url"]
+        return final({"c": scores[i]}) if "Final answer for candidate_" in text else Reply(content="done")
+
+    return respond
+
+
 def test_pairwise_in_both_orders_and_disagreement_is_a_tie(server, store):
     a, b = shapes(grid(3, "circle", "red")), shapes(grid(2, "circle", "red"))
     rubric = [Criterion(id="c", statement="three red circles", dimension="count")]
-    script = [Reply(content="done"), Reply(content="done"), final({"c": 5}), final({"c": 2})]
-    server.push(*script, Reply(content='{"preferred": "A"}'), Reply(content='{"preferred": "B"}'))
+    server.responder = _answer_by_content({0: 5, 1: 2}, {True: "A", False: "B"})  # both orders prefer candidate 0
     agreed = judge_with(server, store).compare(a, b, "three red circles", rubric=rubric)
-    first, second = server.requests[-2:]
+    first, second = [r for r in server.requests if "Image A:" in json.dumps(r["messages"])]
     images = lambda r: [p["image_url"]["url"][-40:] for p in r["messages"][1]["content"] if p["type"] == "image_url"]  # noqa: E731
     assert images(first) == images(second)[::-1]  # the same two images, swapped
-    assert agreed.preferred == 0
-    server.push(*script, Reply(content='{"preferred": "A"}'), Reply(content='{"preferred": "A"}'))  # position bias
+    assert agreed.preferred == 0 and [s.score for s in agreed.criteria] == [1.0, 0.25]
+    server.responder = _answer_by_content({0: 5, 1: 2}, {True: "A", False: "A"})  # position bias: always "A"
     assert judge_with(server, store).compare(a, b, "three red circles", rubric=rubric).preferred is None
+
+
+def test_candidates_are_asked_at_once(server, store):
+    server.default = Reply(content="done", delay=0.3)
+    server.responder = lambda r: final({"c": 4}) if "Final answer" in json.dumps(r["messages"]) else None
+    rubric = [Criterion(id="c", statement="three red circles", dimension="count")]
+    images = [shapes(grid(k, "circle", "red")) for k in (1, 2, 3)]
+    verdict = judge_with(server, store).rank(images, "three red circles", rubric=rubric)
+    assert server.max_in_flight == 3  # the three inspect calls were in flight together
+    assert verdict.scores == [0.75, 0.75, 0.75] and verdict.usage.model_calls == 6
 
 
 def test_fails_over_to_a_second_endpoint(server, store):
