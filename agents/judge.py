@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, Protocol, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
+from langgraph.types import Command
 from PIL import Image
 
 from scrutiny.agents.rubric import synthesize
@@ -144,13 +145,16 @@ async def synthesize_rubric(state: JudgeState, runtime: Runtime[JudgeDeps]) -> d
     return {"rubric": rubric}
 
 
-async def inspect(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
+async def inspect(state: JudgeState, runtime: Runtime[JudgeDeps]) -> Command[Literal["invoke_tools", "score"]]:
+    """The policy plans tool calls; with none planned (or the step budget spent) the run goes on to score.
+    The node names its successor itself (a `Command`), which costs the graph less than a routing edge."""
     if state["steps"] >= runtime.context.max_steps:
         runtime.context.trace.add("node_exit", "inspect", stopped="step budget spent", steps=state["steps"])
-        return {"pending": []}
+        return Command(update={"pending": []}, goto="score")
     plan = await runtime.context.policy.plan(state, runtime.context)
     runtime.context.trace.add("node_exit", "inspect", step=state["steps"], planned=len(plan.requests))
-    return {"pending": plan.requests, "notes": plan.notes}
+    return Command(update={"pending": plan.requests, "notes": plan.notes},
+                   goto="invoke_tools" if plan.requests else "score")
 
 
 def _run_tool(request: ToolRequest, images: dict[str, Image.Image], allowed: set[str]) -> ToolCall:
@@ -214,14 +218,7 @@ async def aggregate(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     return {"verdict": verdict}
 
 
-# 2. routers
-
-
-def after_inspect(state: JudgeState) -> Literal["invoke_tools", "score"]:
-    return "invoke_tools" if state["pending"] else "score"
-
-
-# 3. the graph
+# 2. the graph
 
 
 def build_judge_graph():
@@ -235,7 +232,6 @@ def build_judge_graph():
     graph.add_edge(START, "route")
     graph.add_edge("route", "rubric")
     graph.add_edge("rubric", "inspect")
-    graph.add_conditional_edges("inspect", after_inspect)
     graph.add_edge("invoke_tools", "inspect")
     graph.add_edge("score", "aggregate")
     graph.add_edge("aggregate", END)
@@ -258,7 +254,7 @@ async def run_judge(task: Task, images: dict[str, Image.Image], deps: JudgeDeps,
     return verdict
 
 
-# 4. aggregation helpers
+# 3. aggregation helpers
 
 
 def overall_score(rubric: list[Criterion], scores: list[CriterionScore]) -> float | None:
