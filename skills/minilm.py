@@ -10,9 +10,13 @@ file and tokenizes with the model's own `tokenizer.json` (the `tokenizers` libra
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import struct
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +37,16 @@ def load_safetensors(path: str | Path) -> dict[str, np.ndarray]:
         start, end = (8 + length + offset for offset in spec["data_offsets"])
         tensors[name] = data[start:end].view(_DTYPES[spec["dtype"]]).reshape(spec["shape"])
     return tensors
+
+
+def _one_blas_thread() -> Callable[[], ContextManager]:
+    """A context that runs numpy's BLAS on one thread (through threadpoolctl; nothing without it)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return contextlib.nullcontext
+    blas = ThreadpoolController().select(user_api="blas")
+    return lambda: blas.limit(limits=1)
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
@@ -65,13 +79,26 @@ class MiniLM:
         self.layers = config["num_hidden_layers"]
         self.eps = config["layer_norm_eps"]
         self.w = load_safetensors(folder / "model.safetensors")
+        # dense layers transposed once, into memory (a matmul with a transposed memory-mapped view
+        # copies the matrix on every call); the embedding tables stay mapped, only used rows are read
+        for name in [n for n in self.w if n.endswith(".weight") and self.w[n].ndim == 2 and n.startswith("encoder.")]:
+            self.w[name[: -len(".weight")] + ".kernel"] = np.ascontiguousarray(self.w.pop(name).T)
         max_length = json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"]
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length)
         self.tokenizer.enable_padding(pad_id=config.get("pad_token_id", 0))
+        self._lock = threading.Lock()
+        self._one_blas_thread = _one_blas_thread()
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """[N, 384] unit vectors, one per text."""
+        """[N, 384] unit vectors, one per text.
+
+        The matrices are small: BLAS runs on one thread meanwhile, since its thread pool otherwise
+        fights the OCR engine's for the same cores (a judgment runs both, one after the other)."""
+        with self._lock, self._one_blas_thread():
+            return self._encode(texts)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(list(texts))
         ids = np.array([e.ids for e in encodings])
         mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
@@ -87,7 +114,7 @@ class MiniLM:
             p = f"encoder.layer.{i}."
 
             def dense(v: np.ndarray, name: str) -> np.ndarray:
-                return v @ w[p + name + ".weight"].T + w[p + name + ".bias"]
+                return v @ w[p + name + ".kernel"] + w[p + name + ".bias"]
 
             def split(v: np.ndarray) -> np.ndarray:  # [B, L, H*d] -> [B, H, L, d]
                 return v.reshape(batch, length, self.heads, size).transpose(0, 2, 1, 3)
