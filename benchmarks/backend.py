@@ -1,15 +1,17 @@
 """Judgments per second through the model policy, against raw AsyncOpenAI making the same calls.
 
-    python benchmarks/backend.py [--judgments 256] [--concurrency 64] [--delay 0.05]
+    python benchmarks/backend.py [--judgments 256] [--concurrency 64] [--delays 0.05,0.5] [--rounds 3]
     python benchmarks/backend.py --rewardharness VENV_PYTHON    # also run RewardHarness's SubAgent
 
-A stub OpenAI-compatible server (scrutiny.fake_server) answers every request after a fixed
-delay, as a GPU server at steady load would: 50 ms (the issue's setting, where both sides are
-bound by client CPU on this machine) and 500 ms (closer to a real VLM call). One scrutiny judgment of a 256x256 image is two
-model calls (inspect, then the JSON answer) plus everything around them: rubric synthesis, image
-intake, the graph, the trace and the verdict in a store. The baseline sends the same two
-requests per judgment straight through `AsyncOpenAI`, with the same concurrency. Target ratio
->= 0.9.
+A stub OpenAI-compatible server (scrutiny.fake_server, in its own process) answers every request
+after a fixed delay, as a GPU server at steady load would: 50 ms (the issue's setting, where both
+sides are bound by client CPU on this machine) and 500 ms (closer to a real VLM call). One
+scrutiny judgment of a 256x256 image is two model calls (inspect, then the JSON answer) plus
+everything around them: image intake (hash, PNG encoding), routing, the graph, the trace and the
+verdict in a store. The baseline sends the same two requests per judgment straight through
+`AsyncOpenAI`, with the same concurrency, its images encoded before the clock starts. Both sides
+are warmed up first (connections open); then timed rounds of each alternate, on fresh images, and
+the medians are compared. Target ratio >= 0.9.
 
 RewardHarness (PyPI `rewardharness`, which pins openai<2 and so needs its own environment)
 is run from that environment's python: its `SubAgent.evaluate` in a thread pool of the same size,
