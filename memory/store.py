@@ -491,12 +491,31 @@ def _write_trace(session: Session, trace: Trace) -> None:
 
 
 def _replace(connection, table, key: str, keys: list, rows: list[dict]) -> None:
-    """Delete the rows with these keys, then insert `rows` in one executemany: an upsert that
-    every SQL database takes, at a fraction of the ORM's cost per row."""
+    """Write `rows` in place of the rows with these keys, in one executemany (a fraction of the ORM's
+    cost per row). SQLite and PostgreSQL upsert on the key, so a concurrent writer of the same key
+    cannot fail the batch; other databases delete, then insert."""
+    upsert = _dialect_insert(connection)
+    if upsert is not None and key in {c.name for c in table.primary_key}:
+        if rows:
+            statement = upsert(table)
+            columns = {c.name: statement.excluded[c.name] for c in table.columns if c.name != key}
+            connection.execute(statement.on_conflict_do_update(index_elements=[key], set_=columns), rows)
+        return
     for start in range(0, len(keys), 500):  # keep within the database's limit on bound parameters
         connection.execute(delete(table).where(table.c[key].in_(keys[start:start + 500])))
     if rows:
         connection.execute(table.insert(), rows)
+
+
+def _dialect_insert(connection):
+    """The dialect's INSERT that takes ON CONFLICT, or None."""
+    if connection.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        return None
+    return insert
 
 
 def _insert_missing_artifacts(session: Session, images: dict[str, Image.Image]) -> None:
@@ -504,15 +523,18 @@ def _insert_missing_artifacts(session: Session, images: dict[str, Image.Image]) 
         return
     connection = session.connection()
     table = ArtifactRow.__table__
-    digests = list(images)
+    now = utcnow()
+    rows = [{"hash": d, "width": im.width, "height": im.height, "created_at": now} for d, im in images.items()]
+    upsert = _dialect_insert(connection)
+    if upsert is not None:  # another process may add the same image meanwhile: keep the first row
+        connection.execute(upsert(table).on_conflict_do_nothing(index_elements=["hash"]), rows)
+        return
     known = set()
+    digests = list(images)
     for start in range(0, len(digests), 500):
         known.update(connection.execute(select(table.c.hash).where(table.c.hash.in_(digests[start:start + 500]))).scalars())
-    now = utcnow()
-    rows = [{"hash": d, "width": images[d].width, "height": images[d].height, "created_at": now}
-            for d in digests if d not in known]
-    if rows:
-        connection.execute(table.insert(), rows)
+    if missing := [r for r in rows if r["hash"] not in known]:
+        connection.execute(table.insert(), missing)
 
 
 @dataclass

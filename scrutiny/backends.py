@@ -19,8 +19,8 @@ import inspect
 import json
 import os
 import time
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -213,7 +213,7 @@ class _Client:
 
 
 _RAW_BODY = "content" if "content" in inspect.signature(openai.AsyncOpenAI.post).parameters else "body"
-"""Where the client takes a body already serialised: `content=` (openai >= 2), `body=` before."""
+"""Where the client takes a body already serialised: newer clients as `content=`, older ones as `body=`."""
 
 
 class _BadAnswer(ValueError):

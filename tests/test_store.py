@@ -176,3 +176,19 @@ def test_artifacts_folder_removed_while_open_is_made_again(store):
     shutil.rmtree(store.artifacts_dir)
     digest = store.put_artifact(red)  # its folder was known to exist, and is gone
     assert store.artifact(digest).getpixel((0, 0)) == (255, 0, 0)
+
+
+def test_two_stores_on_one_database_write_the_same_image_and_cache_key(tmp_path):
+    stores = [Store(home=tmp_path), Store(home=tmp_path)]
+    shared = Image.new("RGB", (5, 5), "purple")
+    futures = []
+    for i in range(30):
+        trace = Trace(task=_task(f"race {i}"))
+        verdict = Verdict(task=trace.task, scores=[0.5], trace_id=trace.id)
+        futures.append(stores[i % 2].submit_judgment(trace, verdict, [shared], "one key"))
+    for future in futures:
+        future.result(timeout=60)
+    assert stores[0].count(ArtifactRow) == 1 and stores[1].count(VerdictRow) == 30
+    assert stores[0].cached_verdict("one key") is not None
+    for store in stores:
+        store.close()
