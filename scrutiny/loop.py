@@ -42,6 +42,8 @@ async def bounded_map(fn: Callable[[T], Awaitable[R]], items: Iterable[T], concu
     `concurrency` workers share one iterator, so a batch of any size holds only the calls in
     flight: a task per item up front costs memory, and garbage-collection time with it.
     """
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     items = list(items)
     results: list[Any] = [None] * len(items)
     work = iter(enumerate(items))
