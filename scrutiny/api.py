@@ -167,14 +167,10 @@ class Judge:
         parts = {
             "task": task.model_dump(mode="json", exclude={"metadata"}),
             "policy": self.policy.name, "model": self.policy.model, "library": self.library_version,
-            "tools": _tool_versions(), "scrutiny": __version__,
+            "tools": {name: t.version for name, t in sorted(REGISTRY.items())}, "scrutiny": __version__,
             "max_steps": self.config.max_steps,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-def _tool_versions() -> dict[str, str]:
-    return {name: t.version for name, t in sorted(REGISTRY.items())}
-
 
 class _Progress:
     """A rich progress bar on stderr that advances from any coroutine."""
