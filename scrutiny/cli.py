@@ -52,6 +52,11 @@ def one_line_errors(command):
             err.print(f"error: {e}", highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except Exception as e:  # a bug: one line unless debugging
+            from scrutiny.backends import BackendError  # not imported up front: it loads the openai client
+
+            if isinstance(e, BackendError):  # no model server answered: the user's setup, not a bug
+                err.print(f"error: {e}", highlight=False, markup=False, soft_wrap=True)
+                raise typer.Exit(2) from None
             if os.environ.get("SCRUTINY_DEBUG"):
                 raise
             err.print(f"error: internal: {type(e).__name__}: {e} (set SCRUTINY_DEBUG=1 for the traceback)",

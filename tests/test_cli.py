@@ -66,6 +66,7 @@ def test_rubric_file_overrides_synthesis(images, tmp_path):
         (["judge", "{typo}", "-p", "x", "--rubric", "nope.yaml"], "rubric file nope.yaml does not exist"),
         (["rank", "{one}", "-p", "x"], "rank needs at least two images"),
         (["traces", "show", "ffffff"], "no trace with id 'ffffff'"),
+        (["judge", "{typo}", "-p", "x", "--backend", "http://127.0.0.1:9", "--model", "m"], "no endpoint answered"),
     ],
 )
 def test_errors_are_one_line_and_a_nonzero_exit(images, args, message):
