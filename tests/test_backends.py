@@ -1,13 +1,16 @@
 """OpenAIBackend against fake OpenAI-compatible servers on 127.0.0.1 (real HTTP, real wire format)."""
 
 import asyncio
+import gc
 import json
 import time
 
+import openai
 import pytest
 
 from scrutiny.backends import BackendError, OpenAIBackend
 from scrutiny.fake_server import FakeServer, Reply
+from scrutiny.loop import run_sync
 
 HELLO = [{"role": "user", "content": "hello"}]
 
@@ -47,11 +50,12 @@ def test_least_outstanding_balancing_spreads_concurrent_requests(servers):
     assert [len(s.requests) for s in servers] == [4, 4]
 
 
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 @pytest.mark.parametrize("failure", [Reply(status=503), Reply(drop=True)])
-def test_retries_5xx_and_dropped_connections_on_another_endpoint(servers, failure):
+def test_retries_5xx_and_dropped_connections_on_another_endpoint(servers, failure, transport):
     a, b = servers
     a.push(failure)
-    backend = OpenAIBackend([a.url, b.url], "fake-vl", backoff_s=0.01)
+    backend = OpenAIBackend([a.url, b.url], "fake-vl", backoff_s=0.01, transport=transport)
     (answer,) = chat(backend)
     assert answer.content == "ok" and answer.endpoint == b.url
     assert len(a.requests) == 1 and len(b.requests) == 1
@@ -78,10 +82,11 @@ def test_the_request_body_is_the_openai_wire_format(servers):
                     "response_format": chat_format, "logprobs": True, "top_logprobs": 3}
 
 
-def test_a_hang_times_out_and_fails_over(servers):
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+def test_a_hang_times_out_and_fails_over(servers, transport):
     a, b = servers
     a.push(Reply(delay=3.0))
-    backend = OpenAIBackend([a.url, b.url], "fake-vl", timeout_s=0.5, backoff_s=0.01)
+    backend = OpenAIBackend([a.url, b.url], "fake-vl", timeout_s=0.5, backoff_s=0.01, transport=transport)
     start = time.perf_counter()
     (answer,) = chat(backend)
     assert answer.endpoint == b.url and time.perf_counter() - start < 2.5
@@ -141,3 +146,60 @@ def test_configuration_from_env_and_file(servers, tmp_path, monkeypatch):
         OpenAIBackend.from_file(tmp_path / "nope.json")
     with pytest.raises(ValueError, match="at least one endpoint"):
         OpenAIBackend([], "m")
+
+
+def opened_clients(backend):
+    return [c.client for on_loop in backend._loops.values() for group in on_loop.clients.values() for c in group]
+
+
+def test_auto_transport_is_aiohttp_and_clients_close_with_their_loop(servers):
+    a, _ = servers
+    backend = OpenAIBackend([a.url], "fake-vl")
+    opened = []
+
+    async def main():
+        await backend.chat(HELLO)
+        opened.extend(opened_clients(backend))
+
+    asyncio.run(main())
+    assert len(opened) == 1 and isinstance(opened[0]._client, openai.DefaultAioHttpClient)
+    assert opened[0].is_closed()  # closed as asyncio.run shut its loop down
+    asyncio.run(main())  # a new loop gets a new client, which works
+    assert len(opened) == 2 and opened[1] is not opened[0] and opened[1].is_closed()
+
+
+def test_a_dropped_backend_closes_its_clients_on_a_loop_that_goes_on(servers, capfd):
+    a, _ = servers
+    backend = OpenAIBackend([a.url], "fake-vl")
+    assert run_sync(backend.chat(HELLO)).content == "ok"  # on the long-lived background loop
+    (client,) = opened_clients(backend)
+    del backend
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while not client.is_closed() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert client.is_closed()
+    gc.collect()
+    assert "Unclosed" not in capfd.readouterr().err
+
+
+def test_aclose_closes_the_running_loops_clients_and_they_reopen(servers):
+    a, _ = servers
+    backend = OpenAIBackend([a.url], "fake-vl", transport="httpx")
+
+    async def main():
+        await backend.chat(HELLO)
+        (client,) = opened_clients(backend)
+        await backend.aclose()
+        assert client.is_closed() and not opened_clients(backend)
+        answer = (await backend.chat(HELLO)).content
+        (reopened,) = opened_clients(backend)
+        return answer, reopened
+
+    answer, reopened = asyncio.run(main())
+    assert answer == "ok" and reopened.is_closed()
+
+
+def test_an_unknown_transport_is_refused():
+    with pytest.raises(ValueError, match="transport must be auto, aiohttp or httpx"):
+        OpenAIBackend(["http://127.0.0.1:1/v1"], "m", transport="curl")
