@@ -45,6 +45,11 @@ async def bounded_map(fn: Callable[[T], Awaitable[R]], items: Iterable[T], concu
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     items = list(items)
+    if len(items) == 1:  # nothing to run beside it: no task group (one judgment's model calls, mostly)
+        result = await fn(items[0])
+        if on_done is not None:
+            on_done()
+        return [result]
     results: list[Any] = [None] * len(items)
     work = iter(enumerate(items))
 
