@@ -11,6 +11,8 @@ decide). An abstention is never turned into 0 or into a fake tie.
 
 from __future__ import annotations
 
+import os
+import random
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -31,8 +33,16 @@ EventKind = Literal[
 ]
 
 
+_ids = random.Random()  # seeded from os.urandom; its own, so that random.seed(0) in a training script cannot repeat ids
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_ids.seed)  # a forked worker must not draw its parent's ids
+
+
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """A random (version 4) UUID as 32 hex digits. Drawn from a generator seeded once: `uuid4()`
+    asks the OS each time, and that call lets go of the GIL, so a busy event loop may wait for
+    a worker thread to hand it back, twice per judgment."""
+    return uuid.UUID(int=_ids.getrandbits(128), version=4).hex
 
 
 def utcnow() -> datetime:

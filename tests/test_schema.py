@@ -41,3 +41,24 @@ def test_trace_events_are_numbered_in_order():
     trace.add("tool_call", "inspect", tool="ocr")
     assert [e.seq for e in trace.events] == [0, 1]
     assert trace.events[1].data == {"tool": "ocr"}
+
+
+def test_ids_are_uuid4_and_stay_unique_across_seeding_and_fork():
+    import os
+    import random
+    import uuid
+
+    from scrutiny.schema import new_id
+
+    random.seed(0)
+    first = new_id()
+    random.seed(0)  # a training script seeding the global generator must not repeat ids
+    assert new_id() != first and uuid.UUID(first).version == 4 and len(first) == 32
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write, new_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    assert len(child) == 32 and child != new_id()
