@@ -6,11 +6,13 @@ It looks closely (crop, zoom), reads (OCR), finds things (detect), compares with
 
 from scrutiny.api import Judge, JudgeConfig, __version__, compare, edit, judge, rank
 from scrutiny.images import ImageError, load_image
+from scrutiny.loop import freeze_gc
 from scrutiny.memory import Store
 from scrutiny.refinement import RefineResult, arefine, refine
 from scrutiny.schema import Criterion, CriterionScore, Evidence, Task, Trace, Verdict
 
 __all__ = [
     "Criterion", "CriterionScore", "Evidence", "ImageError", "Judge", "JudgeConfig", "Store", "Task", "Trace",
-    "RefineResult", "Verdict", "__version__", "arefine", "compare", "edit", "judge", "load_image", "rank", "refine",
+    "RefineResult", "Verdict", "__version__", "arefine", "compare", "edit", "freeze_gc", "judge", "load_image", "rank",
+    "refine",
 ]

@@ -178,9 +178,13 @@ def refine_cmd(prompt: PromptOpt,
             err.print(f"round {r.index + 1}: best {best} {'(accepted)' if r.accepted else '(rejected: lower than the best so far)'}"
                       f" in {r.seconds:.1f}s — {r.prompt}", highlight=False, markup=False, soft_wrap=True)
 
+    from scrutiny.loop import freeze_gc
+
     judge = _judge(False, backend, model, tag_tools)
     reviser = ModelReviser(judge.policy.backend) if backend else OfflineReviser()
-    result = refine(prompt, load_generator(generator), n=n, rounds=rounds, threshold=threshold, on_round=progress,
+    generate = load_generator(generator)
+    freeze_gc()
+    result = refine(prompt, generate, n=n, rounds=rounds, threshold=threshold, on_round=progress,
                     judge=judge, reviser=reviser)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -395,10 +399,12 @@ def bench_cmd(data: Path, as_json: JsonOpt = False, backend: BackendOpt = None, 
               tag_tools: TagToolsOpt = False) -> None:
     """Agreement with human preferences: pairwise and group accuracy, ties, Cohen's kappa, 95% CI."""
     from scrutiny.bench import abench, load_preferences
-    from scrutiny.loop import run_sync
+    from scrutiny.loop import freeze_gc, run_sync
 
     items = load_preferences(data)
-    result = run_sync(abench(_judge(False, backend, model, tag_tools), items, progress=not as_json))
+    judge = _judge(False, backend, model, tag_tools)
+    freeze_gc()
+    result = run_sync(abench(judge, items, progress=not as_json))
     if as_json:
         print(json.dumps({"run_id": result.run_id, "metrics": result.metrics, "items": result.items}, indent=2))
         return
@@ -508,11 +514,12 @@ def skills_evolve(data: Path, rounds: Annotated[int, typer.Option(help="Propose-
     """Evolve the library on preference data; the result becomes the current library."""
     from scrutiny.agents.evolve import ThresholdProposer, WeightProposer, evolve
     from scrutiny.bench import aexamples, load_preferences
-    from scrutiny.loop import run_sync
+    from scrutiny.loop import freeze_gc, run_sync
 
     store = Store()
     library = _libraries(store)
     items = load_preferences(data)
+    freeze_gc()
     examples = run_sync(aexamples(Judge(store=store, library=library), items, progress=not as_json))
     proposers = [WeightProposer(), ThresholdProposer()]
     if backend:
@@ -550,9 +557,12 @@ def train_cmd(config_path: Annotated[Path, typer.Argument(metavar="CONFIG.toml",
     """Fine-tune a generator with GRPO on scrutiny verdicts (see examples/grpo_red_square.toml)."""
     from scrutiny.trainers.run import build_run
 
+    from scrutiny.loop import freeze_gc
+
     trainer, curve_path = build_run(config_path)
     if resume is not None:
         trainer.load(resume)
+    freeze_gc()  # the models are loaded: the collector need not walk them every full collection
     from rich.progress import Progress
 
     with Progress(disable=as_json, console=err) as bar:

@@ -9,6 +9,7 @@ works.
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
@@ -27,6 +28,23 @@ def background_loop() -> asyncio.AbstractEventLoop:
             _loop = asyncio.new_event_loop()
             threading.Thread(target=_loop.run_forever, name="scrutiny-loop", daemon=True).start()
         return _loop
+
+
+def freeze_gc() -> int:
+    """Exempt every object alive now from the cyclic garbage collector (`gc.freeze()`); returns
+    how many that is.
+
+    A judging process holds some 250k long-lived objects (openai's types, LangGraph, SQLAlchemy,
+    the tools' engines), and every full collection walks them all: judging at a fast model server,
+    that was about a third of the process's CPU (`benchmarks/backend.py --no-freeze-gc`). Call
+    it once, after the imports and the models are loaded and before the work starts, as the CLI's
+    batch commands (`bench`, `refine`, `train`, `skills evolve`) do. It changes the whole
+    process, so scrutiny never calls it behind a library caller's back; what it freezes is never
+    collected, so call it at start-up, not in a loop.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:

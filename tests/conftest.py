@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,14 @@ def _scrutiny_home(tmp_path, monkeypatch):
     """Every test gets its own SCRUTINY_HOME: nothing is written to the user's real store."""
     monkeypatch.setenv("SCRUTINY_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("SCRUTINY_DB_URL", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze_gc():
+    """The CLI's batch commands freeze what is alive (`scrutiny.freeze_gc`); a test process goes on
+    after them, so each test hands those objects back to the collector."""
+    yield
+    gc.unfreeze()
 
 
 def _tiny_sd_parts(in_channels: int = 4):

@@ -85,8 +85,12 @@ def test_preference_files_are_validated(tmp_path):
 
 
 def test_bench_cli_reports_and_keeps_the_run(data):
+    import gc
+
+    assert gc.get_freeze_count() == 0
     result = runner.invoke(app, ["bench", str(data), "--json"])
     assert result.exit_code == 0, result.output
+    assert gc.get_freeze_count() > 10_000  # the batch command froze the start-up objects (scrutiny.freeze_gc)
     report = json.loads(result.stdout)
     m = report["metrics"]
     assert m["items"] == 16 and m["pairs"] == 16
