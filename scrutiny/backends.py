@@ -80,6 +80,7 @@ class OpenAIBackend:
     """Requests in flight per client (and so connections in its pool); an endpoint gets as many
     clients as the concurrency needs. None: the whole concurrency in one client on aiohttp, 16 on
     httpx, whose pool checks every connection it holds on each request and each answer."""
+    _aiohttp: bool = field(init=False, repr=False)
     _loops: dict[asyncio.AbstractEventLoop, _LoopClients] = field(init=False, default_factory=dict, repr=False)
     _closers: dict[asyncio.AbstractEventLoop, Any] = field(init=False, default_factory=dict, repr=False)
 
@@ -93,6 +94,7 @@ class OpenAIBackend:
             raise ValueError(f"transport must be auto, aiohttp or httpx, not {self.transport!r}")
         if self.transport == "aiohttp" and not _aiohttp_available():
             raise ValueError("transport='aiohttp' needs aiohttp: pip install 'openai[aiohttp]'")
+        self._aiohttp = self.transport == "aiohttp" or (self.transport == "auto" and _aiohttp_available())
         _OPEN.add(self)
 
     @classmethod
@@ -194,10 +196,9 @@ class OpenAIBackend:
         """The endpoint's client with the fewest requests in flight, on the running loop."""
         clients = self._on_loop().clients.setdefault(endpoint.url, [])
         chosen = min(clients, key=lambda c: c.outstanding, default=None)
-        aio = self.transport == "aiohttp" or (self.transport == "auto" and _aiohttp_available())
-        per_client = self.connections_per_client or (self.max_concurrency if aio else 16)
+        per_client = self.connections_per_client or (self.max_concurrency if self._aiohttp else 16)
         if chosen is None or (chosen.outstanding >= per_client and len(clients) * per_client < self.max_concurrency):
-            http = {"http_client": openai.DefaultAioHttpClient(timeout=self.timeout_s)} if aio else {}
+            http = {"http_client": openai.DefaultAioHttpClient(timeout=self.timeout_s)} if self._aiohttp else {}
             chosen = _Client(openai.AsyncOpenAI(base_url=endpoint.url, api_key=self.api_key, timeout=self.timeout_s,
                                                 max_retries=0, **http))
             clients.append(chosen)

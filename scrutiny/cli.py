@@ -21,6 +21,7 @@ from rich.tree import Tree
 from scrutiny.agents.rubric import load_rubric
 from scrutiny.api import Judge, JudgeConfig
 from scrutiny.images import ImageError
+from scrutiny.loop import freeze_gc, run_sync
 from scrutiny.memory import Store, StoreError
 from scrutiny.schema import Verdict
 from scrutiny.skills.library import SkillLibrary
@@ -177,8 +178,6 @@ def refine_cmd(prompt: PromptOpt,
             best = "abstain" if r.best_score is None else f"{r.best_score:.3f}"
             err.print(f"round {r.index + 1}: best {best} {'(accepted)' if r.accepted else '(rejected: lower than the best so far)'}"
                       f" in {r.seconds:.1f}s — {r.prompt}", highlight=False, markup=False, soft_wrap=True)
-
-    from scrutiny.loop import freeze_gc
 
     judge = _judge(False, backend, model, tag_tools)
     reviser = ModelReviser(judge.policy.backend) if backend else OfflineReviser()
@@ -338,7 +337,6 @@ def traces_replay(trace_id: str, max_steps: Annotated[Optional[int], typer.Optio
                   library: Annotated[Optional[str], typer.Option(help="Skill-library version (from `scrutiny skills list --versions`) for the new run.")] = None,
                   as_json: JsonOpt = False) -> None:
     """Judge a stored task again (here: the offline policy) and diff against the stored verdict."""
-    from scrutiny.loop import run_sync
     from scrutiny.traces import areplay
 
     store = Store()
@@ -399,7 +397,6 @@ def bench_cmd(data: Path, as_json: JsonOpt = False, backend: BackendOpt = None, 
               tag_tools: TagToolsOpt = False) -> None:
     """Agreement with human preferences: pairwise and group accuracy, ties, Cohen's kappa, 95% CI."""
     from scrutiny.bench import abench, load_preferences
-    from scrutiny.loop import freeze_gc, run_sync
 
     items = load_preferences(data)
     judge = _judge(False, backend, model, tag_tools)
@@ -514,7 +511,6 @@ def skills_evolve(data: Path, rounds: Annotated[int, typer.Option(help="Propose-
     """Evolve the library on preference data; the result becomes the current library."""
     from scrutiny.agents.evolve import ThresholdProposer, WeightProposer, evolve
     from scrutiny.bench import aexamples, load_preferences
-    from scrutiny.loop import freeze_gc, run_sync
 
     store = Store()
     library = _libraries(store)
@@ -556,8 +552,6 @@ def train_cmd(config_path: Annotated[Path, typer.Argument(metavar="CONFIG.toml",
               as_json: JsonOpt = False) -> None:
     """Fine-tune a generator with GRPO on scrutiny verdicts (see examples/grpo_red_square.toml)."""
     from scrutiny.trainers.run import build_run
-
-    from scrutiny.loop import freeze_gc
 
     trainer, curve_path = build_run(config_path)
     if resume is not None:
