@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from scrutiny.agents.judge import overall_score
 from scrutiny.agents.offline import presence_score, preservation_score
-from scrutiny.schema import Criterion, CriterionScore
+from scrutiny.core.schema import Criterion, CriterionScore
 from scrutiny.skills.library import DIMENSIONS, Skill, SkillLibrary
 from scrutiny.skills.router import Router, apply_skills, task_text
 

@@ -27,11 +27,11 @@ from langgraph.types import Command
 from PIL import Image
 
 from scrutiny.agents.rubric import synthesize
-from scrutiny.images import image_hash
+from scrutiny.core.images import image_hash
 from scrutiny.memory import Store
 from scrutiny.skills.library import Skill
 from scrutiny.skills.router import Router, apply_skills, task_text
-from scrutiny.schema import Criterion, CriterionScore, Evidence, Task, Trace, Usage, Verdict
+from scrutiny.core.schema import Criterion, CriterionScore, Evidence, Task, Trace, Usage, Verdict
 from scrutiny.tools import REGISTRY, ToolCall, ToolResult, get_tool
 
 MET = 0.9

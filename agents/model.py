@@ -27,9 +27,10 @@ from PIL import Image
 from pydantic import BaseModel, Field, ValidationError
 
 from scrutiny.agents.judge import JudgeDeps, JudgeState, Plan, ToolRequest
-from scrutiny.images import data_url
-from scrutiny.loop import bounded_map
-from scrutiny.schema import Completion, Criterion, CriterionScore, Task, Trace, TraceEvent
+from scrutiny.core.images import data_url
+from scrutiny.core.aio import bounded_map
+from scrutiny.core.backend import Backend, Completion
+from scrutiny.core.schema import Criterion, CriterionScore, Task, Trace, TraceEvent
 from scrutiny.tools import tool_schemas
 
 SYSTEM = """You are scrutiny, a careful critic of generated and edited images. You check images against \
@@ -135,7 +136,7 @@ class ModelPolicy:
 
     name = "model"
 
-    def __init__(self, backend: Any, *, native_tools: bool = True, top_logprobs: int | None = 5,
+    def __init__(self, backend: Backend, *, native_tools: bool = True, top_logprobs: int | None = 5,
                  max_repairs: int = 2, synthesize_rubric: bool = True, pairwise: bool = True,
                  skills_text: str = "", tools: list[str] | None = None):
         self.backend = backend

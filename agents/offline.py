@@ -17,7 +17,7 @@ from collections import defaultdict
 import numpy as np
 
 from scrutiny.agents.judge import JudgeDeps, JudgeState, Observation, Plan, ToolRequest
-from scrutiny.schema import Criterion, CriterionScore
+from scrutiny.core.schema import Criterion, CriterionScore
 from scrutiny.tools.detect import Detection
 from scrutiny.tools.text_match import match_text
 

@@ -22,7 +22,7 @@ from langgraph.runtime import Runtime
 from PIL import Image
 
 from scrutiny.agents.judge import MET
-from scrutiny.schema import Criterion, Verdict
+from scrutiny.core.schema import Criterion, Verdict
 
 
 class Generator(Protocol):

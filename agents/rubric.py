@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from scrutiny.schema import Criterion
+from scrutiny.core.schema import Criterion
 from scrutiny.tools.detect import SHAPE_NAMES
 
 NUMBER_WORDS = {

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from scrutiny import Judge, JudgeConfig, Store
-from scrutiny.synth import KINDS, preference_pairs
+from scrutiny.testing.scenes import KINDS, preference_pairs
 from scrutiny.tools.text_match import flow_grpo_target
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

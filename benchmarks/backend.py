@@ -3,7 +3,7 @@
     python benchmarks/backend.py [--judgments 256] [--concurrency 64] [--delays 0.05,0.5] [--rounds 3] [--no-freeze-gc]
     python benchmarks/backend.py --rewardharness VENV_PYTHON    # also run RewardHarness's SubAgent
 
-A stub OpenAI-compatible server (scrutiny.fake_server, in its own process) answers every request
+A stub OpenAI-compatible server (scrutiny.testing.fake_server, in its own process) answers every request
 after a fixed delay, as a GPU server at steady load would: 50 ms (the issue's setting, where both
 sides are bound by client CPU on this machine) and 500 ms (closer to a real VLM call). One
 scrutiny judgment of a 256x256 image is two model calls (inspect, then the JSON answer) plus
@@ -48,9 +48,9 @@ import openai
 from scrutiny import Criterion, Judge, JudgeConfig, Store
 from scrutiny.agents.model import ModelPolicy
 from scrutiny.backends import OpenAIBackend
-from scrutiny.fake_server import FakeServer, Reply
-from scrutiny.loop import freeze_gc
-from scrutiny.synth import fitted_sign
+from scrutiny.testing.fake_server import FakeServer, Reply
+from scrutiny.core.aio import freeze_gc
+from scrutiny.testing.scenes import fitted_sign
 
 PROMPT = "A sign that says SALE"
 ANSWER = json.dumps({"criteria": [{"id": "text_1", "score": 4, "rationale": "reads well"}]})
@@ -90,7 +90,7 @@ def stub_process(delay: float, content: str):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "scrutiny.fake_server", "--port", str(port), "--delay", str(delay),
+    process = subprocess.Popen([sys.executable, "-m", "scrutiny.testing.fake_server", "--port", str(port), "--delay", str(delay),
                                 "--content", content])
     try:
         for _ in range(100):

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from scrutiny import Judge, JudgeConfig, Store
-from scrutiny.synth import fitted_sign, misspell
+from scrutiny.testing.scenes import fitted_sign, misspell
 from scrutiny.tools.ocr import ocr_engine
 from scrutiny.tools.text_match import flow_grpo_target
 

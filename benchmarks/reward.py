@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from scrutiny import Judge, JudgeConfig, Store
-from scrutiny.synth import misspell, storefront
+from scrutiny.testing.scenes import misspell, storefront
 from scrutiny.tools.ocr import ocr_engine
 from scrutiny.tools.text_match import flow_grpo_target
 from scrutiny.trainers.rewards import JudgeReward, flow_grpo_reward

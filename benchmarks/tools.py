@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from scrutiny.synth import Shape, shapes, sign
+from scrutiny.testing.scenes import Shape, shapes, sign
 from scrutiny.tools import crop, detect, diff, ocr, quality, text_match, zoom
 from scrutiny.tools.ocr import ocr_engine
 

@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 import scrutiny
-from scrutiny.synth import fitted_sign, grid, preference_pairs, shapes
+from scrutiny.testing.scenes import fitted_sign, grid, preference_pairs, shapes
 
 
 def show(title: str, verdict: scrutiny.Verdict) -> None:

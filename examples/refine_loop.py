@@ -13,7 +13,7 @@ pass a diffusers pipeline instead:
 from __future__ import annotations
 
 import scrutiny
-from scrutiny.synth import ToyGenerator
+from scrutiny.testing.scenes import ToyGenerator
 
 
 def main() -> None:

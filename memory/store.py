@@ -32,8 +32,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
-from scrutiny.images import image_hash, load_image, png_bytes
-from scrutiny.schema import SCHEMA_VERSION, Task, Trace, TraceEvent, Verdict, utcnow
+from scrutiny.core.images import image_hash, load_image, png_bytes
+from scrutiny.core.schema import SCHEMA_VERSION, Task, Trace, TraceEvent, Verdict, utcnow
 
 T = TypeVar("T")
 

@@ -5,11 +5,11 @@ It looks closely (crop, zoom), reads (OCR), finds things (detect), compares with
 """
 
 from scrutiny.api import Judge, JudgeConfig, __version__, compare, edit, judge, rank
-from scrutiny.images import ImageError, load_image
-from scrutiny.loop import freeze_gc
+from scrutiny.core.images import ImageError, load_image
+from scrutiny.core.aio import freeze_gc
 from scrutiny.memory import Store
 from scrutiny.refinement import RefineResult, arefine, refine
-from scrutiny.schema import Criterion, CriterionScore, Evidence, Task, Trace, Verdict
+from scrutiny.core.schema import Criterion, CriterionScore, Evidence, Task, Trace, Verdict
 
 __all__ = [
     "Criterion", "CriterionScore", "Evidence", "ImageError", "Judge", "JudgeConfig", "Store", "Task", "Trace",

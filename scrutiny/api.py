@@ -21,10 +21,10 @@ from PIL import Image
 
 from scrutiny.agents.judge import JudgeDeps, Policy, run_judge
 from scrutiny.agents.offline import OfflinePolicy
-from scrutiny.images import ImageInput, image_hash, load_image, png_bytes
-from scrutiny.loop import bounded_map, run_sync
+from scrutiny.core.images import ImageInput, image_hash, load_image, png_bytes
+from scrutiny.core.aio import bounded_map, run_sync
 from scrutiny.memory import Store
-from scrutiny.schema import Criterion, Task, Trace, TaskKind, Verdict
+from scrutiny.core.schema import Criterion, Task, Trace, TaskKind, Verdict
 from scrutiny.skills.library import SkillLibrary, current_library
 from scrutiny.skills.router import Router
 from scrutiny.tools import REGISTRY

@@ -1,4 +1,4 @@
-"""Model backends: an async `Backend` protocol and `OpenAIBackend` over a pool of vLLM servers.
+"""`OpenAIBackend`: the `Backend` protocol (`scrutiny.core.backend`) over a pool of vLLM servers.
 
 `OpenAIBackend` speaks the OpenAI chat-completions protocol through `AsyncOpenAI` to one or more
 endpoints (vLLM's OpenAI-compatible servers, one per GPU): least-outstanding-requests balancing,
@@ -26,24 +26,12 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import openai
 from pydantic_core import to_json
 
-from scrutiny.schema import Completion, ModelToolCall, TokenLogprob
-
-
-class BackendError(RuntimeError):
-    """No endpoint could answer (all failed or are cooling down), or the request was refused."""
-
-
-class Backend(Protocol):
-    model: str
-
-    async def chat(self, messages: list[dict[str, Any]], *, tools: list[dict] | None = None,
-                   response_format: dict | None = None, top_logprobs: int | None = None,
-                   max_tokens: int = 1024, temperature: float = 0.0) -> Completion: ...
+from scrutiny.core.backend import BackendError, Completion, ModelToolCall, TokenLogprob
 
 
 @dataclass

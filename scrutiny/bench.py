@@ -23,8 +23,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError, model_validator
 
 from scrutiny.api import Judge
-from scrutiny.loop import bounded_map
-from scrutiny.schema import Verdict
+from scrutiny.core.aio import bounded_map
+from scrutiny.core.schema import Verdict
 
 
 class Preference(BaseModel):

@@ -20,10 +20,11 @@ from rich.tree import Tree
 
 from scrutiny.agents.rubric import load_rubric
 from scrutiny.api import Judge, JudgeConfig
-from scrutiny.images import ImageError
-from scrutiny.loop import freeze_gc, run_sync
+from scrutiny.core.backend import BackendError
+from scrutiny.core.images import ImageError
+from scrutiny.core.aio import freeze_gc, run_sync
 from scrutiny.memory import Store, StoreError
-from scrutiny.schema import Verdict
+from scrutiny.core.schema import Verdict
 from scrutiny.skills.library import SkillLibrary
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Judge generated and edited images with evidence.")
@@ -49,15 +50,11 @@ def one_line_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except (ValueError, ImageError, StoreError, FileNotFoundError) as e:
+        # no model server answered (BackendError) is the user's setup, not a bug
+        except (ValueError, ImageError, StoreError, FileNotFoundError, BackendError) as e:
             err.print(f"error: {e}", highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except Exception as e:  # a bug: one line unless debugging
-            from scrutiny.backends import BackendError  # not imported up front: it loads the openai client
-
-            if isinstance(e, BackendError):  # no model server answered: the user's setup, not a bug
-                err.print(f"error: {e}", highlight=False, markup=False, soft_wrap=True)
-                raise typer.Exit(2) from None
             if os.environ.get("SCRUTINY_DEBUG"):
                 raise
             err.print(f"error: internal: {type(e).__name__}: {e} (set SCRUTINY_DEBUG=1 for the traceback)",

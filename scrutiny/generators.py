@@ -13,7 +13,7 @@ from typing import Any
 
 from PIL import Image
 
-from scrutiny.images import ImageInput, load_image
+from scrutiny.core.images import ImageInput, load_image
 
 
 class CallableGenerator:

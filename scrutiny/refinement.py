@@ -16,9 +16,9 @@ from PIL import Image
 from scrutiny.agents.refine import OfflineReviser, RefineDeps, Reviser, Round, run_refine
 from scrutiny.api import Judge
 from scrutiny.generators import as_generator
-from scrutiny.images import ImageInput
-from scrutiny.loop import run_sync
-from scrutiny.schema import Criterion, Verdict
+from scrutiny.core.images import ImageInput
+from scrutiny.core.aio import run_sync
+from scrutiny.core.schema import Criterion, Verdict
 
 
 @dataclass

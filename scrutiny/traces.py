@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 from scrutiny.api import Judge
 from scrutiny.memory import Store, StoreError
-from scrutiny.schema import SCHEMA_VERSION, Trace, Verdict
+from scrutiny.core.schema import SCHEMA_VERSION, Trace, Verdict
 
 EXPORT_FORMAT = "scrutiny-traces"
 

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from scrutiny.memory import Store, StoreError
-from scrutiny.schema import Trace, Verdict
+from scrutiny.core.schema import Trace, Verdict
 
 PAGE_SIZE = 25
 COLORS = {"detect": "#e8590c", "ocr": "#1c7ed6", "crop": "#2f9e44", "diff": "#c2255c", "palette": "#7048e8"}

@@ -3,7 +3,7 @@
 import pytest
 
 from scrutiny import Judge, JudgeConfig
-from scrutiny.synth import KINDS, preference_pairs
+from scrutiny.testing.scenes import KINDS, preference_pairs
 
 
 @pytest.mark.parametrize("kind", KINDS)

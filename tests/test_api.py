@@ -4,7 +4,7 @@ import pytest
 
 import scrutiny
 from scrutiny import ImageError, Judge, JudgeConfig
-from scrutiny.synth import fitted_sign
+from scrutiny.testing.scenes import fitted_sign
 
 SIGN = 'A sign that says "FRESH BREAD"'
 
@@ -74,7 +74,7 @@ def test_bad_inputs_raise_clear_errors(store, tmp_path):
 
 
 def test_bounded_map_keeps_order_bounds_concurrency_and_stops_at_a_failure():
-    from scrutiny.loop import bounded_map
+    from scrutiny.core.aio import bounded_map
 
     running, peak, started = 0, 0, []
 

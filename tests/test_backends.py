@@ -9,8 +9,8 @@ import openai
 import pytest
 
 from scrutiny.backends import BackendError, OpenAIBackend
-from scrutiny.fake_server import FakeServer, Reply
-from scrutiny.loop import run_sync
+from scrutiny.testing.fake_server import FakeServer, Reply
+from scrutiny.core.aio import run_sync
 
 HELLO = [{"role": "user", "content": "hello"}]
 

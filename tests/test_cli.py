@@ -4,7 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scrutiny.cli import app
-from scrutiny.synth import fitted_sign, grid, preference_pairs, shapes
+from scrutiny.testing.scenes import fitted_sign, grid, preference_pairs, shapes
 
 runner = CliRunner()
 SIGN = 'A sign that says "OPEN 24 HOURS"'

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from scrutiny.synth import RGB, Shape, grid, shapes
+from scrutiny.testing.scenes import RGB, Shape, grid, shapes
 from scrutiny.tools import Detection, ToolError, detect, register_detector
 from scrutiny.tools.detect import DETECTORS, color_name
 

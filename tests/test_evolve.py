@@ -13,9 +13,9 @@ from scrutiny.agents.evolve import ModelProposer, WeightProposer, accuracy, evol
 from scrutiny.backends import OpenAIBackend
 from scrutiny.bench import Preference, aexamples, cohen_kappa, load_preferences, metrics
 from scrutiny.cli import app
-from scrutiny.fake_server import FakeServer, Reply
+from scrutiny.testing.fake_server import FakeServer, Reply
 from scrutiny.skills.library import SkillLibrary
-from scrutiny.synth import RGB, fitted_sign, misspell
+from scrutiny.testing.scenes import RGB, fitted_sign, misspell
 
 runner = CliRunner()
 WORDS = ["FRESH BREAD", "OPEN LATE", "GOOD COFFEE", "BIG SALE", "NEW BOOKS", "HOT SOUP", "FREE WIFI", "CITY MAP",

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from scrutiny.generators import CallableGenerator, DiffusersEditGenerator, DiffusersGenerator, as_generator
-from scrutiny.images import image_hash
+from scrutiny.core.images import image_hash
 
 
 def test_tiny_diffusers_text_to_image_pipeline(tiny_sd):

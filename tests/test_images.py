@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from scrutiny.images import ImageError, data_url, image_hash, load_image, png_bytes
+from scrutiny.core.images import ImageError, data_url, image_hash, load_image, png_bytes
 
 
 def _png(image: Image.Image, **kw) -> bytes:

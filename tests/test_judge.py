@@ -4,8 +4,8 @@ import pytest
 from PIL import Image
 
 from scrutiny import Judge, JudgeConfig
-from scrutiny.schema import Criterion
-from scrutiny.synth import Shape, fitted_sign, grid, preference_pairs, shapes
+from scrutiny.core.schema import Criterion
+from scrutiny.testing.scenes import Shape, fitted_sign, grid, preference_pairs, shapes
 
 SIGN = 'A storefront sign that says "OPEN 24 HOURS"'
 

@@ -8,8 +8,8 @@ import pytest
 from scrutiny import Criterion, Judge, JudgeConfig
 from scrutiny.agents.model import ModelPolicy, request_messages
 from scrutiny.backends import OpenAIBackend
-from scrutiny.fake_server import FakeServer, Reply
-from scrutiny.synth import fitted_sign, grid, shapes
+from scrutiny.testing.fake_server import FakeServer, Reply
+from scrutiny.testing.scenes import fitted_sign, grid, shapes
 
 SIGN = 'A sign that says "OPEN 24 HOURS"'
 RUBRIC = [Criterion(id="text_1", statement='The image shows the text "OPEN 24 HOURS"', dimension="text",

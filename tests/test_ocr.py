@@ -4,7 +4,7 @@ import threading
 import pytest
 from PIL import Image
 
-from scrutiny.synth import available_fonts, sign
+from scrutiny.testing.scenes import available_fonts, sign
 from scrutiny.tools import ocr
 from scrutiny.tools.text_match import levenshtein
 

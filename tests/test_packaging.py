@@ -34,7 +34,7 @@ def test_wheel_ships_only_the_scrutiny_namespace(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names if not n.startswith("scrutiny-")}
     assert top == {"scrutiny"}
-    for module in ("scrutiny/tools/ocr.py", "scrutiny/memory/store.py", "scrutiny/agents/__init__.py", "scrutiny/schema.py",
+    for module in ("scrutiny/tools/ocr.py", "scrutiny/memory/store.py", "scrutiny/agents/__init__.py", "scrutiny/core/schema.py",
                    "scrutiny/skills/library/text-rendering/SKILL.md", "scrutiny/skills/library/visual-quality/params.json"):
         assert module in names
 

@@ -7,8 +7,8 @@ from typer.testing import CliRunner
 from scrutiny import Judge
 from scrutiny.agents.refine import OfflineReviser, restate
 from scrutiny.refinement import refine
-from scrutiny.schema import Criterion
-from scrutiny.synth import ToyGenerator, fitted_sign
+from scrutiny.core.schema import Criterion
+from scrutiny.testing.scenes import ToyGenerator, fitted_sign
 
 SIGN = 'A storefront sign that says "GRAND OPENING"'
 
@@ -95,7 +95,7 @@ def test_cli_refine(tmp_path):
     from scrutiny.cli import app
 
     out = tmp_path / "best.png"
-    result = CliRunner().invoke(app, ["refine", "-p", SIGN, "-g", "scrutiny.synth:ToyGenerator", "--n", "2", "--out",
+    result = CliRunner().invoke(app, ["refine", "-p", SIGN, "-g", "scrutiny.testing.scenes:ToyGenerator", "--n", "2", "--out",
                                       str(out), "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -108,7 +108,7 @@ def test_cli_refine(tmp_path):
 def test_model_reviser_rewrites_from_the_critique(judge):
     from scrutiny.agents.refine import ModelReviser
     from scrutiny.backends import OpenAIBackend
-    from scrutiny.fake_server import FakeServer, Reply
+    from scrutiny.testing.fake_server import FakeServer, Reply
 
     server = FakeServer().start()
     try:

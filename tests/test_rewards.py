@@ -8,8 +8,8 @@ import torch
 from PIL import ImageFilter
 
 from scrutiny import Criterion, Judge, JudgeConfig
-from scrutiny.images import image_hash
-from scrutiny.synth import fitted_sign, grid, shapes, storefront, tiled_text
+from scrutiny.core.images import image_hash
+from scrutiny.testing.scenes import fitted_sign, grid, shapes, storefront, tiled_text
 from scrutiny.trainers.rewards import (
     JudgeReward, as_images, combine, fill_abstentions, flow_grpo_reward, multi_score, normalize, pair_schedule,
     rank_rewards, trl_reward, verl_batch_reward, verl_reward,

@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from scrutiny.schema import SCHEMA_VERSION, Criterion, CriterionScore, Task, Trace, Verdict
+from scrutiny.core.schema import SCHEMA_VERSION, Criterion, CriterionScore, Task, Trace, Verdict
 
 
 def test_score_outside_unit_interval_is_rejected():
@@ -48,7 +48,7 @@ def test_ids_are_uuid4_and_stay_unique_across_seeding_and_fork():
     import random
     import uuid
 
-    from scrutiny.schema import new_id
+    from scrutiny.core.schema import new_id
 
     random.seed(0)
     first = new_id()

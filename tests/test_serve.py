@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from scrutiny.cli import app
 from scrutiny.serve import ServeConfig
-from scrutiny.synth import fitted_sign
+from scrutiny.testing.scenes import fitted_sign
 
 
 def free_port() -> int:
@@ -26,7 +26,7 @@ def free_port() -> int:
 def stand_in(tmp_path):
     """An executable that takes vllm's arguments and runs the fake server."""
     script = tmp_path / "vllm"
-    script.write_text(f"#!/bin/sh\nexec {sys.executable} -m scrutiny.fake_server \"$@\"\n")
+    script.write_text(f"#!/bin/sh\nexec {sys.executable} -m scrutiny.testing.fake_server \"$@\"\n")
     script.chmod(0o755)
     return script
 

@@ -7,7 +7,7 @@ from scrutiny import Criterion, Judge
 from scrutiny.cli import app
 from scrutiny.skills.library import Skill, SkillError, SkillLibrary, current_library, load_skill
 from scrutiny.skills.router import Router, apply_skills, task_text
-from scrutiny.synth import preference_pairs
+from scrutiny.testing.scenes import preference_pairs
 
 runner = CliRunner()
 

@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 
 from scrutiny.memory import Store, StoreError
-from scrutiny.images import image_hash
+from scrutiny.core.images import image_hash
 from scrutiny.memory.store import ArtifactRow, TraceRow, VerdictRow
-from scrutiny.schema import Task, Trace, Verdict
+from scrutiny.core.schema import Task, Trace, Verdict
 
 
 def _task(prompt="a red square"):

@@ -1,6 +1,6 @@
 import pytest
 
-from scrutiny.synth import sign
+from scrutiny.testing.scenes import sign
 from scrutiny.tools import ToolError, match_text, ocr_score, strict_score, text_match
 from scrutiny.tools.text_match import flow_grpo_target, levenshtein
 

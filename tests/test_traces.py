@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from scrutiny import Criterion, Judge
 from scrutiny.cli import app
 from scrutiny.memory import Store
-from scrutiny.synth import fitted_sign, grid, preference_pairs, shapes
+from scrutiny.testing.scenes import fitted_sign, grid, preference_pairs, shapes
 
 runner = CliRunner()
 SIGN = 'A sign that says "OPEN 24 HOURS"'

@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 
 from scrutiny import Judge, JudgeConfig
-from scrutiny.synth import fitted_sign, grid, preference_pairs, shapes
+from scrutiny.testing.scenes import fitted_sign, grid, preference_pairs, shapes
 from scrutiny.viewer import PAGE_SIZE, serve_in_thread
 
 CHROMIUM = shutil.which("chromium")

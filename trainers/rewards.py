@@ -29,9 +29,9 @@ from PIL import Image
 
 from scrutiny.agents.rubric import synthesize
 from scrutiny.api import Judge
-from scrutiny.images import load_image
-from scrutiny.loop import bounded_map, run_sync
-from scrutiny.schema import Criterion, Verdict
+from scrutiny.core.images import load_image
+from scrutiny.core.aio import bounded_map, run_sync
+from scrutiny.core.schema import Criterion, Verdict
 
 PairSchedule = Literal["all", "round_robin"] | int
 

@@ -38,7 +38,7 @@ def build_run(path: str | Path) -> tuple[GRPOTrainer, Path]:
     """The trainer described by a TOML file, and where its reward curve goes."""
     from scrutiny.api import Judge, JudgeConfig
     from scrutiny.memory import Store
-    from scrutiny.schema import Criterion
+    from scrutiny.core.schema import Criterion
     from scrutiny.trainers.rewards import JudgeReward
 
     path = Path(path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from scrutiny.synth import RGB
+from scrutiny.testing.scenes import RGB
 
 COLORS = ("red", "green", "blue", "yellow")
 

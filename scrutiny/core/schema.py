@@ -202,30 +202,3 @@ class Trace(Model):
         event = TraceEvent(seq=len(self.events), kind=kind, node=node, data=data)
         self.events.append(event)
         return event
-
-
-# What a model backend returns (DESIGN §6): one chat completion, normalised.
-
-
-class ModelToolCall(Model):
-    id: str
-    name: str
-    arguments: str
-    """The raw JSON text the model wrote (parsed and validated by the tool, not here)."""
-
-
-class TokenLogprob(Model):
-    token: str
-    logprob: float
-    top: dict[str, float] = Field(default_factory=dict)
-    """The most likely tokens at this position with their log-probabilities."""
-
-
-class Completion(Model):
-    content: str | None = None
-    tool_calls: list[ModelToolCall] = Field(default_factory=list)
-    logprobs: list[TokenLogprob] | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    model: str = ""
-    endpoint: str = ""

@@ -5,7 +5,7 @@ can assert on what an agent sent as well as on what it did; `GET /health` and `G
 answer like vLLM's. A reply can be an answer, tool calls, logprobs, a malformed body, an HTTP
 error, a hang, or a dropped connection. With no script left it repeats its default reply.
 
-    python -m scrutiny.fake_server --port 8000 --delay 0.05     # a stub for benchmarks and `serve` tests
+    python -m scrutiny.testing.fake_server --port 8000 --delay 0.05     # a stub for benchmarks and `serve` tests
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Accepted: PIL images, numpy HWC uint8 (or HW grayscale), torch CHW tensors (float in [0, 1] or
 uint8), file paths and raw bytes. Palette, CMYK, 16-bit, grayscale and alpha images are
 converted (alpha is composited on white); anything that cannot be an image raises `ImageError`
-with one line that names the problem. Like the rest of `scrutiny.schema`'s neighbours this module
+with one line that names the problem. Like the rest of `scrutiny.core.schema`'s neighbours this module
 imports nothing else from scrutiny, and it never imports torch: tensors are recognised by their
 type's module and read through their own `.numpy()`.
 """
