@@ -1,4 +1,4 @@
-"""The judge graph: route → rubric → inspect ⇄ invoke_tools → score → aggregate (DESIGN §4).
+"""The judge graph: route → rubric → inspect ⇄ invoke_tools → score → aggregate (docs/architecture.md).
 
 The six stages run as four graph nodes: `rubric` routes and then builds the rubric, `score`
 scores and then aggregates, since neither pair has a branch or a loop between its two halves, and
@@ -28,10 +28,10 @@ from PIL import Image
 
 from scrutiny.agents.rubric import synthesize
 from scrutiny.core.images import image_hash
+from scrutiny.core.schema import Criterion, CriterionScore, Evidence, Task, Trace, Usage, Verdict
 from scrutiny.memory import Store
 from scrutiny.skills.library import Skill
 from scrutiny.skills.router import Router, apply_skills, task_text
-from scrutiny.core.schema import Criterion, CriterionScore, Evidence, Task, Trace, Usage, Verdict
 from scrutiny.tools import REGISTRY, ToolCall, ToolResult, get_tool
 
 MET = 0.9
@@ -52,11 +52,54 @@ class ToolRequest:
 
 
 @dataclass
+class ModelTurn:
+    """One step of a model's conversation about one candidate: what it wrote and the tools it called."""
+
+    candidate: int
+    step: int
+    content: str
+    calls: list[ToolRequest]
+
+    @property
+    def done(self) -> bool:
+        """A turn that calls no tool ends the candidate's inspection."""
+        return not self.calls
+
+
+@dataclass
 class Plan:
-    """What a policy wants next: tool calls, and notes it keeps in the run's state for itself."""
+    """What a policy wants next: tool calls, and the model's turns that asked for them."""
 
     requests: list[ToolRequest] = field(default_factory=list)
-    notes: list[dict[str, Any]] = field(default_factory=list)
+    turns: list[ModelTurn] = field(default_factory=list)
+
+
+@dataclass
+class Pairwise:
+    """A judgment of a comparison's two images side by side (in both orders): it decides the preference."""
+
+    preferred: int | None
+    """0 or 1; None for a tie (the two orders disagreed, or the model saw no difference) or no usable answer."""
+
+
+@dataclass
+class Scores:
+    """What a policy's scoring returns: a score per criterion and candidate, and a pairwise judgment if made."""
+
+    criteria: list[CriterionScore]
+    pairwise: Pairwise | None = None
+
+
+@dataclass
+class JudgeRun:
+    """What one judgment records as it runs: its trace, usage, the images its tools made, the requests sent."""
+
+    trace: Trace
+    usage: Usage = field(default_factory=Usage)
+    artifacts: dict[str, Image.Image] = field(default_factory=dict)
+    """Images the tools produced, by content hash: written to the store with the judgment."""
+    sent: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
+    """The model requests of this run (trace seq, messages), so the trace keeps each message once."""
 
 
 @dataclass
@@ -71,6 +114,7 @@ class Observation:
 
 class JudgeState(TypedDict, total=False):
     task: Task
+    run: JudgeRun
     images: dict[str, Image.Image]
     hashes: dict[str, str]
     """Content hash of every named image (request encodings and artifacts are keyed by it)."""
@@ -80,9 +124,11 @@ class JudgeState(TypedDict, total=False):
     pending: list[ToolRequest]
     observations: Annotated[list[Observation], operator.add]
     steps: int
+    turns: Annotated[list[ModelTurn], operator.add]
+    """A model policy's conversation so far (the offline policy has none)."""
     scores: list[CriterionScore]
-    notes: Annotated[list[dict[str, Any]], operator.add]
-    """The policy's own records (a model's messages); a note {"pairwise": i} decides a comparison."""
+    pairwise: Pairwise
+    """Set when a comparison was judged side by side; it then decides the preference."""
     verdict: Verdict
 
 
@@ -92,28 +138,23 @@ class Policy(Protocol):
     name: str
     model: str | None
 
-    async def rubric(self, task: Task, synthesized: list[Criterion], deps: JudgeDeps) -> list[Criterion]: ...
+    async def rubric(self, state: JudgeState, synthesized: list[Criterion]) -> list[Criterion]: ...
 
-    async def plan(self, state: JudgeState, deps: JudgeDeps) -> Plan: ...
+    async def plan(self, state: JudgeState) -> Plan: ...
 
-    async def score(self, state: JudgeState, deps: JudgeDeps) -> tuple[list[CriterionScore], list[dict[str, Any]]]: ...
+    async def score(self, state: JudgeState) -> Scores: ...
 
 
-@dataclass
+@dataclass(frozen=True)
 class JudgeDeps:
-    """Run-scoped dependencies, passed as the graph's context (never module globals)."""
+    """What the graph runs with, passed as its context (never module globals); the same for every run
+    of a judge. What a run records goes in its state (`JudgeRun`)."""
 
     policy: Policy
-    trace: Trace
     store: Store | None = None
     max_steps: int = 4
     router: Router | None = None
     """Picks skills from the library for each task; None judges without skills."""
-    usage: Usage = field(default_factory=Usage)
-    artifacts: dict[str, Image.Image] = field(default_factory=dict)
-    """Images the tools produced, by content hash: written to the store with the judgment."""
-    sent: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
-    """The model requests of this run (trace seq, messages), so the trace keeps each message once."""
 
     @property
     def library_version(self) -> str:
@@ -125,7 +166,7 @@ class JudgeDeps:
 
 async def rubric(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     """route (the skills and tools for this task), then rubric (the criteria, with those skills)."""
-    deps = runtime.context
+    deps, trace = runtime.context, state["run"].trace
     task = state["task"]
     tools = sorted(name for name in REGISTRY if name != "safety" or _safety_installed())
     skills = []
@@ -134,28 +175,38 @@ async def rubric(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
         skills = deps.router.cached(text)
         if skills is None:  # an embedding router runs a small model: off the event loop meanwhile
             skills = await asyncio.to_thread(deps.router.route, text)
-    deps.trace.add("node_exit", "route", tools=tools, max_steps=deps.max_steps, policy=deps.policy.name,
-                   skills=[s.name for s in skills], library_version=deps.library_version)
+    trace.add(
+        "node_exit",
+        "route",
+        tools=tools,
+        max_steps=deps.max_steps,
+        policy=deps.policy.name,
+        skills=[s.name for s in skills],
+        library_version=deps.library_version,
+    )
     if task.rubric:
         criteria = task.rubric
     else:
         criteria = synthesize(task.prompt, edit=task.kind == "edit", library_version=deps.library_version)
-        criteria = apply_skills(criteria + await deps.policy.rubric(task, criteria, deps), skills)
-    deps.trace.add("node_exit", "rubric", given=task.rubric is not None,
-                   criteria=[c.model_dump(mode="json") for c in criteria])
+        criteria = apply_skills(criteria + await deps.policy.rubric(state, criteria), skills)
+    trace.add(
+        "node_exit", "rubric", given=task.rubric is not None, criteria=[c.model_dump(mode="json") for c in criteria]
+    )
     return {"tools": tools, "skills": skills, "rubric": criteria, "steps": 0, "pending": []}
 
 
 async def inspect(state: JudgeState, runtime: Runtime[JudgeDeps]) -> Command[Literal["invoke_tools", "score"]]:
     """The policy plans tool calls; with none planned (or the step budget spent) the run goes on to score.
     The node names its successor itself (a `Command`), which costs the graph less than a routing edge."""
+    trace = state["run"].trace
     if state["steps"] >= runtime.context.max_steps:
-        runtime.context.trace.add("node_exit", "inspect", stopped="step budget spent", steps=state["steps"])
+        trace.add("node_exit", "inspect", stopped="step budget spent", steps=state["steps"])
         return Command(update={"pending": []}, goto="score")
-    plan = await runtime.context.policy.plan(state, runtime.context)
-    runtime.context.trace.add("node_exit", "inspect", step=state["steps"], planned=len(plan.requests))
-    return Command(update={"pending": plan.requests, "notes": plan.notes},
-                   goto="invoke_tools" if plan.requests else "score")
+    plan = await runtime.context.policy.plan(state)
+    trace.add("node_exit", "inspect", step=state["steps"], planned=len(plan.requests))
+    return Command(
+        update={"pending": plan.requests, "turns": plan.turns}, goto="invoke_tools" if plan.requests else "score"
+    )
 
 
 def _run_tool(request: ToolRequest, images: dict[str, Image.Image], allowed: set[str]) -> ToolCall:
@@ -165,55 +216,88 @@ def _run_tool(request: ToolRequest, images: dict[str, Image.Image], allowed: set
     return get_tool(request.tool).invoke(request.arguments, images)
 
 
-async def invoke_tools(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
-    deps = runtime.context
+async def invoke_tools(state: JudgeState) -> dict:
+    run = state["run"]
     images = dict(state["images"])
     hashes = dict(state.get("hashes") or {})
     allowed = set(state["tools"])
     calls = [asyncio.to_thread(_run_tool, r, images, allowed) for r in state["pending"]]
     observations = []
     for request, call in zip(state["pending"], await asyncio.gather(*calls)):
-        deps.trace.add("tool_call", "invoke_tools", tool=request.tool, arguments=request.arguments,
-                       candidate=request.candidate, criteria=request.criteria, purpose=request.purpose)
+        run.trace.add(
+            "tool_call",
+            "invoke_tools",
+            tool=request.tool,
+            arguments=request.arguments,
+            candidate=request.candidate,
+            criteria=request.criteria,
+            purpose=request.purpose,
+        )
         produced, artifacts = {}, []
         for kind, image in (call.result.produced_images() if call.result else {}).items():
             name = f"{kind}_{sum(n.startswith(kind + '_') for n in images) + 1}"
             images[name] = image
             hashes[name] = produced[name] = image_hash(image)
-            deps.artifacts[produced[name]] = image
+            run.artifacts[produced[name]] = image
             artifacts.append(produced[name])
         evidence = Evidence(
-            tool=request.tool, arguments=request.arguments, candidate=request.candidate,
+            tool=request.tool,
+            arguments=request.arguments,
+            candidate=request.candidate,
             output=call.result.model_dump(mode="json") if call.result else None,
-            artifacts=[a for a in artifacts if a], seconds=round(call.seconds, 6), error=call.error,
+            artifacts=[a for a in artifacts if a],
+            seconds=round(call.seconds, 6),
+            error=call.error,
         )
-        deps.trace.add("tool_result", "invoke_tools", evidence=evidence.id, tool=request.tool, error=call.error,
-                       output=evidence.output, produced=produced)
-        deps.usage.tool_calls += 1
+        run.trace.add(
+            "tool_result",
+            "invoke_tools",
+            evidence=evidence.id,
+            tool=request.tool,
+            error=call.error,
+            output=evidence.output,
+            produced=produced,
+        )
+        run.usage.tool_calls += 1
         observations.append(Observation(request, evidence, call.result, produced))
-    return {"observations": observations, "images": images, "hashes": hashes, "steps": state["steps"] + 1, "pending": []}
+    return {
+        "observations": observations,
+        "images": images,
+        "hashes": hashes,
+        "steps": state["steps"] + 1,
+        "pending": [],
+    }
 
 
 async def score(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     """score (every criterion, from the evidence), then aggregate (overall scores, preference, critique)."""
-    deps = runtime.context
-    scores, notes = await deps.policy.score(state, deps)
-    deps.trace.add("node_exit", "score", scores=[s.model_dump(mode="json") for s in scores])
+    deps, run = runtime.context, state["run"]
+    result = await deps.policy.score(state)
+    scores = result.criteria
+    run.trace.add("node_exit", "score", scores=[s.model_dump(mode="json") for s in scores])
     task, criteria = state["task"], state["rubric"]
     overall = [overall_score(criteria, [s for s in scores if s.candidate == i]) for i in range(len(task.candidates))]
     preferred, ranking = preference(overall)
-    pairwise = [n for n in state.get("notes", []) + notes if "pairwise" in n]
-    if pairwise and task.kind == "compare":  # a judgment of the pair in both orders decides
-        preferred = pairwise[-1]["pairwise"]
+    if result.pairwise is not None and task.kind == "compare":  # a judgment of the pair in both orders decides
+        preferred = result.pairwise.preferred
     verdict = Verdict(
-        task=task, rubric=criteria, scores=overall, criteria=scores,
+        task=task,
+        rubric=criteria,
+        scores=overall,
+        criteria=scores,
         evidence=[o.evidence for o in state.get("observations", [])],
-        preferred=preferred if len(overall) > 1 else None, ranking=ranking if len(overall) > 1 else None,
-        critique=critique(criteria, scores, overall), trace_id=deps.trace.id, policy=deps.policy.name,
-        model=deps.policy.model, library_version=deps.library_version, usage=deps.usage,
+        preferred=preferred if len(overall) > 1 else None,
+        ranking=ranking if len(overall) > 1 else None,
+        critique=critique(criteria, scores, overall),
+        trace_id=run.trace.id,
+        policy=deps.policy.name,
+        model=deps.policy.model,
+        library_version=deps.library_version,
+        usage=run.usage,
     )
-    deps.trace.add("node_exit", "aggregate", scores=overall, preferred=verdict.preferred, ranking=verdict.ranking)
-    return {"scores": scores, "notes": notes, "verdict": verdict}
+    run.trace.add("node_exit", "aggregate", scores=overall, preferred=verdict.preferred, ranking=verdict.ranking)
+    update = {"scores": scores, "verdict": verdict}
+    return update | ({"pairwise": result.pairwise} if result.pairwise is not None else {})
 
 
 # 2. the graph
@@ -235,14 +319,16 @@ def build_judge_graph():
 JUDGE_GRAPH = build_judge_graph()
 
 
-async def run_judge(task: Task, images: dict[str, Image.Image], deps: JudgeDeps,
-                    hashes: dict[str, str] | None = None) -> Verdict:
-    """Run the judge graph on one task; the verdict's latency covers the whole run.
+async def run_judge(
+    task: Task, images: dict[str, Image.Image], deps: JudgeDeps, run: JudgeRun, hashes: dict[str, str] | None = None
+) -> Verdict:
+    """Run the judge graph on one task, recording into `run`; the verdict's latency covers the whole run.
 
     `hashes` gives the content hash of named images when the caller has them already."""
     start = time.perf_counter()
     hashes = {name: (hashes or {}).get(name) or image_hash(image) for name, image in images.items()}
-    state = await JUDGE_GRAPH.ainvoke({"task": task, "images": images, "hashes": hashes}, context=deps)
+    initial: JudgeState = {"task": task, "run": run, "images": images, "hashes": hashes}
+    state = await JUDGE_GRAPH.ainvoke(initial, context=deps)
     verdict = state["verdict"]
     verdict.latency_s = round(time.perf_counter() - start, 6)
     return verdict

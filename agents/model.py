@@ -21,16 +21,17 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from PIL import Image
 from pydantic import BaseModel, Field, ValidationError
 
-from scrutiny.agents.judge import JudgeDeps, JudgeState, Plan, ToolRequest
-from scrutiny.core.images import data_url
+from scrutiny.agents.judge import JudgeRun, JudgeState, ModelTurn, Pairwise, Plan, Scores, ToolRequest
 from scrutiny.core.aio import bounded_map
 from scrutiny.core.backend import Backend, Completion
-from scrutiny.core.schema import Criterion, CriterionScore, Task, Trace, TraceEvent
+from scrutiny.core.images import data_url
+from scrutiny.core.schema import Criterion, CriterionScore, Dimension, Trace, TraceEvent
 from scrutiny.tools import tool_schemas
 
 SYSTEM = """You are scrutiny, a careful critic of generated and edited images. You check images against \
@@ -61,6 +62,8 @@ Reply with JSON only: {{"criteria": [{{"id": "...", "score": 1-5 or null, "ratio
 REPAIR = """Your answer was not valid: {error}. Reply again with JSON only, matching the schema, with one \
 entry for each of these criterion ids: {ids}."""
 
+REPAIR_ANY = """Your answer was not valid: {error}. Reply again with JSON only."""
+
 RUBRIC = """Decompose this {what} into atomic criteria, each a short statement that can be checked \
 yes/no by looking at the image: {prompt}
 Reply with JSON only: {{"criteria": [{{"statement": "...", "dimension": "text|object|count|color|position|\
@@ -84,8 +87,7 @@ class _Final(BaseModel):
 
 class _RubricItem(BaseModel):
     statement: str
-    dimension: Literal["text", "object", "count", "color", "position", "attribute", "quality", "preservation",
-                       "safety", "custom"] = "custom"
+    dimension: Dimension = "custom"
 
 
 class _Rubric(BaseModel):
@@ -98,12 +100,22 @@ class _Pairwise(BaseModel):
 
 
 def final_schema(ids: list[str]) -> dict[str, Any]:
-    item = {"type": "object", "additionalProperties": False, "required": ["id", "score", "rationale"], "properties": {
-        "id": {"type": "string", "enum": ids},
-        "score": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
-        "rationale": {"type": "string"}}}
-    schema = {"type": "object", "additionalProperties": False, "required": ["criteria"],
-              "properties": {"criteria": {"type": "array", "items": item}}}
+    item = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["id", "score", "rationale"],
+        "properties": {
+            "id": {"type": "string", "enum": ids},
+            "score": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
+            "rationale": {"type": "string"},
+        },
+    }
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["criteria"],
+        "properties": {"criteria": {"type": "array", "items": item}},
+    }
     return {"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema, "strict": True}}
 
 
@@ -136,9 +148,18 @@ class ModelPolicy:
 
     name = "model"
 
-    def __init__(self, backend: Backend, *, native_tools: bool = True, top_logprobs: int | None = 5,
-                 max_repairs: int = 2, synthesize_rubric: bool = True, pairwise: bool = True,
-                 skills_text: str = "", tools: list[str] | None = None):
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        native_tools: bool = True,
+        top_logprobs: int | None = 5,
+        max_repairs: int = 2,
+        synthesize_rubric: bool = True,
+        pairwise: bool = True,
+        skills_text: str = "",
+        tools: list[str] | None = None,
+    ):
         self.backend = backend
         self.model = backend.model
         self.native_tools = native_tools
@@ -157,86 +178,106 @@ class ModelPolicy:
 
     # rubric
 
-    async def rubric(self, task: Task, synthesized: list[Criterion], deps: JudgeDeps) -> list[Criterion]:
+    async def rubric(self, state: JudgeState, synthesized: list[Criterion]) -> list[Criterion]:
         """Criteria the model adds to the offline synthesizer's (near-duplicates are dropped)."""
         if not self.synthesize_rubric:
             return []
+        task, run = state["task"], state["run"]
         what = "edit instruction" if task.kind == "edit" else "image-generation prompt"
         messages = [self.system, {"role": "user", "content": RUBRIC.format(what=what, prompt=task.prompt)}]
-        answer, error = await self._ask_json(messages, _schema_format("rubric", _Rubric), _Rubric, deps, "rubric")
-        if answer is None:
-            deps.trace.add("parse_failure", "rubric", error=error, kept="offline criteria only")
+        answer = await self._ask_json(messages, run, "rubric", _Rubric, _schema_format("rubric", _Rubric))
+        if answer.value is None:
+            run.trace.add("parse_failure", "rubric", error=answer.error, kept="offline criteria only")
             return []
         known = [_words(c.statement) for c in synthesized]
         added = []
-        for item in answer.criteria:
+        for item in answer.value.criteria:
             words = _words(item.statement)
             if words and all(len(words & k) / len(words | k) < 0.6 for k in known):
                 known.append(words)
-                added.append(Criterion(id=f"model_{len(added) + 1}", statement=item.statement, dimension=item.dimension,
-                                       origin="synthesized", params={"by": "model"}))
+                added.append(
+                    Criterion(
+                        id=f"model_{len(added) + 1}",
+                        statement=item.statement,
+                        dimension=item.dimension,
+                        origin="synthesized",
+                        params={"by": "model"},
+                    )
+                )
         return added
 
     # inspection
 
-    async def plan(self, state: JudgeState, deps: JudgeDeps) -> Plan:
-        plan = Plan()
-        todo = [i for i in range(len(state["task"].candidates))
-                if not any(n.get("candidate") == i and n.get("done") for n in state.get("notes", []))]
+    async def plan(self, state: JudgeState) -> Plan:
+        finished = {t.candidate for t in state.get("turns", []) if t.done}
+        todo = [i for i in range(len(state["task"].candidates)) if i not in finished]
         # every candidate's conversation goes on at once: a rank of K waits for one model call per step, not K
-        completions = await bounded_map(lambda i: self._chat(self.conversation(state, i), deps, "inspect", tools=self.schemas),
-                                        todo, len(todo) or 1)
-        for i, completion in zip(todo, completions):
-            calls = self._tool_calls(completion)
-            plan.notes.append({"candidate": i, "step": state["steps"], "content": completion.content or "",
-                               "calls": calls, "done": not calls})
-            for call in calls:
-                plan.requests.append(ToolRequest(call["name"], call["arguments"], i, [], "model", call["id"]))
-        return plan
+        completions = await bounded_map(
+            lambda i: self._chat(self.conversation(state, i), state["run"], "inspect", tools=self.schemas),
+            todo,
+            len(todo) or 1,
+        )
+        turns = [
+            ModelTurn(i, state["steps"], completion.content or "", self._tool_calls(completion, i))
+            for i, completion in zip(todo, completions)
+        ]
+        return Plan([call for turn in turns for call in turn.calls], turns)
 
-    def _tool_calls(self, completion: Completion) -> list[dict[str, Any]]:
-        calls = []
+    def _tool_calls(self, completion: Completion, candidate: int) -> list[ToolRequest]:
         if completion.tool_calls:
-            for c in completion.tool_calls:
-                calls.append({"id": c.id, "name": c.name, "arguments": _loads_object(c.arguments)})
+            calls = [(c.id, c.name, _loads_object(c.arguments)) for c in completion.tool_calls]
         else:
-            for k, match in enumerate(TAG.finditer(completion.content or "")):
-                data = _loads_object(match.group(1))
-                calls.append({"id": f"tag_{k}", "name": str(data.get("name", "")), "arguments": data.get("arguments") or {}})
-        return calls
+            tagged = [_loads_object(m.group(1)) for m in TAG.finditer(completion.content or "")]
+            calls = [(f"tag_{k}", str(d.get("name", "")), d.get("arguments") or {}) for k, d in enumerate(tagged)]
+        return [ToolRequest(name, arguments, candidate, [], "model", call_id) for call_id, name, arguments in calls]
 
     def conversation(self, state: JudgeState, i: int) -> list[dict[str, Any]]:
         """Candidate i's conversation so far, rebuilt from the run's state."""
         task, images, hashes = state["task"], state["images"], state.get("hashes") or {}
         criteria = "\n".join(f"- {c.id}: {c.statement}" for c in state["rubric"])
-        kind = "an edit of the source image, following the instruction" if task.kind == "edit" else "an image generated from the prompt"
+        kind = (
+            "an edit of the source image, following the instruction"
+            if task.kind == "edit"
+            else "an image generated from the prompt"
+        )
         skills = "\n\n".join(s.text() for s in state.get("skills", []))
-        parts: list[dict[str, Any]] = [{"type": "text", "text": (f"Skills for this task:\n{skills}\n\n" if skills else "")
-                                        + f"Judge candidate_{i}, {kind}:\n«{task.prompt}»\n\nCriteria:\n{criteria}"}]
+        parts: list[dict[str, Any]] = [
+            {
+                "type": "text",
+                "text": (f"Skills for this task:\n{skills}\n\n" if skills else "")
+                + f"Judge candidate_{i}, {kind}:\n«{task.prompt}»\n\nCriteria:\n{criteria}",
+            }
+        ]
         for name in [f"candidate_{i}"] + (["source"] if "source" in images else []):
             parts += [{"type": "text", "text": f"{name}:"}, image_part(images[name], hashes.get(name))]
         messages = [self.system, {"role": "user", "content": parts}]
         observations = {o.request.call_id: o for o in state.get("observations", []) if o.request.candidate == i}
-        for note in (n for n in state.get("notes", []) if n.get("candidate") == i and "calls" in n):
+        for turn in (t for t in state.get("turns", []) if t.candidate == i):
             if self.native_tools:
-                message: dict[str, Any] = {"role": "assistant", "content": note["content"] or None}
-                if note["calls"]:
-                    message["tool_calls"] = [{"id": c["id"], "type": "function", "function": {
-                        "name": c["name"], "arguments": json.dumps(c["arguments"])}} for c in note["calls"]]
+                message: dict[str, Any] = {"role": "assistant", "content": turn.content or None}
+                if turn.calls:
+                    message["tool_calls"] = [
+                        {
+                            "id": c.call_id,
+                            "type": "function",
+                            "function": {"name": c.tool, "arguments": json.dumps(c.arguments)},
+                        }
+                        for c in turn.calls
+                    ]
                 messages.append(message)
             else:
-                messages.append({"role": "assistant", "content": note["content"]})
+                messages.append({"role": "assistant", "content": turn.content})
             new_images: list[dict[str, Any]] = []
-            for call in note["calls"]:
-                o = observations.get(call["id"])
+            for call in turn.calls:
+                o = observations.get(call.call_id)
                 if o is None:
                     continue
-                text = tool_text(call["name"], o.evidence.output, o.evidence.error)
+                text = tool_text(call.tool, o.evidence.output, o.evidence.error)
                 for name in o.produced:
                     text += f"\nThe result is a new image, {name} (shown below)."
                     new_images += [{"type": "text", "text": f"{name}:"}, image_part(images[name], hashes.get(name))]
                 if self.native_tools:
-                    messages.append({"role": "tool", "tool_call_id": call["id"], "content": text})
+                    messages.append({"role": "tool", "tool_call_id": call.call_id, "content": text})
                 else:
                     messages.append({"role": "user", "content": f"<tool_response>\n{text}\n</tool_response>"})
             if new_images:
@@ -245,126 +286,173 @@ class ModelPolicy:
 
     # scoring
 
-    async def score(self, state: JudgeState, deps: JudgeDeps) -> tuple[list[CriterionScore], list[dict[str, Any]]]:
-        rubric = state["rubric"]
+    async def score(self, state: JudgeState) -> Scores:
+        rubric, run = state["rubric"], state["run"]
         ids = [c.id for c in rubric]
-        scores, notes = [], []
         n = len(state["task"].candidates)
         pairwise = self.pairwise and state["task"].kind == "compare"
         # the final answers of all candidates, and the pairwise judgment, are asked at once
-        jobs = [("final", i) for i in range(n)] + ([("pairwise", None)] if pairwise else [])
+        jobs: list[int | None] = list(range(n)) + ([None] if pairwise else [])
 
-        async def ask(job: tuple[str, int | None]):
-            kind, i = job
-            if kind == "pairwise":
-                return await self._pairwise(state, deps)
+        async def ask(i: int | None) -> Answer | Pairwise:
+            if i is None:
+                return await self._pairwise(state)
             messages = self.conversation(state, i) + [{"role": "user", "content": FINAL.format(image=f"candidate_{i}")}]
-            return await self._final(messages, ids, deps)
+            return await self._ask_json(
+                messages, run, "score", _Final, final_schema(ids), ids=ids, top_logprobs=self.top_logprobs
+            )
 
         answers = await bounded_map(ask, jobs, len(jobs))
+        scores = []
         for i in range(n):
-            answer, completion, error = answers[i]
-            by_id = {item.id: item for item in (answer.criteria if answer else [])}
-            distributions = _score_distributions(completion, [item.id for item in answer.criteria]) if answer else {}
-            for c in rubric:
-                item = by_id.get(c.id)
-                if item is None:
-                    reason = f"the model's answer could not be used: {error}" if error else "the model gave no score for this criterion"
-                    scores.append(CriterionScore(criterion=c.id, candidate=i, score=None, rationale=reason))
-                    continue
-                distribution = distributions.get(c.id)
-                if distribution:
-                    expected = sum(int(k) * p for k, p in distribution.items())
-                    value = (expected - 1) / 4
-                elif item.score is not None:
-                    value = (item.score - 1) / 4
-                else:
-                    value = None
-                scores.append(CriterionScore(criterion=c.id, candidate=i, score=None if value is None else round(value, 6),
-                                             distribution=distribution, rationale=item.rationale,
-                                             evidence=[o.evidence.id for o in state.get("observations", []) if o.request.candidate == i]))
-        if pairwise:
-            notes.append({"pairwise": answers[n]})
-        return scores, notes
+            evidence = [o.evidence.id for o in state.get("observations", []) if o.request.candidate == i]
+            scores += self._criterion_scores(rubric, i, answers[i], evidence)
+        return Scores(scores, answers[n] if pairwise else None)
 
-    async def _final(self, messages: list[dict[str, Any]], ids: list[str], deps: JudgeDeps):
-        """The JSON answer, re-asked with the validation error up to `max_repairs` times."""
-        error = ""
-        completion = None
-        for attempt in range(self.max_repairs + 1):
-            completion = await self._chat(messages, deps, "score", response_format=final_schema(ids), top_logprobs=self.top_logprobs)
-            try:
-                answer = _Final.model_validate_json(_json_text(completion.content))
-                unknown = {item.id for item in answer.criteria} - set(ids)
-                if unknown:
-                    raise ValueError(f"unknown criterion ids {sorted(unknown)}")
-                return answer, completion, ""
-            except (ValidationError, ValueError) as e:
-                error = _short(e)
-                deps.trace.add("parse_failure", "score", error=error, attempt=attempt, content=completion.content)
-                if attempt == self.max_repairs:
-                    break
-                deps.trace.add("repair", "score", attempt=attempt + 1)
-                messages = messages + [{"role": "assistant", "content": completion.content or ""},
-                                       {"role": "user", "content": REPAIR.format(error=error, ids=", ".join(ids))}]
-        return None, completion, error
+    def _criterion_scores(
+        self, rubric: list[Criterion], i: int, answer: Answer, evidence: list[str]
+    ) -> list[CriterionScore]:
+        """Candidate i's score per criterion from its final answer (expected values where logprobs came back)."""
+        items = answer.value.criteria if answer.value else []
+        by_id = {item.id: item for item in items}
+        distributions = _score_distributions(answer.completion, [item.id for item in items])
+        scores = []
+        for c in rubric:
+            item = by_id.get(c.id)
+            if item is None:
+                reason = (
+                    f"the model's answer could not be used: {answer.error}"
+                    if answer.error
+                    else "the model gave no score for this criterion"
+                )
+                scores.append(CriterionScore(criterion=c.id, candidate=i, score=None, rationale=reason))
+                continue
+            distribution = distributions.get(c.id)
+            if distribution:
+                value = (sum(int(k) * p for k, p in distribution.items()) - 1) / 4
+            else:
+                value = None if item.score is None else (item.score - 1) / 4
+            scores.append(
+                CriterionScore(
+                    criterion=c.id,
+                    candidate=i,
+                    score=None if value is None else round(value, 6),
+                    distribution=distribution,
+                    rationale=item.rationale,
+                    evidence=evidence,
+                )
+            )
+        return scores
 
-    async def _pairwise(self, state: JudgeState, deps: JudgeDeps) -> int | None:
+    async def _pairwise(self, state: JudgeState) -> Pairwise:
         """Both orders; they must agree, otherwise it is a tie (position bias cancels)."""
         task, images, hashes = state["task"], state["images"], state.get("hashes") or {}
         criteria = "\n".join(f"- {c.statement}" for c in state["rubric"])
 
-        async def order(first: int, second: int) -> tuple[Any, str]:
-            parts = [{"type": "text", "text": f"Prompt: «{task.prompt}»\nCriteria:\n{criteria}"},
-                     {"type": "text", "text": "Image A:"}, image_part(images[f"candidate_{first}"], hashes.get(f"candidate_{first}")),
-                     {"type": "text", "text": "Image B:"}, image_part(images[f"candidate_{second}"], hashes.get(f"candidate_{second}")),
-                     {"type": "text", "text": PAIRWISE}]
-            return await self._ask_json([self.system, {"role": "user", "content": parts}],
-                                        _schema_format("pairwise", _Pairwise), _Pairwise, deps, "pairwise")
+        async def order(first: int, second: int) -> Answer:
+            parts = [
+                {"type": "text", "text": f"Prompt: «{task.prompt}»\nCriteria:\n{criteria}"},
+                {"type": "text", "text": "Image A:"},
+                image_part(images[f"candidate_{first}"], hashes.get(f"candidate_{first}")),
+                {"type": "text", "text": "Image B:"},
+                image_part(images[f"candidate_{second}"], hashes.get(f"candidate_{second}")),
+                {"type": "text", "text": PAIRWISE},
+            ]
+            messages = [self.system, {"role": "user", "content": parts}]
+            return await self._ask_json(
+                messages, state["run"], "pairwise", _Pairwise, _schema_format("pairwise", _Pairwise)
+            )
 
         orders = ((0, 1), (1, 0))
         winners = []
-        for (first, second), (answer, error) in zip(orders, await bounded_map(lambda o: order(*o), orders, 2)):
-            if answer is None:
-                deps.trace.add("parse_failure", "pairwise", error=error)
-                return None
-            winners.append(None if answer.preferred == "tie" else (first if answer.preferred == "A" else second))
-        return winners[0] if winners[0] == winners[1] else None
+        for (first, second), answer in zip(orders, await bounded_map(lambda o: order(*o), orders, 2)):
+            if answer.value is None:
+                return Pairwise(None)
+            preferred = answer.value.preferred
+            winners.append(None if preferred == "tie" else (first if preferred == "A" else second))
+        return Pairwise(winners[0] if winners[0] == winners[1] else None)
 
     # the backend, with the trace and usage kept
 
-    async def _chat(self, messages: list[dict[str, Any]], deps: JudgeDeps, node: str, **kw: Any) -> Completion:
+    async def _chat(self, messages: list[dict[str, Any]], run: JudgeRun, node: str, **kw: Any) -> Completion:
         # The trace keeps what is new in each request: messages an earlier request of this run began
         # with (the system text, the conversation so far) are named by that request's event and count.
         prefix, source = 0, None
-        for seq, sent in deps.sent:
+        for seq, sent in run.sent:
             n = _common_prefix(sent, messages)
             if n > prefix:
                 prefix, source = n, seq
-        event = deps.trace.add("model_request", node, model=self.model, messages=_redact(messages[prefix:]),
-                               **({"prefix": {"event": source, "messages": prefix}} if prefix else {}),
-                               tools=[t["function"]["name"] for t in kw.get("tools") or []],
-                               response_format=bool(kw.get("response_format")))
-        deps.sent.append((event.seq, messages))
+        event = run.trace.add(
+            "model_request",
+            node,
+            model=self.model,
+            messages=_redact(messages[prefix:]),
+            **({"prefix": {"event": source, "messages": prefix}} if prefix else {}),
+            tools=[t["function"]["name"] for t in kw.get("tools") or []],
+            response_format=bool(kw.get("response_format")),
+        )
+        run.sent.append((event.seq, messages))
         completion = await self.backend.chat(messages, **kw)
-        deps.usage.model_calls += 1
-        deps.usage.prompt_tokens += completion.prompt_tokens
-        deps.usage.completion_tokens += completion.completion_tokens
-        deps.trace.add("model_response", node, content=completion.content,
-                       tool_calls=[c.model_dump() for c in completion.tool_calls], endpoint=completion.endpoint)
+        run.usage.model_calls += 1
+        run.usage.prompt_tokens += completion.prompt_tokens
+        run.usage.completion_tokens += completion.completion_tokens
+        run.trace.add(
+            "model_response",
+            node,
+            content=completion.content,
+            tool_calls=[c.model_dump() for c in completion.tool_calls],
+            endpoint=completion.endpoint,
+        )
         return completion
 
-    async def _ask_json(self, messages, response_format, model: type[BaseModel], deps: JudgeDeps, node: str):
-        error = ""
+    async def _ask_json(
+        self,
+        messages: list[dict[str, Any]],
+        run: JudgeRun,
+        node: str,
+        model: type[BaseModel],
+        response_format: dict[str, Any],
+        *,
+        ids: list[str] | None = None,
+        top_logprobs: int | None = None,
+    ) -> Answer:
+        """A JSON answer against `model`, re-asked with the validation error up to `max_repairs` times;
+        with `ids`, the answer may name only those criteria and the repair lists them."""
+        answer = Answer(None, None, "")
         for attempt in range(self.max_repairs + 1):
-            completion = await self._chat(messages, deps, node, response_format=response_format)
+            kw = {"top_logprobs": top_logprobs} if top_logprobs is not None else {}
+            completion = await self._chat(messages, run, node, response_format=response_format, **kw)
             try:
-                return model.model_validate_json(_json_text(completion.content)), ""
+                value = model.model_validate_json(_json_text(completion.content))
+                unknown = {item.id for item in value.criteria} - set(ids) if ids is not None else set()
+                if unknown:
+                    raise ValueError(f"unknown criterion ids {sorted(unknown)}")
+                return Answer(value, completion, "")
             except (ValidationError, ValueError) as e:
-                error = _short(e)
-                messages = messages + [{"role": "assistant", "content": completion.content or ""},
-                                       {"role": "user", "content": f"Your answer was not valid: {error}. Reply again with JSON only."}]
-        return None, error
+                answer = Answer(None, completion, _short(e))
+                run.trace.add("parse_failure", node, error=answer.error, attempt=attempt, content=completion.content)
+                if attempt == self.max_repairs:
+                    break
+                run.trace.add("repair", node, attempt=attempt + 1)
+                repair = (
+                    REPAIR.format(error=answer.error, ids=", ".join(ids))
+                    if ids
+                    else REPAIR_ANY.format(error=answer.error)
+                )
+                messages = messages + [
+                    {"role": "assistant", "content": completion.content or ""},
+                    {"role": "user", "content": repair},
+                ]
+        return answer
+
+
+@dataclass
+class Answer:
+    """A model's JSON answer: the validated value (None when no attempt validated), its completion, the error."""
+
+    value: Any
+    completion: Completion | None
+    error: str
 
 
 # helpers
@@ -413,7 +501,7 @@ def request_messages(trace: Trace, event: TraceEvent) -> list[dict[str, Any]]:
     if not prefix:
         return list(event.data.get("messages", []))
     earlier = next(e for e in trace.events if e.seq == prefix["event"])
-    return request_messages(trace, earlier)[:prefix["messages"]] + list(event.data.get("messages", []))
+    return request_messages(trace, earlier)[: prefix["messages"]] + list(event.data.get("messages", []))
 
 
 def _redact(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -422,7 +510,9 @@ def _redact(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for m in messages:
         content = m.get("content")
         if isinstance(content, list):
-            content = [p if p.get("type") != "image_url" else {"type": "image_url", "image_url": "<png>"} for p in content]
+            content = [
+                p if p.get("type") != "image_url" else {"type": "image_url", "image_url": "<png>"} for p in content
+            ]
         out.append({**m, "content": content})
     return out
 

@@ -13,10 +13,11 @@ tool here can check score None.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import NamedTuple
 
 import numpy as np
 
-from scrutiny.agents.judge import JudgeDeps, JudgeState, Observation, Plan, ToolRequest
+from scrutiny.agents.judge import JudgeState, Observation, Plan, Scores, ToolRequest
 from scrutiny.core.schema import Criterion, CriterionScore
 from scrutiny.tools.detect import Detection
 from scrutiny.tools.text_match import match_text
@@ -37,16 +38,24 @@ def preservation_score(collateral: float, ssim: float, tolerance: float = COLLAT
     return float(np.clip(1 - collateral / tolerance, 0, 1) * np.clip((ssim - 0.5) / 0.5, 0, 1))
 
 
+class Scored(NamedTuple):
+    """One criterion's score from the evidence: the value (None abstains), what was seen, the observations used."""
+
+    score: float | None
+    rationale: str
+    used: list[Observation]
+
+
 class OfflinePolicy:
     name = "offline"
     model = None
 
     # 1. planning
 
-    async def rubric(self, task, synthesized: list[Criterion], deps: JudgeDeps) -> list[Criterion]:
+    async def rubric(self, state: JudgeState, synthesized: list[Criterion]) -> list[Criterion]:
         return []  # offline, the deterministic synthesizer is the whole rubric
 
-    async def plan(self, state: JudgeState, deps: JudgeDeps) -> Plan:
+    async def plan(self, state: JudgeState) -> Plan:
         done = {(o.request.tool, o.request.candidate, o.request.purpose) for o in state.get("observations", [])}
         requests = []
         for i in range(len(state["task"].candidates)):
@@ -81,11 +90,22 @@ class OfflinePolicy:
         seen = _observations(state, i)
         requests = []
         read = seen.get("read")
-        if read and read.result and read.result.lines and not all(
-                _best_text(c, [read.result.text]) >= 1.0 for c in _text_criteria(state, by_tool)):
+        if (
+            read
+            and read.result
+            and read.result.lines
+            and not all(_best_text(c, [read.result.text]) >= 1.0 for c in _text_criteria(state, by_tool))
+        ):
             box = _union([line.box for line in read.result.lines], state["images"][f"candidate_{i}"].size, pad=12)
-            requests.append(ToolRequest("zoom", {"image": f"candidate_{i}", "box": list(box), "units": "pixel",
-                                                 "factor": 2.0}, i, by_tool["ocr"], "zoom on text"))
+            requests.append(
+                ToolRequest(
+                    "zoom",
+                    {"image": f"candidate_{i}", "box": list(box), "units": "pixel", "factor": 2.0},
+                    i,
+                    by_tool["ocr"],
+                    "zoom on text",
+                )
+            )
         zoomed = seen.get("zoom on text")
         if zoomed and zoomed.produced:
             crop_name = next(iter(zoomed.produced))
@@ -93,46 +113,75 @@ class OfflinePolicy:
         changes = seen.get("changes")
         if changes and changes.result and changes.result.regions:
             box = list(changes.result.regions[0])
-            requests.append(ToolRequest("diff", {"image": f"candidate_{i}", "source": "source", "region": box,
-                                                 "units": "pixel"}, i, by_tool["diff"], "outside the edit"))
+            requests.append(
+                ToolRequest(
+                    "diff",
+                    {"image": f"candidate_{i}", "source": "source", "region": box, "units": "pixel"},
+                    i,
+                    by_tool["diff"],
+                    "outside the edit",
+                )
+            )
             if "region_palette" in by_tool:
                 for image in (f"candidate_{i}", "source"):
-                    requests.append(ToolRequest("palette", {"image": image, "box": box, "units": "pixel"}, i,
-                                                by_tool["region_palette"], f"colours of edit region in {image.split('_')[0]}"))
+                    requests.append(
+                        ToolRequest(
+                            "palette",
+                            {"image": image, "box": box, "units": "pixel"},
+                            i,
+                            by_tool["region_palette"],
+                            f"colours of edit region in {image.split('_')[0]}",
+                        )
+                    )
         return requests
 
     # 2. scoring
 
-    async def score(self, state: JudgeState, deps: JudgeDeps) -> tuple[list[CriterionScore], list[dict]]:
+    async def score(self, state: JudgeState) -> Scores:
         scores = []
         for i in range(len(state["task"].candidates)):
             seen = _observations(state, i)
             for c in state["rubric"]:
-                value, rationale, used = self._score_one(c, seen) if c.checkable else (
-                    None, "not checkable offline; needs a vision-language judge", [])
-                scores.append(CriterionScore(
-                    criterion=c.id, candidate=i, score=None if value is None else round(float(value), 6),
-                    evidence=[o.evidence.id for o in used], rationale=rationale, measures=_measures(c, used),
-                ))
-        return scores, []
+                value, rationale, used = (
+                    self._score_one(c, seen)
+                    if c.checkable
+                    else Scored(None, "not checkable offline; needs a vision-language judge", [])
+                )
+                scores.append(
+                    CriterionScore(
+                        criterion=c.id,
+                        candidate=i,
+                        score=None if value is None else round(float(value), 6),
+                        evidence=[o.evidence.id for o in used],
+                        rationale=rationale,
+                        measures=_measures(c, used),
+                    )
+                )
+        return Scores(scores)
 
-    def _score_one(self, c: Criterion, seen: dict[str, Observation]) -> tuple[float | None, str, list[Observation]]:
+    def _score_one(self, c: Criterion, seen: dict[str, Observation]) -> Scored:
         p = c.params
         if c.dimension == "text":
             return _score_text(c, seen)
         if c.dimension == "quality":
             q = seen.get("quality")
             if not q or not q.result:
-                return None, "quality was not measured", []
+                return Scored(None, "quality was not measured", [])
             r = q.result
             measure = p.get("measure", "overall")
             if measure != "overall":
                 values = r.model_dump(exclude={"overall", "raw"})
                 if measure not in values:
-                    return None, f"unknown quality measure {measure!r}; known: {', '.join(values)}", [q]
-                return values[measure], f"{measure} {values[measure]:.2f}", [q]
-            return r.overall, (f"sharpness {r.sharpness:.2f}, exposure {r.exposure:.2f}, noise {r.noise:.2f}, "
-                               f"blockiness {r.blockiness:.2f}, colourfulness {r.colorfulness:.2f}"), [q]
+                    return Scored(None, f"unknown quality measure {measure!r}; known: {', '.join(values)}", [q])
+                return Scored(values[measure], f"{measure} {values[measure]:.2f}", [q])
+            return Scored(
+                r.overall,
+                (
+                    f"sharpness {r.sharpness:.2f}, exposure {r.exposure:.2f}, noise {r.noise:.2f}, "
+                    f"blockiness {r.blockiness:.2f}, colourfulness {r.colorfulness:.2f}"
+                ),
+                [q],
+            )
         if p.get("check") in ("change_present", "outside_region", "structure", "changed_region_color"):
             return _score_edit(c, seen)
         if c.dimension == "count":
@@ -145,9 +194,13 @@ class OfflinePolicy:
             dets, obs = _detections(seen, p.get("detect"))
             found = [d for d in dets if _matches(d, p.get("detect"), p.get("color"))]
             if obs is None:
-                return None, "detection did not run", []
-            return (1.0 if not found else 0.0), (f"found {len(found)} {p['object']}" if found else f"found no {p['object']}"), [obs]
-        return None, "no offline check for this criterion", []
+                return Scored(None, "detection did not run", [])
+            return Scored(
+                (1.0 if not found else 0.0),
+                (f"found {len(found)} {p['object']}" if found else f"found no {p['object']}"),
+                [obs],
+            )
+        return Scored(None, "no offline check for this criterion", [])
 
 
 # 3. what each criterion needs, and how it is scored
@@ -201,27 +254,27 @@ def _match(read: str, target: str):
     return match_text(_fold(read), _fold(target)).model_copy(update={"read": read, "target": target})
 
 
-def _score_text(c: Criterion, seen: dict[str, Observation]) -> tuple[float | None, str, list[Observation]]:
+def _score_text(c: Criterion, seen: dict[str, Observation]) -> Scored:
     reads = [o for o in (seen.get("read"), seen.get("read zoomed")) if o and o.result is not None]
     if not reads:
-        return None, "OCR did not run", []
+        return Scored(None, "OCR did not run", [])
     texts = [" ".join(line.text for line in o.result.lines) for o in reads]
     target = c.params.get("text", "")
     if not target:  # "no text"
         found = texts[0].strip()
-        return (0.0 if found else 1.0), (f'OCR read "{found}"' if found else "OCR read no text"), reads[:1]
+        return Scored((0.0 if found else 1.0), (f'OCR read "{found}"' if found else "OCR read no text"), reads[:1])
     matches = [_match(t, target) for t in texts]
     best = max(range(len(matches)), key=lambda k: _text_value(matches[k]))
     match, used = matches[best], [reads[best]]
     value = _text_value(match)
     if c.params.get("negated"):
-        return 1.0 - match.score, f'OCR read "{match.read}"; the old text "{target}" should be gone', used
+        return Scored(1.0 - match.score, f'OCR read "{match.read}"; the old text "{target}" should be gone', used)
     if not match.read:
-        return 0.0, f'OCR read no text, expected "{target}"', used
+        return Scored(0.0, f'OCR read no text, expected "{target}"', used)
     where = " (after zooming in)" if reads[best].request.purpose == "read zoomed" else ""
     if value >= 1.0:
-        return value, f'OCR read "{match.read}"{where}, as expected', used
-    return value, f'OCR read "{match.read}"{where}, expected "{target}"', used
+        return Scored(value, f'OCR read "{match.read}"{where}, as expected', used)
+    return Scored(value, f'OCR read "{match.read}"{where}, expected "{target}"', used)
 
 
 def _detections(seen: dict[str, Observation], kind: str | None) -> tuple[list[Detection], Observation | None]:
@@ -239,85 +292,100 @@ def _matches(d: Detection, kind: str | None, color: str | None) -> bool:
     return color is None or d.color == color
 
 
-def _score_count(c: Criterion, seen: dict[str, Observation]) -> tuple[float | None, str, list[Observation]]:
+def _score_count(c: Criterion, seen: dict[str, Observation]) -> Scored:
     p = c.params
     dets, obs = _detections(seen, p["detect"])
     if obs is None:
-        return None, "detection did not run", []
+        return Scored(None, "detection did not run", [])
     found = sum(_matches(d, p["detect"], p.get("color")) for d in dets)
     expected = p["count"]
     value = max(0.0, 1.0 - abs(found - expected) / max(expected, 1))
     what = p.get("phrase") or p["object"]
-    return value, f"found {found} {what}, expected {expected}", [obs]
+    return Scored(value, f"found {found} {what}, expected {expected}", [obs])
 
 
-def _score_color(c: Criterion, seen: dict[str, Observation]) -> tuple[float | None, str, list[Observation]]:
+def _score_color(c: Criterion, seen: dict[str, Observation]) -> Scored:
     p = c.params
     if p.get("detect") == "background":
         dets, obs = _detections(seen, "shapes")
         if obs is None:
-            return None, "detection did not run", []
+            return Scored(None, "detection did not run", [])
         bg = obs.result.background
-        return (1.0 if bg == p["color"] else 0.0), f"the background is {bg}", [obs]
+        return Scored((1.0 if bg == p["color"] else 0.0), f"the background is {bg}", [obs])
     if p.get("detect"):
         dets, obs = _detections(seen, p["detect"])
         if obs is None:
-            return None, "detection did not run", []
+            return Scored(None, "detection did not run", [])
         candidates = [d for d in dets if _matches(d, p["detect"], None)]
         if not candidates:
-            return 0.0, f"found no {p['object']} to check its colour", [obs]
+            return Scored(0.0, f"found no {p['object']} to check its colour", [obs])
         share = sum(d.color == p["color"] for d in candidates) / len(candidates)
         colours = ", ".join(sorted({d.color or "?" for d in candidates}))
-        return share, f"found {len(candidates)} {p['object']} coloured {colours}; wanted {p['color']}", [obs]
+        return Scored(share, f"found {len(candidates)} {p['object']} coloured {colours}; wanted {p['color']}", [obs])
     pal = seen.get("colours")
     if pal is None or pal.result is None:
-        return None, "colours were not measured", []
+        return Scored(None, "colours were not measured", [])
     share = pal.result.shares.get(p["color"], 0.0)
     target = f" (that it is the {p['object']}'s colour is not verifiable offline)" if p.get("object") else ""
-    return presence_score(share, p.get("share", PRESENCE_SHARE)), f"{p['color']} covers {share:.1%} of the image{target}", [pal]
+    return Scored(
+        presence_score(share, p.get("share", PRESENCE_SHARE)),
+        f"{p['color']} covers {share:.1%} of the image{target}",
+        [pal],
+    )
 
 
 def _centre(d: Detection) -> tuple[float, float]:
     return (d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2
 
 
-def _score_position(c: Criterion, seen: dict[str, Observation]) -> tuple[float | None, str, list[Observation]]:
+def _score_position(c: Criterion, seen: dict[str, Observation]) -> Scored:
     p = c.params
     dets, obs = _detections(seen, "shapes")
     if obs is None:
-        return None, "detection did not run", []
+        return Scored(None, "detection did not run", [])
     kind_s = _shape_kind(p["subject"])
     subjects = [d for d in dets if _matches(d, kind_s, p.get("subject_color"))]
     if not subjects:
-        return 0.0, f"found no {p.get('subject_phrase', p['subject'])}", [obs]
+        return Scored(0.0, f"found no {p.get('subject_phrase', p['subject'])}", [obs])
     s = max(subjects, key=lambda d: d.area)
     sx, sy = _centre(s)
     relation = p["relation"]
     if "object" not in p or p.get("object") is None:  # absolute position in the frame
         w, h = obs.result.width, obs.result.height
-        ok = {"left": sx < w / 3, "right": sx > 2 * w / 3, "center": w / 3 <= sx <= 2 * w / 3 and h / 3 <= sy <= 2 * h / 3,
-              "top": sy < h / 3, "bottom": sy > 2 * h / 3}.get(relation)
+        ok = {
+            "left": sx < w / 3,
+            "right": sx > 2 * w / 3,
+            "center": w / 3 <= sx <= 2 * w / 3 and h / 3 <= sy <= 2 * h / 3,
+            "top": sy < h / 3,
+            "bottom": sy > 2 * h / 3,
+        }.get(relation)
         if ok is None:
-            return None, f"'{relation}' is not checkable offline", [obs]
-        return float(ok), f"{p.get('subject_phrase')} centre at ({sx:.0f}, {sy:.0f}) in a {w}x{h} image", [obs]
+            return Scored(None, f"'{relation}' is not checkable offline", [obs])
+        return Scored(float(ok), f"{p.get('subject_phrase')} centre at ({sx:.0f}, {sy:.0f}) in a {w}x{h} image", [obs])
     kind_o = _shape_kind(p["object"])
     objects = [d for d in dets if _matches(d, kind_o, p.get("object_color")) and d is not s]
     if not objects:
-        return 0.0, f"found no {p.get('object_phrase', p['object'])}", [obs]
+        return Scored(0.0, f"found no {p.get('object_phrase', p['object'])}", [obs])
     o = max(objects, key=lambda d: d.area)
     ox, oy = _centre(o)
     overlap_x = min(s.box[2], o.box[2]) - max(s.box[0], o.box[0]) > 0
     gap = max(o.box[0] - s.box[2], s.box[0] - o.box[2], o.box[1] - s.box[3], s.box[1] - o.box[3], 0)
     span = max(s.box[2] - s.box[0], s.box[3] - s.box[1], o.box[2] - o.box[0], o.box[3] - o.box[1])
     checks = {
-        "left of": sx < ox, "right of": sx > ox, "above": sy < oy, "below": sy > oy,
-        "on top of": sy < oy and overlap_x, "on": sy < oy and overlap_x, "next to": gap <= span,
+        "left of": sx < ox,
+        "right of": sx > ox,
+        "above": sy < oy,
+        "below": sy > oy,
+        "on top of": sy < oy and overlap_x,
+        "on": sy < oy and overlap_x,
+        "next to": gap <= span,
     }
     if relation not in checks:
-        return None, f"'{relation}' is not checkable offline", [obs]
-    seen_text = (f"{p.get('subject_phrase')} centre ({sx:.0f}, {sy:.0f}), "
-                 f"{p.get('object_phrase')} centre ({ox:.0f}, {oy:.0f})")
-    return float(checks[relation]), seen_text, [obs]
+        return Scored(None, f"'{relation}' is not checkable offline", [obs])
+    seen_text = (
+        f"{p.get('subject_phrase')} centre ({sx:.0f}, {sy:.0f}), {p.get('object_phrase')} centre ({ox:.0f}, {oy:.0f})"
+    )
+    return Scored(float(checks[relation]), seen_text, [obs])
 
 
 def _shape_kind(word: str) -> str | None:
@@ -327,39 +395,53 @@ def _shape_kind(word: str) -> str | None:
     return None if kind == "any" else kind
 
 
-def _score_edit(c: Criterion, seen: dict[str, Observation]) -> tuple[float | None, str, list[Observation]]:
+def _score_edit(c: Criterion, seen: dict[str, Observation]) -> Scored:
     p = c.params
     first = seen.get("changes")
     if first is None or first.result is None:
-        return None, "the edit was not compared with its source", []
+        return Scored(None, "the edit was not compared with its source", [])
     r = first.result
     if p["check"] == "change_present":
         if not r.regions:
-            return 0.0, "diff found no change from the source", [first]
-        return 1.0, f"diff found a change at {list(r.regions[0])} ({r.changed_fraction:.1%} of the image changed)", [first]
+            return Scored(0.0, "diff found no change from the source", [first])
+        return Scored(
+            1.0,
+            f"diff found a change at {list(r.regions[0])} ({r.changed_fraction:.1%} of the image changed)",
+            [first],
+        )
     if p["check"] == "structure":
         value = float(np.clip((r.preserved_ssim - 0.3) / 0.7, 0, 1))
-        return value, f"structural similarity to the source {r.preserved_ssim:.2f}", [first]
+        return Scored(value, f"structural similarity to the source {r.preserved_ssim:.2f}", [first])
     if not r.regions:
         if p["check"] == "changed_region_color":
-            return 0.0, "no changed region to check the colour of", [first]
-        return 1.0, "nothing changed, so everything is preserved", [first]
+            return Scored(0.0, "no changed region to check the colour of", [first])
+        return Scored(1.0, "nothing changed, so everything is preserved", [first])
     outside = seen.get("outside the edit")
     if p["check"] == "outside_region":
         if outside is None or outside.result is None:
-            return None, "the area outside the edit was not measured", [first]
+            return Scored(None, "the area outside the edit was not measured", [first])
         o = outside.result
         collateral = o.outside_changed_fraction or 0.0
         value = preservation_score(collateral, o.preserved_ssim, p.get("collateral_tolerance", COLLATERAL_TOLERANCE))
-        return value, (f"outside the edited region {list(r.regions[0])}, {collateral:.1%} of pixels changed "
-                       f"and structural similarity is {o.preserved_ssim:.3f}"), [first, outside]
+        return Scored(
+            value,
+            (
+                f"outside the edited region {list(r.regions[0])}, {collateral:.1%} of pixels changed "
+                f"and structural similarity is {o.preserved_ssim:.3f}"
+            ),
+            [first, outside],
+        )
     after, before = seen.get("colours of edit region in candidate"), seen.get("colours of edit region in source")
     if after is None or before is None or after.result is None or before.result is None:
-        return None, "the colours of the edited region were not measured", [first]
+        return Scored(None, "the colours of the edited region were not measured", [first])
     gain = after.result.shares.get(p["color"], 0.0) - before.result.shares.get(p["color"], 0.0)
     value = float(np.clip(gain / 0.15, 0, 1))
-    return value, f"{p['color']} in the edited region went from {before.result.shares.get(p['color'], 0.0):.0%} to " \
-                  f"{after.result.shares.get(p['color'], 0.0):.0%}", [first, after, before]
+    return Scored(
+        value,
+        f"{p['color']} in the edited region went from {before.result.shares.get(p['color'], 0.0):.0%} to "
+        f"{after.result.shares.get(p['color'], 0.0):.0%}",
+        [first, after, before],
+    )
 
 
 def _measures(c: Criterion, used: list[Observation]) -> dict[str, float]:

@@ -20,8 +20,8 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -163,7 +163,7 @@ class TraceFilter:
 
 def _aware_utc(moment: datetime) -> datetime:
     """A naive time given by a user is taken as UTC, like every time scrutiny stores."""
-    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def default_home() -> Path:
@@ -201,37 +201,53 @@ class Store:
 
     def record_trace(self, trace: Trace) -> None:
         """Write (or rewrite) a trace and all its events."""
-        self._write(lambda session: _write_trace(session, trace))
+        self._write(lambda session: _write_rows(session, [_JudgmentRows(trace=trace)]))
 
     def record_judgment(self, trace: Trace, verdict: Verdict, images: list[Image.Image], cache_key: str | None) -> None:
         """A finished judgment in one transaction: its images, trace, verdict and cache entry."""
         self.submit_judgment(trace, verdict, images, cache_key).result()
 
-    def submit_judgment(self, trace: Trace, verdict: Verdict, images: list[Image.Image] | dict[str, Image.Image],
-                        cache_key: str | None) -> Future:
+    def submit_judgment(
+        self,
+        trace: Trace,
+        verdict: Verdict,
+        images: list[Image.Image] | dict[str, Image.Image],
+        cache_key: str | None,
+        *,
+        encoded: dict[str, bytes] | None = None,
+    ) -> Future:
         """`record_judgment` without waiting: the future is done once the judgment is committed.
         Async callers await it (`asyncio.wrap_future`) and hold no thread meanwhile.
 
-        `images` may map content hashes (`image_hash`) to images, when the caller has them already.
+        `images` may map content hashes (`image_hash`) to images, when the caller has them already;
+        `encoded` gives the PNG files of some of them when the caller encoded them already (off this
+        store's single writer thread).
         Judgments that arrive together are written together: one set of bulk statements per batch.
         """
         if not isinstance(images, dict):
             images = {image_hash(image): image for image in images}
-        rows = _JudgmentRows(trace, verdict, images, cache_key)
+        rows = _JudgmentRows(trace, verdict, images, cache_key, encoded or {})
         done: Future = Future()
         self._start_writer()
         self._pending.put((rows, done))
         return done
+
     def trace(self, trace_id: str) -> Trace:
         with self._lock, Session(self.engine) as session:
             row = self._get_by_prefix(session, TraceRow, trace_id)
             events = session.exec(select(EventRow).where(EventRow.trace_id == row.id).order_by(EventRow.seq)).all()
         return Trace(
-            id=row.id, created_at=_utc(row.created_at), policy=row.policy, model=row.model,
-            library_version=row.library_version, verdict_id=row.verdict_id,
+            id=row.id,
+            created_at=_utc(row.created_at),
+            policy=row.policy,
+            model=row.model,
+            library_version=row.library_version,
+            verdict_id=row.verdict_id,
             task=Task.model_validate_json(row.task_json),
-            events=[TraceEvent(seq=e.seq, kind=e.kind, node=e.node, time=_utc(e.time), data=json.loads(e.data_json))
-                    for e in events],
+            events=[
+                TraceEvent(seq=e.seq, kind=e.kind, node=e.node, time=_utc(e.time), data=json.loads(e.data_json))
+                for e in events
+            ],
         )
 
     def traces(self, limit: int = 50, offset: int = 0, prompt: str | None = None, **filters) -> list[TraceRow]:
@@ -257,7 +273,7 @@ class Store:
     # verdicts and the cache
 
     def record_verdict(self, verdict: Verdict) -> None:
-        self._write(lambda session: session.merge(_verdict_row(verdict)))
+        self._write(lambda session: _write_rows(session, [_JudgmentRows(verdict=verdict)]))
 
     def verdict(self, verdict_id: str) -> Verdict:
         with self._lock, Session(self.engine) as session:
@@ -278,8 +294,11 @@ class Store:
 
         def write(session: Session) -> None:
             if session.get(LibraryRow, version) is None:
-                session.add(LibraryRow(version=version, parent=parent, message=message, created_at=utcnow(),
-                                       data_json=data_json))
+                session.add(
+                    LibraryRow(
+                        version=version, parent=parent, message=message, created_at=utcnow(), data_json=data_json
+                    )
+                )
 
         self._write(write)
         return version
@@ -300,9 +319,18 @@ class Store:
             return list(session.exec(select(LibraryRow).order_by(LibraryRow.created_at)).all())
 
     def record_run(self, run_id: str, kind: str, metrics: dict, items: list, library_version: str = "") -> None:
-        self._write(lambda session: session.merge(RunRow(
-            id=run_id, kind=kind, created_at=utcnow(), library_version=library_version,
-            metrics_json=json.dumps(metrics), items_json=json.dumps(items))))
+        self._write(
+            lambda session: session.merge(
+                RunRow(
+                    id=run_id,
+                    kind=kind,
+                    created_at=utcnow(),
+                    library_version=library_version,
+                    metrics_json=json.dumps(metrics),
+                    items_json=json.dumps(items),
+                )
+            )
+        )
 
     def run(self, run_id: str) -> RunRow:
         with self._lock, Session(self.engine) as session:
@@ -324,11 +352,7 @@ class Store:
     def cache_verdict(self, key: str, verdict: Verdict) -> None:
         """Record the verdict and point the cache key at it, in one transaction."""
 
-        def write(session: Session) -> None:
-            session.merge(_verdict_row(verdict))
-            session.merge(CacheRow(key=key, verdict_id=verdict.id, created_at=utcnow()))
-
-        self._write(write)
+        self._write(lambda session: _write_rows(session, [_JudgmentRows(verdict=verdict, cache_key=key)]))
 
     # artifacts
 
@@ -340,7 +364,7 @@ class Store:
         self._write(lambda session: _insert_missing_artifacts(session, {digest: image}))
         return digest
 
-    def _save_artifact_file(self, image: Image.Image, digest: str) -> None:
+    def _save_artifact_file(self, image: Image.Image, digest: str, data: bytes | None = None) -> None:
         path = self.artifact_path(digest)
         if not path.exists():
             if path.parent not in self._folders:
@@ -353,7 +377,7 @@ class Store:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False)
             with tmp:
-                tmp.write(png_bytes(image, digest))  # the encoding a model request may have made already
+                tmp.write(data if data is not None else png_bytes(image, digest))
             os.replace(tmp.name, path)
 
     def artifact_path(self, digest: str) -> Path:
@@ -391,8 +415,12 @@ class Store:
                         session.commit()
                 return
             except (OperationalError, IntegrityError) as e:
-                transient = "locked" in str(e) or "busy" in str(e) or "already exists" in str(e) or (
-                    isinstance(e, IntegrityError) and create)
+                transient = (
+                    "locked" in str(e)
+                    or "busy" in str(e)
+                    or "already exists" in str(e)
+                    or (isinstance(e, IntegrityError) and create)
+                )
                 if not transient or attempt == attempts - 1:
                     raise
                 time.sleep(min(0.02 * 2**attempt, 0.5))
@@ -435,26 +463,14 @@ class Store:
                         done.set_exception(e)
 
     def _write_judgments(self, batch: list[_JudgmentRows]) -> None:
+        encoded: dict[str, bytes] = {}
         artifacts: dict[str, Image.Image] = {}
         for rows in batch:
             artifacts.update(rows.images)
+            encoded.update(rows.encoded)
         for digest, image in artifacts.items():  # files first: a row never points at a missing file
-            self._save_artifact_file(image, digest)
-        latest = list({r.trace.id: r for r in batch}.values())  # a trace sent twice is written once, as last sent
-        traces = [r.trace_row() for r in latest]
-        verdicts = list({v["id"]: v for v in (r.verdict_row() for r in latest)}.values())
-        events = [e for r in latest for e in r.event_rows()]
-        cache = list({c["key"]: c for c in (r.cache_row() for r in batch if r.cache_key is not None)}.values())
-
-        def write(session: Session) -> None:
-            connection = session.connection()
-            _insert_missing_artifacts(session, artifacts)
-            _replace(connection, EventRow.__table__, "trace_id", [t["id"] for t in traces], events)
-            _replace(connection, TraceRow.__table__, "id", [t["id"] for t in traces], traces)
-            _replace(connection, VerdictRow.__table__, "id", [v["id"] for v in verdicts], verdicts)
-            _replace(connection, CacheRow.__table__, "key", [c["key"] for c in cache], cache)
-
-        self._write(write)
+            self._save_artifact_file(image, digest, encoded.get(digest))
+        self._write(lambda session: _write_rows(session, batch))
 
     def _check_schema(self) -> None:
         def write(session: Session) -> None:
@@ -480,14 +496,27 @@ class Store:
         if len(rows) == 1:
             return rows[0]
         what = table.__tablename__.rstrip("s")
-        raise StoreError(f"no {what} with id {key!r}" if not rows else f"{what} id {key!r} is ambiguous; give more characters")
+        raise StoreError(
+            f"no {what} with id {key!r}" if not rows else f"{what} id {key!r} is ambiguous; give more characters"
+        )
 
 
-def _write_trace(session: Session, trace: Trace) -> None:
-    rows = _JudgmentRows(trace, None, {}, None)
+def _write_rows(session: Session, batch: list[_JudgmentRows]) -> None:
+    """The one write path of judgments, traces and verdicts: bulk statements for a whole batch."""
     connection = session.connection()
-    _replace(connection, EventRow.__table__, "trace_id", [trace.id], rows.event_rows())
-    _replace(connection, TraceRow.__table__, "id", [trace.id], [rows.trace_row()])
+    artifacts = {digest: image for rows in batch for digest, image in rows.images.items()}
+    latest = list(
+        {r.trace.id: r for r in batch if r.trace}.values()
+    )  # a trace sent twice is written once, as last sent
+    traces = [r.trace_row() for r in latest]
+    events = [e for r in latest for e in r.event_rows()]
+    verdicts = list({v["id"]: v for v in (r.verdict_row() for r in batch if r.verdict)}.values())
+    cache = list({c["key"]: c for c in (r.cache_row() for r in batch if r.cache_key is not None)}.values())
+    _insert_missing_artifacts(session, artifacts)
+    _replace(connection, EventRow.__table__, "trace_id", [t["id"] for t in traces], events)
+    _replace(connection, TraceRow.__table__, "id", [t["id"] for t in traces], traces)
+    _replace(connection, VerdictRow.__table__, "id", [v["id"] for v in verdicts], verdicts)
+    _replace(connection, CacheRow.__table__, "key", [c["key"] for c in cache], cache)
 
 
 def _replace(connection, table, key: str, keys: list, rows: list[dict]) -> None:
@@ -502,7 +531,7 @@ def _replace(connection, table, key: str, keys: list, rows: list[dict]) -> None:
             connection.execute(statement.on_conflict_do_update(index_elements=[key], set_=columns), rows)
         return
     for start in range(0, len(keys), 500):  # keep within the database's limit on bound parameters
-        connection.execute(delete(table).where(table.c[key].in_(keys[start:start + 500])))
+        connection.execute(delete(table).where(table.c[key].in_(keys[start : start + 500])))
     if rows:
         connection.execute(table.insert(), rows)
 
@@ -532,35 +561,66 @@ def _insert_missing_artifacts(session: Session, images: dict[str, Image.Image]) 
     known = set()
     digests = list(images)
     for start in range(0, len(digests), 500):
-        known.update(connection.execute(select(table.c.hash).where(table.c.hash.in_(digests[start:start + 500]))).scalars())
+        known.update(
+            connection.execute(select(table.c.hash).where(table.c.hash.in_(digests[start : start + 500]))).scalars()
+        )
     if missing := [r for r in rows if r["hash"] not in known]:
         connection.execute(table.insert(), missing)
 
 
 @dataclass
 class _JudgmentRows:
-    """One finished judgment, turned into table rows by the writer thread (off the event loop)."""
+    """A finished judgment (or a part of one: a trace, a verdict), turned into table rows by the writer."""
 
-    trace: Trace
-    verdict: Verdict | None
-    images: dict[str, Image.Image]
-    cache_key: str | None
+    trace: Trace | None = None
+    verdict: Verdict | None = None
+    images: dict[str, Image.Image] = field(default_factory=dict)
+    cache_key: str | None = None
+    encoded: dict[str, bytes] = field(default_factory=dict)
+    """PNG files of some of `images`, by content hash, encoded by the caller."""
 
     def trace_row(self) -> dict:
         t = self.trace
-        return {"id": t.id, "created_at": t.created_at, "kind": t.task.kind, "prompt": t.task.prompt, "policy": t.policy,
-                "model": t.model, "library_version": t.library_version, "verdict_id": t.verdict_id,
-                "task_json": t.task.model_dump_json()}
+        return {
+            "id": t.id,
+            "created_at": t.created_at,
+            "kind": t.task.kind,
+            "prompt": t.task.prompt,
+            "policy": t.policy,
+            "model": t.model,
+            "library_version": t.library_version,
+            "verdict_id": t.verdict_id,
+            "task_json": t.task.model_dump_json(),
+        }
 
     def event_rows(self) -> list[dict]:
-        return [{"trace_id": self.trace.id, "seq": e.seq, "kind": e.kind, "node": e.node, "time": e.time,
-                 "data_json": to_json(e.data, fallback=_jsonable).decode()} for e in self.trace.events]
+        return [
+            {
+                "trace_id": self.trace.id,
+                "seq": e.seq,
+                "kind": e.kind,
+                "node": e.node,
+                "time": e.time,
+                "data_json": to_json(e.data, fallback=_jsonable).decode(),
+            }
+            for e in self.trace.events
+        ]
 
     def verdict_row(self) -> dict:
         v = self.verdict
-        return {"id": v.id, "trace_id": v.trace_id, "created_at": v.created_at, "kind": v.task.kind, "prompt": v.task.prompt,
-                "policy": v.policy, "model": v.model, "library_version": v.library_version, "score": v.scores[0],
-                "abstained": v.abstained, "data_json": v.model_dump_json(exclude={"cached"})}
+        return {
+            "id": v.id,
+            "trace_id": v.trace_id,
+            "created_at": v.created_at,
+            "kind": v.task.kind,
+            "prompt": v.task.prompt,
+            "policy": v.policy,
+            "model": v.model,
+            "library_version": v.library_version,
+            "score": v.scores[0],
+            "abstained": v.abstained,
+            "data_json": v.model_dump_json(exclude={"cached"}),
+        }
 
     def cache_row(self) -> dict:
         return {"key": self.cache_key, "verdict_id": self.verdict.id, "created_at": utcnow()}
@@ -573,18 +633,9 @@ def _jsonable(value):
     return str(value)
 
 
-def _verdict_row(verdict: Verdict) -> VerdictRow:
-    return VerdictRow(
-        id=verdict.id, trace_id=verdict.trace_id, created_at=verdict.created_at, kind=verdict.task.kind,
-        prompt=verdict.task.prompt, policy=verdict.policy, model=verdict.model,
-        library_version=verdict.library_version, score=verdict.scores[0], abstained=verdict.abstained,
-        data_json=verdict.model_dump_json(exclude={"cached"}),
-    )
-
-
 def _utc(moment: datetime) -> datetime:
     """SQLite drops the zone of stored datetimes; every time scrutiny writes is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _make_engine(url: str, home: Path):

@@ -19,12 +19,12 @@ from typing import Any
 
 from PIL import Image
 
-from scrutiny.agents.judge import JudgeDeps, Policy, run_judge
+from scrutiny.agents.judge import JudgeDeps, JudgeRun, Policy, run_judge
 from scrutiny.agents.offline import OfflinePolicy
-from scrutiny.core.images import ImageInput, image_hash, load_image, png_bytes
 from scrutiny.core.aio import bounded_map, run_sync
+from scrutiny.core.images import ImageInput, image_hash, load_image, png_bytes
+from scrutiny.core.schema import Criterion, Task, TaskKind, Trace, Verdict
 from scrutiny.memory import Store
-from scrutiny.core.schema import Criterion, Task, Trace, TaskKind, Verdict
 from scrutiny.skills.library import SkillLibrary, current_library
 from scrutiny.skills.router import Router
 from scrutiny.tools import REGISTRY
@@ -68,6 +68,9 @@ class Judge:
         if self.library is None:
             self.library = current_library(self.store.home)
         self.router = Router(self.library) if self.config.skills else None
+        self._deps = JudgeDeps(
+            policy=self.policy, store=self.store, max_steps=self.config.max_steps, router=self.router
+        )
 
     @property
     def library_version(self) -> str:
@@ -75,37 +78,61 @@ class Judge:
 
     # async API
 
-    async def ajudge(self, image: ImageInput, prompt: str, *, rubric: list[Criterion] | None = None,
-                     metadata: dict[str, Any] | None = None) -> Verdict:
+    async def ajudge(
+        self,
+        image: ImageInput,
+        prompt: str,
+        *,
+        rubric: list[Criterion] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Verdict:
         """Score one image against the prompt it was generated from."""
         return await self._arun("score", [image], prompt, rubric=rubric, metadata=metadata)
 
-    async def acompare(self, image_a: ImageInput, image_b: ImageInput, prompt: str, *,
-                       rubric: list[Criterion] | None = None) -> Verdict:
+    async def acompare(
+        self, image_a: ImageInput, image_b: ImageInput, prompt: str, *, rubric: list[Criterion] | None = None
+    ) -> Verdict:
         """Which of two images fits the prompt better (`Verdict.preferred`: 0, 1, or None for a tie)."""
         return await self._arun("compare", [image_a, image_b], prompt, rubric=rubric)
 
-    async def arank(self, images: Sequence[ImageInput], prompt: str, *,
-                    rubric: list[Criterion] | None = None) -> Verdict:
+    async def arank(
+        self, images: Sequence[ImageInput], prompt: str, *, rubric: list[Criterion] | None = None
+    ) -> Verdict:
         """Order K images best first (`Verdict.ranking`)."""
         return await self._arun("rank", list(images), prompt, rubric=rubric)
 
-    async def aedit(self, source: ImageInput, edited: ImageInput | Sequence[ImageInput], instruction: str, *,
-                    rubric: list[Criterion] | None = None) -> Verdict:
+    async def aedit(
+        self,
+        source: ImageInput,
+        edited: ImageInput | Sequence[ImageInput],
+        instruction: str,
+        *,
+        rubric: list[Criterion] | None = None,
+    ) -> Verdict:
         """Judge one or more edits of `source` against an edit instruction."""
         edits = list(edited) if isinstance(edited, (list, tuple)) else [edited]
         return await self._arun("edit", edits, instruction, source=source, rubric=rubric)
 
-    async def ajudge_many(self, images: Sequence[ImageInput], prompts: str | Sequence[str], *,
-                          rubric: list[Criterion] | None = None, progress: bool = False) -> list[Verdict]:
+    async def ajudge_many(
+        self,
+        images: Sequence[ImageInput],
+        prompts: str | Sequence[str],
+        *,
+        rubric: list[Criterion] | None = None,
+        progress: bool = False,
+    ) -> list[Verdict]:
         """Score many images (one prompt each, or one prompt for all) with bounded concurrency."""
         prompts = [prompts] * len(images) if isinstance(prompts, str) else list(prompts)
         if len(prompts) != len(images):
             raise ValueError(f"got {len(images)} images but {len(prompts)} prompts; give one prompt per image")
         bar = _Progress(len(images), "judging") if progress else None
         try:
-            return await bounded_map(lambda job: self.ajudge(job[0], job[1], rubric=rubric), zip(images, prompts),
-                                     self.config.concurrency, bar.advance if bar else None)
+            return await bounded_map(
+                lambda job: self.ajudge(job[0], job[1], rubric=rubric),
+                zip(images, prompts),
+                self.config.concurrency,
+                bar.advance if bar else None,
+            )
         finally:
             if bar:
                 bar.close()
@@ -129,48 +156,82 @@ class Judge:
 
     # the one path every mode takes
 
-    async def _arun(self, kind: TaskKind, candidates: list[ImageInput], prompt: str, *, source: ImageInput | None = None,
-                    rubric: list[Criterion] | None = None, metadata: dict[str, Any] | None = None) -> Verdict:
+    async def _arun(
+        self,
+        kind: TaskKind,
+        candidates: list[ImageInput],
+        prompt: str,
+        *,
+        source: ImageInput | None = None,
+        rubric: list[Criterion] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Verdict:
         if not isinstance(prompt, str) or not prompt.strip():
-            raise ValueError("the prompt is empty: give the text the image was generated from (or the edit instruction)")
+            raise ValueError(
+                "the prompt is empty: give the text the image was generated from (or the edit instruction)"
+            )
         # 1. intake, off the event loop: every image normalised once, hashed, and encoded for the store
         # (and for model requests, which send the same PNG bytes)
-        inputs = {f"candidate_{i}": c for i, c in enumerate(candidates)} | ({"source": source} if source is not None else {})
-        images, hashes = await asyncio.to_thread(self._intake, inputs)
-        task = Task(kind=kind, prompt=prompt, candidates=[hashes[f"candidate_{i}"] for i in range(len(candidates))],
-                    source=hashes.get("source"), rubric=rubric, metadata=metadata or {})
+        inputs = {f"candidate_{i}": c for i, c in enumerate(candidates)} | (
+            {"source": source} if source is not None else {}
+        )
+        intake = await asyncio.to_thread(self._intake, inputs)
+        images, hashes = intake.images, intake.hashes
+        task = Task(
+            kind=kind,
+            prompt=prompt,
+            candidates=[hashes[f"candidate_{i}"] for i in range(len(candidates))],
+            source=hashes.get("source"),
+            rubric=rubric,
+            metadata=metadata or {},
+        )
         # 2. a cached verdict for the same task, policy and library
         key = self.cache_key(task) if self.config.cache else None
         if key is not None and (hit := self.store.cached_verdict(key)) is not None:
             return hit
         # 3. judge, then keep the images, the trace and the verdict
         trace = Trace(task=task, policy=self.policy.name, model=self.policy.model, library_version=self.library_version)
-        deps = JudgeDeps(policy=self.policy, trace=trace, store=self.store, max_steps=self.config.max_steps,
-                         router=self.router)
-        verdict = await run_judge(task, images, deps, hashes)
+        run = JudgeRun(trace)
+        verdict = await run_judge(task, images, self._deps, run, hashes)
         verdict.version = __version__
         trace.verdict_id = verdict.id
-        kept = {hashes[name]: image for name, image in images.items()} | deps.artifacts
-        await asyncio.wrap_future(self.store.submit_judgment(trace, verdict, kept, key))
+        kept = {hashes[name]: image for name, image in images.items()} | run.artifacts
+        await asyncio.wrap_future(self.store.submit_judgment(trace, verdict, kept, key, encoded=intake.encoded))
         return verdict
 
-    def _intake(self, inputs: dict[str, ImageInput]) -> tuple[dict[str, Image.Image], dict[str, str]]:
+    def _intake(self, inputs: dict[str, ImageInput]) -> _Intake:
         images = {name: load_image(x) for name, x in inputs.items()}
         hashes = {name: image_hash(image) for name, image in images.items()}
-        for name, image in images.items():
-            if not self.store.artifact_path(hashes[name]).exists():
-                png_bytes(image, hashes[name])
-        return images, hashes
+        encoded = {
+            hashes[name]: png_bytes(image, hashes[name])
+            for name, image in images.items()
+            if not self.store.artifact_path(hashes[name]).exists()
+        }
+        return _Intake(images, hashes, encoded)
 
     def cache_key(self, task: Task) -> str:
         """Task, rubric, policy and model, library version, and the version of every tool."""
         parts = {
             "task": task.model_dump(mode="json", exclude={"metadata"}),
-            "policy": self.policy.name, "model": self.policy.model, "library": self.library_version,
-            "tools": {name: t.version for name, t in sorted(REGISTRY.items())}, "scrutiny": __version__,
+            "policy": self.policy.name,
+            "model": self.policy.model,
+            "library": self.library_version,
+            "tools": {name: t.version for name, t in sorted(REGISTRY.items())},
+            "scrutiny": __version__,
             "max_steps": self.config.max_steps,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class _Intake:
+    """A task's images after intake: normalised, hashed, and encoded as PNG where the store lacks them
+    (a model request sends the same bytes: `png_bytes` keeps them for it)."""
+
+    images: dict[str, Image.Image]
+    hashes: dict[str, str]
+    encoded: dict[str, bytes]
+
 
 class _Progress:
     """A rich progress bar on stderr that advances from any coroutine."""
