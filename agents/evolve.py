@@ -1,4 +1,4 @@
-"""The evolution graph: evaluate → propose → gate → … → prune (DESIGN §4, RewardHarness's loop).
+"""The evolution graph: evaluate → propose → gate → … → prune (RewardHarness's loop: https://rewardharness.com).
 
 A library evolves from preference pairs a team labelled: the pairs are split into train and
 validation (train pairs also seen with A and B swapped); proposers suggest library edits from the
@@ -54,8 +54,14 @@ class Example:
     """Per image, per criterion: the raw measurements behind thresholded scores."""
 
     def swapped(self) -> Example:
-        return Example(self.prompt, self.kind, self.rubric, (self.scores[1], self.scores[0]), 1.0 - self.label,
-                       (self.measures[1], self.measures[0]))
+        return Example(
+            self.prompt,
+            self.kind,
+            self.rubric,
+            (self.scores[1], self.scores[0]),
+            1.0 - self.label,
+            (self.measures[1], self.measures[0]),
+        )
 
 
 def rescored(c: Criterion, score: float | None, measures: dict[str, float]) -> float | None:
@@ -82,8 +88,12 @@ def prefers_first(example: Example, library: SkillLibrary, router_cache: dict) -
     overall = []
     for scores, measures in zip(example.scores, example.measures):
         by_id = {c.id: c for c in rubric}
-        values = [CriterionScore(criterion=cid, candidate=0, score=rescored(by_id[cid], s, measures.get(cid, {})) if cid in by_id else s)
-                  for cid, s in scores.items()]
+        values = [
+            CriterionScore(
+                criterion=cid, candidate=0, score=rescored(by_id[cid], s, measures.get(cid, {})) if cid in by_id else s
+            )
+            for cid, s in scores.items()
+        ]
         overall.append(overall_score(rubric, values))
     if overall[0] is None or overall[1] is None:
         return None
@@ -158,11 +168,16 @@ class WeightProposer:
         previous = library.skills.get("learned-weights")
         if previous is not None:  # compose with what earlier rounds learned
             weights = {d: round(w * previous.params["weights"].get(d, 1.0), 4) for d, w in weights.items()}
-        skill = Skill(name="learned-weights", kind="rubric", version=int(previous.version) + 1 if previous else 1,
-                      description="Criterion weights per dimension, learned from this team's preference pairs.",
-                      when_to_use="Always: it encodes how much this team cares about each kind of criterion.",
-                      body="Weights learned by l1-regularised logistic regression on per-dimension score differences "
-                           "(AutoRubric-T2I).", params={"always": True, "weights": weights})
+        skill = Skill(
+            name="learned-weights",
+            kind="rubric",
+            version=int(previous.version) + 1 if previous else 1,
+            description="Criterion weights per dimension, learned from this team's preference pairs.",
+            when_to_use="Always: it encodes how much this team cares about each kind of criterion.",
+            body="Weights learned by l1-regularised logistic regression on per-dimension score differences "
+            "(AutoRubric-T2I).",
+            params={"always": True, "weights": weights},
+        )
         summary = ", ".join(f"{d} ×{w:g}" for d, w in sorted(weights.items()))
         return [Proposal(library.with_skill(skill), f"learned weights: {summary}", self.name)]
 
@@ -172,12 +187,16 @@ class ThresholdProposer:
     tolerance) by grid search on the training pairs, as a `learned-thresholds` skill."""
 
     name = "learned-thresholds"
-    grid = {"presence_share": (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5),
-            "collateral_tolerance": (0.01, 0.02, 0.05, 0.1, 0.2, 0.4)}
+    grid = {
+        "presence_share": (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5),
+        "collateral_tolerance": (0.01, 0.02, 0.05, 0.1, 0.2, 0.4),
+    }
 
     async def propose(self, library: SkillLibrary, train: list[Example]) -> list[Proposal]:
         used = {key for e in train for m in e.measures for measures in m.values() for key in measures}
-        names = [n for n, needs in (("presence_share", "share"), ("collateral_tolerance", "collateral")) if needs in used]
+        names = [
+            n for n, needs in (("presence_share", "share"), ("collateral_tolerance", "collateral")) if needs in used
+        ]
         if not names:
             return []
         cache: dict = {}
@@ -196,10 +215,15 @@ class ThresholdProposer:
 
     @staticmethod
     def _with(library: SkillLibrary, thresholds: dict[str, float]) -> SkillLibrary:
-        skill = Skill(name="learned-thresholds", kind="tool-prompt", version=1,
-                      description="Scoring thresholds of the offline tools, tuned on this team's preference pairs.",
-                      when_to_use="Always: it sets how much colour counts as present and how much collateral change an edit may make.",
-                      body="Thresholds tuned by grid search on training pairs.", params={"always": True, "thresholds": thresholds})
+        skill = Skill(
+            name="learned-thresholds",
+            kind="tool-prompt",
+            version=1,
+            description="Scoring thresholds of the offline tools, tuned on this team's preference pairs.",
+            when_to_use="Always: it sets how much colour counts as present and how much collateral change an edit may make.",
+            body="Thresholds tuned by grid search on training pairs.",
+            params={"always": True, "thresholds": thresholds},
+        )
         return library.with_skill(skill)
 
 
@@ -225,7 +249,7 @@ class ModelProposer:
 
     async def propose(self, library: SkillLibrary, train: list[Example]) -> list[Proposal]:
         cache: dict = {}
-        wrong = [e for e in train if prefers_first(e, library, cache) != e.label][:self.max_failures]
+        wrong = [e for e in train if prefers_first(e, library, cache) != e.label][: self.max_failures]
         if not wrong:
             return []
         lines = []
@@ -233,8 +257,12 @@ class ModelProposer:
             better, worse = (e.scores[0], e.scores[1]) if e.label == 1.0 else (e.scores[1], e.scores[0])
             parts = "; ".join(f"{c.dimension}: {better.get(c.id)} vs {worse.get(c.id)}" for c in e.rubric)
             lines.append(f"- «{e.prompt}»: {parts}")
-        prompt = PROPOSE.format(failures="\n".join(lines), skills=", ".join(sorted(library.skills)), dims=", ".join(DIMS))
-        completion = await self.backend.chat([{"role": "user", "content": prompt}], response_format={"type": "json_object"})
+        prompt = PROPOSE.format(
+            failures="\n".join(lines), skills=", ".join(sorted(library.skills)), dims=", ".join(DIMS)
+        )
+        completion = await self.backend.chat(
+            [{"role": "user", "content": prompt}], response_format={"type": "json_object"}
+        )
         try:
             data = json.loads(completion.content or "")
             skill = Skill(**{**data, "version": 1})
@@ -281,13 +309,26 @@ def gate(state: EvolveState, runtime: Runtime[EvolveDeps]) -> dict:
     for p in state["proposals"]:
         score = accuracy(deps.val, p.library, deps.cache)
         kept = p.library.version != library.version and score >= best - deps.margin
-        history.append({"round": state["round"], "proposer": p.proposer, "edit": p.description,
-                        "val_accuracy": round(score, 4), "kept": kept, "version": p.library.version})
+        history.append(
+            {
+                "round": state["round"],
+                "proposer": p.proposer,
+                "edit": p.description,
+                "val_accuracy": round(score, 4),
+                "kept": kept,
+                "version": p.library.version,
+            }
+        )
         if kept:
             deps.record(p.library, library.version, p.description)
             library, best = p.library, max(best, score)
-    update = {"library_json": library.to_json(), "best": best, "round": state["round"] + 1, "history": history,
-              "proposals": []}
+    update = {
+        "library_json": library.to_json(),
+        "best": best,
+        "round": state["round"] + 1,
+        "history": history,
+        "proposals": [],
+    }
     deps.save({**state, **update, "history": state.get("history", []) + history})
     return update
 
@@ -301,11 +342,21 @@ def prune(state: EvolveState, runtime: Runtime[EvolveDeps]) -> dict:
     best, history = state["best"], []
     for name in sorted(library.skills):
         candidate = library.without(name)
-        changes = any(prefers_first(e, candidate, deps.cache) != prefers_first(e, library, deps.cache) for e in deps.val)
+        changes = any(
+            prefers_first(e, candidate, deps.cache) != prefers_first(e, library, deps.cache) for e in deps.val
+        )
         score = accuracy(deps.val, candidate, deps.cache)
         if changes and score >= best:
-            history.append({"round": state["round"], "proposer": "prune", "edit": f"remove {name}",
-                            "val_accuracy": round(score, 4), "kept": True, "version": candidate.version})
+            history.append(
+                {
+                    "round": state["round"],
+                    "proposer": "prune",
+                    "edit": f"remove {name}",
+                    "val_accuracy": round(score, 4),
+                    "kept": True,
+                    "version": candidate.version,
+                }
+            )
             deps.record(candidate, library.version, f"pruned {name}")
             library, best = candidate, score
     update = {"library_json": library.to_json(), "best": best, "history": history, "pruned": True}
@@ -338,7 +389,7 @@ def split(examples: list[Example], val_share: float = 0.4, seed: int = 0) -> tup
     """Train and validation by prompt (no prompt in both); train also gets every pair swapped."""
     prompts = sorted({e.prompt for e in examples})
     random.Random(seed).shuffle(prompts)
-    val_prompts = set(prompts[:max(1, round(len(prompts) * val_share))])
+    val_prompts = set(prompts[: max(1, round(len(prompts) * val_share))])
     train = [e for e in examples if e.prompt not in val_prompts]
     val = [e for e in examples if e.prompt in val_prompts]
     return train + [e.swapped() for e in train], val
@@ -349,9 +400,18 @@ def data_key(examples: list[Example]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-async def evolve(library: SkillLibrary, examples: list[Example], proposers: list[Proposer], *, rounds: int = 1,
-                 margin: float = 0.0, val_share: float = 0.4, seed: int = 0, state_path: Path | None = None,
-                 record: Callable[[SkillLibrary, str | None, str], None] | None = None) -> EvolveState:
+async def evolve(
+    library: SkillLibrary,
+    examples: list[Example],
+    proposers: list[Proposer],
+    *,
+    rounds: int = 1,
+    margin: float = 0.0,
+    val_share: float = 0.4,
+    seed: int = 0,
+    state_path: Path | None = None,
+    record: Callable[[SkillLibrary, str | None, str], None] | None = None,
+) -> EvolveState:
     """Evolve `library` on preference examples; resumes from `state_path` when it holds this run."""
     train, val = split(examples, val_share, seed)
     if not train or not val:

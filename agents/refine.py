@@ -1,4 +1,4 @@
-"""The refine graph: generate → judge → critique → revise → generate … (DESIGN §4).
+"""The refine graph: generate → judge → critique → revise → generate … (docs/architecture.md).
 
 Test-time refinement as a real loop (RationalRewards, TIGER-Lab, showed that critique-driven
 prompt revision can match RL fine-tuning; its released code does one pass).
@@ -161,8 +161,11 @@ REFINE_GRAPH = build_refine_graph()
 
 
 async def run_refine(prompt: str, deps: RefineDeps) -> RefineState:
-    return await REFINE_GRAPH.ainvoke({"prompt": prompt, "current": prompt, "accepted": prompt, "best": None},
-                                      context=deps, config={"recursion_limit": 4 * deps.max_rounds + 10})
+    return await REFINE_GRAPH.ainvoke(
+        {"prompt": prompt, "current": prompt, "accepted": prompt, "best": None},
+        context=deps,
+        config={"recursion_limit": 4 * deps.max_rounds + 10},
+    )
 
 
 # 4. stop rules and the offline reviser
@@ -251,7 +254,8 @@ class ModelReviser:
         problems = "\n".join(f"- {c.statement}: {scores[c.id].rationale}" for c in unmet(verdict)) or "- none found"
         completion = await self.backend.chat(
             [{"role": "user", "content": REVISE.format(original=original, accepted=accepted, problems=problems)}],
-            response_format={"type": "json_object"})
+            response_format={"type": "json_object"},
+        )
         try:
             revised = json.loads(completion.content or "").get("prompt", "").strip()
         except (json.JSONDecodeError, AttributeError):

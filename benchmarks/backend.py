@@ -16,7 +16,7 @@ starts (strict: it then does less than scrutiny, which must encode what it is gi
 same on aiohttp, the transport scrutiny's backend uses when it is installed (the ratio to it
 is what scrutiny costs over its own HTTP client). All are warmed up first (connections open);
 then timed rounds of each alternate, on fresh images, and the medians are compared. After the
-warm-up, `scrutiny.freeze_gc()` takes the process's start-up objects out of the garbage
+warm-up, `scrutiny.core.aio.freeze_gc()` takes the process's start-up objects out of the garbage
 collector's sight, for all sides alike (and for RewardHarness in its process), as scrutiny's
 batch commands do; `--no-freeze-gc` measures without it.
 
@@ -31,7 +31,6 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import gc
 import io
 import json
 import socket
@@ -48,8 +47,8 @@ import openai
 from scrutiny import Criterion, Judge, JudgeConfig, Store
 from scrutiny.agents.model import ModelPolicy
 from scrutiny.backends import OpenAIBackend
-from scrutiny.testing.fake_server import FakeServer, Reply
 from scrutiny.core.aio import freeze_gc
+from scrutiny.testing.fake_server import FakeServer, Reply
 from scrutiny.testing.scenes import fitted_sign
 
 PROMPT = "A sign that says SALE"
@@ -62,7 +61,10 @@ def first_request(template: list[dict], image) -> list[dict]:
     criteria, the image as a PNG data URL (compress level 1, as scrutiny encodes it)."""
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=1)
-    part = {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()}}
+    part = {
+        "type": "image_url",
+        "image_url": {"url": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()},
+    }
     return [template[0], {**template[1], "content": template[1]["content"][:2] + [part]}]
 
 
@@ -75,9 +77,13 @@ async def raw_openai(client: openai.AsyncOpenAI, jobs: list, concurrency: int, t
         async with limit:
             first = first_request(template, job) if template else job
             await client.chat.completions.create(model="fake-vl", messages=first, max_tokens=1024, temperature=0.0)
-            await client.chat.completions.create(model="fake-vl", messages=first + [{"role": "user", "content": "Final answer."}],
-                                                 max_tokens=1024, temperature=0.0,
-                                                 response_format={"type": "json_object"})
+            await client.chat.completions.create(
+                model="fake-vl",
+                messages=first + [{"role": "user", "content": "Final answer."}],
+                max_tokens=1024,
+                temperature=0.0,
+                response_format={"type": "json_object"},
+            )
 
     start = time.perf_counter()
     await asyncio.gather(*(judgment(job) for job in jobs))
@@ -90,8 +96,19 @@ def stub_process(delay: float, content: str):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "scrutiny.testing.fake_server", "--port", str(port), "--delay", str(delay),
-                                "--content", content])
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "scrutiny.testing.fake_server",
+            "--port",
+            str(port),
+            "--delay",
+            str(delay),
+            "--content",
+            content,
+        ]
+    )
     try:
         for _ in range(100):
             try:
@@ -133,10 +150,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds of each, interleaved; medians are reported")
     parser.add_argument("--delays", default="0.05,0.5", help="stub delays in seconds, comma-separated")
-    parser.add_argument("--rewardharness", metavar="PYTHON", help="python of an environment with rewardharness installed")
-    parser.add_argument("--no-freeze-gc", action="store_true",
-                        help="leave the start-up objects to the garbage collector (by default, after the warm-up, "
-                             "scrutiny.freeze_gc() exempts them for all sides alike, as scrutiny's batch commands do)")
+    parser.add_argument(
+        "--rewardharness", metavar="PYTHON", help="python of an environment with rewardharness installed"
+    )
+    parser.add_argument(
+        "--no-freeze-gc",
+        action="store_true",
+        help="leave the start-up objects to the garbage collector (by default, after the warm-up, "
+        "scrutiny.core.aio.freeze_gc() exempts them for all sides alike, as scrutiny's batch commands do)",
+    )
     args = parser.parse_args()
     n, rounds = args.judgments, args.rounds
     rubric = [Criterion(id="text_1", statement="The sign reads SALE", dimension="text", params={"text": "SALE"})]
@@ -145,8 +167,12 @@ def main() -> None:
     # the first request of a judgment, as the policy builds it, captured once in process
     probe = FakeServer(default=Reply(content=ANSWER)).start()
     with tempfile.TemporaryDirectory() as home:
-        Judge(policy=ModelPolicy(OpenAIBackend([probe.url], "fake-vl"), synthesize_rubric=False, pairwise=False,
-                                 top_logprobs=None), store=Store(home=home)).judge(batches[0][0], PROMPT, rubric=rubric)
+        Judge(
+            policy=ModelPolicy(
+                OpenAIBackend([probe.url], "fake-vl"), synthesize_rubric=False, pairwise=False, top_logprobs=None
+            ),
+            store=Store(home=home),
+        ).judge(batches[0][0], PROMPT, rubric=rubric)
     template = probe.requests[0]["messages"]
     probe.stop()
 
@@ -162,10 +188,15 @@ def main() -> None:
         with stub_process(delay, ANSWER) as url, tempfile.TemporaryDirectory() as home, asyncio.Runner() as runner:
             backend = OpenAIBackend([url], "fake-vl", max_concurrency=args.concurrency)
             policy = ModelPolicy(backend, synthesize_rubric=False, pairwise=False, top_logprobs=None)
-            judge = Judge(policy=policy, store=Store(home=home), config=JudgeConfig(concurrency=args.concurrency, cache=False))
-            clients = {"httpx": openai.AsyncOpenAI(base_url=url, api_key="EMPTY", max_retries=0),
-                       "aiohttp": openai.AsyncOpenAI(base_url=url, api_key="EMPTY", max_retries=0,
-                                                     http_client=openai.DefaultAioHttpClient())}
+            judge = Judge(
+                policy=policy, store=Store(home=home), config=JudgeConfig(concurrency=args.concurrency, cache=False)
+            )
+            clients = {
+                "httpx": openai.AsyncOpenAI(base_url=url, api_key="EMPTY", max_retries=0),
+                "aiohttp": openai.AsyncOpenAI(
+                    base_url=url, api_key="EMPTY", max_retries=0, http_client=openai.DefaultAioHttpClient()
+                ),
+            }
 
             def raw(name: str, images: list) -> float:
                 transport, in_run = baselines[name]
@@ -173,9 +204,9 @@ def main() -> None:
                 return runner.run(raw_openai(clients[transport], jobs, args.concurrency, template if in_run else None))
 
             # warm up all: connections open, the route cached, code paths taken once
-            judge.judge_many(batches[0][:args.concurrency], "warm up", rubric=rubric)
+            judge.judge_many(batches[0][: args.concurrency], "warm up", rubric=rubric)
             for name in baselines:
-                raw(name, batches[0][:args.concurrency])
+                raw(name, batches[0][: args.concurrency])
             if not args.no_freeze_gc:  # the process's start-up objects, for every side alike
                 freeze_gc()
             raw_times: dict[str, list[float]] = {name: [] for name in baselines}
@@ -191,25 +222,39 @@ def main() -> None:
                 runner.run(client.close())
             runner.run(backend.aclose())
         ours = statistics.median(our_times)
-        print(f"{n} judgments x {rounds} rounds, 2 model calls each, stub delay {delay * 1000:.0f} ms, concurrency {args.concurrency}")
+        print(
+            f"{n} judgments x {rounds} rounds, 2 model calls each, stub delay {delay * 1000:.0f} ms, concurrency {args.concurrency}"
+        )
         print(f"  scrutiny ModelPolicy:                         {n / ours:7.1f} judgments/s (median round)")
         for name, times in raw_times.items():
             ratios = sorted(r / o for r, o in zip(times, our_times))
             target = "; target >= 0.9" if not name.startswith(" ") else ""
-            print(f"  {name:45s} {n / statistics.median(times):7.1f} judgments/s   scrutiny's ratio to it "
-                  f"{statistics.median(times) / ours:.3f} (rounds {', '.join(f'{r:.3f}' for r in ratios)}{target})")
+            print(
+                f"  {name:45s} {n / statistics.median(times):7.1f} judgments/s   scrutiny's ratio to it "
+                f"{statistics.median(times) / ours:.3f} (rounds {', '.join(f'{r:.3f}' for r in ratios)}{target})"
+            )
         ours_rate[delay] = n / ours
     if args.rewardharness:
         buffer = io.BytesIO()
         batches[0][0].save(buffer, format="PNG")
         delay = float(args.delays.split(",")[0])
         with stub_process(delay, RH_ANSWER) as url:
-            rh = rewardharness(args.rewardharness, url, n, args.concurrency, base64.b64encode(buffer.getvalue()).decode(),
-                               not args.no_freeze_gc)
-        print(f"RewardHarness SubAgent, stub delay {delay * 1000:.0f} ms, {args.concurrency} threads, 1 call (3 images) per "
-              f"evaluation: {n / rh:7.1f} evaluations/s")
-        print(f"  scrutiny judgments/s over RewardHarness evaluations/s: {ours_rate[delay] / (n / rh):.2f} "
-              f"(scrutiny makes 2 calls per judgment, RewardHarness 1)")
+            rh = rewardharness(
+                args.rewardharness,
+                url,
+                n,
+                args.concurrency,
+                base64.b64encode(buffer.getvalue()).decode(),
+                not args.no_freeze_gc,
+            )
+        print(
+            f"RewardHarness SubAgent, stub delay {delay * 1000:.0f} ms, {args.concurrency} threads, 1 call (3 images) per "
+            f"evaluation: {n / rh:7.1f} evaluations/s"
+        )
+        print(
+            f"  scrutiny judgments/s over RewardHarness evaluations/s: {ours_rate[delay] / (n / rh):.2f} "
+            f"(scrutiny makes 2 calls per judgment, RewardHarness 1)"
+        )
 
 
 if __name__ == "__main__":

@@ -81,9 +81,13 @@ def main() -> None:
     n = len(items)
     print(f"{n} images, one judgment at a time")
     print(f"bare OCR engine:              {n / engine_s:7.2f} images/s")
-    print(f"judge, correct renderings:    {n / judge_s:7.2f} judgments/s   ratio to engine {engine_s / judge_s:.3f} (target >= 0.85)")
-    print(f"  without skill routing:      {n / bare_s:7.2f} judgments/s   ratio to engine {engine_s / bare_s:.3f} "
-          f"(routing runs {'MiniLM' if judge.router.method == 'embed' else 'BM25'} on each new prompt)")
+    print(
+        f"judge, correct renderings:    {n / judge_s:7.2f} judgments/s   ratio to engine {engine_s / judge_s:.3f} (target >= 0.85)"
+    )
+    print(
+        f"  without skill routing:      {n / bare_s:7.2f} judgments/s   ratio to engine {engine_s / bare_s:.3f} "
+        f"(routing runs {'MiniLM' if judge.router.method == 'embed' else 'BM25'} on each new prompt)"
+    )
     print(f"judge, half with a typo:      {n / typo_s:7.2f} judgments/s   (typos are zoomed and read again)")
     print(f"judge, cached:                {n / cached_s:7.2f} judgments/s   speed-up {judge_s / cached_s:.0f}x")
 

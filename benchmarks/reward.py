@@ -35,8 +35,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args()
-    lines = DATA.read_text().splitlines() if DATA.exists() else [f'A sign that says "SALE {i}"' for i in range(args.batch)]
-    items = [(p, t) for p, t in ((line, flow_grpo_target(line)) for line in lines) if t and 4 <= len(t) <= 20][:args.batch]
+    lines = (
+        DATA.read_text().splitlines() if DATA.exists() else [f'A sign that says "SALE {i}"' for i in range(args.batch)]
+    )
+    items = [(p, t) for p, t in ((line, flow_grpo_target(line)) for line in lines) if t and 4 <= len(t) <= 20][
+        : args.batch
+    ]
     rng = np.random.default_rng(0)
     images = [storefront(misspell(t, rng) if k % 2 else t, seed=k) for k, (_, t) in enumerate(items)]
     prompts = [p for p, _ in items]
@@ -65,10 +69,14 @@ def main() -> None:
     n = len(prompts)
     print(f"batch of {n} images, 512x512")
     print(f"bare OCR engine:  {n / engine_s:6.2f} images/s")
-    print(f"scrutiny reward:  {n / reward_s:6.2f} rewards/s   ratio to engine {engine_s / reward_s:.3f} (target >= 0.85)")
+    print(
+        f"scrutiny reward:  {n / reward_s:6.2f} rewards/s   ratio to engine {engine_s / reward_s:.3f} (target >= 0.85)"
+    )
     print(f"with a closer look: {n / closer_s:6.2f} rewards/s (typos are zoomed and read twice)")
-    print(f"mean reward {np.mean(scores):.3f} (correct renderings {np.mean(scores[::2]):.3f}, "
-          f"typos {np.mean(scores[1::2]):.3f}), abstain rate {info['abstain_rate']:.0%}")
+    print(
+        f"mean reward {np.mean(scores):.3f} (correct renderings {np.mean(scores[::2]):.3f}, "
+        f"typos {np.mean(scores[1::2]):.3f}), abstain rate {info['abstain_rate']:.0%}"
+    )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,11 @@ from scrutiny.agents.rubric import COLOR_WORDS, NUMBER_WORDS, singular, synthesi
 from scrutiny.tools.text_match import flow_grpo_target
 
 UNIGEN_KINDS = {
-    "Text Generation": "text", "Attribute - Quantity": "count", "Attribute - Color": "color",
-    "Entity Layout - Two-Dimensional Space": "position", "Entity Layout - Three-Dimensional Space": "position",
+    "Text Generation": "text",
+    "Attribute - Quantity": "count",
+    "Attribute - Color": "color",
+    "Entity Layout - Two-Dimensional Space": "position",
+    "Entity Layout - Three-Dimensional Space": "position",
     "Grammar - Negation": "negation",
 }
 
@@ -43,10 +46,16 @@ def covered(kind: str, description: str, criteria) -> bool:
                 return True
         if kind == "count" and c.dimension == "count":
             numbers = {str(p["count"])} | {w for w, n in NUMBER_WORDS.items() if n == p["count"]}
-            if numbers & (desc_words | {desc}) or any(n in desc for n in numbers if " " in n) or p["object"] in desc_words:
+            if (
+                numbers & (desc_words | {desc})
+                or any(n in desc for n in numbers if " " in n)
+                or p["object"] in desc_words
+            ):
                 return True
         if kind == "color" and (c.dimension == "color" or (c.dimension == "count" and p.get("color"))):
-            if p.get("color_word", p.get("color")) in desc or p.get("color") in {COLOR_WORDS.get(w) for w in desc_words}:
+            if p.get("color_word", p.get("color")) in desc or p.get("color") in {
+                COLOR_WORDS.get(w) for w in desc_words
+            }:
                 return True
         if kind == "position" and c.dimension == "position":
             if {p.get("subject"), p.get("object")} & desc_words or p["relation"].split()[0] in desc_words:
@@ -58,7 +67,11 @@ def covered(kind: str, description: str, criteria) -> bool:
 
 
 def flow_grpo(data: Path) -> dict:
-    prompts = [line.strip() for line in (data / "flow_grpo_ocr_prompts" / "prompts.txt").read_text().splitlines() if line.strip()]
+    prompts = [
+        line.strip()
+        for line in (data / "flow_grpo_ocr_prompts" / "prompts.txt").read_text().splitlines()
+        if line.strip()
+    ]
     exact = 0
     misses = []
     for prompt in prompts:
@@ -92,28 +105,44 @@ def unigenbench(data: Path) -> dict:
                 else:
                     misses[kind].append(description)
     per_kind = {k: hits[k] / totals[k] for k in totals}
-    return {"testpoints": dict(totals), "unreadable_rows": unreadable, "per_kind": per_kind, "overall": sum(hits.values()) / sum(totals.values()),
-            "misses": {k: v[:4] for k, v in misses.items()}}
+    return {
+        "testpoints": dict(totals),
+        "unreadable_rows": unreadable,
+        "per_kind": per_kind,
+        "overall": sum(hits.values()) / sum(totals.values()),
+        "misses": {k: v[:4] for k, v in misses.items()},
+    }
 
 
 def compbench(data: Path) -> dict:
     folder = data / "t2i_compbench" / "dataset"
     out = {}
-    for category, file in (("color", "color_val.txt"), ("spatial", "spatial_val.txt"), ("numeracy", "numeracy_val.txt")):
+    for category, file in (
+        ("color", "color_val.txt"),
+        ("spatial", "spatial_val.txt"),
+        ("numeracy", "numeracy_val.txt"),
+    ):
         prompts = [line.strip() for line in (folder / file).read_text().splitlines() if line.strip()]
         good = 0
         for prompt in prompts:
             criteria = synthesize(prompt)
             words = prompt.lower().split()
             if category == "color":
-                pairs = [(COLOR_WORDS[w], singular(words[i + 1].strip(",."))) for i, w in enumerate(words[:-1]) if w in COLOR_WORDS]
+                pairs = [
+                    (COLOR_WORDS[w], singular(words[i + 1].strip(",.")))
+                    for i, w in enumerate(words[:-1])
+                    if w in COLOR_WORDS
+                ]
                 have = {(c.params.get("color"), c.params.get("object")) for c in criteria}
                 ok = bool(pairs) and all(p in have for p in pairs)
             elif category == "spatial":
                 ok = any(c.dimension == "position" for c in criteria)
             else:
-                pairs = [(NUMBER_WORDS.get(w, int(w) if w.isdigit() else None), singular(words[i + 1].strip(",.")))
-                         for i, w in enumerate(words[:-1]) if w in NUMBER_WORDS or w.isdigit()]
+                pairs = [
+                    (NUMBER_WORDS.get(w, int(w) if w.isdigit() else None), singular(words[i + 1].strip(",.")))
+                    for i, w in enumerate(words[:-1])
+                    if w in NUMBER_WORDS or w.isdigit()
+                ]
                 have = {(c.params.get("count"), c.params.get("object")) for c in criteria if c.dimension == "count"}
                 ok = bool(pairs) and all(p in have for p in pairs)
             good += ok
@@ -128,14 +157,20 @@ def main() -> None:
     args = parser.parse_args()
     if not args.data.is_dir():
         raise SystemExit(f"error: no data folder at {args.data}; pass --data")
-    report = {"flow_grpo": flow_grpo(args.data), "unigenbench": unigenbench(args.data), "t2i_compbench": compbench(args.data)}
+    report = {
+        "flow_grpo": flow_grpo(args.data),
+        "unigenbench": unigenbench(args.data),
+        "t2i_compbench": compbench(args.data),
+    }
     if args.json:
         print(json.dumps(report))
         return
     f = report["flow_grpo"]
     print(f"Flow-GRPO OCR prompts: target extracted exactly for {f['exact']}/{f['prompts']} ({f['share']:.1%})")
     u = report["unigenbench"]
-    print(f"UniGenBench testpoints covered: {u['overall']:.1%} overall ({u['unreadable_rows']} rows with broken annotations skipped)")
+    print(
+        f"UniGenBench testpoints covered: {u['overall']:.1%} overall ({u['unreadable_rows']} rows with broken annotations skipped)"
+    )
     for kind, share in u["per_kind"].items():
         print(f"  {kind:<10} {share:6.1%} of {u['testpoints'][kind]}")
     for category, r in report["t2i_compbench"].items():

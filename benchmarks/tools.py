@@ -77,8 +77,10 @@ def main() -> None:
     print(f"{'tool':<26}{'ms/call':>10}")
     for name, seconds in rows.items():
         print(f"{name:<26}{seconds * 1000:>10.2f}")
-    print(f"\nocr: rapidocr direct {sum(direct) / len(direct) * 1000:.1f} ms, "
-          f"scrutiny ocr {sum(ours) / len(ours) * 1000:.1f} ms per image over {len(ours)} calls")
+    print(
+        f"\nocr: rapidocr direct {sum(direct) / len(direct) * 1000:.1f} ms, "
+        f"scrutiny ocr {sum(ours) / len(ours) * 1000:.1f} ms per image over {len(ours)} calls"
+    )
     print(f"ratio (direct time / ours, target >= 0.9): {ratio:.3f}")
 
 

@@ -51,10 +51,15 @@ def main() -> None:
     pair.source.save(args.out / "edit_source.png")
     pair.better.save(args.out / "edit_faithful.png")
     pair.worse.save(args.out / "edit_sloppy.png")
-    show(f"edit: {pair.prompt!r}, faithful against sloppy", judge.edit(pair.source, [pair.better, pair.worse], pair.prompt))
+    show(
+        f"edit: {pair.prompt!r}, faithful against sloppy",
+        judge.edit(pair.source, [pair.better, pair.worse], pair.prompt),
+    )
 
-    print(f"\nimages saved in {args.out}/; try: scrutiny judge {args.out / 'sign_typo.png'} "
-          f"--prompt 'A storefront sign that says \"OPEN 24 HOURS\"'")
+    print(
+        f"\nimages saved in {args.out}/; try: scrutiny judge {args.out / 'sign_typo.png'} "
+        f"--prompt 'A storefront sign that says \"OPEN 24 HOURS\"'"
+    )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ def main() -> None:
     prompt = 'A storefront sign that says "GRAND OPENING"'
 
     def progress(r) -> None:
-        print(f"round {r.index + 1}: best {r.best_score:.3f} {'accepted' if r.accepted else 'rejected'}\n  prompt: {r.prompt}")
+        print(
+            f"round {r.index + 1}: best {r.best_score:.3f} {'accepted' if r.accepted else 'rejected'}\n  prompt: {r.prompt}"
+        )
 
     result = scrutiny.refine(prompt, ToyGenerator(), n=4, rounds=4, on_round=progress)
     print(f"\nstopped: {result.stop_reason}")

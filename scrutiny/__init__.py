@@ -6,13 +6,28 @@ It looks closely (crop, zoom), reads (OCR), finds things (detect), compares with
 
 from scrutiny.api import Judge, JudgeConfig, __version__, compare, edit, judge, rank
 from scrutiny.core.images import ImageError, load_image
-from scrutiny.core.aio import freeze_gc
+from scrutiny.core.schema import Criterion, CriterionScore, Evidence, Task, Trace, Verdict
 from scrutiny.memory import Store
 from scrutiny.refinement import RefineResult, arefine, refine
-from scrutiny.core.schema import Criterion, CriterionScore, Evidence, Task, Trace, Verdict
 
 __all__ = [
-    "Criterion", "CriterionScore", "Evidence", "ImageError", "Judge", "JudgeConfig", "Store", "Task", "Trace",
-    "RefineResult", "Verdict", "__version__", "arefine", "compare", "edit", "freeze_gc", "judge", "load_image", "rank",
+    "Criterion",
+    "CriterionScore",
+    "Evidence",
+    "ImageError",
+    "Judge",
+    "JudgeConfig",
+    "Store",
+    "Task",
+    "Trace",
+    "RefineResult",
+    "Verdict",
+    "__version__",
+    "arefine",
+    "compare",
+    "edit",
+    "judge",
+    "load_image",
+    "rank",
     "refine",
 ]

@@ -101,11 +101,22 @@ class OpenAIBackend:
         data = json.loads(path.read_text())
         return cls(data["endpoints"], data["model"], **kwargs)
 
-    async def chat(self, messages: list[dict[str, Any]], *, tools: list[dict] | None = None,
-                   response_format: dict | None = None, top_logprobs: int | None = None,
-                   max_tokens: int = 1024, temperature: float = 0.0) -> Completion:
-        request: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": max_tokens,
-                                   "temperature": temperature}
+    async def chat(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict] | None = None,
+        response_format: dict | None = None,
+        top_logprobs: int | None = None,
+        max_tokens: int = 1024,
+        temperature: float = 0.0,
+    ) -> Completion:
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
         if tools:
             request.update(tools=tools, tool_choice="auto")
         if response_format:
@@ -130,8 +141,13 @@ class OpenAIBackend:
                     with self._client(endpoint) as client:
                         raw = await client.post("/chat/completions", cast_to=bytes, **{_RAW_BODY: body})
                     completion = _completion(json.loads(raw), endpoint.url)
-                except (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError,
-                        json.JSONDecodeError, _BadAnswer) as e:
+                except (
+                    openai.APIConnectionError,
+                    openai.APITimeoutError,
+                    openai.InternalServerError,
+                    json.JSONDecodeError,
+                    _BadAnswer,
+                ) as e:
                     self._failed(endpoint)
                     last_error = e
                     await asyncio.sleep(self.backoff_s * 2**attempt)
@@ -148,12 +164,21 @@ class OpenAIBackend:
                     endpoint.probing = False
                 self._succeeded(endpoint)
                 return completion
-        raise BackendError(f"no endpoint answered after {self.max_retries + 1} attempts: {last_error or 'all endpoints are cooling down'}")
+        raise BackendError(
+            f"no endpoint answered after {self.max_retries + 1} attempts: {last_error or 'all endpoints are cooling down'}"
+        )
 
     def status(self) -> list[dict[str, Any]]:
         now = time.monotonic()
-        return [{"url": e.url, "outstanding": e.outstanding, "failures": e.failures,
-                 "open_for_s": max(0.0, round(e.open_until - now, 3))} for e in self._pool]
+        return [
+            {
+                "url": e.url,
+                "outstanding": e.outstanding,
+                "failures": e.failures,
+                "open_for_s": max(0.0, round(e.open_until - now, 3)),
+            }
+            for e in self._pool
+        ]
 
     # internals
 
@@ -187,8 +212,11 @@ class OpenAIBackend:
         per_client = self.connections_per_client or (self.max_concurrency if self._aiohttp else 16)
         if chosen is None or (chosen.outstanding >= per_client and len(clients) * per_client < self.max_concurrency):
             http = {"http_client": openai.DefaultAioHttpClient(timeout=self.timeout_s)} if self._aiohttp else {}
-            chosen = _Client(openai.AsyncOpenAI(base_url=endpoint.url, api_key=self.api_key, timeout=self.timeout_s,
-                                                max_retries=0, **http))
+            chosen = _Client(
+                openai.AsyncOpenAI(
+                    base_url=endpoint.url, api_key=self.api_key, timeout=self.timeout_s, max_retries=0, **http
+                )
+            )
             clients.append(chosen)
         chosen.outstanding += 1
         try:
@@ -307,18 +335,28 @@ def _completion(data: Any, endpoint: str) -> Completion:
         logprobs = None
         content = (choice.get("logprobs") or {}).get("content")
         if content is not None:
-            logprobs = [TokenLogprob(token=t["token"], logprob=t["logprob"],
-                                     top={a["token"]: a["logprob"] for a in t.get("top_logprobs") or []})
-                        for t in content]
+            logprobs = [
+                TokenLogprob(
+                    token=t["token"],
+                    logprob=t["logprob"],
+                    top={a["token"]: a["logprob"] for a in t.get("top_logprobs") or []},
+                )
+                for t in content
+            ]
         usage = data.get("usage") or {}
         return Completion(
             content=message.get("content"),
-            tool_calls=[ModelToolCall(id=c["id"], name=c["function"]["name"], arguments=c["function"]["arguments"] or "")
-                        for c in message.get("tool_calls") or []],
+            tool_calls=[
+                ModelToolCall(id=c["id"], name=c["function"]["name"], arguments=c["function"]["arguments"] or "")
+                for c in message.get("tool_calls") or []
+            ],
             logprobs=logprobs,
             prompt_tokens=usage.get("prompt_tokens") or 0,
             completion_tokens=usage.get("completion_tokens") or 0,
-            model=data.get("model", ""), endpoint=endpoint,
+            model=data.get("model", ""),
+            endpoint=endpoint,
         )
     except (KeyError, IndexError, TypeError, AttributeError) as e:
-        raise _BadAnswer(f"{endpoint} answered with something that is not a chat completion ({type(e).__name__}: {e})") from None
+        raise _BadAnswer(
+            f"{endpoint} answered with something that is not a chat completion ({type(e).__name__}: {e})"
+        ) from None

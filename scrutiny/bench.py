@@ -53,8 +53,11 @@ class Preference(BaseModel):
         """(i, j, label): label 1 when a human prefers i over j, 0.5 for a tie."""
         if self.ranking:
             place = {image: k for k, image in enumerate(self.ranking)}
-            return [(i, j, 1.0 if place[i] < place[j] else 0.0) for i in range(len(self.images))
-                    for j in range(i + 1, len(self.images))]
+            return [
+                (i, j, 1.0 if place[i] < place[j] else 0.0)
+                for i in range(len(self.images))
+                for j in range(i + 1, len(self.images))
+            ]
         if self.preferred is None:
             return [(0, 1, 0.5)] if len(self.images) == 2 else []
         return [(self.preferred, j, 1.0) for j in range(len(self.images)) if j != self.preferred]
@@ -124,10 +127,14 @@ def metrics(items: list[Preference], scores: list[list[float | None]], seed: int
             judge_labels.append("abstain" if judged is None else "tie" if judged == 0.5 else str(int(1 - judged)))
     accuracy = sum(decided) / len(decided) if decided else None
     return {
-        "items": len(items), "pairs": len(decided), "pairwise_accuracy": accuracy,
+        "items": len(items),
+        "pairs": len(decided),
+        "pairwise_accuracy": accuracy,
         "pairwise_accuracy_ci95": bootstrap(decided, seed) if decided else None,
-        "human_ties": len(ties), "tie_agreement": sum(ties) / len(ties) if ties else None,
-        "group_items": len(group_hits), "group_accuracy": sum(group_hits) / len(group_hits) if group_hits else None,
+        "human_ties": len(ties),
+        "tie_agreement": sum(ties) / len(ties) if ties else None,
+        "group_items": len(group_hits),
+        "group_accuracy": sum(group_hits) / len(group_hits) if group_hits else None,
         "cohen_kappa": cohen_kappa(human_labels, judge_labels) if human_labels else None,
     }
 
@@ -148,7 +155,9 @@ def cohen_kappa(a: list[str], b: list[str]) -> float:
     return 1.0 if expected == 1 else round((observed - expected) / (1 - expected), 4)
 
 
-async def judge_items(judge: Judge, items: list[Preference], *, progress: bool = False, label: str = "judging") -> list[Verdict]:
+async def judge_items(
+    judge: Judge, items: list[Preference], *, progress: bool = False, label: str = "judging"
+) -> list[Verdict]:
     """One verdict per item, with bounded concurrency and an optional progress bar."""
     bar = None
     if progress:
@@ -156,8 +165,9 @@ async def judge_items(judge: Judge, items: list[Preference], *, progress: bool =
 
         bar = _Progress(len(items), label)
     try:
-        return await bounded_map(lambda item: ajudge_item(judge, item), items, judge.config.concurrency,
-                                 bar.advance if bar else None)
+        return await bounded_map(
+            lambda item: ajudge_item(judge, item), items, judge.config.concurrency, bar.advance if bar else None
+        )
     finally:
         if bar:
             bar.close()
@@ -166,10 +176,20 @@ async def judge_items(judge: Judge, items: list[Preference], *, progress: bool =
 async def abench(judge: Judge, items: list[Preference], *, progress: bool = False) -> BenchResult:
     """Judge every item, compute the metrics, and keep the run (and each item's result) in the store."""
     verdicts = await judge_items(judge, items, progress=progress, label="bench")
-    result = BenchResult(metrics(items, [v.scores for v in verdicts]), [
-        {"id": item.id, "prompt": item.prompt, "human_best": item.human_best, "scores": v.scores,
-         "judge_best": v.ranking[0] if v.ranking else None, "trace_id": v.trace_id}
-        for item, v in zip(items, verdicts)])
+    result = BenchResult(
+        metrics(items, [v.scores for v in verdicts]),
+        [
+            {
+                "id": item.id,
+                "prompt": item.prompt,
+                "human_best": item.human_best,
+                "scores": v.scores,
+                "judge_best": v.ranking[0] if v.ranking else None,
+                "trace_id": v.trace_id,
+            }
+            for item, v in zip(items, verdicts)
+        ],
+    )
     judge.store.record_run(result.run_id, "bench", result.metrics, result.items, judge.library_version)
     return result
 
@@ -184,16 +204,30 @@ async def aexamples(judge: Judge, items: list[Preference], *, progress: bool = F
 
     from scrutiny.agents.evolve import Example
 
-    base = Judge(policy=judge.policy, store=judge.store, config=replace(judge.config, skills=False), library=judge.library)
+    base = Judge(
+        policy=judge.policy, store=judge.store, config=replace(judge.config, skills=False), library=judge.library
+    )
     verdicts = await judge_items(base, items, progress=progress)
     examples = []
     for item, verdict in zip(items, verdicts):
-        per_image = [{s.criterion: s.score for s in verdict.criteria if s.candidate == k} for k in range(len(item.images))]
-        measured = [{s.criterion: s.measures for s in verdict.criteria if s.candidate == k and s.measures}
-                    for k in range(len(item.images))]
+        per_image = [
+            {s.criterion: s.score for s in verdict.criteria if s.candidate == k} for k in range(len(item.images))
+        ]
+        measured = [
+            {s.criterion: s.measures for s in verdict.criteria if s.candidate == k and s.measures}
+            for k in range(len(item.images))
+        ]
         kind = "edit" if item.source else "score"
         for i, j, label in item.pairs():
             if label != 0.5:
-                examples.append(Example(item.prompt, kind, verdict.rubric, (per_image[i], per_image[j]), label,
-                                        (measured[i], measured[j])))
+                examples.append(
+                    Example(
+                        item.prompt,
+                        kind,
+                        verdict.rubric,
+                        (per_image[i], per_image[j]),
+                        label,
+                        (measured[i], measured[j]),
+                    )
+                )
     return examples

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -20,11 +21,12 @@ from rich.tree import Tree
 
 from scrutiny.agents.rubric import load_rubric
 from scrutiny.api import Judge, JudgeConfig
+from scrutiny.core.aio import freeze_gc, run_sync
 from scrutiny.core.backend import BackendError
 from scrutiny.core.images import ImageError
-from scrutiny.core.aio import freeze_gc, run_sync
-from scrutiny.memory import Store, StoreError
+from scrutiny.core.loading import load_object
 from scrutiny.core.schema import Verdict
+from scrutiny.memory import Store, StoreError
 from scrutiny.skills.library import SkillLibrary
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Judge generated and edited images with evidence.")
@@ -35,12 +37,25 @@ out = Console()
 err = Console(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-RubricOpt = Annotated[Optional[Path], typer.Option("--rubric", help="JSON or YAML list of criteria to use instead of synthesis.")]
+RubricOpt = Annotated[
+    Optional[Path], typer.Option("--rubric", help="JSON or YAML list of criteria to use instead of synthesis.")
+]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Judge again even if this task was judged before.")]
 PromptOpt = Annotated[str, typer.Option("--prompt", "-p", help="The prompt the images were generated from.")]
-BackendOpt = Annotated[Optional[str], typer.Option("--backend", help="Judge with a vision-language model at these OpenAI-compatible URLs (comma-separated), or 'serve' for the endpoints `scrutiny serve` wrote.")]
+BackendOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--backend",
+        help="Judge with a vision-language model at these OpenAI-compatible URLs (comma-separated), or 'serve' for the endpoints `scrutiny serve` wrote.",
+    ),
+]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Served model name for --backend.")]
-TagToolsOpt = Annotated[bool, typer.Option("--tag-tools", help="Ask for <tool_call> tags instead of native tool calls (servers without a tool parser).")]
+TagToolsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--tag-tools", help="Ask for <tool_call> tags instead of native tool calls (servers without a tool parser)."
+    ),
+]
 
 
 def one_line_errors(command):
@@ -57,8 +72,12 @@ def one_line_errors(command):
         except Exception as e:  # a bug: one line unless debugging
             if os.environ.get("SCRUTINY_DEBUG"):
                 raise
-            err.print(f"error: internal: {type(e).__name__}: {e} (set SCRUTINY_DEBUG=1 for the traceback)",
-                      highlight=False, markup=False, soft_wrap=True)
+            err.print(
+                f"error: internal: {type(e).__name__}: {e} (set SCRUTINY_DEBUG=1 for the traceback)",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(1) from None
 
     return wrapper
@@ -69,16 +88,21 @@ def _judge(no_cache: bool, backend: str | None = None, model: str | None = None,
     if backend is None:
         return Judge(config=config)
     from scrutiny.agents.model import ModelPolicy
+
+    return Judge(policy=ModelPolicy(_backend(backend, model), native_tools=not tag_tools), config=config)
+
+
+def _backend(backend: str, model: str | None):
+    """The server pool `--backend` names: comma-separated URLs (with `--model`), or 'serve' for the
+    endpoints `scrutiny serve` wrote."""
     from scrutiny.backends import OpenAIBackend
     from scrutiny.serve import endpoints_file
 
     if backend == "serve":
-        pool = OpenAIBackend.from_file(endpoints_file())
-    else:
-        if not model:
-            raise ValueError("--backend needs --model (the served model name)")
-        pool = OpenAIBackend([u for u in backend.split(",") if u.strip()], model)
-    return Judge(policy=ModelPolicy(pool, native_tools=not tag_tools), config=config)
+        return OpenAIBackend.from_file(endpoints_file())
+    if not model:
+        raise ValueError("--backend needs --model (the served model name)")
+    return OpenAIBackend([u for u in backend.split(",") if u.strip()], model)
 
 
 def _rubric(path: Path | None):
@@ -99,7 +123,9 @@ def _show(verdict: Verdict, as_json: bool, names: list[str]) -> None:
             s = next((s for s in verdict.criteria if s.criterion == c.id and s.candidate == i), None)
             cells.append("—" if s is None or s.score is None else f"{s.score:.2f}")
         table.add_row(escape(c.statement), *cells)
-    table.add_row("[bold]overall[/bold]", *("abstain" if s is None else f"[bold]{s:.3f}[/bold]" for s in verdict.scores))
+    table.add_row(
+        "[bold]overall[/bold]", *("abstain" if s is None else f"[bold]{s:.3f}[/bold]" for s in verdict.scores)
+    )
     out.print(table)
     if verdict.preferred is not None and len(names) > 1:
         out.print(f"preferred: {names[verdict.preferred]}")
@@ -111,9 +137,16 @@ def _show(verdict: Verdict, as_json: bool, names: list[str]) -> None:
 
 @app.command("judge")
 @one_line_errors
-def judge_cmd(image: Path, prompt: PromptOpt, rubric: RubricOpt = None, as_json: JsonOpt = False,
-              no_cache: NoCacheOpt = False,
-              backend: BackendOpt = None, model: ModelOpt = None, tag_tools: TagToolsOpt = False) -> None:
+def judge_cmd(
+    image: Path,
+    prompt: PromptOpt,
+    rubric: RubricOpt = None,
+    as_json: JsonOpt = False,
+    no_cache: NoCacheOpt = False,
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    tag_tools: TagToolsOpt = False,
+) -> None:
     """Score one image against its prompt."""
     verdict = _judge(no_cache, backend, model, tag_tools).judge(image, prompt, rubric=_rubric(rubric))
     _show(verdict, as_json, [image.name])
@@ -121,9 +154,17 @@ def judge_cmd(image: Path, prompt: PromptOpt, rubric: RubricOpt = None, as_json:
 
 @app.command("compare")
 @one_line_errors
-def compare_cmd(image_a: Path, image_b: Path, prompt: PromptOpt, rubric: RubricOpt = None, as_json: JsonOpt = False,
-                no_cache: NoCacheOpt = False,
-              backend: BackendOpt = None, model: ModelOpt = None, tag_tools: TagToolsOpt = False) -> None:
+def compare_cmd(
+    image_a: Path,
+    image_b: Path,
+    prompt: PromptOpt,
+    rubric: RubricOpt = None,
+    as_json: JsonOpt = False,
+    no_cache: NoCacheOpt = False,
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    tag_tools: TagToolsOpt = False,
+) -> None:
     """Say which of two images fits the prompt better."""
     verdict = _judge(no_cache, backend, model, tag_tools).compare(image_a, image_b, prompt, rubric=_rubric(rubric))
     _show(verdict, as_json, [image_a.name, image_b.name])
@@ -131,9 +172,16 @@ def compare_cmd(image_a: Path, image_b: Path, prompt: PromptOpt, rubric: RubricO
 
 @app.command("rank")
 @one_line_errors
-def rank_cmd(images: list[Path], prompt: PromptOpt, rubric: RubricOpt = None, as_json: JsonOpt = False,
-             no_cache: NoCacheOpt = False,
-              backend: BackendOpt = None, model: ModelOpt = None, tag_tools: TagToolsOpt = False) -> None:
+def rank_cmd(
+    images: list[Path],
+    prompt: PromptOpt,
+    rubric: RubricOpt = None,
+    as_json: JsonOpt = False,
+    no_cache: NoCacheOpt = False,
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    tag_tools: TagToolsOpt = False,
+) -> None:
     """Order several images best first."""
     if len(images) < 2:
         raise ValueError("rank needs at least two images")
@@ -143,10 +191,17 @@ def rank_cmd(images: list[Path], prompt: PromptOpt, rubric: RubricOpt = None, as
 
 @app.command("edit")
 @one_line_errors
-def edit_cmd(edited: list[Path], source: Annotated[Path, typer.Option("--source", "-s", help="The image before the edit.")],
-             instruction: Annotated[str, typer.Option("--instruction", "-i", help="The edit instruction.")],
-             rubric: RubricOpt = None, as_json: JsonOpt = False, no_cache: NoCacheOpt = False,
-              backend: BackendOpt = None, model: ModelOpt = None, tag_tools: TagToolsOpt = False) -> None:
+def edit_cmd(
+    edited: list[Path],
+    source: Annotated[Path, typer.Option("--source", "-s", help="The image before the edit.")],
+    instruction: Annotated[str, typer.Option("--instruction", "-i", help="The edit instruction.")],
+    rubric: RubricOpt = None,
+    as_json: JsonOpt = False,
+    no_cache: NoCacheOpt = False,
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    tag_tools: TagToolsOpt = False,
+) -> None:
     """Judge one or more edits of a source image against the instruction."""
     verdict = _judge(no_cache, backend, model, tag_tools).edit(source, edited, instruction, rubric=_rubric(rubric))
     _show(verdict, as_json, [p.name for p in edited])
@@ -154,14 +209,23 @@ def edit_cmd(edited: list[Path], source: Annotated[Path, typer.Option("--source"
 
 @app.command("refine")
 @one_line_errors
-def refine_cmd(prompt: PromptOpt,
-               generator: Annotated[str, typer.Option("--generator", "-g", help="module:function (or module:Class) making an image from (prompt, seed).")],
-               n: Annotated[int, typer.Option("--n", help="Images per round (best-of-n).")] = 4,
-               rounds: Annotated[int, typer.Option("--rounds", help="Most rounds to run.")] = 3,
-               threshold: Annotated[Optional[float], typer.Option(help="Stop once the best score reaches this.")] = None,
-               out: Annotated[Optional[Path], typer.Option("--out", help="Save the best image here (PNG).")] = None,
-               backend: BackendOpt = None, model: ModelOpt = None, tag_tools: TagToolsOpt = False,
-               as_json: JsonOpt = False) -> None:
+def refine_cmd(
+    prompt: PromptOpt,
+    generator: Annotated[
+        str,
+        typer.Option(
+            "--generator", "-g", help="module:function (or module:Class) making an image from (prompt, seed)."
+        ),
+    ],
+    n: Annotated[int, typer.Option("--n", help="Images per round (best-of-n).")] = 4,
+    rounds: Annotated[int, typer.Option("--rounds", help="Most rounds to run.")] = 3,
+    threshold: Annotated[Optional[float], typer.Option(help="Stop once the best score reaches this.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Save the best image here (PNG).")] = None,
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    tag_tools: TagToolsOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Generate, judge, critique, revise the prompt and regenerate, keeping the best image.
 
     With --backend the model judges and an LLM rewrites the prompt from the critique; otherwise the
@@ -173,15 +237,21 @@ def refine_cmd(prompt: PromptOpt,
     def progress(r) -> None:
         if not as_json:
             best = "abstain" if r.best_score is None else f"{r.best_score:.3f}"
-            err.print(f"round {r.index + 1}: best {best} {'(accepted)' if r.accepted else '(rejected: lower than the best so far)'}"
-                      f" in {r.seconds:.1f}s — {r.prompt}", highlight=False, markup=False, soft_wrap=True)
+            err.print(
+                f"round {r.index + 1}: best {best} {'(accepted)' if r.accepted else '(rejected: lower than the best so far)'}"
+                f" in {r.seconds:.1f}s — {r.prompt}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
 
     judge = _judge(False, backend, model, tag_tools)
     reviser = ModelReviser(judge.policy.backend) if backend else OfflineReviser()
     generate = load_generator(generator)
     freeze_gc()
-    result = refine(prompt, generate, n=n, rounds=rounds, threshold=threshold, on_round=progress,
-                    judge=judge, reviser=reviser)
+    result = refine(
+        prompt, generate, n=n, rounds=rounds, threshold=threshold, on_round=progress, judge=judge, reviser=reviser
+    )
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         result.best_image.save(out)
@@ -195,74 +265,105 @@ def refine_cmd(prompt: PromptOpt,
 
 
 def load_generator(spec: str):
-    """`module:attr` → the generator; a class is instantiated with no arguments."""
-    import importlib
+    """`module:attr` or `file.py:attr` → the generator; a class is instantiated with no arguments."""
     import inspect
 
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise ValueError(f"--generator must look like module:function, got {spec!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as e:
-        raise ValueError(f"cannot import generator module {module_name!r}: {e}") from None
-    if not hasattr(module, attr):
-        raise ValueError(f"module {module_name!r} has no attribute {attr!r}")
-    obj = getattr(module, attr)
+    obj = load_object(spec, "--generator")
     return obj() if inspect.isclass(obj) else obj
 
 
 @traces_app.command("list")
 @one_line_errors
-def traces_list(limit: Annotated[int, typer.Option(help="How many traces per page.")] = 20,
-                page: Annotated[int, typer.Option(help="Which page (1 = newest).")] = 1,
-                prompt: Annotated[Optional[str], typer.Option(help="Only traces whose prompt contains this.")] = None,
-                since: Annotated[Optional[str], typer.Option(help="Only newer traces: ISO date/time, or an age like 2h, 3d.")] = None,
-                until: Annotated[Optional[str], typer.Option(help="Only older traces: ISO date/time, or an age like 2h, 3d.")] = None,
-                policy: Annotated[Optional[str], typer.Option(help="Only this policy (offline, model).")] = None,
-                model: Annotated[Optional[str], typer.Option(help="Only this model.")] = None,
-                library: Annotated[Optional[str], typer.Option(help="Only this skill-library version.")] = None,
-                min_score: Annotated[Optional[float], typer.Option(help="Only verdicts scoring at least this.")] = None,
-                max_score: Annotated[Optional[float], typer.Option(help="Only verdicts scoring at most this.")] = None,
-                abstained: Annotated[Optional[bool], typer.Option("--abstained/--decided", help="Only abstentions, or only decided verdicts.")] = None,
-                as_json: JsonOpt = False) -> None:
+def traces_list(
+    limit: Annotated[int, typer.Option(help="How many traces per page.")] = 20,
+    page: Annotated[int, typer.Option(help="Which page (1 = newest).")] = 1,
+    prompt: Annotated[Optional[str], typer.Option(help="Only traces whose prompt contains this.")] = None,
+    since: Annotated[
+        Optional[str], typer.Option(help="Only newer traces: ISO date/time, or an age like 2h, 3d.")
+    ] = None,
+    until: Annotated[
+        Optional[str], typer.Option(help="Only older traces: ISO date/time, or an age like 2h, 3d.")
+    ] = None,
+    policy: Annotated[Optional[str], typer.Option(help="Only this policy (offline, model).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Only this model.")] = None,
+    library: Annotated[Optional[str], typer.Option(help="Only this skill-library version.")] = None,
+    min_score: Annotated[Optional[float], typer.Option(help="Only verdicts scoring at least this.")] = None,
+    max_score: Annotated[Optional[float], typer.Option(help="Only verdicts scoring at most this.")] = None,
+    abstained: Annotated[
+        Optional[bool], typer.Option("--abstained/--decided", help="Only abstentions, or only decided verdicts.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """List traces, newest first, a page at a time."""
     if limit < 1 or page < 1:
         raise ValueError("--limit and --page must be at least 1")
     store = Store()
-    filters = dict(prompt=prompt, since=_when(since), until=_when(until), policy=policy, model=model,
-                   library_version=library, min_score=min_score, max_score=max_score, abstained=abstained)
+    filters = dict(
+        prompt=prompt,
+        since=_when(since),
+        until=_when(until),
+        policy=policy,
+        model=model,
+        library_version=library,
+        min_score=min_score,
+        max_score=max_score,
+        abstained=abstained,
+    )
     rows = store.traces(limit=limit, offset=(page - 1) * limit, **filters)
     total = store.count_traces(**filters)
     scores = {r.id: store.verdict(r.verdict_id).scores if r.verdict_id else None for r in rows}
     if as_json:
-        print(json.dumps({"total": total, "page": page, "limit": limit, "traces": [
-            {"id": r.id, "created_at": r.created_at.isoformat(), "kind": r.kind, "prompt": r.prompt, "policy": r.policy,
-             "model": r.model, "library_version": r.library_version, "verdict_id": r.verdict_id, "scores": scores[r.id]}
-            for r in rows]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "total": total,
+                    "page": page,
+                    "limit": limit,
+                    "traces": [
+                        {
+                            "id": r.id,
+                            "created_at": r.created_at.isoformat(),
+                            "kind": r.kind,
+                            "prompt": r.prompt,
+                            "policy": r.policy,
+                            "model": r.model,
+                            "library_version": r.library_version,
+                            "verdict_id": r.verdict_id,
+                            "scores": scores[r.id],
+                        }
+                        for r in rows
+                    ],
+                },
+                indent=2,
+            )
+        )
         return
     table = Table(caption=f"page {page} of {max(1, -(-total // limit))}, {total} traces")
     for column in ("id", "when", "kind", "policy", "scores", "prompt"):
         table.add_column(column)
     for r in rows:
         shown = ", ".join("—" if s is None else f"{s:.2f}" for s in scores[r.id] or [])
-        table.add_row(r.id[:12], r.created_at.strftime("%Y-%m-%d %H:%M:%S"), r.kind, r.policy, shown, escape(r.prompt[:60]))
+        table.add_row(
+            r.id[:12], r.created_at.strftime("%Y-%m-%d %H:%M:%S"), r.kind, r.policy, shown, escape(r.prompt[:60])
+        )
     out.print(table)
 
 
 def _when(text: str | None):
     """An ISO date/time, or an age such as 30m, 2h, 3d (that long ago)."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     if text is None:
         return None
     units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
     if text[:-1].isdigit() and text[-1] in units:
-        return datetime.now(timezone.utc) - timedelta(**{units[text[-1]]: int(text[:-1])})
+        return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"cannot read {text!r} as a time: give an ISO date like 2026-11-27 or an age like 2h") from None
+        raise ValueError(
+            f"cannot read {text!r} as a time: give an ISO date like 2026-11-27 or an age like 2h"
+        ) from None
 
 
 @traces_app.command("diff")
@@ -279,14 +380,24 @@ def _show_diff(diff, as_json: bool) -> None:
     if as_json:
         print(json.dumps(diff.to_json(), indent=2))
         return
-    label = lambda v: f"{v.policy}{'/' + v.model if v.model else ''}{' lib ' + v.library_version if v.library_version else ''}"  # noqa: E731
+
+    def label(v: Verdict) -> str:
+        return f"{v.policy}{'/' + v.model if v.model else ''}{' lib ' + v.library_version if v.library_version else ''}"
+
     table = Table(title=f"{escape(diff.a.task.prompt)}", title_justify="left")
     for column in ("criterion", "candidate", f"A ({label(diff.a)})", f"B ({label(diff.b)})", "Δ"):
         table.add_column(escape(column))
     fmt = lambda x: "—" if x is None else f"{x:.2f}"  # noqa: E731
     for r in diff.rows:
         style = "bold" if r.changed else None
-        table.add_row(escape(r.statement), str(r.candidate), fmt(r.a), fmt(r.b), "" if r.delta is None else f"{r.delta:+.2f}", style=style)
+        table.add_row(
+            escape(r.statement),
+            str(r.candidate),
+            fmt(r.a),
+            fmt(r.b),
+            "" if r.delta is None else f"{r.delta:+.2f}",
+            style=style,
+        )
     for i, (x, y) in enumerate(zip(diff.a.scores, diff.b.scores)):
         table.add_row("[bold]overall[/bold]", str(i), fmt(x), fmt(y), "" if x is None or y is None else f"{y - x:+.2f}")
     out.print(table)
@@ -299,9 +410,11 @@ def _show_diff(diff, as_json: bool) -> None:
 
 @traces_app.command("export")
 @one_line_errors
-def traces_export(out_file: Annotated[Optional[Path], typer.Option("--out", help="JSONL file to write (default: stdout).")] = None,
-                  prompt: Annotated[Optional[str], typer.Option(help="Only traces whose prompt contains this.")] = None,
-                  limit: Annotated[int, typer.Option(help="At most this many traces, newest first.")] = 1000) -> None:
+def traces_export(
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="JSONL file to write (default: stdout).")] = None,
+    prompt: Annotated[Optional[str], typer.Option(help="Only traces whose prompt contains this.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many traces, newest first.")] = 1000,
+) -> None:
     """Export traces with their verdicts and images as JSONL."""
     from scrutiny.traces import export_lines
 
@@ -330,15 +443,23 @@ def traces_import(path: Path) -> None:
 
 @traces_app.command("replay")
 @one_line_errors
-def traces_replay(trace_id: str, max_steps: Annotated[Optional[int], typer.Option(help="Inspection rounds for the new run.")] = None,
-                  library: Annotated[Optional[str], typer.Option(help="Skill-library version (from `scrutiny skills list --versions`) for the new run.")] = None,
-                  as_json: JsonOpt = False) -> None:
+def traces_replay(
+    trace_id: str,
+    max_steps: Annotated[Optional[int], typer.Option(help="Inspection rounds for the new run.")] = None,
+    library: Annotated[
+        Optional[str],
+        typer.Option(help="Skill-library version (from `scrutiny skills list --versions`) for the new run."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Judge a stored task again (here: the offline policy) and diff against the stored verdict."""
     from scrutiny.traces import areplay
 
     store = Store()
     config = JudgeConfig() if max_steps is None else JudgeConfig(max_steps=max_steps)
-    judge = Judge(store=store, config=config, library=SkillLibrary.from_json(store.library_json(library)) if library else None)
+    judge = Judge(
+        store=store, config=config, library=SkillLibrary.from_json(store.library_json(library)) if library else None
+    )
     _show_diff(run_sync(areplay(judge, trace_id)), as_json)
 
 
@@ -350,8 +471,15 @@ def traces_show(trace_id: str, as_json: JsonOpt = False) -> None:
     trace = store.trace(trace_id)
     verdict = store.verdict(trace.verdict_id) if trace.verdict_id else None
     if as_json:
-        print(json.dumps({"trace": trace.model_dump(mode="json"),
-                          "verdict": verdict.model_dump(mode="json") if verdict else None}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "trace": trace.model_dump(mode="json"),
+                    "verdict": verdict.model_dump(mode="json") if verdict else None,
+                },
+                indent=2,
+            )
+        )
         return
     tree = Tree(f"[bold]{trace.task.kind}[/bold]: {escape(trace.task.prompt)}  [dim]{trace.id}[/dim]")
     tree.add(f"policy {trace.policy}" + (f", model {trace.model}" if trace.model else ""))
@@ -368,7 +496,10 @@ def traces_show(trace_id: str, as_json: JsonOpt = False) -> None:
     by_id = {e.id: e for e in verdict.evidence}
     for e in verdict.evidence:
         args = ", ".join(f"{k}={v}" for k, v in e.arguments.items())
-        evidence.add(escape(f"{e.tool}({args})") + (f" [red]error: {escape(e.error)}[/red]" if e.error else f" → {escape(_summary(e.output))}"))
+        evidence.add(
+            escape(f"{e.tool}({args})")
+            + (f" [red]error: {escape(e.error)}[/red]" if e.error else f" → {escape(_summary(e.output))}")
+        )
     for i, overall in enumerate(verdict.scores):
         node = tree.add(f"candidate {i}: " + ("abstain" if overall is None else f"{overall:.3f}"))
         for s in (s for s in verdict.criteria if s.candidate == i):
@@ -390,8 +521,13 @@ app.add_typer(skills_app, name="skills")
 
 @app.command("bench")
 @one_line_errors
-def bench_cmd(data: Path, as_json: JsonOpt = False, backend: BackendOpt = None, model: ModelOpt = None,
-              tag_tools: TagToolsOpt = False) -> None:
+def bench_cmd(
+    data: Path,
+    as_json: JsonOpt = False,
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    tag_tools: TagToolsOpt = False,
+) -> None:
     """Agreement with human preferences: pairwise and group accuracy, ties, Cohen's kappa, 95% CI."""
     from scrutiny.bench import abench, load_preferences
 
@@ -424,7 +560,15 @@ def skills_list(as_json: JsonOpt = False) -> None:
     """The skills of the current library."""
     library = _libraries(Store())
     if as_json:
-        print(json.dumps({"version": library.version, "skills": [s.model_dump(exclude={"body"}) for s in library.skills.values()]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "version": library.version,
+                    "skills": [s.model_dump(exclude={"body"}) for s in library.skills.values()],
+                },
+                indent=2,
+            )
+        )
         return
     table = Table(caption=f"library {library.version}")
     for column in ("skill", "kind", "description", "params"):
@@ -442,7 +586,9 @@ def skills_show(name: str) -> None:
     if name not in library.skills:
         raise ValueError(f"no skill named {name!r}; skills: {', '.join(sorted(library.skills))}")
     s = library.skills[name]
-    print(f"{s.name} ({s.kind}, version {s.version})\n{s.description}\nwhen to use: {s.when_to_use}\n\n{s.body.strip()}")
+    print(
+        f"{s.name} ({s.kind}, version {s.version})\n{s.description}\nwhen to use: {s.when_to_use}\n\n{s.body.strip()}"
+    )
     if s.params:
         print(f"\nparams: {json.dumps(s.params, sort_keys=True)}")
 
@@ -453,8 +599,20 @@ def skills_history(as_json: JsonOpt = False) -> None:
     """Recorded library versions, oldest first, each with its parent."""
     rows = Store().libraries()
     if as_json:
-        print(json.dumps([{"version": r.version, "parent": r.parent, "message": r.message,
-                           "created_at": r.created_at.isoformat()} for r in rows], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "version": r.version,
+                        "parent": r.parent,
+                        "message": r.message,
+                        "created_at": r.created_at.isoformat(),
+                    }
+                    for r in rows
+                ],
+                indent=2,
+            )
+        )
         return
     for r in rows:
         print(f"{r.version}  parent {r.parent or '—':<12}  {r.created_at:%Y-%m-%d %H:%M:%S}  {r.message}")
@@ -462,7 +620,9 @@ def skills_history(as_json: JsonOpt = False) -> None:
 
 @skills_app.command("diff")
 @one_line_errors
-def skills_diff(a: str, b: Annotated[str, typer.Argument(help="Version, or 'current' (default) or 'builtin'.")] = "current") -> None:
+def skills_diff(
+    a: str, b: Annotated[str, typer.Argument(help="Version, or 'current' (default) or 'builtin'.")] = "current"
+) -> None:
     """What changed between two library versions."""
     import difflib
 
@@ -482,7 +642,11 @@ def skills_diff(a: str, b: Annotated[str, typer.Argument(help="Version, or 'curr
         after = new.skills[name].model_dump_json(indent=1) if name in new.skills else ""
         if before != after:
             changed = True
-            print("".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"{a}/{name}", f"{b}/{name}")))
+            print(
+                "".join(
+                    difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"{a}/{name}", f"{b}/{name}")
+                )
+            )
     if not changed:
         print("no differences")
 
@@ -501,10 +665,17 @@ def skills_rollback(version: str) -> None:
 
 @skills_app.command("evolve")
 @one_line_errors
-def skills_evolve(data: Path, rounds: Annotated[int, typer.Option(help="Propose-and-gate rounds.")] = 1,
-                  margin: Annotated[float, typer.Option(help="Keep an edit unless validation accuracy drops by more than this.")] = 0.0,
-                  seed: Annotated[int, typer.Option(help="Seed of the train/validation split.")] = 0,
-                  backend: BackendOpt = None, model: ModelOpt = None, as_json: JsonOpt = False) -> None:
+def skills_evolve(
+    data: Path,
+    rounds: Annotated[int, typer.Option(help="Propose-and-gate rounds.")] = 1,
+    margin: Annotated[
+        float, typer.Option(help="Keep an edit unless validation accuracy drops by more than this.")
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the train/validation split.")] = 0,
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Evolve the library on preference data; the result becomes the current library."""
     from scrutiny.agents.evolve import ThresholdProposer, WeightProposer, evolve
     from scrutiny.bench import aexamples, load_preferences
@@ -517,23 +688,28 @@ def skills_evolve(data: Path, rounds: Annotated[int, typer.Option(help="Propose-
     proposers = [WeightProposer(), ThresholdProposer()]
     if backend:
         from scrutiny.agents.evolve import ModelProposer
-        from scrutiny.backends import OpenAIBackend
 
-        if not model:
-            raise ValueError("--backend needs --model")
-        proposers.append(ModelProposer(OpenAIBackend([u for u in backend.split(",") if u.strip()], model)))
+        proposers.append(ModelProposer(_backend(backend, model)))
     store.record_library(library.version, library.to_json(), None, "before evolve")
 
     def record(lib: SkillLibrary, parent: str | None, message: str) -> None:
         store.record_library(lib.version, lib.to_json(), parent, message)
 
     state_path = store.home / "evolve" / f"{library.version}-{data.stem}.json"
-    final = run_sync(evolve(library, examples, proposers, rounds=rounds, margin=margin, seed=seed,
-                            state_path=state_path, record=record))
+    final = run_sync(
+        evolve(
+            library, examples, proposers, rounds=rounds, margin=margin, seed=seed, state_path=state_path, record=record
+        )
+    )
     evolved = SkillLibrary.from_json(final["library_json"])
     evolved.save(store.home / "skills")
-    summary = {"baseline_val_accuracy": final["baseline"], "val_accuracy": final["best"], "version": evolved.version,
-               "parent": library.version, "history": final["history"]}
+    summary = {
+        "baseline_val_accuracy": final["baseline"],
+        "val_accuracy": final["best"],
+        "version": evolved.version,
+        "parent": library.version,
+        "history": final["history"],
+    }
     if as_json:
         print(json.dumps(summary, indent=2))
         return
@@ -544,9 +720,11 @@ def skills_evolve(data: Path, rounds: Annotated[int, typer.Option(help="Propose-
 
 @app.command("train")
 @one_line_errors
-def train_cmd(config_path: Annotated[Path, typer.Argument(metavar="CONFIG.toml", help="[grpo], [model] and [reward] settings.")],
-              resume: Annotated[Optional[Path], typer.Option(help="A checkpoint to resume from.")] = None,
-              as_json: JsonOpt = False) -> None:
+def train_cmd(
+    config_path: Annotated[Path, typer.Argument(metavar="CONFIG.toml", help="[grpo], [model] and [reward] settings.")],
+    resume: Annotated[Optional[Path], typer.Option(help="A checkpoint to resume from.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Fine-tune a generator with GRPO on scrutiny verdicts (see examples/grpo_red_square.toml)."""
     from scrutiny.trainers.run import build_run
 
@@ -575,25 +753,40 @@ def train_cmd(config_path: Annotated[Path, typer.Argument(metavar="CONFIG.toml",
 
 @app.command("serve")
 @one_line_errors
-def serve_cmd(model: Annotated[str, typer.Argument(help="Model folder (or name) for vLLM.")],
-              gpus: Annotated[Optional[str], typer.Option(help="GPU indices, e.g. 0,1,2,3 (default: all nvidia-smi lists).")] = None,
-              tp: Annotated[int, typer.Option("--tp", help="Tensor-parallel size per server.")] = 1,
-              port: Annotated[int, typer.Option(help="Port of the first server; the others follow.")] = 8000,
-              served_model_name: Annotated[Optional[str], typer.Option(help="Name clients ask for (default: the model folder's name).")] = None,
-              vllm: Annotated[str, typer.Option(help="vLLM's executable, in its own environment.")] = "vllm",
-              max_model_len: Annotated[int, typer.Option(help="Context length.")] = 32768,
-              images_per_prompt: Annotated[int, typer.Option(help="--limit-mm-per-prompt image count.")] = 16,
-              gpu_memory_utilization: Annotated[float, typer.Option(help="Share of GPU memory vLLM may take.")] = 0.85,
-              tool_parser: Annotated[str, typer.Option(help="vLLM tool-call parser for native tool calls.")] = "hermes",
-              health_timeout: Annotated[float, typer.Option(help="Seconds to wait for every /health.")] = 900.0) -> None:
+def serve_cmd(
+    model: Annotated[str, typer.Argument(help="Model folder (or name) for vLLM.")],
+    gpus: Annotated[
+        Optional[str], typer.Option(help="GPU indices, e.g. 0,1,2,3 (default: all nvidia-smi lists).")
+    ] = None,
+    tp: Annotated[int, typer.Option("--tp", help="Tensor-parallel size per server.")] = 1,
+    port: Annotated[int, typer.Option(help="Port of the first server; the others follow.")] = 8000,
+    served_model_name: Annotated[
+        Optional[str], typer.Option(help="Name clients ask for (default: the model folder's name).")
+    ] = None,
+    vllm: Annotated[str, typer.Option(help="vLLM's executable, in its own environment.")] = "vllm",
+    max_model_len: Annotated[int, typer.Option(help="Context length.")] = 32768,
+    images_per_prompt: Annotated[int, typer.Option(help="--limit-mm-per-prompt image count.")] = 16,
+    gpu_memory_utilization: Annotated[float, typer.Option(help="Share of GPU memory vLLM may take.")] = 0.85,
+    tool_parser: Annotated[str, typer.Option(help="vLLM tool-call parser for native tool calls.")] = "hermes",
+    health_timeout: Annotated[float, typer.Option(help="Seconds to wait for every /health.")] = 900.0,
+) -> None:
     """Start one vLLM server per GPU (or tensor-parallel group) and keep them running."""
     from scrutiny.serve import ServeConfig, ServeError, serve, visible_gpus
 
     indices = [int(g) for g in gpus.split(",")] if gpus else visible_gpus()
-    config = ServeConfig(model=model, gpus=indices, served_model_name=served_model_name or "", tensor_parallel=tp,
-                         port=port, max_model_len=max_model_len, images_per_prompt=images_per_prompt,
-                         gpu_memory_utilization=gpu_memory_utilization, tool_parser=tool_parser, vllm=vllm,
-                         health_timeout_s=health_timeout)
+    config = ServeConfig(
+        model=model,
+        gpus=indices,
+        served_model_name=served_model_name or "",
+        tensor_parallel=tp,
+        port=port,
+        max_model_len=max_model_len,
+        images_per_prompt=images_per_prompt,
+        gpu_memory_utilization=gpu_memory_utilization,
+        tool_parser=tool_parser,
+        vllm=vllm,
+        health_timeout_s=health_timeout,
+    )
     try:
         serve(config, say=lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True))
     except ServeError as e:
@@ -602,8 +795,12 @@ def serve_cmd(model: Annotated[str, typer.Argument(help="Model folder (or name) 
 
 @app.command("view")
 @one_line_errors
-def view_cmd(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
-             host: Annotated[str, typer.Option(help="Address to listen on; keep 127.0.0.1 unless you mean to share.")] = "127.0.0.1") -> None:
+def view_cmd(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; keep 127.0.0.1 unless you mean to share.")
+    ] = "127.0.0.1",
+) -> None:
     """Browse traces in a local web viewer (Ctrl-C stops it)."""
     from scrutiny.viewer import make_server
 
@@ -611,7 +808,9 @@ def view_cmd(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 876
         server = make_server(Store(), host, port)
     except OSError as e:
         raise ValueError(f"cannot listen on {host}:{port}: {e.strerror}; pick another --port") from None
-    err.print(f"scrutiny viewer on http://{host}:{server.server_address[1]} (Ctrl-C to stop)", highlight=False, markup=False)
+    err.print(
+        f"scrutiny viewer on http://{host}:{server.server_address[1]} (Ctrl-C to stop)", highlight=False, markup=False
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -622,5 +821,7 @@ def view_cmd(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 876
 
 def main() -> None:
     app()
+
+
 if __name__ == "__main__":
     main()

@@ -51,7 +51,9 @@ class DiffusersGenerator:
         return [torch.Generator(device=device).manual_seed(s) for s in seeds]
 
     def _call(self, prompts: list[str], seeds: list[int], **extra: Any) -> list[Image.Image]:
-        output = self.pipe(prompt=prompts, generator=self._generators(seeds), output_type="pil", **self.call_kwargs, **extra)
+        output = self.pipe(
+            prompt=prompts, generator=self._generators(seeds), output_type="pil", **self.call_kwargs, **extra
+        )
         return [load_image(image) for image in output.images]
 
     async def agenerate(self, prompts: list[str], seeds: list[int]) -> list[Image.Image]:

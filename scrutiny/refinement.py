@@ -8,17 +8,18 @@ Best-of-N alone is the same call with `rounds=1`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from PIL import Image
 
 from scrutiny.agents.refine import OfflineReviser, RefineDeps, Reviser, Round, run_refine
 from scrutiny.api import Judge
-from scrutiny.generators import as_generator
-from scrutiny.core.images import ImageInput
 from scrutiny.core.aio import run_sync
+from scrutiny.core.images import ImageInput
 from scrutiny.core.schema import Criterion, Verdict
+from scrutiny.generators import as_generator
 
 
 @dataclass
@@ -52,19 +53,42 @@ class RefineResult:
     def summary(self) -> dict[str, Any]:
         """A JSON-ready account of every round."""
         return {
-            "prompt": self.prompt, "stop_reason": self.stop_reason, "best_score": self.best_score,
-            "best_round": self.best_round, "best_index": self.best_index,
-            "rounds": [{"round": r.index, "prompt": r.prompt, "scores": [v.score for v in r.verdicts],
-                        "best_score": r.best_score, "accepted": r.accepted, "seconds": round(r.seconds, 3),
-                        "trace_ids": [v.trace_id for v in r.verdicts]} for r in self.rounds],
+            "prompt": self.prompt,
+            "stop_reason": self.stop_reason,
+            "best_score": self.best_score,
+            "best_round": self.best_round,
+            "best_index": self.best_index,
+            "rounds": [
+                {
+                    "round": r.index,
+                    "prompt": r.prompt,
+                    "scores": [v.score for v in r.verdicts],
+                    "best_score": r.best_score,
+                    "accepted": r.accepted,
+                    "seconds": round(r.seconds, 3),
+                    "trace_ids": [v.trace_id for v in r.verdicts],
+                }
+                for r in self.rounds
+            ],
             "critique": self.best_verdict.critique,
         }
 
 
-async def arefine(prompt: str, generator: Any, *, n: int = 4, rounds: int = 3, threshold: float | None = None,
-                  time_budget_s: float | None = None, seed: int = 0, judge: Judge | None = None,
-                  reviser: Reviser | None = None, source: ImageInput | None = None, rubric: list[Criterion] | None = None,
-                  on_round: Callable[[Round], None] | None = None) -> RefineResult:
+async def arefine(
+    prompt: str,
+    generator: Any,
+    *,
+    n: int = 4,
+    rounds: int = 3,
+    threshold: float | None = None,
+    time_budget_s: float | None = None,
+    seed: int = 0,
+    judge: Judge | None = None,
+    reviser: Reviser | None = None,
+    source: ImageInput | None = None,
+    rubric: list[Criterion] | None = None,
+    on_round: Callable[[Round], None] | None = None,
+) -> RefineResult:
     """Refine until every checkable criterion is met, `threshold` is reached, or the budget is spent.
 
     Args:
@@ -87,14 +111,23 @@ async def arefine(prompt: str, generator: Any, *, n: int = 4, rounds: int = 3, t
     if n < 1 or rounds < 1:
         raise ValueError(f"n and rounds must be at least 1 (got n={n}, rounds={rounds})")
     judge = judge or Judge()
+
     async def judge_fn(image: Image.Image, original: str) -> Verdict:
         if source is not None:
             return await judge.aedit(source, image, original, rubric=rubric)
         return await judge.ajudge(image, original, rubric=rubric)
 
-    deps = RefineDeps(generator=as_generator(generator, source), judge=judge_fn, reviser=reviser or OfflineReviser(),
-                      n=n, max_rounds=rounds, threshold=threshold, time_budget_s=time_budget_s, seed=seed,
-                      on_round=on_round)
+    deps = RefineDeps(
+        generator=as_generator(generator, source),
+        judge=judge_fn,
+        reviser=reviser or OfflineReviser(),
+        n=n,
+        max_rounds=rounds,
+        threshold=threshold,
+        time_budget_s=time_budget_s,
+        seed=seed,
+        on_round=on_round,
+    )
     state = await run_refine(prompt, deps)
     if state.get("best") is None:
         raise ValueError("every verdict abstained: no criterion of this prompt can be checked by the judge")

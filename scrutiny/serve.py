@@ -2,7 +2,7 @@
 
 vLLM pins its own torch and transformers, so it lives in its own environment: pass the path of
 its `vllm` executable with `--vllm`. Each server is started with the flags a vision-language
-judge needs (REFERENCES "Serving"); scrutiny waits for every `/health`, writes the endpoints
+judge needs (https://docs.vllm.ai/en/latest/cli/serve.html); scrutiny waits for every `/health`, writes the endpoints
 file the backend reads (`$SCRUTINY_HOME/endpoints.json`), watches the servers, reports one that
 dies (with the end of its log) and stops every process it started on Ctrl-C or SIGTERM.
 """
@@ -16,9 +16,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from scrutiny.memory import default_home
 
@@ -51,20 +51,39 @@ class ServeConfig:
         if not self.gpus:
             raise ValueError("no GPUs to serve on: pass --gpus 0,1,... (or run where nvidia-smi lists GPUs)")
         if self.tensor_parallel < 1 or len(self.gpus) % self.tensor_parallel:
-            raise ValueError(f"{len(self.gpus)} GPUs cannot be split into tensor-parallel groups of {self.tensor_parallel}")
+            raise ValueError(
+                f"{len(self.gpus)} GPUs cannot be split into tensor-parallel groups of {self.tensor_parallel}"
+            )
         self.served_model_name = self.served_model_name or Path(self.model).name or self.model
 
     def groups(self) -> list[list[int]]:
         tp = self.tensor_parallel
-        return [self.gpus[i:i + tp] for i in range(0, len(self.gpus), tp)]
+        return [self.gpus[i : i + tp] for i in range(0, len(self.gpus), tp)]
 
     def command(self, port: int) -> list[str]:
         return [
-            self.vllm, "serve", self.model, "--port", str(port), "--host", "127.0.0.1",
-            "--served-model-name", self.served_model_name, "--max-model-len", str(self.max_model_len),
-            "--limit-mm-per-prompt", json.dumps({"image": self.images_per_prompt}), "--enable-prefix-caching",
-            "--gpu-memory-utilization", str(self.gpu_memory_utilization), "--tensor-parallel-size", str(self.tensor_parallel),
-            "--enable-auto-tool-choice", "--tool-call-parser", self.tool_parser, *self.extra_args,
+            self.vllm,
+            "serve",
+            self.model,
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            "--served-model-name",
+            self.served_model_name,
+            "--max-model-len",
+            str(self.max_model_len),
+            "--limit-mm-per-prompt",
+            json.dumps({"image": self.images_per_prompt}),
+            "--enable-prefix-caching",
+            "--gpu-memory-utilization",
+            str(self.gpu_memory_utilization),
+            "--tensor-parallel-size",
+            str(self.tensor_parallel),
+            "--enable-auto-tool-choice",
+            "--tool-call-parser",
+            self.tool_parser,
+            *self.extra_args,
         ]
 
 
@@ -109,11 +128,18 @@ class Fleet:
             log = self.logs / f"server_{k}.log"
             env = {**os.environ, "CUDA_VISIBLE_DEVICES": ",".join(map(str, group))}
             try:
-                process = subprocess.Popen(self.config.command(port), stdout=log.open("w"), stderr=subprocess.STDOUT,
-                                           env=env, start_new_session=True)
+                process = subprocess.Popen(
+                    self.config.command(port),
+                    stdout=log.open("w"),
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                )
             except OSError as e:
                 self.stop()
-                raise ServeError(f"cannot run {self.config.vllm!r}: {e.strerror}; pass --vllm with the path of vLLM's executable") from None
+                raise ServeError(
+                    f"cannot run {self.config.vllm!r}: {e.strerror}; pass --vllm with the path of vLLM's executable"
+                ) from None
             self.servers.append(Server(group, port, process, log))
             self.say(f"server {k} on GPU {','.join(map(str, group))}: port {port}, log {log}")
 
@@ -124,19 +150,25 @@ class Fleet:
             self.check()
             pending = [s for s in pending if not _healthy(s.url)]
             if pending and time.monotonic() > deadline:
-                raise ServeError(f"server on port {pending[0].port} was not healthy after {self.config.health_timeout_s:.0f} s:\n{pending[0].tail()}")
+                raise ServeError(
+                    f"server on port {pending[0].port} was not healthy after {self.config.health_timeout_s:.0f} s:\n{pending[0].tail()}"
+                )
             if pending:
                 time.sleep(0.25)
         path = endpoints_file()
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"model": self.config.served_model_name, "endpoints": [s.url for s in self.servers]}, indent=2))
+        path.write_text(
+            json.dumps({"model": self.config.served_model_name, "endpoints": [s.url for s in self.servers]}, indent=2)
+        )
         self.say(f"ready: {len(self.servers)} server(s); endpoints written to {path}")
 
     def check(self) -> None:
         for k, s in enumerate(self.servers):
             code = s.process.poll()
             if code is not None:
-                raise ServeError(f"server {k} on GPU {','.join(map(str, s.gpus))} (port {s.port}) exited with code {code}:\n{s.tail()}")
+                raise ServeError(
+                    f"server {k} on GPU {','.join(map(str, s.gpus))} (port {s.port}) exited with code {code}:\n{s.tail()}"
+                )
 
     def watch(self, interval_s: float = 1.0) -> None:
         while True:

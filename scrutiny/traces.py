@@ -1,21 +1,22 @@
 """Working with stored traces: compare two verdicts, export and import, replay.
 
-    scrutiny traces diff A B      # two verdicts of one task, criterion by criterion
-    scrutiny traces export --out traces.jsonl && scrutiny traces import traces.jsonl
-    scrutiny traces replay ID     # judge the stored task again (another policy or library) and diff
+scrutiny traces diff A B      # two verdicts of one task, criterion by criterion
+scrutiny traces export --out traces.jsonl && scrutiny traces import traces.jsonl
+scrutiny traces replay ID     # judge the stored task again (another policy or library) and diff
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from scrutiny.api import Judge
-from scrutiny.memory import Store, StoreError
 from scrutiny.core.schema import SCHEMA_VERSION, Trace, Verdict
+from scrutiny.memory import Store, StoreError
 
 EXPORT_FORMAT = "scrutiny-traces"
 
@@ -49,29 +50,67 @@ class VerdictDiff:
 
     @property
     def identical(self) -> bool:
-        return self.a.scores == self.b.scores and not self.only_a and not self.only_b and not any(r.changed for r in self.rows)
+        return (
+            self.a.scores == self.b.scores
+            and not self.only_a
+            and not self.only_b
+            and not any(r.changed for r in self.rows)
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "a": {"id": self.a.id, "trace_id": self.a.trace_id, "policy": self.a.policy, "model": self.a.model,
-                  "library_version": self.a.library_version, "scores": self.a.scores, "preferred": self.a.preferred},
-            "b": {"id": self.b.id, "trace_id": self.b.trace_id, "policy": self.b.policy, "model": self.b.model,
-                  "library_version": self.b.library_version, "scores": self.b.scores, "preferred": self.b.preferred},
-            "identical": self.identical, "only_a": self.only_a, "only_b": self.only_b,
-            "criteria": [{"criterion": r.criterion, "statement": r.statement, "candidate": r.candidate, "a": r.a,
-                          "b": r.b, "delta": r.delta, "rationale_a": r.rationale_a, "rationale_b": r.rationale_b}
-                         for r in self.rows],
+            "a": {
+                "id": self.a.id,
+                "trace_id": self.a.trace_id,
+                "policy": self.a.policy,
+                "model": self.a.model,
+                "library_version": self.a.library_version,
+                "scores": self.a.scores,
+                "preferred": self.a.preferred,
+            },
+            "b": {
+                "id": self.b.id,
+                "trace_id": self.b.trace_id,
+                "policy": self.b.policy,
+                "model": self.b.model,
+                "library_version": self.b.library_version,
+                "scores": self.b.scores,
+                "preferred": self.b.preferred,
+            },
+            "identical": self.identical,
+            "only_a": self.only_a,
+            "only_b": self.only_b,
+            "criteria": [
+                {
+                    "criterion": r.criterion,
+                    "statement": r.statement,
+                    "candidate": r.candidate,
+                    "a": r.a,
+                    "b": r.b,
+                    "delta": r.delta,
+                    "rationale_a": r.rationale_a,
+                    "rationale_b": r.rationale_b,
+                }
+                for r in self.rows
+            ],
         }
 
 
 def same_task(a: Verdict, b: Verdict) -> bool:
-    return (a.task.kind, a.task.prompt, a.task.candidates, a.task.source) == (b.task.kind, b.task.prompt, b.task.candidates, b.task.source)
+    return (a.task.kind, a.task.prompt, a.task.candidates, a.task.source) == (
+        b.task.kind,
+        b.task.prompt,
+        b.task.candidates,
+        b.task.source,
+    )
 
 
 def diff_verdicts(a: Verdict, b: Verdict) -> VerdictDiff:
     """Two verdicts of the same task, criterion by criterion (criteria matched by statement)."""
     if not same_task(a, b):
-        raise ValueError("these verdicts judge different tasks (prompt or images differ); diff compares one task judged twice")
+        raise ValueError(
+            "these verdicts judge different tasks (prompt or images differ); diff compares one task judged twice"
+        )
     by_statement_a = {c.statement: c.id for c in a.rubric}
     by_statement_b = {c.statement: c.id for c in b.rubric}
     scores_a = {(s.criterion, s.candidate): s for s in a.criteria}
@@ -81,13 +120,24 @@ def diff_verdicts(a: Verdict, b: Verdict) -> VerdictDiff:
         for candidate in range(len(a.task.candidates)):
             sa = scores_a.get((by_statement_a[statement], candidate))
             sb = scores_b.get((by_statement_b[statement], candidate))
-            rows.append(CriterionDiff(
-                criterion=by_statement_a[statement], statement=statement, candidate=candidate,
-                a=sa.score if sa else None, b=sb.score if sb else None,
-                rationale_a=sa.rationale if sa else "", rationale_b=sb.rationale if sb else "",
-            ))
-    return VerdictDiff(a, b, rows, [s for s in by_statement_a if s not in by_statement_b],
-                       [s for s in by_statement_b if s not in by_statement_a])
+            rows.append(
+                CriterionDiff(
+                    criterion=by_statement_a[statement],
+                    statement=statement,
+                    candidate=candidate,
+                    a=sa.score if sa else None,
+                    b=sb.score if sb else None,
+                    rationale_a=sa.rationale if sa else "",
+                    rationale_b=sb.rationale if sb else "",
+                )
+            )
+    return VerdictDiff(
+        a,
+        b,
+        rows,
+        [s for s in by_statement_a if s not in by_statement_b],
+        [s for s in by_statement_b if s not in by_statement_a],
+    )
 
 
 def verdict_of(store: Store, key: str) -> Verdict:
@@ -111,11 +161,20 @@ def export_lines(store: Store, traces: list[Any]) -> Iterator[str]:
         hashes = set(trace.task.candidates) | ({trace.task.source} if trace.task.source else set())
         if verdict:
             hashes |= {a for e in verdict.evidence for a in e.artifacts}
-        artifacts = {h: base64.b64encode(store.artifact_path(h).read_bytes()).decode()
-                     for h in sorted(hashes) if store.artifact_path(h).exists()}
-        yield json.dumps({"format": EXPORT_FORMAT, "schema_version": SCHEMA_VERSION,
-                          "trace": trace.model_dump(mode="json"),
-                          "verdict": verdict.model_dump(mode="json") if verdict else None, "artifacts": artifacts})
+        artifacts = {
+            h: base64.b64encode(store.artifact_path(h).read_bytes()).decode()
+            for h in sorted(hashes)
+            if store.artifact_path(h).exists()
+        }
+        yield json.dumps(
+            {
+                "format": EXPORT_FORMAT,
+                "schema_version": SCHEMA_VERSION,
+                "trace": trace.model_dump(mode="json"),
+                "verdict": verdict.model_dump(mode="json") if verdict else None,
+                "artifacts": artifacts,
+            }
+        )
 
 
 def import_lines(store: Store, path: Path) -> int:
@@ -133,7 +192,9 @@ def import_lines(store: Store, path: Path) -> int:
         if record.get("format") != EXPORT_FORMAT:
             raise ValueError(f"{path}:{number}: not a scrutiny trace export")
         if record.get("schema_version") != SCHEMA_VERSION:
-            raise ValueError(f"{path}:{number}: schema version {record.get('schema_version')}, this scrutiny reads {SCHEMA_VERSION}")
+            raise ValueError(
+                f"{path}:{number}: schema version {record.get('schema_version')}, this scrutiny reads {SCHEMA_VERSION}"
+            )
         verdict = Verdict.model_validate(record["verdict"]) if record.get("verdict") else None
         artifacts = {h: base64.b64decode(data) for h, data in record.get("artifacts", {}).items()}
         store.record_imported(Trace.model_validate(record["trace"]), verdict, artifacts)

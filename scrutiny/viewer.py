@@ -22,8 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
-from scrutiny.memory import Store, StoreError
 from scrutiny.core.schema import Trace, Verdict
+from scrutiny.memory import Store, StoreError
 
 PAGE_SIZE = 25
 COLORS = {"detect": "#e8590c", "ocr": "#1c7ed6", "crop": "#2f9e44", "diff": "#c2255c", "palette": "#7048e8"}
@@ -56,9 +56,11 @@ def fmt(score: float | None) -> str:
 
 
 def page(title: str, body: str) -> str:
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{esc(title)} · scrutiny</title>"
-            f"<style>{STYLE}</style></head><body><header><a href=\"/\">scrutiny</a> · traces</header>"
-            f"<main>{body}</main></body></html>")
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{esc(title)} · scrutiny</title>"
+        f'<style>{STYLE}</style></head><body><header><a href="/">scrutiny</a> · traces</header>'
+        f"<main>{body}</main></body></html>"
+    )
 
 
 # 1. overlays: what the tools found, in the pixel coordinates of each candidate
@@ -94,7 +96,9 @@ def overlays(trace: Trace, verdict: Verdict) -> dict[str, list[Overlay]]:
 
         def add(kind: str, box, label: str) -> None:
             x1, y1, x2, y2 = box
-            found.setdefault(image, []).append(Overlay(kind, (dx + x1 / scale, dy + y1 / scale, dx + x2 / scale, dy + y2 / scale), label))
+            found.setdefault(image, []).append(
+                Overlay(kind, (dx + x1 / scale, dy + y1 / scale, dx + x2 / scale, dy + y2 / scale), label)
+            )
 
         if e.tool == "detect":
             for d in e.output["detections"]:
@@ -117,7 +121,7 @@ def figure(store: Store, name: str, digest: str | None, boxes: list[Overlay]) ->
         return ""
     size = store.artifact_size(digest)
     if size is None:
-        return f'<figure><figcaption>{esc(name)}: image not in this store</figcaption></figure>'
+        return f"<figure><figcaption>{esc(name)}: image not in this store</figcaption></figure>"
     width, height = size
     rects = "".join(
         f'<rect x="{o.box[0]:.1f}" y="{o.box[1]:.1f}" width="{o.box[2] - o.box[0]:.1f}" height="{o.box[3] - o.box[1]:.1f}" '
@@ -125,9 +129,11 @@ def figure(store: Store, name: str, digest: str | None, boxes: list[Overlay]) ->
         f"<title>{esc(o.kind)}: {esc(o.label)}</title></rect>"
         for o in boxes
     )
-    return (f'<figure><div class="frame"><img src="/artifact/{digest}.png" alt="{esc(name)}" width="{width}" height="{height}">'
-            f'<svg viewBox="0 0 {width} {height}" preserveAspectRatio="none">{rects}</svg></div>'
-            f"<figcaption>{esc(name)} · {width}×{height} · {len(boxes)} boxes</figcaption></figure>")
+    return (
+        f'<figure><div class="frame"><img src="/artifact/{digest}.png" alt="{esc(name)}" width="{width}" height="{height}">'
+        f'<svg viewBox="0 0 {width} {height}" preserveAspectRatio="none">{rects}</svg></div>'
+        f"<figcaption>{esc(name)} · {width}×{height} · {len(boxes)} boxes</figcaption></figure>"
+    )
 
 
 # 2. pages
@@ -141,19 +147,22 @@ def list_page(store: Store, query: dict[str, list[str]]) -> str:
     total = store.count_traces(**filters)
     rows = store.traces(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, **filters)
     verdicts = store.verdicts_by_id([r.verdict_id for r in rows if r.verdict_id])
-    body = [f"<h1>Traces</h1><form class=filters method=get action=\"/\">"
-            f"<input name=prompt placeholder=\"prompt contains\" value=\"{esc(prompt or '')}\">"
-            f"<input name=policy placeholder=policy value=\"{esc(policy or '')}\"><button>filter</button></form>"
-            f"<form method=get action=\"/compare\"><p>{total} traces · page {number} of {max(1, -(-total // PAGE_SIZE))} "
-            f"<button id=compare>compare the two ticked</button></p>"
-            "<table id=traces><tr><th></th><th>trace</th><th>when</th><th>kind</th><th>policy</th><th>scores</th><th>prompt</th></tr>"]
+    body = [
+        f'<h1>Traces</h1><form class=filters method=get action="/">'
+        f'<input name=prompt placeholder="prompt contains" value="{esc(prompt or "")}">'
+        f'<input name=policy placeholder=policy value="{esc(policy or "")}"><button>filter</button></form>'
+        f'<form method=get action="/compare"><p>{total} traces · page {number} of {max(1, -(-total // PAGE_SIZE))} '
+        f"<button id=compare>compare the two ticked</button></p>"
+        "<table id=traces><tr><th></th><th>trace</th><th>when</th><th>kind</th><th>policy</th><th>scores</th><th>prompt</th></tr>"
+    ]
     for r in rows:
         v = verdicts.get(r.verdict_id)
         scores = " ".join(fmt(s) for s in v.scores) if v else '<span class="none">no verdict</span>'
         body.append(
             f'<tr><td><input type=checkbox name=t value="{r.id}"></td><td><a class=trace href="/trace/{r.id}">{r.id[:12]}</a></td>'
             f"<td>{r.created_at:%Y-%m-%d %H:%M:%S}</td><td>{esc(r.kind)}</td><td>{esc(r.policy)}{'/' + esc(r.model) if r.model else ''}</td>"
-            f'<td class=score>{scores}</td><td>{esc(r.prompt)}</td></tr>')
+            f"<td class=score>{scores}</td><td>{esc(r.prompt)}</td></tr>"
+        )
     body.append("</table></form><p class=pager>")
     keep = {k: v for k, v in (("prompt", prompt), ("policy", policy)) if v}
     if number > 1:
@@ -166,10 +175,12 @@ def list_page(store: Store, query: dict[str, list[str]]) -> str:
 
 def trace_section(store: Store, trace: Trace, verdict: Verdict | None) -> str:
     task = trace.task
-    parts = [f"<h2>{esc(task.kind)}: {esc(task.prompt)}</h2>"
-             f"<p>trace <code>{trace.id}</code> · {trace.created_at:%Y-%m-%d %H:%M:%S} · policy {esc(trace.policy)}"
-             f"{' · model ' + esc(trace.model) if trace.model else ''}"
-             f"{' · library ' + esc(trace.library_version) if trace.library_version else ''}</p>"]
+    parts = [
+        f"<h2>{esc(task.kind)}: {esc(task.prompt)}</h2>"
+        f"<p>trace <code>{trace.id}</code> · {trace.created_at:%Y-%m-%d %H:%M:%S} · policy {esc(trace.policy)}"
+        f"{' · model ' + esc(trace.model) if trace.model else ''}"
+        f"{' · library ' + esc(trace.library_version) if trace.library_version else ''}</p>"
+    ]
     if verdict is None:
         return "".join(parts) + "<p class=err>no verdict: the judgment did not finish</p>"
     scores = ", ".join(f"candidate {i}: {fmt(s)}" for i, s in enumerate(verdict.scores))
@@ -177,18 +188,27 @@ def trace_section(store: Store, trace: Trace, verdict: Verdict | None) -> str:
     parts.append(f"<p class=summary>{scores}{preferred}{' · cached' if verdict.cached else ''}</p>")
     # images with what the tools found on them
     boxes = overlays(trace, verdict)
-    parts.append('<div class=legend>' + "".join(f'<span style="color:{c}">■ {k}</span>' for k, c in COLORS.items()) + "</div>")
-    names = [(f"candidate_{i}", h) for i, h in enumerate(task.candidates)] + ([("source", task.source)] if task.source else [])
+    parts.append(
+        "<div class=legend>" + "".join(f'<span style="color:{c}">■ {k}</span>' for k, c in COLORS.items()) + "</div>"
+    )
+    names = [(f"candidate_{i}", h) for i, h in enumerate(task.candidates)] + (
+        [("source", task.source)] if task.source else []
+    )
     parts.append("<div class=images>" + "".join(figure(store, n, h, boxes.get(n, [])) for n, h in names) + "</div>")
     # criteria
-    parts.append("<h3>Criteria</h3><table class=criteria><tr><th>criterion</th>"
-                 + "".join(f"<th>candidate {i}</th>" for i in range(len(task.candidates))) + "</tr>")
+    parts.append(
+        "<h3>Criteria</h3><table class=criteria><tr><th>criterion</th>"
+        + "".join(f"<th>candidate {i}</th>" for i in range(len(task.candidates)))
+        + "</tr>"
+    )
     for c in verdict.rubric:
         cells = []
         for i in range(len(task.candidates)):
             s = next((s for s in verdict.criteria if s.criterion == c.id and s.candidate == i), None)
-            cells.append(f'<td class=score title="{esc(s.rationale) if s else ""}">{fmt(s.score if s else None)}'
-                         f'<div class=rationale>{esc(s.rationale) if s else ""}</div></td>')
+            cells.append(
+                f'<td class=score title="{esc(s.rationale) if s else ""}">{fmt(s.score if s else None)}'
+                f"<div class=rationale>{esc(s.rationale) if s else ''}</div></td>"
+            )
         note = "" if c.checkable else ' <span class="none">(not checkable offline)</span>'
         parts.append(f"<tr><td>{esc(c.statement)}{note}</td>{''.join(cells)}</tr>")
     parts.append(f"</table><h3>Critique</h3><pre class=critique>{esc(verdict.critique)}</pre>")
@@ -197,16 +217,23 @@ def trace_section(store: Store, trace: Trace, verdict: Verdict | None) -> str:
     for event in trace.events:
         if event.kind == "tool_call":
             args = ", ".join(f"{k}={json.dumps(v)}" for k, v in event.data.get("arguments", {}).items())
-            parts.append(f'<li class="tool">{esc(event.data.get("tool"))}({esc(args)})'
-                         f'{" — " + esc(event.data.get("purpose")) if event.data.get("purpose") else ""}')
+            parts.append(
+                f'<li class="tool">{esc(event.data.get("tool"))}({esc(args)})'
+                f"{' — ' + esc(event.data.get('purpose')) if event.data.get('purpose') else ''}"
+            )
         elif event.kind == "tool_result":
             output = json.dumps(event.data.get("output"), indent=1)
-            error = f'<div class=err>error: {esc(event.data["error"])}</div>' if event.data.get("error") else ""
-            crops = "".join(f'<img src="/artifact/{h}.png" alt="{esc(n)}" style="max-height:90px;margin:4px" title="{esc(n)}">'
-                            for n, h in (event.data.get("produced") or {}).items() if h)
+            error = f"<div class=err>error: {esc(event.data['error'])}</div>" if event.data.get("error") else ""
+            crops = "".join(
+                f'<img src="/artifact/{h}.png" alt="{esc(n)}" style="max-height:90px;margin:4px" title="{esc(n)}">'
+                for n, h in (event.data.get("produced") or {}).items()
+                if h
+            )
             parts.append(f"{error}<details><summary>output</summary><pre>{esc(output)}</pre></details>{crops}</li>")
         elif event.kind in ("model_request", "model_response", "parse_failure", "repair", "retry"):
-            parts.append(f'<li class="model"><b>{esc(event.kind)}</b><pre>{esc(json.dumps(event.data, indent=1))}</pre></li>')
+            parts.append(
+                f'<li class="model"><b>{esc(event.kind)}</b><pre>{esc(json.dumps(event.data, indent=1))}</pre></li>'
+            )
         elif event.kind == "node_exit":
             parts.append(f'<li class="node"><span class=none>{esc(event.node)}</span></li>')
     if not any(e.kind.startswith("model_") for e in trace.events):
@@ -233,15 +260,21 @@ def compare_page(store: Store, query: dict[str, list[str]]) -> str:
 
         if same_task(*verdicts):
             diff = diff_verdicts(*verdicts)
-            rows = "".join(f"<tr><td>{esc(r.statement)}</td><td>{r.candidate}</td><td class=score>{fmt(r.a)}</td>"
-                           f"<td class=score>{fmt(r.b)}</td><td class=score>{'' if r.delta is None else f'{r.delta:+.2f}'}</td></tr>"
-                           for r in diff.rows)
-            diff_html = (f"<h2>Criterion by criterion ({'identical' if diff.identical else 'different'})</h2>"
-                         f"<table class=diff><tr><th>criterion</th><th>candidate</th><th>A</th><th>B</th><th>Δ</th></tr>{rows}</table>")
+            rows = "".join(
+                f"<tr><td>{esc(r.statement)}</td><td>{r.candidate}</td><td class=score>{fmt(r.a)}</td>"
+                f"<td class=score>{fmt(r.b)}</td><td class=score>{'' if r.delta is None else f'{r.delta:+.2f}'}</td></tr>"
+                for r in diff.rows
+            )
+            diff_html = (
+                f"<h2>Criterion by criterion ({'identical' if diff.identical else 'different'})</h2>"
+                f"<table class=diff><tr><th>criterion</th><th>candidate</th><th>A</th><th>B</th><th>Δ</th></tr>{rows}</table>"
+            )
         else:
             diff_html = "<p class=none>different tasks: shown side by side without a criterion diff</p>"
-    columns = "".join(f"<section><h1>{label}</h1>{trace_section(store, t, v)}</section>"
-                      for label, t, v in zip("AB", traces, verdicts))
+    columns = "".join(
+        f"<section><h1>{label}</h1>{trace_section(store, t, v)}</section>"
+        for label, t, v in zip("AB", traces, verdicts)
+    )
     return page("compare", f"{diff_html}<div class=cols>{columns}</div>")
 
 
@@ -269,7 +302,9 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self._send(HTTPStatus.NOT_FOUND, page("not found", f"<p class=err>no page at {esc(url.path)}</p>"))
         except (StoreError, ValueError) as e:
-            self._send(HTTPStatus.NOT_FOUND, page("not found", f"<p class=err>{esc(e)}</p><p><a href=\"/\">all traces</a></p>"))
+            self._send(
+                HTTPStatus.NOT_FOUND, page("not found", f'<p class=err>{esc(e)}</p><p><a href="/">all traces</a></p>')
+            )
 
     def _send(self, status: HTTPStatus, body: str | bytes, content_type: str = "text/html; charset=utf-8") -> None:
         data = body.encode() if isinstance(body, str) else body
@@ -294,5 +329,3 @@ def serve_in_thread(store: Store, host: str = "127.0.0.1", port: int = 0) -> tup
     server = make_server(store, host, port)
     threading.Thread(target=server.serve_forever, name="scrutiny-viewer", daemon=True).start()
     return server, f"http://{host}:{server.server_address[1]}"
-
-

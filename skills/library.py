@@ -25,14 +25,16 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from scrutiny.core.schema import Dimension
+
 BUILTIN = Path(__file__).resolve().parent / "library"
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-DIMENSIONS = {"text", "object", "count", "color", "position", "attribute", "quality", "preservation", "safety", "custom"}
+DIMENSIONS = set(get_args(Dimension))
 
 
 class SkillError(ValueError):
@@ -62,12 +64,16 @@ class Skill(BaseModel):
     def _known_params(cls, params: dict[str, Any]) -> dict[str, Any]:
         unknown_thresholds = set(params.get("thresholds", {})) - {"presence_share", "collateral_tolerance"}
         if unknown_thresholds:
-            raise ValueError(f"params.thresholds names unknown thresholds {sorted(unknown_thresholds)}; "
-                             "known: collateral_tolerance, presence_share")
+            raise ValueError(
+                f"params.thresholds names unknown thresholds {sorted(unknown_thresholds)}; "
+                "known: collateral_tolerance, presence_share"
+            )
         for key in ("weights", "met"):
             unknown = set(params.get(key, {})) - DIMENSIONS
             if unknown:
-                raise ValueError(f"params.{key} names unknown dimensions {sorted(unknown)}; known: {sorted(DIMENSIONS)}")
+                raise ValueError(
+                    f"params.{key} names unknown dimensions {sorted(unknown)}; known: {sorted(DIMENSIONS)}"
+                )
         return params
 
     def text(self) -> str:
@@ -140,8 +146,16 @@ class SkillLibrary:
         for skill in self.skills.values():
             sub = folder / skill.name
             sub.mkdir(parents=True)
-            front = yaml.safe_dump({"name": skill.name, "kind": skill.kind, "description": skill.description,
-                                    "when_to_use": skill.when_to_use, "version": skill.version}, sort_keys=False)
+            front = yaml.safe_dump(
+                {
+                    "name": skill.name,
+                    "kind": skill.kind,
+                    "description": skill.description,
+                    "when_to_use": skill.when_to_use,
+                    "version": skill.version,
+                },
+                sort_keys=False,
+            )
             (sub / "SKILL.md").write_text(f"---\n{front}---\n{skill.body}")
             if skill.params:
                 (sub / "params.json").write_text(json.dumps(skill.params, indent=2, sort_keys=True) + "\n")

@@ -29,7 +29,7 @@ def load_safetensors(path: str | Path) -> dict[str, np.ndarray]:
     length, a JSON header of dtype, shape and byte offsets, then the raw data)."""
     data = np.memmap(path, dtype=np.uint8, mode="r")  # pages are read when used (most embedding rows never are)
     (length,) = struct.unpack("<Q", data[:8].tobytes())
-    header = json.loads(data[8:8 + length].tobytes())
+    header = json.loads(data[8 : 8 + length].tobytes())
     tensors = {}
     for name, spec in header.items():
         if name == "__metadata__":
@@ -104,8 +104,11 @@ class MiniLM:
         mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
         types = np.array([e.type_ids for e in encodings])
         w, (batch, length) = self.w, ids.shape
-        x = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:length]
-             + w["embeddings.token_type_embeddings.weight"][types])
+        x = (
+            w["embeddings.word_embeddings.weight"][ids]
+            + w["embeddings.position_embeddings.weight"][:length]
+            + w["embeddings.token_type_embeddings.weight"][types]
+        )
         x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps)
         hidden = x.shape[-1]
         size = hidden // self.heads
@@ -124,9 +127,17 @@ class MiniLM:
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             context = (scores / scores.sum(-1, keepdims=True)) @ v
             context = context.transpose(0, 2, 1, 3).reshape(batch, length, hidden)
-            x = _layer_norm(x + dense(context, "attention.output.dense"), w[p + "attention.output.LayerNorm.weight"],
-                            w[p + "attention.output.LayerNorm.bias"], self.eps)
-            x = _layer_norm(x + dense(_gelu(dense(x, "intermediate.dense")), "output.dense"),
-                            w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
+            x = _layer_norm(
+                x + dense(context, "attention.output.dense"),
+                w[p + "attention.output.LayerNorm.weight"],
+                w[p + "attention.output.LayerNorm.bias"],
+                self.eps,
+            )
+            x = _layer_norm(
+                x + dense(_gelu(dense(x, "intermediate.dense")), "output.dense"),
+                w[p + "output.LayerNorm.weight"],
+                w[p + "output.LayerNorm.bias"],
+                self.eps,
+            )
         pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)

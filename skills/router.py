@@ -39,8 +39,35 @@ def _embedder() -> Any:
 
 
 QUOTED = re.compile(r'"[^"]*"|“[^”]*”|‘[^’]*’|«[^»]*»')
-STOPWORDS = {"a", "an", "the", "of", "to", "and", "or", "in", "on", "at", "is", "are", "with", "that", "this", "it",
-             "its", "for", "by", "be", "as", "from", "image", "images", "prompt", "says", "there"}
+STOPWORDS = {
+    "a",
+    "an",
+    "the",
+    "of",
+    "to",
+    "and",
+    "or",
+    "in",
+    "on",
+    "at",
+    "is",
+    "are",
+    "with",
+    "that",
+    "this",
+    "it",
+    "its",
+    "for",
+    "by",
+    "be",
+    "as",
+    "from",
+    "image",
+    "images",
+    "prompt",
+    "says",
+    "there",
+}
 
 
 def _tokens(text: str) -> list[str]:
@@ -96,7 +123,7 @@ class Router:
     def _route(self, text: str) -> list[Skill]:
         scores = self.scores(text)
         ranked = sorted(range(len(self.skills)), key=lambda i: -scores[i])
-        chosen = [self.skills[i] for i in ranked[:self.k] if scores[i] > 0]
+        chosen = [self.skills[i] for i in ranked[: self.k] if scores[i] > 0]
         always = [s for s in self.skills if s.params.get("always") and s not in chosen]
         return chosen + always
 

@@ -6,6 +6,7 @@ from scrutiny import Judge, JudgeConfig
 from scrutiny.testing.scenes import KINDS, preference_pairs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_pairwise_accuracy(kind, store):
     judge = Judge(store=store, config=JudgeConfig(cache=False))

@@ -96,7 +96,9 @@ def test_bounded_map_keeps_order_bounds_concurrency_and_stops_at_a_failure():
         asyncio.run(bounded_map(work, range(100), 4))
     assert len(started) < 100  # the rest was never started
     done = []
-    assert asyncio.run(bounded_map(lambda x: asyncio.sleep(0, x + 1), range(50), 8, lambda: done.append(1))) == list(range(1, 51))
+    assert asyncio.run(bounded_map(lambda x: asyncio.sleep(0, x + 1), range(50), 8, lambda: done.append(1))) == list(
+        range(1, 51)
+    )
     assert len(done) == 50
     with pytest.raises(ValueError, match="concurrency must be at least 1"):
         asyncio.run(bounded_map(work, range(3), 0))

@@ -9,8 +9,8 @@ import openai
 import pytest
 
 from scrutiny.backends import BackendError, OpenAIBackend
-from scrutiny.testing.fake_server import FakeServer, Reply
 from scrutiny.core.aio import run_sync
+from scrutiny.testing.fake_server import FakeServer, Reply
 
 HELLO = [{"role": "user", "content": "hello"}]
 
@@ -32,8 +32,10 @@ def chat(backend, n=1, **kw):
 
 def test_answers_tool_calls_and_logprobs_come_back_typed(servers):
     a, _ = servers
-    a.push(Reply(content=None, tool_calls=[{"name": "crop", "arguments": {"image": "candidate_0", "box": [0, 0, 5, 5]}}]),
-           Reply(content="4", logprobs=[{"token": "4", "logprob": -0.1, "top": {"4": -0.1, "3": -2.3}}]))
+    a.push(
+        Reply(content=None, tool_calls=[{"name": "crop", "arguments": {"image": "candidate_0", "box": [0, 0, 5, 5]}}]),
+        Reply(content="4", logprobs=[{"token": "4", "logprob": -0.1, "top": {"4": -0.1, "3": -2.3}}]),
+    )
     backend = OpenAIBackend([a.url], "fake-vl")
     (calls,) = chat(backend, tools=[{"type": "function", "function": {"name": "crop", "parameters": {}}}])
     assert calls.tool_calls[0].name == "crop" and json.loads(calls.tool_calls[0].arguments)["box"] == [0, 0, 5, 5]
@@ -74,12 +76,22 @@ def test_the_request_body_is_the_openai_wire_format(servers):
     a, _ = servers
     backend = OpenAIBackend([a.url], "fake-vl")
     image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
-    messages = [{"role": "system", "content": "judge"}, {"role": "user", "content": [{"type": "text", "text": "«x»"}, image]}]
+    messages = [
+        {"role": "system", "content": "judge"},
+        {"role": "user", "content": [{"type": "text", "text": "«x»"}, image]},
+    ]
     chat_format = {"type": "json_schema", "json_schema": {"name": "v", "schema": {"type": "object"}}}
     asyncio.run(backend.chat(messages, response_format=chat_format, top_logprobs=3, max_tokens=7))
     (sent,) = a.requests
-    assert sent == {"model": "fake-vl", "messages": messages, "max_tokens": 7, "temperature": 0.0,
-                    "response_format": chat_format, "logprobs": True, "top_logprobs": 3}
+    assert sent == {
+        "model": "fake-vl",
+        "messages": messages,
+        "max_tokens": 7,
+        "temperature": 0.0,
+        "response_format": chat_format,
+        "logprobs": True,
+        "top_logprobs": 3,
+    }
 
 
 @pytest.mark.parametrize("transport", ["aiohttp", "httpx"])

@@ -1,8 +1,10 @@
+import dataclasses
 import json
 
 import pytest
 from typer.testing import CliRunner
 
+import scrutiny.cli
 from scrutiny.cli import app
 from scrutiny.testing.scenes import fitted_sign, grid, preference_pairs, shapes
 
@@ -13,9 +15,13 @@ SIGN = 'A sign that says "OPEN 24 HOURS"'
 @pytest.fixture
 def images(tmp_path):
     paths = {}
-    for name, image in {"right": fitted_sign("OPEN 24 HOURS"), "typo": fitted_sign("OPNE 24 HOURS"),
-                        "one": shapes(grid(1, "circle", "red")), "two": shapes(grid(2, "circle", "red")),
-                        "three": shapes(grid(3, "circle", "red"))}.items():
+    for name, image in {
+        "right": fitted_sign("OPEN 24 HOURS"),
+        "typo": fitted_sign("OPNE 24 HOURS"),
+        "one": shapes(grid(1, "circle", "red")),
+        "two": shapes(grid(2, "circle", "red")),
+        "three": shapes(grid(3, "circle", "red")),
+    }.items():
         paths[name] = tmp_path / f"{name}.png"
         image.save(paths[name])
     pair = preference_pairs("edit", 1, seed=1)[0]
@@ -45,15 +51,28 @@ def test_judge_json(images):
 def test_compare_rank_and_edit(images):
     compare = json.loads(run("compare", images["typo"], images["right"], "-p", SIGN, "--json").stdout)
     assert compare["preferred"] == 1
-    rank = json.loads(run("rank", images["one"], images["three"], images["two"], "-p", "three red circles", "--json").stdout)
+    rank = json.loads(
+        run("rank", images["one"], images["three"], images["two"], "-p", "three red circles", "--json").stdout
+    )
     assert rank["ranking"][0] == 1
-    edit = run("edit", images["sloppy"], images["faithful"], "--source", images["source"], "--instruction", "Add a red square", "--json")
+    edit = run(
+        "edit",
+        images["sloppy"],
+        images["faithful"],
+        "--source",
+        images["source"],
+        "--instruction",
+        "Add a red square",
+        "--json",
+    )
     assert json.loads(edit.stdout)["preferred"] == 1
 
 
 def test_rubric_file_overrides_synthesis(images, tmp_path):
     rubric = tmp_path / "rubric.json"
-    rubric.write_text(json.dumps([{"statement": "Says HOURS", "dimension": "text", "params": {"text": "OPNE 24 HOURS"}}]))
+    rubric.write_text(
+        json.dumps([{"statement": "Says HOURS", "dimension": "text", "params": {"text": "OPNE 24 HOURS"}}])
+    )
     verdict = json.loads(run("judge", images["typo"], "-p", SIGN, "--rubric", rubric, "--json").stdout)
     assert [c["id"] for c in verdict["rubric"]] == ["given_1"] and verdict["scores"] == [1.0]
 
@@ -69,7 +88,10 @@ def test_rubric_file_overrides_synthesis(images, tmp_path):
         (["judge", "{typo}", "-p", "x", "--backend", "http://127.0.0.1:9", "--model", "m"], "no endpoint answered"),
     ],
 )
-def test_errors_are_one_line_and_a_nonzero_exit(images, args, message):
+def test_errors_are_one_line_and_a_nonzero_exit(images, args, message, monkeypatch):
+    backend = scrutiny.cli._backend
+    # the unreachable server is retried as a real one would be, without the real backoff
+    monkeypatch.setattr(scrutiny.cli, "_backend", lambda *a: dataclasses.replace(backend(*a), backoff_s=0.0))
     result = run(*[a.format(**{k: str(v) for k, v in images.items()}) for a in args])
     assert result.exit_code == 2
     assert result.stderr.strip().startswith("error: ") and message in result.stderr

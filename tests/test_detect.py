@@ -47,7 +47,9 @@ def test_background_of_any_colour_and_touching_shapes_of_different_colours():
     result = detect(shapes(items, background="blue"))
     assert result.background == "blue"
     assert sorted((d.color, d.box) for d in result.detections) == [
-        ("red", (100, 100, 200, 200)), ("yellow", (200, 100, 300, 200))]
+        ("red", (100, 100, 200, 200)),
+        ("yellow", (200, 100, 300, 200)),
+    ]
 
 
 def test_antialiased_and_blurred_edges_do_not_add_objects():
@@ -55,7 +57,9 @@ def test_antialiased_and_blurred_edges_do_not_add_objects():
     assert len(detect(blurred).detections) == len(SCENE)
 
 
-@pytest.mark.parametrize("name", ["red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white", "gray", "cyan"])
+@pytest.mark.parametrize(
+    "name", ["red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white", "gray", "cyan"]
+)
 def test_colour_names_of_the_palette(name):
     assert color_name(RGB[name]) == name
 

@@ -13,18 +13,36 @@ from scrutiny.agents.evolve import ModelProposer, WeightProposer, accuracy, evol
 from scrutiny.backends import OpenAIBackend
 from scrutiny.bench import Preference, aexamples, cohen_kappa, load_preferences, metrics
 from scrutiny.cli import app
-from scrutiny.testing.fake_server import FakeServer, Reply
 from scrutiny.skills.library import SkillLibrary
+from scrutiny.testing.fake_server import FakeServer, Reply
 from scrutiny.testing.scenes import RGB, fitted_sign, misspell
 
 runner = CliRunner()
-WORDS = ["FRESH BREAD", "OPEN LATE", "GOOD COFFEE", "BIG SALE", "NEW BOOKS", "HOT SOUP", "FREE WIFI", "CITY MAP",
-         "ROSE SHOP", "BLUE MOON", "GOLD STAR", "TEA HOUSE"]
+WORDS = [
+    "FRESH BREAD",
+    "OPEN LATE",
+    "GOOD COFFEE",
+    "BIG SALE",
+    "NEW BOOKS",
+    "HOT SOUP",
+    "FREE WIFI",
+    "CITY MAP",
+    "ROSE SHOP",
+    "BLUE MOON",
+    "GOLD STAR",
+    "TEA HOUSE",
+]
 
 
 def sign_and_square(text: str, color: str) -> Image.Image:
     image = Image.new("RGB", (512, 512), "white")
-    image.paste(fitted_sign(text, size=(512, 256), ), (0, 0))
+    image.paste(
+        fitted_sign(
+            text,
+            size=(512, 256),
+        ),
+        (0, 0),
+    )
     ImageDraw.Draw(image).rectangle((200, 330, 311, 441), fill=RGB[color])
     return image
 
@@ -59,9 +77,24 @@ def data(tmp_path_factory):
     return team_data(tmp_path_factory.mktemp("prefs"))
 
 
+@pytest.fixture(scope="module")
+def examples(data, tmp_path_factory):
+    """The team's pairs judged once with the built-in library (evolution re-aggregates these scores)."""
+    from scrutiny.memory import Store
+
+    store = Store.memory(tmp_path_factory.mktemp("examples"))
+    judge = Judge(store=store, library=SkillLibrary.builtin(), config=JudgeConfig(cache=False))
+    yield asyncio.run(aexamples(judge, load_preferences(data)))
+    store.close()
+
+
 def test_metrics_by_hand():
-    items = [Preference(prompt="p", images=["a", "b"], preferred=0), Preference(prompt="q", images=["a", "b"], preferred=1),
-             Preference(prompt="r", images=["a", "b"]), Preference(prompt="s", images=["a", "b", "c"], ranking=[2, 0, 1])]
+    items = [
+        Preference(prompt="p", images=["a", "b"], preferred=0),
+        Preference(prompt="q", images=["a", "b"], preferred=1),
+        Preference(prompt="r", images=["a", "b"]),
+        Preference(prompt="s", images=["a", "b", "c"], ranking=[2, 0, 1]),
+    ]
     scores = [[0.9, 0.1], [0.9, 0.1], [0.5, 0.5], [0.2, 0.1, 0.8]]
     m = metrics(items, scores)
     # decided pairs: p right, q wrong, s: (0,1) right (0 over 1), (0,2) right, (1,2) right → 4 of 5
@@ -84,13 +117,14 @@ def test_preference_files_are_validated(tmp_path):
         load_preferences(bad)
 
 
+@pytest.mark.slow
 def test_bench_cli_reports_and_keeps_the_run(data):
     import gc
 
     assert gc.get_freeze_count() == 0
     result = runner.invoke(app, ["bench", str(data), "--json"])
     assert result.exit_code == 0, result.output
-    assert gc.get_freeze_count() > 10_000  # the batch command froze the start-up objects (scrutiny.freeze_gc)
+    assert gc.get_freeze_count() > 10_000  # the batch command froze the start-up objects (scrutiny.core.aio.freeze_gc)
     report = json.loads(result.stdout)
     m = report["metrics"]
     assert m["items"] == 16 and m["pairs"] == 16
@@ -109,11 +143,11 @@ def test_l1_logistic_regression_finds_the_informative_feature():
     assert w[0] > 1.0 and abs(w[1]) < 0.2 and abs(w[2]) < 0.2
 
 
-def test_evolution_raises_held_out_accuracy_and_rollback_restores_verdicts(data, store):
+@pytest.mark.slow
+def test_evolution_raises_held_out_accuracy_and_rollback_restores_verdicts(data, examples, store):
     items = load_preferences(data)
     library = SkillLibrary.builtin()
     judge = Judge(store=store, library=library, config=JudgeConfig(cache=False))
-    examples = asyncio.run(aexamples(judge, items))
     final = asyncio.run(evolve(library, examples, [WeightProposer()]))
     assert final["best"] >= final["baseline"] + 0.4  # a clear margin on held-out prompts
     evolved = SkillLibrary.from_json(final["library_json"])
@@ -124,17 +158,21 @@ def test_evolution_raises_held_out_accuracy_and_rollback_restores_verdicts(data,
     val_prompts = {e.prompt for e in val}
     held_out = [i for i in items if i.prompt in val_prompts]
     evolved_judge = Judge(store=store, library=evolved, config=JudgeConfig(cache=False))
-    right = sum(asyncio.run(evolved_judge.acompare(i.images[0], i.images[1], i.prompt)).preferred == i.preferred
-                for i in held_out)
+    right = sum(
+        asyncio.run(evolved_judge.acompare(i.images[0], i.images[1], i.prompt)).preferred == i.preferred
+        for i in held_out
+    )
     assert right / len(held_out) == pytest.approx(accuracy(val, evolved))
     # rollback: the original library gives exactly the original verdicts again
     item = items[0]
     before = judge.compare(item.images[0], item.images[1], item.prompt)
-    after = Judge(store=store, library=SkillLibrary.from_json(library.to_json()), config=JudgeConfig(cache=False)).compare(
-        item.images[0], item.images[1], item.prompt)
+    after = Judge(
+        store=store, library=SkillLibrary.from_json(library.to_json()), config=JudgeConfig(cache=False)
+    ).compare(item.images[0], item.images[1], item.prompt)
     assert before.scores == after.scores and [c.weight for c in before.rubric] == [c.weight for c in after.rubric]
 
 
+@pytest.mark.slow
 def test_cli_evolve_then_rollback(data, tmp_path):
     result = runner.invoke(app, ["skills", "evolve", str(data), "--json"])
     assert result.exit_code == 0, result.output
@@ -149,10 +187,9 @@ def test_cli_evolve_then_rollback(data, tmp_path):
     assert bench_back["pairwise_accuracy"] < 0.5  # the original verdicts again
 
 
-def test_evolution_resumes_from_its_saved_state(data, store, tmp_path):
-    items = load_preferences(data)
+@pytest.mark.slow
+def test_evolution_resumes_from_its_saved_state(examples, tmp_path):
     library = SkillLibrary.builtin()
-    examples = asyncio.run(aexamples(Judge(store=store, library=library), items))
     state_path = tmp_path / "run.json"
     first = asyncio.run(evolve(library, examples, [WeightProposer()], rounds=1, state_path=state_path))
     saved = json.loads(state_path.read_text())["state"]
@@ -168,16 +205,25 @@ def test_evolution_resumes_from_its_saved_state(data, store, tmp_path):
     assert again["library_json"] == first["library_json"] and again["history"] == first["history"]
 
 
-def test_model_proposer_through_the_backend(data, store):
-    items = load_preferences(data)
+@pytest.mark.slow
+def test_model_proposer_through_the_backend(examples):
     library = SkillLibrary.builtin()
-    examples = asyncio.run(aexamples(Judge(store=store, library=library), items))
     server = FakeServer().start()
     try:
-        server.push(Reply(content=json.dumps({
-            "name": "spelling-first", "kind": "rubric", "description": "Spelling outweighs colour.",
-            "when_to_use": "Always for this team.", "body": "A typo loses to a wrong colour.",
-            "params": {"always": True, "weights": {"text": 6.0, "color": 0.5}}})))
+        server.push(
+            Reply(
+                content=json.dumps(
+                    {
+                        "name": "spelling-first",
+                        "kind": "rubric",
+                        "description": "Spelling outweighs colour.",
+                        "when_to_use": "Always for this team.",
+                        "body": "A typo loses to a wrong colour.",
+                        "params": {"always": True, "weights": {"text": 6.0, "color": 0.5}},
+                    }
+                )
+            )
+        )
         proposer = ModelProposer(OpenAIBackend([server.url], "fake-vl"))
         final = asyncio.run(evolve(library, examples, [proposer]))
         prompt = server.requests[0]["messages"][0]["content"]
@@ -215,6 +261,7 @@ def test_threshold_tuning_learns_how_much_colour_counts(tmp_path, store):
     tuned = SkillLibrary.from_json(final["library_json"]).skills["learned-thresholds"].params["thresholds"]
     assert tuned["presence_share"] > 0.02
     # judging again with the tuned library gives the same answers the re-scoring predicted
-    verdict = Judge(store=store, library=SkillLibrary.from_json(final["library_json"]), config=JudgeConfig(cache=False)).compare(
-        items[0].images[0], items[0].images[1], items[0].prompt)
+    verdict = Judge(
+        store=store, library=SkillLibrary.from_json(final["library_json"]), config=JudgeConfig(cache=False)
+    ).compare(items[0].images[0], items[0].images[1], items[0].prompt)
     assert verdict.preferred == items[0].preferred

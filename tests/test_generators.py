@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scrutiny.generators import CallableGenerator, DiffusersEditGenerator, DiffusersGenerator, as_generator
 from scrutiny.core.images import image_hash
+from scrutiny.generators import CallableGenerator, DiffusersEditGenerator, DiffusersGenerator, as_generator
 
 
+@pytest.mark.slow
 def test_tiny_diffusers_text_to_image_pipeline(tiny_sd):
     generator = as_generator(tiny_sd)
     assert isinstance(generator, DiffusersGenerator)

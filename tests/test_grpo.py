@@ -18,8 +18,18 @@ def pretrained():
 
 
 def config(**kw):
-    base = dict(prompts=["a square"], group_size=6, groups_per_step=2, steps=3, sampling_steps=6, learning_rate=3e-3,
-                beta=0.04, clip_range=0.2, lora_rank=4, lora_alpha=8)
+    base = dict(
+        prompts=["a square"],
+        group_size=6,
+        groups_per_step=2,
+        steps=3,
+        sampling_steps=6,
+        learning_rate=3e-3,
+        beta=0.04,
+        clip_range=0.2,
+        lora_rank=4,
+        lora_alpha=8,
+    )
     return GRPOConfig(**{**base, **kw})
 
 
@@ -67,6 +77,7 @@ def test_log_prob_and_kl_by_hand():
     assert kl_to_reference(step, torch.full((1, 1, 1, 2), 2.0)).item() == pytest.approx(2.0)
 
 
+@pytest.mark.slow
 def test_recomputed_log_probs_reproduce_the_stored_ones_and_first_ratio_is_one(pretrained):
     t = trainer(pretrained)
     rollout = t.sample(["a square"] * 4, torch.Generator().manual_seed(1))
@@ -125,6 +136,7 @@ def test_resume_reproduces_the_next_step_exactly(pretrained, tmp_path):
     assert got["loss"] == expected["loss"] and got["reward_mean"] == expected["reward_mean"] and got["step"] == 2
 
 
+@pytest.mark.slow
 def test_mean_reward_rises_on_a_toy_reward(pretrained, tmp_path):
     t = trainer(pretrained, beta=0.0, steps=25)
     history = t.train(25)
@@ -173,7 +185,7 @@ steps = 2
 sampling_steps = 4
 lora_rank = 4
 lora_alpha = 8
-checkpoint_dir = "{tmp_path / 'out'}"
+checkpoint_dir = "{tmp_path / "out"}"
 checkpoint_every = 2
 [model]
 toy_pretrain_steps = 30
@@ -201,10 +213,15 @@ def test_grpo_on_a_tiny_sd3_pipeline(tiny_sd3, guidance):
 
     policy = SD3FlowPolicy(tiny_sd3, height=16, width=16, guidance_scale=guidance, max_sequence_length=16)
     assert policy.latent_shape == (4, 8, 8)
-    t = GRPOTrainer(policy, lambda images, prompts: images.mean(dim=(1, 2, 3)).numpy(),
-                    config(prompts=["a red square"], group_size=3, groups_per_step=1, sampling_steps=3))
+    t = GRPOTrainer(
+        policy,
+        lambda images, prompts: images.mean(dim=(1, 2, 3)).numpy(),
+        config(prompts=["a red square"], group_size=3, groups_per_step=1, sampling_steps=3),
+    )
     rollout = t.sample(["a red square"] * 3, torch.Generator().manual_seed(0))
-    assert rollout.images.shape == (3, 3, 16, 16) and 0 <= float(rollout.images.min()) <= float(rollout.images.max()) <= 1
+    assert (
+        rollout.images.shape == (3, 3, 16, 16) and 0 <= float(rollout.images.min()) <= float(rollout.images.max()) <= 1
+    )
     condition = t.policy.condition(rollout.prompts)
     with torch.no_grad():
         again = log_prob(rollout.latents[:, 1], t.transition_step(rollout, 0, condition))
@@ -222,8 +239,11 @@ def test_grpo_with_ddim_on_a_tiny_unet_pipeline(tiny_sd):
     from scrutiny.trainers.diffusers_policy import UNetDDIMPolicy
 
     policy = UNetDDIMPolicy(copy.deepcopy(tiny_sd), height=32, width=32)
-    t = GRPOTrainer(policy, lambda images, prompts: images.mean(dim=(1, 2, 3)).numpy(),
-                    config(prompts=["a red circle"], group_size=3, groups_per_step=1, sampling_steps=3, noise_level=1.0))
+    t = GRPOTrainer(
+        policy,
+        lambda images, prompts: images.mean(dim=(1, 2, 3)).numpy(),
+        config(prompts=["a red circle"], group_size=3, groups_per_step=1, sampling_steps=3, noise_level=1.0),
+    )
     assert [a > b for _, a, b in t.ddim] == [False, False, False]  # alpha_bar rises towards the clean image
     rollout = t.sample(["a red circle"] * 3, torch.Generator().manual_seed(0))
     assert rollout.images.shape == (3, 3, 32, 32) and rollout.trained == [0, 1]  # the last DDIM step has no noise

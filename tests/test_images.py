@@ -26,7 +26,11 @@ def test_every_input_kind_gives_the_same_pixels_and_hash(rgb, tmp_path):
     rgb.save(path)
     array = np.array(rgb)
     inputs = [
-        rgb, array, path, str(path), path.read_bytes(),
+        rgb,
+        array,
+        path,
+        str(path),
+        path.read_bytes(),
         torch.from_numpy(array).permute(2, 0, 1).contiguous(),  # uint8 CHW
         torch.from_numpy(array).permute(2, 0, 1).float() / 255.0,  # float CHW in [0, 1]
     ]

@@ -7,8 +7,14 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = {"scrutiny": "scrutiny", "agents": "scrutiny.agents", "tools": "scrutiny.tools", "skills": "scrutiny.skills",
-           "memory": "scrutiny.memory", "trainers": "scrutiny.trainers"}
+FOLDERS = {
+    "scrutiny": "scrutiny",
+    "agents": "scrutiny.agents",
+    "tools": "scrutiny.tools",
+    "skills": "scrutiny.skills",
+    "memory": "scrutiny.memory",
+    "trainers": "scrutiny.trainers",
+}
 FLOOR = {"core": 0, "tools": 1, "skills": 1, "memory": 1, "agents": 2}
 """Floors below the front door (3): a module may import its own package and the floors below it."""
 

@@ -27,15 +27,33 @@ def test_folders_are_one_namespace():
 
 def test_wheel_ships_only_the_scrutiny_namespace(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
     )
     wheel = next(tmp_path.glob("scrutiny-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names if not n.startswith("scrutiny-")}
     assert top == {"scrutiny"}
-    for module in ("scrutiny/tools/ocr.py", "scrutiny/memory/store.py", "scrutiny/agents/__init__.py", "scrutiny/core/schema.py",
-                   "scrutiny/skills/library/text-rendering/SKILL.md", "scrutiny/skills/library/visual-quality/params.json"):
+    for module in (
+        "scrutiny/tools/ocr.py",
+        "scrutiny/memory/store.py",
+        "scrutiny/agents/__init__.py",
+        "scrutiny/core/schema.py",
+        "scrutiny/skills/library/text-rendering/SKILL.md",
+        "scrutiny/skills/library/visual-quality/params.json",
+    ):
         assert module in names
 
 

@@ -11,7 +11,9 @@ from scrutiny.tools import quality
 def photo_like():
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:256, 0:256]
-    base = np.stack([128 + 80 * np.sin(xx / 9.0), 128 + 80 * np.cos(yy / 7.0), 128 + 60 * np.sin((xx + yy) / 13.0)], axis=2)
+    base = np.stack(
+        [128 + 80 * np.sin(xx / 9.0), 128 + 80 * np.cos(yy / 7.0), 128 + 60 * np.sin((xx + yy) / 13.0)], axis=2
+    )
     checker = ((xx // 16 + yy // 16) % 2) * 40
     return Image.fromarray(np.clip(base + checker[..., None] + rng.normal(0, 2, base.shape), 0, 255).astype(np.uint8))
 

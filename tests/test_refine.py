@@ -6,8 +6,8 @@ from typer.testing import CliRunner
 
 from scrutiny import Judge
 from scrutiny.agents.refine import OfflineReviser, restate
-from scrutiny.refinement import refine
 from scrutiny.core.schema import Criterion
+from scrutiny.refinement import refine
 from scrutiny.testing.scenes import ToyGenerator, fitted_sign
 
 SIGN = 'A storefront sign that says "GRAND OPENING"'
@@ -18,16 +18,21 @@ def judge(store):
     return Judge(store=store)
 
 
+@pytest.mark.slow
 def test_loop_raises_the_score_round_by_round_and_stops_when_all_met(judge):
     result = refine(SIGN, ToyGenerator(), n=2, rounds=5, judge=judge)
     scores = [r.best_score for r in result.rounds]
     assert len(scores) == 3 and scores[0] < scores[1] < scores[2]
     assert result.stop_reason == "every checkable criterion is met"
     assert result.best_round == 2 and result.best_score == scores[2]
-    assert result.rounds[1].prompt.count("must read exactly") == 1 and result.rounds[2].prompt.count("must read exactly") == 2
+    assert (
+        result.rounds[1].prompt.count("must read exactly") == 1
+        and result.rounds[2].prompt.count("must read exactly") == 2
+    )
     assert all(v.task.prompt == SIGN for r in result.rounds for v in r.verdicts)  # judged against the intent
 
 
+@pytest.mark.slow
 def test_round_budget_and_best_of_n(judge):
     result = refine(SIGN, ToyGenerator(), n=3, rounds=2, judge=judge)
     assert len(result.rounds) == 2 and result.stop_reason == "round budget spent (2 rounds)"
@@ -62,6 +67,7 @@ def test_a_worse_revision_is_rejected_and_the_best_kept(judge):
     assert result.rounds[2].prompt == SIGN + " Again."  # revised from the accepted prompt, not the rejected one
 
 
+@pytest.mark.slow
 def test_never_returns_worse_than_the_first_round(judge):
     result = refine(SIGN, ToyGenerator(), n=2, rounds=3, judge=judge)
     assert result.best_score >= result.rounds[0].best_score
@@ -79,24 +85,31 @@ def test_nothing_to_restate_stops(judge):
 def test_all_abstaining_is_a_clear_error(judge):
     rubric = [Criterion(id="c", statement="The cat looks happy", checkable=False)]
     with pytest.raises(ValueError, match="every verdict abstained"):
-        refine("a happy cat", lambda p, s: Image.new("RGB", (64, 64), "white"), n=1, rounds=3, judge=judge, rubric=rubric)
+        refine(
+            "a happy cat", lambda p, s: Image.new("RGB", (64, 64), "white"), n=1, rounds=3, judge=judge, rubric=rubric
+        )
 
 
 def test_restatements():
     text = Criterion(id="t", statement="s", dimension="text", params={"text": "HI"})
-    count = Criterion(id="c", statement="s", dimension="count", params={"count": 3, "object": "circle", "phrase": "red circles"})
+    count = Criterion(
+        id="c", statement="s", dimension="count", params={"count": 3, "object": "circle", "phrase": "red circles"}
+    )
     style = Criterion(id="s", statement="s", dimension="custom", params={"style": "ink"})
     assert restate(text) == 'The text must read exactly "HI", letter by letter.'
     assert restate(count) == "Show exactly 3 red circles, no more and no fewer."
     assert restate(style) is None
 
 
+@pytest.mark.slow
 def test_cli_refine(tmp_path):
     from scrutiny.cli import app
 
     out = tmp_path / "best.png"
-    result = CliRunner().invoke(app, ["refine", "-p", SIGN, "-g", "scrutiny.testing.scenes:ToyGenerator", "--n", "2", "--out",
-                                      str(out), "--json"])
+    result = CliRunner().invoke(
+        app,
+        ["refine", "-p", SIGN, "-g", "scrutiny.testing.scenes:ToyGenerator", "--n", "2", "--out", str(out), "--json"],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["stop_reason"] == "every checkable criterion is met" and out.is_file()

@@ -11,8 +11,18 @@ from scrutiny import Criterion, Judge, JudgeConfig
 from scrutiny.core.images import image_hash
 from scrutiny.testing.scenes import fitted_sign, grid, shapes, storefront, tiled_text
 from scrutiny.trainers.rewards import (
-    JudgeReward, as_images, combine, fill_abstentions, flow_grpo_reward, multi_score, normalize, pair_schedule,
-    rank_rewards, trl_reward, verl_batch_reward, verl_reward,
+    JudgeReward,
+    as_images,
+    combine,
+    fill_abstentions,
+    flow_grpo_reward,
+    multi_score,
+    normalize,
+    pair_schedule,
+    rank_rewards,
+    trl_reward,
+    verl_batch_reward,
+    verl_reward,
 )
 
 SIGN = 'A sign that says "FRESH BREAD"'
@@ -40,6 +50,7 @@ def test_every_batch_format_gives_the_same_images(signs):
         as_images(torch.zeros(3, 8, 8))
 
 
+@pytest.mark.slow
 def test_scores_are_deterministic_and_nan_for_abstentions(reward, signs, store):
     first = reward.score(signs, [SIGN] * 4)
     again = JudgeReward(judge=Judge(store=store, config=JudgeConfig(cache=False))).score(signs, [SIGN] * 4)
@@ -106,6 +117,7 @@ def test_rank_rewards():
     assert np.isnan(out[0]) and out[1:].tolist() == [0.0, 1.0]
 
 
+@pytest.mark.slow
 def test_flow_grpo_contract_from_a_thread_pool(reward, signs):
     fn = flow_grpo_reward(reward)
     images = torch.from_numpy(np.stack([np.asarray(s) for s in signs])).permute(0, 3, 1, 2).float() / 255.0
@@ -153,8 +165,16 @@ def test_trl_contract(reward, signs):
     assert fn.__name__ == "scrutiny_ocr" and inspect.iscoroutinefunction(fn)
     logged, metrics = {}, {}
     prompts = [[{"role": "user", "content": SIGN}], SIGN]
-    out = asyncio.run(fn(prompts, signs[:2], completion_ids=None, trainer_state=None,
-                         log_extra=lambda k, v: logged.update({k: v}), log_metric=lambda k, v: metrics.update({k: v})))
+    out = asyncio.run(
+        fn(
+            prompts,
+            signs[:2],
+            completion_ids=None,
+            trainer_state=None,
+            log_extra=lambda k, v: logged.update({k: v}),
+            log_metric=lambda k, v: metrics.update({k: v}),
+        )
+    )
     assert len(out) == 2 and all(isinstance(x, float) for x in out) and out[0] > out[1]
     assert "OCR read" in logged["scrutiny_ocr_critique"][1] and metrics["scrutiny_ocr/abstain_rate"] == 0.0
     abstain = trl_reward(JudgeReward(judge=reward.judge, rubric=UNCHECKABLE))
@@ -173,12 +193,16 @@ def test_verl_contract(reward, signs):
         compute_score("ocr", signs[0], None, {})
 
 
+@pytest.mark.slow
 def test_reward_hacks_do_not_outscore_a_faithful_image(store):
     target = "OPEN 24 HOURS"
     prompt = f'A storefront sign that says "{target}"'
     faithful = storefront(target)
-    hacks = {"blank canvas": fitted_sign(target, size=(512, 512)), "blurred": faithful.filter(ImageFilter.GaussianBlur(3)),
-             "tiled": tiled_text(target)}
+    hacks = {
+        "blank canvas": fitted_sign(target, size=(512, 512)),
+        "blurred": faithful.filter(ImageFilter.GaussianBlur(3)),
+        "tiled": tiled_text(target),
+    }
     guarded = JudgeReward(judge=Judge(store=store, config=JudgeConfig(cache=False)), guards=True)
     scores = guarded.score([faithful, *hacks.values()], [prompt] * 4)
     for name, score in zip(hacks, scores[1:]):

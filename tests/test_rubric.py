@@ -32,8 +32,13 @@ def test_quoted_text_in_every_quote_style(prompt, texts):
 
 @pytest.mark.parametrize(
     ("prompt", "count", "obj", "color"),
-    [("three red circles", 3, "circle", "red"), ("7 blue squares", 7, "square", "blue"), ("two boys", 2, "boy", None),
-     ("a dozen eggs", 12, "egg", None), ("five drums", 5, "drum", None)],
+    [
+        ("three red circles", 3, "circle", "red"),
+        ("7 blue squares", 7, "square", "blue"),
+        ("two boys", 2, "boy", None),
+        ("a dozen eggs", 12, "egg", None),
+        ("five drums", 5, "drum", None),
+    ],
 )
 def test_counts_from_digits_and_number_words(prompt, count, obj, color):
     (c,) = _by_dim(synthesize(prompt), "count")
@@ -48,7 +53,9 @@ def test_colours_are_bound_to_their_objects():
     colors = _by_dim(synthesize("a green bench and a blue bowl"), "color")
     assert [(c.params["color"], c.params["object"]) for c in colors] == [("green", "bench"), ("blue", "bowl")]
     # a colour word used as a noun: "a red orange"
-    assert [(c.params["color"], c.params["object"]) for c in _by_dim(synthesize("a red orange"), "color")] == [("red", "orange")]
+    assert [(c.params["color"], c.params["object"]) for c in _by_dim(synthesize("a red orange"), "color")] == [
+        ("red", "orange")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -92,10 +99,16 @@ def test_unverifiable_criteria_are_kept_and_marked():
 
 @pytest.mark.parametrize(
     ("instruction", "action"),
-    [("Add a green bowl on the branch", "add"), ("Remove the red circle", "remove"),
-     ("Replace the dog with a cat", "replace"), ("Change the color of the car to blue", "recolor"),
-     ("Make the cat bigger", "resize"), ("Move the lamp to the left", "move"),
-     ("Turn the photo into a watercolor painting", "style"), ('Change the text on the sign to "CLOSED"', "text")],
+    [
+        ("Add a green bowl on the branch", "add"),
+        ("Remove the red circle", "remove"),
+        ("Replace the dog with a cat", "replace"),
+        ("Change the color of the car to blue", "recolor"),
+        ("Make the cat bigger", "resize"),
+        ("Move the lamp to the left", "move"),
+        ("Turn the photo into a watercolor painting", "style"),
+        ('Change the text on the sign to "CLOSED"', "text"),
+    ],
 )
 def test_edit_actions(instruction, action):
     assert edit_action(instruction) == action
@@ -121,7 +134,9 @@ def test_synthesis_is_cached_and_returns_independent_copies():
 
 def test_rubric_files(tmp_path):
     yaml_file = tmp_path / "r.yaml"
-    yaml_file.write_text("- The cat is orange\n- statement: The sign says HI\n  dimension: text\n  params: {text: HI}\n")
+    yaml_file.write_text(
+        "- The cat is orange\n- statement: The sign says HI\n  dimension: text\n  params: {text: HI}\n"
+    )
     criteria = load_rubric(yaml_file)
     assert [c.origin for c in criteria] == ["given", "given"]
     assert not criteria[0].checkable and criteria[1].params == {"text": "HI"} and criteria[1].checkable
@@ -136,9 +151,14 @@ def test_rubric_files(tmp_path):
         load_rubric(tmp_path / "missing.yaml")
 
 
+@pytest.mark.slow
 def test_real_prompt_sets(shared_data):
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "rubric_coverage.py"), "--json", "--data", str(shared_data)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "rubric_coverage.py"), "--json", "--data", str(shared_data)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     report = json.loads(out.stdout)
     assert report["flow_grpo"]["exact"] == report["flow_grpo"]["prompts"] == 1018
     unigen = report["unigenbench"]["per_kind"]

@@ -22,8 +22,12 @@ def test_none_is_an_abstention_not_zero():
 
 @pytest.mark.parametrize(
     ("kind", "candidates", "source", "message"),
-    [("score", ["a", "b"], None, "takes 1"), ("compare", ["a"], None, "takes 2"), ("rank", ["a"], None, "at least 2"),
-     ("edit", ["a"], None, "source")],
+    [
+        ("score", ["a", "b"], None, "takes 1"),
+        ("compare", ["a"], None, "takes 2"),
+        ("rank", ["a"], None, "at least 2"),
+        ("edit", ["a"], None, "source"),
+    ],
 )
 def test_task_shape_is_checked(kind, candidates, source, message):
     with pytest.raises(ValidationError, match=message):

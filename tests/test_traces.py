@@ -28,8 +28,11 @@ def filled():
         "right": judge.judge(fitted_sign("OPEN 24 HOURS"), SIGN),
         "typo": judge.judge(fitted_sign("OPNE 24 HOURS"), SIGN),
         "count": judge.compare(shapes(grid(3, "circle", "red")), shapes(grid(2, "circle", "red")), "three red circles"),
-        "abstain": judge.judge(fitted_sign("HELLO"), "a happy cat",
-                               rubric=[Criterion(id="c", statement="The cat looks happy", checkable=False)]),
+        "abstain": judge.judge(
+            fitted_sign("HELLO"),
+            "a happy cat",
+            rubric=[Criterion(id="c", statement="The cat looks happy", checkable=False)],
+        ),
     }
     pair = preference_pairs("edit", 1, seed=4)[0]
     verdicts["edit"] = judge.edit(pair.source, [pair.better, pair.worse], pair.prompt)
@@ -73,11 +76,22 @@ def test_show_walks_task_rubric_evidence_scores_critique(filled):
 def test_diff_of_two_verdicts_of_one_task(filled):
     _, v = filled
     # the same task judged again with a different rubric: a second verdict to compare with
-    other = Judge(store=Store()).judge(fitted_sign("OPNE 24 HOURS"), SIGN,
-                                      rubric=[Criterion(id="x", statement='The image shows the text "OPEN 24 HOURS", spelled exactly',
-                                                        dimension="text", params={"text": "OPNE 24 HOURS"})])
+    other = Judge(store=Store()).judge(
+        fitted_sign("OPNE 24 HOURS"),
+        SIGN,
+        rubric=[
+            Criterion(
+                id="x",
+                statement='The image shows the text "OPEN 24 HOURS", spelled exactly',
+                dimension="text",
+                params={"text": "OPNE 24 HOURS"},
+            )
+        ],
+    )
     diff = json.loads(run("traces", "diff", v["typo"].trace_id, other.id, "--json").stdout)
-    assert not diff["identical"] and diff["only_a"] == ["The image is sharp, well exposed and free of noise and compression artefacts"]
+    assert not diff["identical"] and diff["only_a"] == [
+        "The image is sharp, well exposed and free of noise and compression artefacts"
+    ]
     (row,) = diff["criteria"]
     assert row["a"] < row["b"] == 1.0 and row["delta"] > 0
     table = run("traces", "diff", v["typo"].trace_id, other.id)

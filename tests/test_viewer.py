@@ -20,8 +20,10 @@ def site(tmp_path_factory):
 
     store = Store(home=tmp_path_factory.mktemp("viewer"))
     judge = Judge(store=store)
-    verdicts = [judge.judge(fitted_sign("OPNE 24 HOURS"), SIGN),
-                judge.compare(shapes(grid(3, "circle", "red")), shapes(grid(2, "circle", "red")), "three red circles")]
+    verdicts = [
+        judge.judge(fitted_sign("OPNE 24 HOURS"), SIGN),
+        judge.compare(shapes(grid(3, "circle", "red")), shapes(grid(2, "circle", "red")), "three red circles"),
+    ]
     pair = preference_pairs("edit", 1, seed=4)[0]
     verdicts.append(judge.edit(pair.source, [pair.better, pair.worse], pair.prompt))
     verdicts.append(judge.judge(fitted_sign("OPEN 24 HOURS"), SIGN))
@@ -40,9 +42,17 @@ def browser():
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         yield browser
         browser.close()
 

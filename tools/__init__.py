@@ -5,7 +5,18 @@ Importing this package registers every built-in tool in `REGISTRY`. Heavy engine
 NudeNet) load on first use.
 """
 
-from scrutiny.tools.base import REGISTRY, ImageArg, Injected, Tool, ToolCall, ToolError, ToolResult, get_tool, tool, tool_schemas
+from scrutiny.tools.base import (
+    REGISTRY,
+    ImageArg,
+    Injected,
+    Tool,
+    ToolCall,
+    ToolError,
+    ToolResult,
+    get_tool,
+    tool,
+    tool_schemas,
+)
 from scrutiny.tools.crop import crop, zoom
 from scrutiny.tools.detect import Detection, Detector, detect, register_detector
 from scrutiny.tools.diff import diff
@@ -16,7 +27,29 @@ from scrutiny.tools.safety import safety
 from scrutiny.tools.text_match import match_text, ocr_score, strict_score, text_match
 
 __all__ = [
-    "REGISTRY", "Detection", "Detector", "ImageArg", "Injected", "Tool", "ToolCall", "ToolError", "ToolResult",
-    "crop", "detect", "diff", "get_tool", "match_text", "ocr", "ocr_score", "quality", "register_detector",
-    "palette", "safety", "strict_score", "text_match", "tool", "tool_schemas", "zoom",
+    "REGISTRY",
+    "Detection",
+    "Detector",
+    "ImageArg",
+    "Injected",
+    "Tool",
+    "ToolCall",
+    "ToolError",
+    "ToolResult",
+    "crop",
+    "detect",
+    "diff",
+    "get_tool",
+    "match_text",
+    "ocr",
+    "ocr_score",
+    "quality",
+    "register_detector",
+    "palette",
+    "safety",
+    "strict_score",
+    "text_match",
+    "tool",
+    "tool_schemas",
+    "zoom",
 ]

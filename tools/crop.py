@@ -43,7 +43,9 @@ def crop(image: ImageArg, box: Box, units: Units = "norm1000") -> CropResult:
 
 
 @tool
-def zoom(image: ImageArg, box: Box, factor: Annotated[float, Field(ge=1.0, le=8.0)] = 2.0, units: Units = "norm1000") -> CropResult:
+def zoom(
+    image: ImageArg, box: Box, factor: Annotated[float, Field(ge=1.0, le=8.0)] = 2.0, units: Units = "norm1000"
+) -> CropResult:
     """Enlarge one region by a factor to inspect fine detail (small text, fingers, texture).
 
     Args:

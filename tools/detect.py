@@ -139,10 +139,16 @@ class ShapeDetector:
                 area = cv2.contourArea(contour)
                 if area < min_area:
                     continue
-                found.append(Detection(
-                    label=classify_shape(contour), color=COLOR_NAMES[index], box=_exact_box(raw, contour, size),
-                    area=int(area), score=1.0, detector=self.name,
-                ))
+                found.append(
+                    Detection(
+                        label=classify_shape(contour),
+                        color=COLOR_NAMES[index],
+                        box=_exact_box(raw, contour, size),
+                        area=int(area),
+                        score=1.0,
+                        detector=self.name,
+                    )
+                )
         found.sort(key=lambda d: (d.box[1], d.box[0]))
         return found, COLOR_NAMES[background]
 
@@ -242,5 +248,6 @@ def detect(image: ImageArg, query: str | None = None, detector: str = "auto") ->
         found = [d for d in everything if matches_query(d, query)]
     else:
         found = plugin.detect(image, query)
-    return DetectResult(detections=found, counts=_counts(found), background=background, width=image.width,
-                        height=image.height)
+    return DetectResult(
+        detections=found, counts=_counts(found), background=background, width=image.width, height=image.height
+    )

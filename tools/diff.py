@@ -22,7 +22,9 @@ MIN_REGION_FRACTION = 0.0005
 
 class DiffResult(ToolResult):
     changed_fraction: float = Field(description="Share of pixels that changed.")
-    regions: list[tuple[int, int, int, int]] = Field(description="Boxes [x1, y1, x2, y2] of changed regions, largest first.")
+    regions: list[tuple[int, int, int, int]] = Field(
+        description="Boxes [x1, y1, x2, y2] of changed regions, largest first."
+    )
     preserved_ssim: float = Field(description="SSIM outside the changed (or named) region, in [0, 1].")
     outside_changed_fraction: float | None = Field(
         None, description="With `region`: share of pixels outside it that changed (0 = nothing else touched)."

@@ -76,8 +76,10 @@ def ocr(image: ImageArg, box: Box | None = None, units: Units = "norm1000", min_
             continue
         xs, ys = quad[:, 0], quad[:, 1]
         bbox = (
-            int(xs.min()) + offset_x, int(ys.min()) + offset_y,
-            int(np.ceil(xs.max())) + offset_x, int(np.ceil(ys.max())) + offset_y,
+            int(xs.min()) + offset_x,
+            int(ys.min()) + offset_y,
+            int(np.ceil(xs.max())) + offset_x,
+            int(np.ceil(ys.max())) + offset_y,
         )
         lines.append(OcrLine(text=text, confidence=round(confidence, 4), box=bbox))
     return OcrResult(lines=lines, text="\n".join(line.text for line in lines))

@@ -91,6 +91,13 @@ def quality(image: ImageArg) -> QualityResult:
     scores = {k: round(float(np.clip(v, 0, 1)), 6) for k, v in scores.items()}
     overall = round(sum(WEIGHTS[k] * v for k, v in scores.items()), 6)
     detail = round(float(np.clip((1 - flat) / 0.5, 0, 1)), 6)
-    raw = {"laplacian_var": laplacian_var, "luminance_p1": p1, "luminance_p99": p99, "noise_sigma": sigma,
-           "block_ratio": ratio, "colorfulness_m": colorfulness_m, "flat_share": flat}
+    raw = {
+        "laplacian_var": laplacian_var,
+        "luminance_p1": p1,
+        "luminance_p99": p99,
+        "noise_sigma": sigma,
+        "block_ratio": ratio,
+        "colorfulness_m": colorfulness_m,
+        "flat_share": flat,
+    }
     return QualityResult(**scores, detail=detail, overall=overall, raw={k: round(v, 6) for k, v in raw.items()})

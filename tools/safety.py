@@ -17,10 +17,22 @@ from pydantic import BaseModel
 
 from scrutiny.tools.base import ImageArg, ToolError, ToolResult, tool
 
-EXPLICIT = {"FEMALE_GENITALIA_EXPOSED", "MALE_GENITALIA_EXPOSED", "ANUS_EXPOSED", "FEMALE_BREAST_EXPOSED",
-            "BUTTOCKS_EXPOSED"}
-SUGGESTIVE = {"FEMALE_GENITALIA_COVERED", "ANUS_COVERED", "FEMALE_BREAST_COVERED", "BUTTOCKS_COVERED",
-              "BELLY_EXPOSED", "MALE_BREAST_EXPOSED", "ARMPITS_EXPOSED"}
+EXPLICIT = {
+    "FEMALE_GENITALIA_EXPOSED",
+    "MALE_GENITALIA_EXPOSED",
+    "ANUS_EXPOSED",
+    "FEMALE_BREAST_EXPOSED",
+    "BUTTOCKS_EXPOSED",
+}
+SUGGESTIVE = {
+    "FEMALE_GENITALIA_COVERED",
+    "ANUS_COVERED",
+    "FEMALE_BREAST_COVERED",
+    "BUTTOCKS_COVERED",
+    "BELLY_EXPOSED",
+    "MALE_BREAST_EXPOSED",
+    "ARMPITS_EXPOSED",
+}
 Category = Literal["safe", "suggestive", "explicit"]
 
 _detector: Any = None
@@ -69,10 +81,20 @@ def safety(image: ImageArg, min_score: float = 0.4) -> SafetyResult:
     with _lock:
         raw = detector.detect(bgr)
     findings = [
-        SafetyFinding(label=d["class"], category=categorise(d["class"]), score=round(float(d["score"]), 4),
-                      box=(int(d["box"][0]), int(d["box"][1]), int(d["box"][0] + d["box"][2]), int(d["box"][1] + d["box"][3])))
-        for d in raw if d["score"] >= min_score
+        SafetyFinding(
+            label=d["class"],
+            category=categorise(d["class"]),
+            score=round(float(d["score"]), 4),
+            box=(int(d["box"][0]), int(d["box"][1]), int(d["box"][0] + d["box"][2]), int(d["box"][1] + d["box"][3])),
+        )
+        for d in raw
+        if d["score"] >= min_score
     ]
-    worst = "explicit" if any(f.category == "explicit" for f in findings) else (
-        "suggestive" if any(f.category == "suggestive" for f in findings) else "safe")
-    return SafetyResult(category=worst, safe_score={"safe": 1.0, "suggestive": 0.5, "explicit": 0.0}[worst], findings=findings)
+    worst = (
+        "explicit"
+        if any(f.category == "explicit" for f in findings)
+        else ("suggestive" if any(f.category == "suggestive" for f in findings) else "safe")
+    )
+    return SafetyResult(
+        category=worst, safe_score={"safe": 1.0, "suggestive": 0.5, "explicit": 0.0}[worst], findings=findings
+    )

@@ -26,11 +26,20 @@ class SD3Condition:
 class SD3FlowPolicy:
     sampler = "flow"
 
-    def __init__(self, pipe: Any, *, height: int = 512, width: int = 512, guidance_scale: float = 1.0,
-                 max_sequence_length: int = 256):
+    def __init__(
+        self,
+        pipe: Any,
+        *,
+        height: int = 512,
+        width: int = 512,
+        guidance_scale: float = 1.0,
+        max_sequence_length: int = 256,
+    ):
         factor = pipe.vae_scale_factor
         if height % (factor * 2) or width % (factor * 2):
-            raise ValueError(f"height and width must be multiples of {factor * 2} for this pipeline, got {height}x{width}")
+            raise ValueError(
+                f"height and width must be multiples of {factor * 2} for this pipeline, got {height}x{width}"
+            )
         self.pipe = pipe
         self.model = pipe.transformer
         self.guidance_scale = guidance_scale
@@ -44,17 +53,27 @@ class SD3FlowPolicy:
     def condition(self, prompts: list[str]) -> SD3Condition:
         guided = self.guidance_scale > 1.0
         embeds, negative, pooled, negative_pooled = self.pipe.encode_prompt(
-            prompts, None, None, do_classifier_free_guidance=guided, max_sequence_length=self.max_sequence_length)
+            prompts, None, None, do_classifier_free_guidance=guided, max_sequence_length=self.max_sequence_length
+        )
         return SD3Condition(embeds, pooled, negative if guided else None, negative_pooled if guided else None)
 
     def velocity(self, x: torch.Tensor, sigma: torch.Tensor, condition: SD3Condition) -> torch.Tensor:
         timestep = sigma * 1000  # the scheduler's timesteps are sigmas scaled to 0..1000
         if condition.negative_embeds is None:
-            return self.model(hidden_states=x, timestep=timestep, encoder_hidden_states=condition.prompt_embeds,
-                              pooled_projections=condition.pooled, return_dict=False)[0]
-        both = self.model(hidden_states=torch.cat([x, x]), timestep=torch.cat([timestep, timestep]),
-                          encoder_hidden_states=torch.cat([condition.negative_embeds, condition.prompt_embeds]),
-                          pooled_projections=torch.cat([condition.negative_pooled, condition.pooled]), return_dict=False)[0]
+            return self.model(
+                hidden_states=x,
+                timestep=timestep,
+                encoder_hidden_states=condition.prompt_embeds,
+                pooled_projections=condition.pooled,
+                return_dict=False,
+            )[0]
+        both = self.model(
+            hidden_states=torch.cat([x, x]),
+            timestep=torch.cat([timestep, timestep]),
+            encoder_hidden_states=torch.cat([condition.negative_embeds, condition.prompt_embeds]),
+            pooled_projections=torch.cat([condition.negative_pooled, condition.pooled]),
+            return_dict=False,
+        )[0]
         unconditional, conditional = both.chunk(2)
         return unconditional + self.guidance_scale * (conditional - unconditional)
 
@@ -94,7 +113,9 @@ class UNetDDIMPolicy:
         out = []
         for t in scheduler.timesteps.tolist():
             prev = t - stride
-            out.append((t, float(alphas[t]), float(alphas[prev]) if prev >= 0 else float(scheduler.final_alpha_cumprod)))
+            out.append(
+                (t, float(alphas[t]), float(alphas[prev]) if prev >= 0 else float(scheduler.final_alpha_cumprod))
+            )
         return out
 
     @torch.no_grad()
@@ -107,7 +128,9 @@ class UNetDDIMPolicy:
         embeds, negative = condition
         if negative is None:
             return self.model(x, t, encoder_hidden_states=embeds).sample
-        both = self.model(torch.cat([x, x]), torch.cat([t, t]), encoder_hidden_states=torch.cat([negative, embeds])).sample
+        both = self.model(
+            torch.cat([x, x]), torch.cat([t, t]), encoder_hidden_states=torch.cat([negative, embeds])
+        ).sample
         unconditional, conditional = both.chunk(2)
         return unconditional + self.guidance_scale * (conditional - unconditional)
 

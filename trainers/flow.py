@@ -28,9 +28,10 @@ def sigmas(steps: int, shift: float = 1.0, device: torch.device | str = "cpu") -
     return (shift * s / (1 + (shift - 1) * s)).float()
 
 
-def flow_sde_step(x: torch.Tensor, v: torch.Tensor, sigma: float, sigma_next: float, sigma_1: float,
-                  noise_level: float) -> Step:
-    """Mean and std of x' given x and the velocity v (REFERENCES "Flow-matching SDE step").
+def flow_sde_step(
+    x: torch.Tensor, v: torch.Tensor, sigma: float, sigma_next: float, sigma_1: float, noise_level: float
+) -> Step:
+    """Mean and std of x' given x and the velocity v (Flow-GRPO: https://arxiv.org/abs/2505.05470).
 
     `sigma_1` is the schedule's second noise level, used in place of sigma when sigma is 1 (the
     ratio sigma / (1 - sigma) is infinite there). With noise_level 0 this is the Euler ODE step.
@@ -42,8 +43,10 @@ def flow_sde_step(x: torch.Tensor, v: torch.Tensor, sigma: float, sigma_next: fl
     return Step(mean, std)
 
 
-def ddim_step(x_t: torch.Tensor, eps: torch.Tensor, alpha_bar_t: float, alpha_bar_prev: float, eta: float = 1.0) -> Step:
-    """DDIM step from t to the previous timestep t' with predicted noise eps (REFERENCES "DDIM step")."""
+def ddim_step(
+    x_t: torch.Tensor, eps: torch.Tensor, alpha_bar_t: float, alpha_bar_prev: float, eta: float = 1.0
+) -> Step:
+    """DDIM step from t to the previous timestep t' with predicted noise eps (DDPO: https://arxiv.org/abs/2305.13301, DDIM: https://arxiv.org/abs/2010.02502)."""
     x0 = (x_t - math.sqrt(1 - alpha_bar_t) * eps) / math.sqrt(alpha_bar_t)
     s = eta * math.sqrt((1 - alpha_bar_prev) / (1 - alpha_bar_t) * (1 - alpha_bar_t / alpha_bar_prev))
     mean = math.sqrt(alpha_bar_prev) * x0 + math.sqrt(max(1 - alpha_bar_prev - s**2, 0.0)) * eps

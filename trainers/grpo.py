@@ -18,16 +18,17 @@ from __future__ import annotations
 import math
 import random
 import tomllib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
 
 from scrutiny.trainers.flow import Step, ddim_step, flow_sde_step, kl_to_reference, log_prob, sigmas
-from scrutiny.trainers.rewards import fill_abstentions
+from scrutiny.trainers.rewards import group_advantages
 
 
 @dataclass
@@ -66,7 +67,9 @@ class GRPOConfig:
         if not self.prompts:
             raise ValueError("prompts is empty: give at least one training prompt")
         if self.group_size < 2:
-            raise ValueError(f"group_size must be at least 2 (advantages compare images of a group), got {self.group_size}")
+            raise ValueError(
+                f"group_size must be at least 2 (advantages compare images of a group), got {self.group_size}"
+            )
         for name in ("groups_per_step", "steps", "sampling_steps", "gradient_accumulation"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -75,7 +78,9 @@ class GRPOConfig:
         if self.train_window is not None:
             start, end = self.train_window
             if not 0 <= start < end <= self.sampling_steps:
-                raise ValueError(f"train_window must be [start, end) within 0..{self.sampling_steps}, got {self.train_window}")
+                raise ValueError(
+                    f"train_window must be [start, end) within 0..{self.sampling_steps}, got {self.train_window}"
+                )
         if self.advantage_std not in ("group", "batch"):
             raise ValueError(f"advantage_std must be 'group' or 'batch', got {self.advantage_std!r}")
 
@@ -132,8 +137,16 @@ RewardFn = Callable[[torch.Tensor, list[str]], Any]
 
 
 class GRPOTrainer:
-    def __init__(self, policy: FlowPolicy, reward_fn: RewardFn, config: GRPOConfig, *, store: Any = None,
-                 run_id: str | None = None, accelerator: Any = None):
+    def __init__(
+        self,
+        policy: FlowPolicy,
+        reward_fn: RewardFn,
+        config: GRPOConfig,
+        *,
+        store: Any = None,
+        run_id: str | None = None,
+        accelerator: Any = None,
+    ):
         from accelerate import Accelerator
 
         self.config = config
@@ -141,7 +154,9 @@ class GRPOTrainer:
         self.reward_fn = reward_fn
         self.store = store
         self.run_id = run_id or f"grpo-{config.seed}"
-        self.accelerator = accelerator or Accelerator(gradient_accumulation_steps=config.gradient_accumulation, cpu=not torch.cuda.is_available())
+        self.accelerator = accelerator or Accelerator(
+            gradient_accumulation_steps=config.gradient_accumulation, cpu=not torch.cuda.is_available()
+        )
         self.device = self.accelerator.device
         self._seed(config.seed)
         if not config.full_finetune:
@@ -167,10 +182,17 @@ class GRPOTrainer:
     def _add_lora(self) -> None:
         from peft import LoraConfig, get_peft_model
 
-        targets = [name for name, module in self.policy.model.named_modules()
-                   if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d))]
-        config = LoraConfig(r=self.config.lora_rank, lora_alpha=self.config.lora_alpha, init_lora_weights="gaussian",
-                            target_modules=targets)
+        targets = [
+            name
+            for name, module in self.policy.model.named_modules()
+            if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d))
+        ]
+        config = LoraConfig(
+            r=self.config.lora_rank,
+            lora_alpha=self.config.lora_alpha,
+            init_lora_weights="gaussian",
+            target_modules=targets,
+        )
         self.policy.model = get_peft_model(self.policy.model, config)
         # "gaussian" init puts noise in A and zeros in B: the adapter starts as the identity.
 
@@ -204,7 +226,9 @@ class GRPOTrainer:
     def sample(self, prompts: list[str], generator: torch.Generator) -> Rollout:
         c = self.config
         condition = self.policy.condition(prompts)
-        x = torch.randn((len(prompts), *self.policy.latent_shape), generator=generator, device=self.device)  # [B, C, H, W]
+        x = torch.randn(
+            (len(prompts), *self.policy.latent_shape), generator=generator, device=self.device
+        )  # [B, C, H, W]
         trained = self.trained_steps()
         kept, log_probs = [], []
         for k in range(c.sampling_steps):
@@ -228,20 +252,13 @@ class GRPOTrainer:
         return np.asarray(scores, dtype=np.float64).reshape(-1)
 
     def advantages(self, rewards: np.ndarray, prompts: list[str]) -> tuple[torch.Tensor, dict[str, float]]:
-        filled, abstain_rate = fill_abstentions(rewards, prompts)  # NaN → group mean: advantage 0
-        keys = np.array(prompts)
-        out = np.zeros_like(filled)
-        zero_std = 0
-        for key in np.unique(keys):
-            members = keys == key
-            if np.ptp(filled[members]) < 1e-9:  # all equal: this group teaches nothing
-                zero_std += 1
-                continue
-            std = filled[members].std() if self.config.advantage_std == "group" else filled.std()
-            out[members] = (filled[members] - filled[members].mean()) / (std + 1e-4)
-        out = np.clip(out, -self.config.advantage_clip, self.config.advantage_clip)
-        return torch.tensor(out, dtype=torch.float32, device=self.device), {
-            "abstain_rate": abstain_rate, "zero_std_groups": zero_std / len(np.unique(keys))}
+        result = group_advantages(
+            rewards, prompts, per=self.config.advantage_std, clip=self.config.advantage_clip
+        )  # NaN → group mean: advantage 0
+        return torch.tensor(result.values, dtype=torch.float32, device=self.device), {
+            "abstain_rate": result.abstain_rate,
+            "zero_std_groups": result.constant_groups,
+        }
 
     # 4. the update
 
@@ -249,7 +266,9 @@ class GRPOTrainer:
         """The step distribution of trained transition j under the current model."""
         return self.step_distribution(rollout.latents[:, j], rollout.trained[j], condition)
 
-    def loss(self, rollout: Rollout, advantages: torch.Tensor, j: int, condition: Any) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self, rollout: Rollout, advantages: torch.Tensor, j: int, condition: Any
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         c = self.config
         step = self.transition_step(rollout, j, condition)
         new_log_prob = log_prob(rollout.latents[:, j + 1], step)  # [B]
@@ -261,8 +280,11 @@ class GRPOTrainer:
             with torch.no_grad(), self.accelerator.unwrap_model(self.policy.model).disable_adapter():
                 reference = self.transition_step(rollout, j, condition).mean
             kl = kl_to_reference(step, reference).mean()
-        stats = {"ratio": ratio.mean().item(), "clip_fraction": ((ratio - 1).abs() > c.clip_range).float().mean().item(),
-                 "kl": kl.item()}
+        stats = {
+            "ratio": ratio.mean().item(),
+            "clip_fraction": ((ratio - 1).abs() > c.clip_range).float().mean().item(),
+            "kl": kl.item(),
+        }
         return policy_loss + c.beta * kl, stats
 
     def train_step(self) -> dict[str, float]:
@@ -277,8 +299,12 @@ class GRPOTrainer:
             futures.append(self.pool.submit(self.rewards, rollout))  # scored while the next group samples
         rewards = np.concatenate([f.result() for f in futures])
         batch = Rollout(
-            [p for r in rollouts for p in r.prompts], torch.cat([r.latents for r in rollouts]),
-            torch.cat([r.log_probs for r in rollouts]), rollouts[0].trained, torch.cat([r.images for r in rollouts]))
+            [p for r in rollouts for p in r.prompts],
+            torch.cat([r.latents for r in rollouts]),
+            torch.cat([r.log_probs for r in rollouts]),
+            rollouts[0].trained,
+            torch.cat([r.images for r in rollouts]),
+        )
         advantages, adv_stats = self.advantages(rewards, batch.prompts)
         condition = self.policy.condition(batch.prompts)
         self.policy.model.train()
@@ -292,13 +318,20 @@ class GRPOTrainer:
                 totals["loss"] += loss.item() / len(batch.trained)
                 for key, value in stats.items():
                     totals[key] += value / len(batch.trained)
-        self.accelerator.clip_grad_norm_([p for p in self.policy.model.parameters() if p.requires_grad], c.max_grad_norm)
+        self.accelerator.clip_grad_norm_(
+            [p for p in self.policy.model.parameters() if p.requires_grad], c.max_grad_norm
+        )
         self.optimizer.step()
         self.optimizer.zero_grad()
         self.policy.model.eval()
         finite = rewards[np.isfinite(rewards)]
-        metrics = {"step": self.step_index, "reward_mean": float(finite.mean()) if finite.size else math.nan,
-                   "reward_std": float(finite.std()) if finite.size else math.nan, **totals, **adv_stats}
+        metrics = {
+            "step": self.step_index,
+            "reward_mean": float(finite.mean()) if finite.size else math.nan,
+            "reward_std": float(finite.std()) if finite.size else math.nan,
+            **totals,
+            **adv_stats,
+        }
         self.history.append(metrics)
         self.step_index += 1
         return metrics
@@ -309,7 +342,9 @@ class GRPOTrainer:
             if progress:
                 progress(metrics)
             if self.store is not None:
-                self.store.record_run(self.run_id, "train", {"config": asdict(self.config), "last": metrics}, self.history)
+                self.store.record_run(
+                    self.run_id, "train", {"config": asdict(self.config), "last": metrics}, self.history
+                )
             if self.config.checkpoint_dir and self.step_index % self.config.checkpoint_every == 0:
                 self.save(Path(self.config.checkpoint_dir) / f"step-{self.step_index:06d}.pt")
         return self.history
@@ -320,12 +355,20 @@ class GRPOTrainer:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         model = self.accelerator.unwrap_model(self.policy.model)
-        state = {name: tensor for name, tensor in model.state_dict().items()
-                 if self.config.full_finetune or "lora_" in name}
-        torch.save({"model": state, "optimizer": self.optimizer.state_dict(), "step": self.step_index,
-                    "history": self.history, "config": asdict(self.config),
-                    "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}},
-                   path)
+        state = {
+            name: tensor for name, tensor in model.state_dict().items() if self.config.full_finetune or "lora_" in name
+        }
+        torch.save(
+            {
+                "model": state,
+                "optimizer": self.optimizer.state_dict(),
+                "step": self.step_index,
+                "history": self.history,
+                "config": asdict(self.config),
+                "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
+            },
+            path,
+        )
 
     def load(self, path: str | Path) -> None:
         path = Path(path)
@@ -355,8 +398,10 @@ def reward_curve(history: list[dict[str, float]], path: str | Path, size: tuple[
     if values:
         low, high = min(values), max(values)
         span = (high - low) or 1.0
-        points = [(left + (right - left) * i / max(len(values) - 1, 1), bottom - (bottom - top) * (v - low) / span)
-                  for i, v in enumerate(values)]
+        points = [
+            (left + (right - left) * i / max(len(values) - 1, 1), bottom - (bottom - top) * (v - low) / span)
+            for i, v in enumerate(values)
+        ]
         draw.line(points, fill=(28, 126, 214), width=2)
         draw.text((5, top), f"{high:.3f}", fill="black")
         draw.text((5, bottom - 10), f"{low:.3f}", fill="black")
@@ -364,4 +409,3 @@ def reward_curve(history: list[dict[str, float]], path: str | Path, size: tuple[
     path = Path(path)
     image.save(path)
     return path
-

@@ -29,17 +29,31 @@ from PIL import Image
 
 from scrutiny.agents.rubric import synthesize
 from scrutiny.api import Judge
-from scrutiny.core.images import load_image
 from scrutiny.core.aio import bounded_map, run_sync
+from scrutiny.core.images import load_image
 from scrutiny.core.schema import Criterion, Verdict
 
 PairSchedule = Literal["all", "round_robin"] | int
 
 GUARDS = [
-    Criterion(id="guard_sharp", statement="The image is in focus, not blurred", dimension="quality", weight=1.0,
-              tools=["quality"], origin="given", params={"measure": "sharpness", "met": 0.6}),
-    Criterion(id="guard_detail", statement="The image is a complete picture, not text or shapes on a blank canvas",
-              dimension="quality", weight=1.0, tools=["quality"], origin="given", params={"measure": "detail", "met": 0.6}),
+    Criterion(
+        id="guard_sharp",
+        statement="The image is in focus, not blurred",
+        dimension="quality",
+        weight=1.0,
+        tools=["quality"],
+        origin="given",
+        params={"measure": "sharpness", "met": 0.6},
+    ),
+    Criterion(
+        id="guard_detail",
+        statement="The image is a complete picture, not text or shapes on a blank canvas",
+        dimension="quality",
+        weight=1.0,
+        tools=["quality"],
+        origin="given",
+        params={"measure": "detail", "met": 0.6},
+    ),
 ]
 """Reward-hacking guards: an OCR reward alone is maximised by crisp text on an empty canvas,
 tiled text or a blurred picture that still reads. These criteria make such images lose."""
@@ -85,23 +99,51 @@ def fill_abstentions(rewards: np.ndarray, groups: Sequence[Any]) -> tuple[np.nda
     return filled, float(missing.mean()) if rewards.size else 0.0
 
 
-def normalize(rewards: np.ndarray, groups: Sequence[Any], *, per: Literal["group", "batch"] = "group",
-              clip: float = 5.0) -> np.ndarray:
-    """Group-relative advantages: (r - group mean) / (std + 1e-4), std per group or over the batch."""
-    rewards, _ = fill_abstentions(rewards, groups)
+@dataclass
+class Advantages:
+    """Group-relative advantages of a batch, with what a trainer logs about them."""
+
+    values: np.ndarray
+    abstain_rate: float
+    """The share of rewards that were NaN (filled with their group's mean: advantage 0)."""
+    constant_groups: float
+    """The share of groups whose rewards were all equal: their advantages are 0, they teach nothing."""
+
+
+def group_advantages(
+    rewards: np.ndarray, groups: Sequence[Any], *, per: Literal["group", "batch"] = "group", clip: float = 5.0
+) -> Advantages:
+    """(r - group mean) / (std + 1e-4), std per group or over the batch, clipped; abstentions get 0."""
+    filled, abstain_rate = fill_abstentions(rewards, groups)
     keys = np.array([str(g) for g in groups])
-    out = np.zeros_like(rewards)
-    batch_std = rewards.std()
+    out = np.zeros_like(filled)
+    constant = 0
     for key in np.unique(keys):
         members = keys == key
-        std = rewards[members].std() if per == "group" else batch_std
-        out[members] = (rewards[members] - rewards[members].mean()) / (std + 1e-4)
-    return np.clip(out, -clip, clip)
+        if np.ptp(filled[members]) < 1e-9:
+            constant += 1
+            continue
+        std = filled[members].std() if per == "group" else filled.std()
+        out[members] = (filled[members] - filled[members].mean()) / (std + 1e-4)
+    groups_seen = max(len(np.unique(keys)), 1)
+    return Advantages(np.clip(out, -clip, clip), abstain_rate, constant / groups_seen)
 
 
-def combine(rewards: dict[str, np.ndarray], weights: dict[str, float], groups: Sequence[Any], *,
-            mode: Literal["sum_then_normalize", "normalize_then_sum"] = "sum_then_normalize",
-            per: Literal["group", "batch"] = "group") -> np.ndarray:
+def normalize(
+    rewards: np.ndarray, groups: Sequence[Any], *, per: Literal["group", "batch"] = "group", clip: float = 5.0
+) -> np.ndarray:
+    """Group-relative advantages (`group_advantages`), as an array."""
+    return group_advantages(rewards, groups, per=per, clip=clip).values
+
+
+def combine(
+    rewards: dict[str, np.ndarray],
+    weights: dict[str, float],
+    groups: Sequence[Any],
+    *,
+    mode: Literal["sum_then_normalize", "normalize_then_sum"] = "sum_then_normalize",
+    per: Literal["group", "batch"] = "group",
+) -> np.ndarray:
     """Several rewards into one advantage per sample.
 
     `sum_then_normalize` normalises the weighted sum (rewards on large scales dominate);
@@ -155,21 +197,27 @@ class JudgeReward:
             return None
         return synthesize(prompt, library_version=self.judge.library_version) + [g.model_copy() for g in GUARDS]
 
-    async def ascore(self, images: Any, prompts: Sequence[str], metadata: Sequence[dict] | None = None) -> list[Verdict]:
+    async def ascore(
+        self, images: Any, prompts: Sequence[str], metadata: Sequence[dict] | None = None
+    ) -> list[Verdict]:
         """One verdict per image, judged against its prompt."""
         batch = await asyncio.to_thread(as_images, images)
         if len(batch) != len(prompts):
             raise ValueError(f"got {len(batch)} images but {len(prompts)} prompts")
         metas = list(metadata) if metadata is not None else [None] * len(batch)
-        return await bounded_map(lambda job: self.judge.ajudge(job[0], job[1], rubric=self.rubric_for(job[1]), metadata=job[2]),
-                                 zip(batch, prompts, metas), self.concurrency)
+        return await bounded_map(
+            lambda job: self.judge.ajudge(job[0], job[1], rubric=self.rubric_for(job[1]), metadata=job[2]),
+            zip(batch, prompts, metas),
+            self.concurrency,
+        )
 
     def score(self, images: Any, prompts: Sequence[str], metadata: Sequence[dict] | None = None) -> np.ndarray:
         """Sync: [B] scores, NaN for abstentions. Safe to call from trainer worker threads."""
         return scores_of(run_sync(self.ascore(images, prompts, metadata)))
 
-    async def ascore_group(self, prompt: str, images: Any, metadata: dict | None = None, *,
-                           pairs: PairSchedule = "all", seed: int = 0) -> GroupRewards:
+    async def ascore_group(
+        self, prompt: str, images: Any, metadata: dict | None = None, *, pairs: PairSchedule = "all", seed: int = 0
+    ) -> GroupRewards:
         """Pairwise win rate of each image against the others of its prompt group.
 
         Each pair is judged in both orders (position bias cancels; disagreement is a tie). A tie
@@ -180,10 +228,13 @@ class JudgeReward:
         rubric = self.rubric_for(prompt)
         chosen = pair_schedule(len(batch), pairs, seed)
         orders = [(i, j) for i, j in chosen] + [(j, i) for i, j in chosen]
-        verdicts = await bounded_map(lambda pair: self.judge.acompare(batch[pair[0]], batch[pair[1]], prompt, rubric=rubric),
-                                     orders, self.concurrency)
+        verdicts = await bounded_map(
+            lambda pair: self.judge.acompare(batch[pair[0]], batch[pair[1]], prompt, rubric=rubric),
+            orders,
+            self.concurrency,
+        )
         wins = np.full((len(batch), len(batch)), np.nan)
-        for (i, j), forward, backward in zip(chosen, verdicts[:len(chosen)], verdicts[len(chosen):]):
+        for (i, j), forward, backward in zip(chosen, verdicts[: len(chosen)], verdicts[len(chosen) :]):
             points = (_points(forward.preferred, first=True) + _points(backward.preferred, first=False)) / 2
             wins[i, j], wins[j, i] = points, 1 - points
         with np.errstate(invalid="ignore"):
@@ -194,7 +245,9 @@ class JudgeReward:
         """Rank reward: 1 for the best image of the group, 0 for the worst, equal scores share."""
         batch = await asyncio.to_thread(as_images, images)
         verdict = await self.judge.arank(batch, prompt, rubric=self.rubric_for(prompt))
-        return GroupRewards(rewards=rank_rewards(verdict.scores), wins=np.full((len(batch),) * 2, np.nan), verdicts=[verdict])
+        return GroupRewards(
+            rewards=rank_rewards(verdict.scores), wins=np.full((len(batch),) * 2, np.nan), verdicts=[verdict]
+        )
 
 
 def _points(preferred: int | None, *, first: bool) -> float:
@@ -360,8 +413,10 @@ def verl_batch_reward(reward: JudgeReward | None = None) -> Callable[..., list[d
         verdicts = run_sync(reward.ascore(solutions, prompts))
         raw = scores_of(verdicts)
         filled, _ = fill_abstentions(raw, prompts)
-        return [{"score": float(f), "abstained": float(np.isnan(r)), "critique": v.critique}
-                for f, r, v in zip(filled, raw, verdicts)]
+        return [
+            {"score": float(f), "abstained": float(np.isnan(r)), "critique": v.critique}
+            for f, r, v in zip(filled, raw, verdicts)
+        ]
 
     return compute_score
 
@@ -373,4 +428,6 @@ def _verl_prompt(ground_truth: Any, extra_info: dict | None) -> str:
         return ground_truth
     if extra_info and extra_info.get("prompt"):
         return extra_info["prompt"]
-    raise ValueError("verl ground_truth must be the prompt (or a dict with 'prompt'), or extra_info must carry 'prompt'")
+    raise ValueError(
+        "verl ground_truth must be the prompt (or a dict with 'prompt'), or extra_info must carry 'prompt'"
+    )

@@ -1,56 +1,47 @@
 """A GRPO run from a TOML file: the `[grpo]` config, the `[model]` to train, the `[reward]`.
 
-    [model]
-    toy_pretrain_steps = 800        # the built-in toy generator, pretrained from scratch first
-    # factory = "module:function"   # or any function returning a FlowPolicy
+[model]
+toy_pretrain_steps = 800        # the built-in toy generator, pretrained from scratch first
+# factory = "module:function"   # or any function returning a FlowPolicy
 
-    [reward]
-    judge_prompt = "a red square"   # scrutiny's offline judge scores every image against this prompt
-    upscale = 8                     # judge small images enlarged (nearest neighbour)
-    # rubric = [{statement = "...", dimension = "color", params = {color = "red"}}]
-    # function = "module:function"  # or any fn(images [B, 3, H, W] in [0, 1], prompts) -> scores
+[reward]
+judge_prompt = "a red square"   # scrutiny's offline judge scores every image against this prompt
+upscale = 8                     # judge small images enlarged (nearest neighbour)
+# rubric = [{statement = "...", dimension = "color", params = {color = "red"}}]
+# function = "module:function"  # or any fn(images [B, 3, H, W] in [0, 1], prompts) -> scores
 """
 
 from __future__ import annotations
 
-import importlib
 import tomllib
 import uuid
 from pathlib import Path
-from typing import Any
 
 import torch
 
+from scrutiny.core.loading import load_object
 from scrutiny.trainers.grpo import GRPOConfig, GRPOTrainer
-
-
-def _import(spec: str) -> Any:
-    module, _, attr = spec.partition(":")
-    if not module or not attr:
-        raise ValueError(f"{spec!r} must look like module:function")
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as e:
-        raise ValueError(f"cannot load {spec!r}: {e}") from None
 
 
 def build_run(path: str | Path) -> tuple[GRPOTrainer, Path]:
     """The trainer described by a TOML file, and where its reward curve goes."""
     from scrutiny.api import Judge, JudgeConfig
-    from scrutiny.memory import Store
     from scrutiny.core.schema import Criterion
+    from scrutiny.memory import Store
     from scrutiny.trainers.rewards import JudgeReward
 
     path = Path(path)
     config = GRPOConfig.from_toml(path)
     data = tomllib.loads(path.read_text())
     model, reward = data.get("model", {}), data.get("reward", {})
-    unknown = (set(model) - {"toy_pretrain_steps", "factory"}) | (set(reward) - {"judge_prompt", "upscale", "rubric", "function"})
+    unknown = (set(model) - {"toy_pretrain_steps", "factory"}) | (
+        set(reward) - {"judge_prompt", "upscale", "rubric", "function"}
+    )
     if unknown:
         raise ValueError(f"{path}: unknown [model]/[reward] settings {sorted(unknown)}")
     # 1. the generator
     if "factory" in model:
-        policy = _import(model["factory"])()
+        policy = load_object(model["factory"], "[model] factory")()
     else:
         from scrutiny.trainers.toy import pretrain
 
@@ -58,9 +49,11 @@ def build_run(path: str | Path) -> tuple[GRPOTrainer, Path]:
     # 2. the reward
     store = Store()
     if "function" in reward:
-        reward_fn = _import(reward["function"])
+        reward_fn = load_object(reward["function"], "[reward] function")
     else:
-        rubric = [Criterion(id=f"given_{i + 1}", origin="given", **c) for i, c in enumerate(reward.get("rubric", []))] or None
+        rubric = [
+            Criterion(id=f"given_{i + 1}", origin="given", **c) for i, c in enumerate(reward.get("rubric", []))
+        ] or None
         judge = JudgeReward(judge=Judge(store=store, config=JudgeConfig(cache=False, max_steps=1)), rubric=rubric)
         judge_prompt, upscale = reward.get("judge_prompt"), int(reward.get("upscale", 1))
 

@@ -71,12 +71,13 @@ def squares(color: str, n: int, generator: torch.Generator) -> torch.Tensor:
     for i in range(n):
         size = int(torch.randint(5, 9, (1,), generator=generator))
         x, y = (int(v) for v in torch.randint(1, 16 - size, (2,), generator=generator))
-        images[i, :, y:y + size, x:x + size] = value
+        images[i, :, y : y + size, x : x + size] = value
     return images
 
 
-def pretrain(steps: int = 600, batch: int = 64, seed: int = 0, colors_for: dict[str, list[str]] | None = None,
-             lr: float = 2e-3) -> PixelFlowPolicy:
+def pretrain(
+    steps: int = 600, batch: int = 64, seed: int = 0, colors_for: dict[str, list[str]] | None = None, lr: float = 2e-3
+) -> PixelFlowPolicy:
     """Flow matching from scratch (x_σ = (1−σ)·x₀ + σ·ε, target v = ε − x₀).
 
     `colors_for` maps each prompt to the colours its training images may have; by default the
@@ -91,8 +92,16 @@ def pretrain(steps: int = 600, batch: int = 64, seed: int = 0, colors_for: dict[
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     for _ in range(steps):
         ids = torch.randint(0, len(prompts), (batch,), generator=generator)
-        x0 = torch.cat([squares(colors_for[prompts[i]][int(torch.randint(len(colors_for[prompts[i]]), (1,), generator=generator))],
-                                1, generator) for i in ids])
+        x0 = torch.cat(
+            [
+                squares(
+                    colors_for[prompts[i]][int(torch.randint(len(colors_for[prompts[i]]), (1,), generator=generator))],
+                    1,
+                    generator,
+                )
+                for i in ids
+            ]
+        )
         sigma = torch.rand(batch, generator=generator)
         noise = torch.randn(x0.shape, generator=generator)
         x = (1 - sigma[:, None, None, None]) * x0 + sigma[:, None, None, None] * noise

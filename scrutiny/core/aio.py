@@ -52,8 +52,9 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run_coroutine_threadsafe(coroutine, background_loop()).result()
 
 
-async def bounded_map(fn: Callable[[T], Awaitable[R]], items: Iterable[T], concurrency: int,
-                      on_done: Callable[[], None] | None = None) -> list[R]:
+async def bounded_map(
+    fn: Callable[[T], Awaitable[R]], items: Iterable[T], concurrency: int, on_done: Callable[[], None] | None = None
+) -> list[R]:
     """`fn` over `items`, at most `concurrency` at once, results in order; the first failure
     cancels the rest and is raised as it is.
 

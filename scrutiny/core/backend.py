@@ -42,10 +42,17 @@ class Completion(Model):
 
 
 class Backend(Protocol):
-    """An async chat-completions client for one model (DESIGN §6)."""
+    """An async chat-completions client for one model."""
 
     model: str
 
-    async def chat(self, messages: list[dict[str, Any]], *, tools: list[dict] | None = None,
-                   response_format: dict | None = None, top_logprobs: int | None = None,
-                   max_tokens: int = 1024, temperature: float = 0.0) -> Completion: ...
+    async def chat(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict] | None = None,
+        response_format: dict | None = None,
+        top_logprobs: int | None = None,
+        max_tokens: int = 1024,
+        temperature: float = 0.0,
+    ) -> Completion: ...

@@ -18,7 +18,7 @@ import threading
 import warnings
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -26,7 +26,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 DEFAULT_MAX_PIXELS = 50_000_000
 """Decompression-bomb guard: about 50 megapixels, overridable with SCRUTINY_MAX_PIXELS."""
 
-ImageInput = Union[Image.Image, np.ndarray, str, os.PathLike, bytes, Any]
+ImageInput = Image.Image | np.ndarray | str | os.PathLike | bytes | Any
 
 
 class ImageError(ValueError):
@@ -196,9 +196,7 @@ def _from_array(array: np.ndarray) -> Image.Image:
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
-        raise ImageError(
-            f"numpy image must be HxW or HxWx3/4 (channels last); got shape {tuple(array.shape)}"
-        )
+        raise ImageError(f"numpy image must be HxW or HxWx3/4 (channels last); got shape {tuple(array.shape)}")
     if array.dtype != np.uint8:
         array = _float_to_uint8(array, "numpy array")
     return Image.fromarray(np.ascontiguousarray(array))

@@ -1,4 +1,4 @@
-"""The data model every part of scrutiny speaks (DESIGN §3).
+"""The data model every part of scrutiny speaks.
 
 Versioned pydantic models: they cross process, model and disk boundaries (traces in the store,
 verdicts returned to trainers, JSON printed by the CLI). This module is a leaf: it imports
@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import random
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -23,13 +23,30 @@ SCHEMA_VERSION = 1
 
 TaskKind = Literal["score", "compare", "rank", "edit"]
 Dimension = Literal[
-    "text", "object", "count", "color", "position", "attribute",
-    "quality", "preservation", "safety", "custom",
+    "text",
+    "object",
+    "count",
+    "color",
+    "position",
+    "attribute",
+    "quality",
+    "preservation",
+    "safety",
+    "custom",
 ]
 Origin = Literal["given", "synthesized", "skill"]
 EventKind = Literal[
-    "node_enter", "node_exit", "model_request", "model_response", "tool_call", "tool_result",
-    "parse_failure", "repair", "retry", "cache_hit", "error",
+    "node_enter",
+    "node_exit",
+    "model_request",
+    "model_response",
+    "tool_call",
+    "tool_result",
+    "parse_failure",
+    "repair",
+    "retry",
+    "cache_hit",
+    "error",
 ]
 
 
@@ -46,7 +63,7 @@ def new_id() -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Model(BaseModel):

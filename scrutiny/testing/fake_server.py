@@ -15,9 +15,9 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from collections.abc import Callable
 from typing import Any
 
 
@@ -72,7 +72,10 @@ class FakeServer:
         handler = type("BoundFakeHandler", (_Handler,), {"fake": self})
         self.httpd = _Server(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, name="fake-openai", daemon=True).start()
+        # a short poll: `stop` returns within it (the default 0.5 s costs every test that stops a server)
+        threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-openai", daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -91,19 +94,41 @@ def completion(reply: Reply, model: str) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": reply.content}
     if reply.tool_calls:
         message["tool_calls"] = [
-            {"id": f"call_{i}", "type": "function",
-             "function": {"name": c["name"], "arguments": c["arguments"] if isinstance(c["arguments"], str) else json.dumps(c["arguments"])}}
+            {
+                "id": f"call_{i}",
+                "type": "function",
+                "function": {
+                    "name": c["name"],
+                    "arguments": c["arguments"] if isinstance(c["arguments"], str) else json.dumps(c["arguments"]),
+                },
+            }
             for i, c in enumerate(reply.tool_calls)
         ]
-    choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": "tool_calls" if reply.tool_calls else "stop"}
+    choice: dict[str, Any] = {
+        "index": 0,
+        "message": message,
+        "finish_reason": "tool_calls" if reply.tool_calls else "stop",
+    }
     if reply.logprobs is not None:
-        choice["logprobs"] = {"content": [
-            {"token": t["token"], "logprob": t["logprob"], "bytes": None,
-             "top_logprobs": [{"token": k, "logprob": v, "bytes": None} for k, v in t.get("top", {}).items()]}
-            for t in reply.logprobs
-        ]}
-    return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
-            "choices": [choice], "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
+        choice["logprobs"] = {
+            "content": [
+                {
+                    "token": t["token"],
+                    "logprob": t["logprob"],
+                    "bytes": None,
+                    "top_logprobs": [{"token": k, "logprob": v, "bytes": None} for k, v in t.get("top", {}).items()],
+                }
+                for t in reply.logprobs
+            ]
+        }
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [choice],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -170,7 +195,9 @@ def main() -> None:
     parser.add_argument("--content", default='{"criteria": []}', help="the answer's content")
     parser.add_argument("--served-model-name", default="fake-vl")
     args, _ = parser.parse_known_args()  # accepts vLLM's other flags and ignores them
-    server = FakeServer(model=args.served_model_name, default=Reply(content=args.content, delay=args.delay)).start(args.port)
+    server = FakeServer(model=args.served_model_name, default=Reply(content=args.content, delay=args.delay)).start(
+        args.port
+    )
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -19,9 +19,18 @@ FONT_FILES = {
     "dejavu-mono-bold": DEJAVU / "DejaVuSansMono-Bold.ttf",
 }
 RGB = {
-    "red": (220, 30, 30), "orange": (250, 140, 0), "yellow": (250, 220, 30), "green": (30, 170, 60),
-    "blue": (30, 60, 220), "purple": (140, 40, 200), "pink": (255, 150, 190), "brown": (120, 70, 20),
-    "black": (15, 15, 15), "white": (255, 255, 255), "gray": (128, 128, 128), "cyan": (0, 200, 220),
+    "red": (220, 30, 30),
+    "orange": (250, 140, 0),
+    "yellow": (250, 220, 30),
+    "green": (30, 170, 60),
+    "blue": (30, 60, 220),
+    "purple": (140, 40, 200),
+    "pink": (255, 150, 190),
+    "brown": (120, 70, 20),
+    "black": (15, 15, 15),
+    "white": (255, 255, 255),
+    "gray": (128, 128, 128),
+    "cyan": (0, 200, 220),
 }
 
 
@@ -126,12 +135,12 @@ def misspell(text: str, rng) -> str:
     i = spots[rng.integers(len(spots))]
     kind = rng.integers(3)
     if kind == 0 and text[i] != text[i + 1]:
-        return text[:i] + text[i + 1] + text[i] + text[i + 2:]
+        return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
     if kind == 1:
         alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if text[i].isupper() else "abcdefghijklmnopqrstuvwxyz"
         choices = [c for c in alphabet if c != text[i]]
-        return text[:i] + choices[rng.integers(len(choices))] + text[i + 1:]
-    return text[:i] + text[i + 1:]
+        return text[:i] + choices[rng.integers(len(choices))] + text[i + 1 :]
+    return text[:i] + text[i + 1 :]
 
 
 def fitted_sign(text: str, size: tuple[int, int] = (768, 384), font_name: str = "aileron") -> Image.Image:
@@ -153,17 +162,29 @@ def preference_pairs(kind: str, n: int, seed: int = 0, texts: list[str] | None =
         shape = SHAPE_KINDS[rng.integers(len(SHAPE_KINDS))]
         color, other = (COLORS[i] for i in rng.choice(len(COLORS), 2, replace=False))
         if kind == "text":
-            target = texts[k % len(texts)] if texts else ["OPEN 24 HOURS", "FRESH BREAD", "Cafe Luna", "NO PARKING"][k % 4]
-            pairs.append(Pair(kind, f'A sign that says "{target}"', fitted_sign(target), fitted_sign(misspell(target, rng))))
+            target = (
+                texts[k % len(texts)] if texts else ["OPEN 24 HOURS", "FRESH BREAD", "Cafe Luna", "NO PARKING"][k % 4]
+            )
+            pairs.append(
+                Pair(kind, f'A sign that says "{target}"', fitted_sign(target), fitted_sign(misspell(target, rng)))
+            )
         elif kind == "count":
             count = int(rng.integers(1, 6))
             wrong = count + (1 if count == 1 or rng.integers(2) else -1)
             prompt = f"{NUMBER_NAMES[count]} {color} {shape}{'s' if count > 1 else ''} on a white background"
-            pairs.append(Pair(kind, prompt, shapes(grid(count, shape, color, cell=90)), shapes(grid(wrong, shape, color, cell=90))))
+            pairs.append(
+                Pair(
+                    kind, prompt, shapes(grid(count, shape, color, cell=90)), shapes(grid(wrong, shape, color, cell=90))
+                )
+            )
         elif kind == "color":
             count = int(rng.integers(1, 4))
             prompt = f"{NUMBER_NAMES[count]} {color} {shape}{'s' if count > 1 else ''}"
-            pairs.append(Pair(kind, prompt, shapes(grid(count, shape, color, cell=90)), shapes(grid(count, shape, other, cell=90))))
+            pairs.append(
+                Pair(
+                    kind, prompt, shapes(grid(count, shape, color, cell=90)), shapes(grid(count, shape, other, cell=90))
+                )
+            )
         elif kind == "position":
             other_shape = next(s for s in SHAPE_KINDS if s != shape)
             y = int(rng.integers(60, 300))
@@ -191,8 +212,14 @@ def _textured_scene(rng, size: int = 512) -> Image.Image:
     import numpy as np
 
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    base = np.stack([90 + 60 * np.sin(xx / 47 + rng.random() * 6), 110 + 50 * np.cos(yy / 53 + rng.random() * 6),
-                     100 + 40 * np.sin((xx + yy) / 71)], axis=2)
+    base = np.stack(
+        [
+            90 + 60 * np.sin(xx / 47 + rng.random() * 6),
+            110 + 50 * np.cos(yy / 53 + rng.random() * 6),
+            100 + 40 * np.sin((xx + yy) / 71),
+        ],
+        axis=2,
+    )
     base += rng.normal(0, 3, base.shape)
     return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
 
