@@ -28,7 +28,18 @@ from PIL import Image
 
 from scrutiny.agents.rubric import synthesize
 from scrutiny.core.images import image_hash
-from scrutiny.core.schema import Criterion, CriterionScore, Evidence, Task, Trace, Usage, Verdict
+from scrutiny.core.schema import (
+    GUARD_DIMENSIONS,
+    Coverage,
+    Criterion,
+    CriterionScore,
+    Evidence,
+    Task,
+    Trace,
+    Unchecked,
+    Usage,
+    Verdict,
+)
 from scrutiny.memory import Store
 from scrutiny.skills.library import Skill
 from scrutiny.skills.router import Router, apply_skills, task_text
@@ -155,6 +166,8 @@ class JudgeDeps:
     max_steps: int = 4
     router: Router | None = None
     """Picks skills from the library for each task; None judges without skills."""
+    unchecked: Unchecked = "lower"
+    """What unchecked content criteria do to the overall score (`Coverage`)."""
 
     @property
     def library_version(self) -> str:
@@ -276,7 +289,9 @@ async def score(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     scores = result.criteria
     run.trace.add("node_exit", "score", scores=[s.model_dump(mode="json") for s in scores])
     task, criteria = state["task"], state["rubric"]
-    overall = [overall_score(criteria, [s for s in scores if s.candidate == i]) for i in range(len(task.candidates))]
+    mine = [[s for s in scores if s.candidate == i] for i in range(len(task.candidates))]
+    overall = [overall_score(criteria, m, deps.unchecked) for m in mine]
+    covered = [coverage(criteria, m, deps.unchecked) for m in mine]
     preferred, ranking = preference(overall)
     if result.pairwise is not None and task.kind == "compare":  # a judgment of the pair in both orders decides
         preferred = result.pairwise.preferred
@@ -288,7 +303,8 @@ async def score(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
         evidence=[o.evidence for o in state.get("observations", [])],
         preferred=preferred if len(overall) > 1 else None,
         ranking=ranking if len(overall) > 1 else None,
-        critique=critique(criteria, scores, overall),
+        coverage=covered,
+        critique=critique(criteria, scores, overall, covered),
         trace_id=run.trace.id,
         policy=deps.policy.name,
         model=deps.policy.model,
@@ -337,14 +353,42 @@ async def run_judge(
 # 3. aggregation helpers
 
 
-def overall_score(rubric: list[Criterion], scores: list[CriterionScore]) -> float | None:
-    """Weighted mean of the criteria that were decided; None when every criterion abstained."""
+def overall_score(
+    rubric: list[Criterion], scores: list[CriterionScore], unchecked: Unchecked = "lower"
+) -> float | None:
+    """Weighted mean of the criteria that were decided, with unchecked content as `unchecked` says;
+    None (abstain) when no content criterion was checked (quality alone never makes a score)."""
     weights = {c.id: c.weight for c in rubric}
+    content = {c.id for c in rubric if c.dimension not in GUARD_DIMENSIONS}
     decided = [(weights.get(s.criterion, 1.0), s.score) for s in scores if s.score is not None]
-    total = sum(w for w, _ in decided)
-    if not decided or total == 0:
+    missing = [weights.get(s.criterion, 1.0) for s in scores if s.score is None and s.criterion in content]
+    if not any(s.score is not None and s.criterion in content for s in scores):
+        return None
+    if missing and unchecked == "abstain":
+        return None
+    total = sum(w for w, _ in decided) + (sum(missing) if unchecked == "lower" else 0.0)
+    if total == 0:
         return None
     return round(min(1.0, max(0.0, sum(w * v for w, v in decided) / total)), 6)
+
+
+def coverage(rubric: list[Criterion], scores: list[CriterionScore], unchecked: Unchecked = "lower") -> Coverage:
+    """Which content criteria a candidate's scores checked, and why the verdict abstains if it does."""
+    content = {c.id for c in rubric if c.dimension not in GUARD_DIMENSIONS}
+    mine = [s for s in scores if s.criterion in content]
+    result = Coverage(
+        checked=[s.criterion for s in mine if s.score is not None],
+        unchecked={s.criterion: s.rationale or "not checked" for s in mine if s.score is None},
+    )
+    if not content:
+        result.abstain_reason = "the rubric names nothing to see in the image (only quality or safety criteria)"
+    elif not result.checked:
+        result.abstain_reason = "no content criterion could be checked: " + "; ".join(
+            sorted(set(result.unchecked.values()))
+        )
+    elif result.unchecked and unchecked == "abstain":
+        result.abstain_reason = f"{len(result.unchecked)} content criteria could not be checked (unchecked='abstain')"
+    return result
 
 
 def preference(overall: list[float | None]) -> tuple[int | None, list[int]]:
@@ -357,8 +401,11 @@ def preference(overall: list[float | None]) -> tuple[int | None, list[int]]:
     return (ranking[0] if best - second > 1e-9 else None), ranking
 
 
-def critique(rubric: list[Criterion], scores: list[CriterionScore], overall: list[float | None]) -> str:
-    """What is wrong with each candidate and what was seen, one line per unmet criterion."""
+def critique(
+    rubric: list[Criterion], scores: list[CriterionScore], overall: list[float | None], covered: list[Coverage]
+) -> str:
+    """What is wrong with each candidate and what was seen, one line per unmet criterion, and what
+    could not be checked (and so does not count as met)."""
     statements = {c.id: c.statement for c in rubric}
     thresholds = {c.id: c.params.get("met", MET) for c in rubric}
     blocks = []
@@ -367,10 +414,19 @@ def critique(rubric: list[Criterion], scores: list[CriterionScore], overall: lis
         unmet = [s for s in mine if s.score is not None and s.score < thresholds.get(s.criterion, MET)]
         unchecked = [s for s in mine if s.score is None]
         lines = [f"- {statements[s.criterion]}: {s.rationale} (score {s.score:.2f})" for s in unmet]
-        if not unmet:
-            lines.append(f"- all {len(mine) - len(unchecked)} checked criteria are met")
+        checked = len(mine) - len(unchecked)
+        if not unmet and checked:
+            lines.append(
+                f"- the {checked} checked criteria are met" if checked > 1 else "- the checked criterion is met"
+            )
         if unchecked:
-            lines.append("- not checked: " + "; ".join(statements[s.criterion] for s in unchecked))
+            lines.append("- not checked: " + "; ".join(f"{statements[s.criterion]} ({s.rationale})" for s in unchecked))
+        cover = covered[i]
+        if cover.abstain_reason:
+            lines.append(f"- abstained: {cover.abstain_reason}")
+        elif cover.unchecked:
+            total = len(cover.checked) + len(cover.unchecked)
+            lines.append(f"- coverage: {len(cover.checked)} of {total} content criteria checked")
         head = f"candidate {i}" + (f" (score {overall[i]:.2f})" if overall[i] is not None else " (abstained)")
         blocks.append(head + ":\n" + "\n".join(lines) if len(overall) > 1 else "\n".join(lines))
     return "\n".join(blocks)

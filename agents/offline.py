@@ -19,11 +19,14 @@ import numpy as np
 
 from scrutiny.agents.judge import JudgeState, Observation, Plan, Scores, ToolRequest
 from scrutiny.core.schema import Criterion, CriterionScore
+from scrutiny.tools.coco import COCO_CLASSES, presence_from_confidence
 from scrutiny.tools.detect import Detection
 from scrutiny.tools.text_match import match_text
 
 PRESENCE_SHARE = 0.02
 """A colour covering this share of the image counts as present (for objects no detector finds)."""
+OBJECT_COLOR_SHARE = 0.3
+"""A colour covering this share of the middle of a detected object's box makes it that colour."""
 COLLATERAL_TOLERANCE = 0.1
 """Changed pixels outside an edit's region, as a share of that area, at which preservation is 0."""
 
@@ -76,6 +79,10 @@ class OfflinePolicy:
             requests.append(ToolRequest("ocr", {"image": name}, i, by_tool["ocr"], "read"))
         if "detect" in by_tool:
             requests.append(ToolRequest("detect", {"image": name}, i, by_tool["detect"], "find shapes"))
+        if "objects" in by_tool:
+            requests.append(
+                ToolRequest("detect", {"image": name, "detector": "coco"}, i, by_tool["objects"], "find objects")
+            )
         if "faces" in by_tool:
             requests.append(ToolRequest("detect", {"image": name, "query": "face"}, i, by_tool["faces"], "find faces"))
         if "palette" in by_tool:
@@ -190,6 +197,8 @@ class OfflinePolicy:
             return _score_color(c, seen)
         if c.dimension == "position":
             return _score_position(c, seen)
+        if c.dimension == "object" and p.get("presence"):
+            return _score_presence(c, seen)
         if c.dimension == "object" and p.get("negated"):
             dets, obs = _detections(seen, p.get("detect"))
             found = [d for d in dets if _matches(d, p.get("detect"), p.get("color"))]
@@ -221,6 +230,8 @@ def _tools_for(c: Criterion) -> list[str]:
         return ["palette"]
     if p.get("detect") == "face":
         return ["faces"]
+    if p.get("detect") in COCO_CLASSES:
+        return ["objects"]
     return ["detect"]
 
 
@@ -278,7 +289,8 @@ def _score_text(c: Criterion, seen: dict[str, Observation]) -> Scored:
 
 
 def _detections(seen: dict[str, Observation], kind: str | None) -> tuple[list[Detection], Observation | None]:
-    obs = seen.get("find faces" if kind == "face" else "find shapes")
+    purpose = "find faces" if kind == "face" else "find objects" if kind in COCO_CLASSES else "find shapes"
+    obs = seen.get(purpose)
     if obs is None or obs.result is None:
         return [], None
     return obs.result.detections, obs
@@ -292,11 +304,35 @@ def _matches(d: Detection, kind: str | None, color: str | None) -> bool:
     return color is None or d.color == color
 
 
+def _score_presence(c: Criterion, seen: dict[str, Observation]) -> Scored:
+    """An object the COCO detector knows: as present as the detector is confident of its best find."""
+    p = c.params
+    dets, obs = _detections(seen, p["detect"])
+    if obs is None:
+        return Scored(None, "object detection did not run", [])
+    found = [d for d in dets if d.label == p["detect"]]
+    if not found:
+        others = ", ".join(sorted({d.label for d in dets})) or "nothing it knows"
+        return Scored(0.0, f"the COCO detector found no {p['object']} (it found {others})", [obs])
+    best = max(found, key=lambda d: d.score)
+    return Scored(
+        presence_from_confidence(best.score),
+        f"found {p['object']} (confidence {best.score:.2f}) at {list(best.box)}",
+        [obs],
+    )
+
+
+COUNT_CONFIDENCE = 0.5
+"""A COCO detection counts as one object from this confidence on (below it, it only hints at presence)."""
+
+
 def _score_count(c: Criterion, seen: dict[str, Observation]) -> Scored:
     p = c.params
     dets, obs = _detections(seen, p["detect"])
     if obs is None:
         return Scored(None, "detection did not run", [])
+    if p["detect"] in COCO_CLASSES:
+        dets = [d for d in dets if d.score >= COUNT_CONFIDENCE]
     found = sum(_matches(d, p["detect"], p.get("color")) for d in dets)
     expected = p["count"]
     value = max(0.0, 1.0 - abs(found - expected) / max(expected, 1))
@@ -319,6 +355,15 @@ def _score_color(c: Criterion, seen: dict[str, Observation]) -> Scored:
         candidates = [d for d in dets if _matches(d, p["detect"], None)]
         if not candidates:
             return Scored(0.0, f"found no {p['object']} to check its colour", [obs])
+        if p["detect"] in COCO_CLASSES:  # a photo's object is many colours: the share of the asked one
+            share = max(d.colors.get(p["color"], 0.0) for d in candidates)
+            seen_colors = ", ".join(f"{k} {v:.0%}" for k, v in candidates[0].colors.items())
+            return Scored(
+                presence_score(share, OBJECT_COLOR_SHARE),
+                f"found {len(candidates)} {p['object']}; {p['color']} covers {share:.0%} of its middle "
+                f"(the first one: {seen_colors})",
+                [obs],
+            )
         share = sum(d.color == p["color"] for d in candidates) / len(candidates)
         colours = ", ".join(sorted({d.color or "?" for d in candidates}))
         return Scored(share, f"found {len(candidates)} {p['object']} coloured {colours}; wanted {p['color']}", [obs])

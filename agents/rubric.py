@@ -18,6 +18,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from scrutiny.core.schema import Criterion
+from scrutiny.tools import coco
 from scrutiny.tools.detect import SHAPE_NAMES
 
 NUMBER_WORDS = {
@@ -473,7 +474,8 @@ def _unquoted(prompt: str) -> str:
 
 
 def _detectable(head: str) -> str | None:
-    """How offline detection can find this object: a shape name, "face", or None."""
+    """How offline detection can find this object: a shape name, "face", a COCO class (when the
+    COCO detector is installed), or None."""
     head = singular(head)
     if head in SHAPE_SYNONYMS:
         return SHAPE_SYNONYMS[head]
@@ -483,7 +485,19 @@ def _detectable(head: str) -> str | None:
         return "any"
     if head == "background":
         return "background"
+    if coco.available():
+        return coco.coco_class(head)
     return None
+
+
+def _coco_noun(words: list[str], i: int) -> tuple[str, str, int] | None:
+    """The COCO object named at word i (two-word names first): (noun as written, class, words used)."""
+    if i + 1 < len(words) and (cls := coco.coco_class(f"{words[i]} {singular(words[i + 1])}")):
+        return f"{words[i]} {words[i + 1]}", cls, 2
+    if words[i] in COLOR_WORDS or words[i] in NON_OBJECTS:
+        return None  # "orange" is a colour here unless the colour rules said otherwise
+    cls = coco.coco_class(singular(words[i]))
+    return (words[i], cls, 1) if cls else None
 
 
 class _Builder:
@@ -631,10 +645,13 @@ def _colors(b: _Builder, words: list[str]) -> None:
         verb = "are" if last and head != last else "is"
         statement = f"The {target} {verb} {word}" if target else f"The image contains {word}"
         kind = _detectable(head) if target else None
+        # a colour is checked on its object; an object no tool here can find leaves it unchecked
+        seeable = not target or kind is not None
         b.add(
             "color",
             statement,
             ["detect", "palette"],
+            checkable=seeable,
             color=COLOR_WORDS[word],
             color_word=word,
             object=head,
@@ -787,6 +804,37 @@ def _negations(b: _Builder, prompt: str, words: list[str]) -> None:
             )
 
 
+def _objects(b: _Builder, words: list[str]) -> None:
+    """A presence criterion for every object the prompt names that a detector knows (COCO classes),
+    unless a count already asks for it or the prompt asks for its absence."""
+    counted = {c.params.get("object") for c in b.criteria if c.dimension == "count"}
+    i = 0
+    while i < len(words):
+        found = _coco_noun(words, i)
+        if found is None:
+            i += 1
+            continue
+        noun, cls, used = found
+        negated = any(w in {"no", "without", "not"} for w in words[max(0, i - 3) : i])
+        if not negated and singular(noun.split()[-1]) not in counted and cls not in counted:
+            article = "an" if noun[0] in "aeiou" else "a"
+            b.add(
+                "object",
+                f"The image shows {article} {singular(noun) if used == 1 else noun}",
+                ["detect"],
+                checkable=coco.available(),
+                object=cls,
+                phrase=noun,
+                detect=cls,
+                presence=True,
+            )
+        i += used
+
+
+NON_OBJECTS = {"glass", "table"}
+"""Words that name a COCO class only sometimes ("a glass building", "a table of numbers")."""
+
+
 def _style(b: _Builder, prompt: str) -> None:
     pattern = r"\bstyle of ([\w\s.'-]{2,40}?)(?=[,.;]|$)|\bin (?:the |a |an )?(?!the\b|style\b)([\w\s-]{2,40}?) style\b|\b([\w-]+)-style\b"
     for m in re.finditer(pattern, prompt, re.I):
@@ -802,6 +850,7 @@ def synthesize_t2i(prompt: str) -> list[Criterion]:
     _vague_counts(b, words)
     _colors(b, words)
     _relations(b, words)
+    _objects(b, words)
     _negations(b, _unquoted(prompt), words)
     _style(b, _unquoted(prompt))
     b.add(

@@ -23,7 +23,7 @@ from scrutiny.agents.judge import JudgeDeps, JudgeRun, Policy, run_judge
 from scrutiny.agents.offline import OfflinePolicy
 from scrutiny.core.aio import bounded_map, run_sync
 from scrutiny.core.images import ImageInput, image_hash, load_image, png_bytes
-from scrutiny.core.schema import Criterion, Task, TaskKind, Trace, Verdict
+from scrutiny.core.schema import Criterion, Task, TaskKind, Trace, Unchecked, Verdict
 from scrutiny.memory import Store
 from scrutiny.skills.library import SkillLibrary, current_library
 from scrutiny.skills.router import Router
@@ -44,6 +44,13 @@ class JudgeConfig:
     """Return a stored verdict for a task judged before with the same policy and library."""
     skills: bool = True
     """Route each task to skills of the library (their params weight the criteria)."""
+    unchecked: Unchecked = "lower"
+    """Content criteria no tool could check: "lower" (default) counts them as unmet, so a score is
+    the share of what was asked that was seen; "omit" leaves them out of the mean; "abstain" makes
+    the verdict abstain. With none checked at all the verdict always abstains. A trainer loses
+    nothing with "lower": within a prompt's group the same criteria go unchecked for every sample,
+    so group-relative advantages are unchanged, while thresholds (best-of-n, `--min-score`, a
+    refinement's target) never pass on content nobody saw."""
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
@@ -69,7 +76,11 @@ class Judge:
             self.library = current_library(self.store.home)
         self.router = Router(self.library) if self.config.skills else None
         self._deps = JudgeDeps(
-            policy=self.policy, store=self.store, max_steps=self.config.max_steps, router=self.router
+            policy=self.policy,
+            store=self.store,
+            max_steps=self.config.max_steps,
+            router=self.router,
+            unchecked=self.config.unchecked,
         )
 
     @property
@@ -219,6 +230,7 @@ class Judge:
             "tools": {name: t.version for name, t in sorted(REGISTRY.items())},
             "scrutiny": __version__,
             "max_steps": self.config.max_steps,
+            "unchecked": self.config.unchecked,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 

@@ -250,7 +250,8 @@ def test_threshold_tuning_learns_how_much_colour_counts(tmp_path, store):
         names = [f"{k}m.png", f"{k}s.png"][:: 1 if k % 2 else -1]
         for n, image in zip([f"{k}m.png", f"{k}s.png"], (mostly, speck)):
             image.save(tmp_path / n)
-        lines.append({"prompt": f"a red {name}", "images": names, "preferred": names.index(f"{k}m.png")})
+        # the colour of the whole picture ("a red kite" is the kite's colour, which needs a detector)
+        lines.append({"prompt": f"a {name} picture in red", "images": names, "preferred": names.index(f"{k}m.png")})
     (tmp_path / "red.jsonl").write_text("\n".join(json.dumps(line) for line in lines))
     items = load_preferences(tmp_path / "red.jsonl")
     library = SkillLibrary.builtin()

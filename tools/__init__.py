@@ -17,6 +17,7 @@ from scrutiny.tools.base import (
     tool,
     tool_schemas,
 )
+from scrutiny.tools.coco import COCO_CLASSES, coco_class
 from scrutiny.tools.crop import crop, zoom
 from scrutiny.tools.detect import Detection, Detector, detect, register_detector
 from scrutiny.tools.diff import diff
@@ -28,6 +29,7 @@ from scrutiny.tools.text_match import match_text, ocr_score, strict_score, text_
 
 __all__ = [
     "REGISTRY",
+    "COCO_CLASSES",
     "Detection",
     "Detector",
     "ImageArg",
@@ -36,6 +38,7 @@ __all__ = [
     "ToolCall",
     "ToolError",
     "ToolResult",
+    "coco_class",
     "crop",
     "detect",
     "diff",

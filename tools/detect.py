@@ -39,6 +39,8 @@ class Detection(BaseModel):
     """Pixels that belong to the object (0 when the detector gives only a box)."""
     score: float = 1.0
     detector: str
+    colors: dict[str, float] = {}
+    """Shares of the colour names in the middle of the box (detectors of objects, not of shapes)."""
 
 
 class DetectResult(ToolResult):
@@ -234,8 +236,8 @@ def detect(image: ImageArg, query: str | None = None, detector: str = "auto") ->
     Args:
         image: Name of the image to search.
         query: What to look for, e.g. "red circle", "triangles", "face"; empty finds everything.
-        detector: "auto" (faces for a face query, shapes otherwise), "shapes", "faces", or the
-            name of a registered plug-in detector.
+        detector: "auto" (faces for a face query, shapes otherwise), "shapes", "faces", "coco" (the
+            80 COCO object classes, with the `[detect]` extra), or a registered plug-in detector.
     """
     if detector == "auto":
         detector = "faces" if query and any(w in query.lower() for w in ("face", "person", "people")) else "shapes"

@@ -34,6 +34,10 @@ Dimension = Literal[
     "safety",
     "custom",
 ]
+GUARD_DIMENSIONS = frozenset({"quality", "safety"})
+"""What an image is like rather than what it shows: never a verdict's only evidence."""
+Unchecked = Literal["lower", "omit", "abstain"]
+"""What content criteria that could not be checked do to the overall score (see `Coverage`)."""
 Origin = Literal["given", "synthesized", "skill"]
 EventKind = Literal[
     "node_enter",
@@ -148,6 +152,25 @@ class CriterionScore(Model):
         return check_score(value)
 
 
+class Coverage(Model):
+    """Which of a candidate's content criteria (all but quality and safety) were checked.
+
+    The overall score never rests on quality alone: with no content criterion checked, the verdict
+    abstains and says why. With some checked, `JudgeConfig.unchecked` decides: "lower" (default)
+    counts each unchecked one as unmet, so a score is the share of what was asked that was seen to
+    be there; "omit" leaves them out; "abstain" abstains unless every one was checked."""
+
+    checked: list[str] = Field(default_factory=list)
+    unchecked: dict[str, str] = Field(default_factory=dict)
+    """Criterion id → why it could not be checked."""
+    abstain_reason: str | None = None
+
+    @property
+    def share(self) -> float:
+        total = len(self.checked) + len(self.unchecked)
+        return len(self.checked) / total if total else 0.0
+
+
 class Usage(Model):
     model_calls: int = 0
     prompt_tokens: int = 0
@@ -165,6 +188,8 @@ class Verdict(Model):
     scores: list[Score]
     criteria: list[CriterionScore] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
+    coverage: list[Coverage] = Field(default_factory=list)
+    """Per candidate: which content criteria were checked, which were not and why."""
     preferred: int | None = None
     """Index of the preferred candidate; None for a tie or when the judge abstained."""
     ranking: list[int] | None = None
