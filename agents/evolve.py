@@ -65,13 +65,15 @@ class Example:
 
 
 def rescored(c: Criterion, score: float | None, measures: dict[str, float]) -> float | None:
-    """The criterion's score under the thresholds in its params (what judging again would give)."""
+    """The criterion's score under the thresholds its check sets (what judging again would give)."""
     if score is None or not measures:
         return score
-    if "share" in measures and "share" in c.params:
-        return round(presence_score(measures["share"], c.params["share"]), 6)
-    if "collateral" in measures and "collateral_tolerance" in c.params:
-        return round(preservation_score(measures["collateral"], measures["ssim"], c.params["collateral_tolerance"]), 6)
+    share = getattr(c.check, "share", None)
+    if "share" in measures and share is not None:
+        return round(presence_score(measures["share"], share), 6)
+    tolerance = getattr(c.check, "collateral_tolerance", None)
+    if "collateral" in measures and tolerance is not None:
+        return round(preservation_score(measures["collateral"], measures["ssim"], tolerance), 6)
     return score
 
 
@@ -167,7 +169,7 @@ class WeightProposer:
         weights = {DIMS[d]: round(float(factors[d]), 4) for d in used}
         previous = library.skills.get("learned-weights")
         if previous is not None:  # compose with what earlier rounds learned
-            weights = {d: round(w * previous.params["weights"].get(d, 1.0), 4) for d, w in weights.items()}
+            weights = {d: round(w * previous.params.weights.get(d, 1.0), 4) for d, w in weights.items()}
         skill = Skill(
             name="learned-weights",
             kind="rubric",

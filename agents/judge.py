@@ -46,7 +46,7 @@ from scrutiny.skills.router import Router, apply_skills, task_text
 from scrutiny.tools import REGISTRY, ToolCall, ToolResult, get_tool
 
 MET = 0.9
-"""A criterion scoring at least this is met (unless its params set "met"); below it the critique names it."""
+"""A criterion scoring at least this is met (unless it sets its own `met`); below it the critique names it."""
 
 
 @dataclass
@@ -407,7 +407,7 @@ def critique(
     """What is wrong with each candidate and what was seen, one line per unmet criterion, and what
     could not be checked (and so does not count as met)."""
     statements = {c.id: c.statement for c in rubric}
-    thresholds = {c.id: c.params.get("met", MET) for c in rubric}
+    thresholds = {c.id: MET if c.met is None else c.met for c in rubric}
     blocks = []
     for i in range(len(overall)):
         mine = [s for s in scores if s.candidate == i]

@@ -31,7 +31,7 @@ from scrutiny.agents.judge import JudgeRun, JudgeState, ModelTurn, Pairwise, Pla
 from scrutiny.core.aio import bounded_map
 from scrutiny.core.backend import Backend, Completion
 from scrutiny.core.images import data_url
-from scrutiny.core.schema import Criterion, CriterionScore, Dimension, Trace, TraceEvent
+from scrutiny.core.schema import Criterion, CriterionScore, Dimension, JudgmentCheck, Trace, TraceEvent
 from scrutiny.tools import tool_schemas
 
 SYSTEM = """You are scrutiny, a careful critic of generated and edited images. You check images against \
@@ -201,7 +201,7 @@ class ModelPolicy:
                         statement=item.statement,
                         dimension=item.dimension,
                         origin="synthesized",
-                        params={"by": "model"},
+                        check=JudgmentCheck(by="model"),
                     )
                 )
         return added

@@ -18,7 +18,16 @@ from typing import NamedTuple
 import numpy as np
 
 from scrutiny.agents.judge import JudgeState, Observation, Plan, Scores, ToolRequest
-from scrutiny.core.schema import Criterion, CriterionScore
+from scrutiny.core.schema import (
+    AttributeCheck,
+    Criterion,
+    CriterionScore,
+    EditCheck,
+    ObjectCheck,
+    QualityCheck,
+    RelationCheck,
+    TextCheck,
+)
 from scrutiny.tools.coco import COCO_CLASSES, presence_from_confidence
 from scrutiny.tools.detect import Detection
 from scrutiny.tools.text_match import match_text
@@ -167,48 +176,23 @@ class OfflinePolicy:
         return Scores(scores)
 
     def _score_one(self, c: Criterion, seen: dict[str, Observation]) -> Scored:
-        p = c.params
-        if c.dimension == "text":
-            return _score_text(c, seen)
-        if c.dimension == "quality":
-            q = seen.get("quality")
-            if not q or not q.result:
-                return Scored(None, "quality was not measured", [])
-            r = q.result
-            measure = p.get("measure", "overall")
-            if measure != "overall":
-                values = r.model_dump(exclude={"overall", "raw"})
-                if measure not in values:
-                    return Scored(None, f"unknown quality measure {measure!r}; known: {', '.join(values)}", [q])
-                return Scored(values[measure], f"{measure} {values[measure]:.2f}", [q])
-            return Scored(
-                r.overall,
-                (
-                    f"sharpness {r.sharpness:.2f}, exposure {r.exposure:.2f}, noise {r.noise:.2f}, "
-                    f"blockiness {r.blockiness:.2f}, colourfulness {r.colorfulness:.2f}"
-                ),
-                [q],
-            )
-        if p.get("check") in ("change_present", "outside_region", "structure", "changed_region_color"):
-            return _score_edit(c, seen)
-        if c.dimension == "count":
-            return _score_count(c, seen)
-        if c.dimension == "color":
-            return _score_color(c, seen)
-        if c.dimension == "position":
-            return _score_position(c, seen)
-        if c.dimension == "object" and p.get("presence"):
-            return _score_presence(c, seen)
-        if c.dimension == "object" and p.get("negated"):
-            dets, obs = _detections(seen, p.get("detect"))
-            found = [d for d in dets if _matches(d, p.get("detect"), p.get("color"))]
-            if obs is None:
-                return Scored(None, "detection did not run", [])
-            return Scored(
-                (1.0 if not found else 0.0),
-                (f"found {len(found)} {p['object']}" if found else f"found no {p['object']}"),
-                [obs],
-            )
+        check = c.check
+        if isinstance(check, TextCheck):
+            return _score_text(check, seen)
+        if isinstance(check, QualityCheck):
+            return _score_quality(check, seen)
+        if isinstance(check, EditCheck):
+            return _score_edit(check, seen)
+        if isinstance(check, ObjectCheck) and check.negated:
+            return _score_absent(check, seen)
+        if isinstance(check, ObjectCheck) and check.count is not None:
+            return _score_count(check, seen)
+        if isinstance(check, ObjectCheck) and check.quantity is None:
+            return _score_presence(check, seen)
+        if isinstance(check, AttributeCheck) and check.attribute == "color":
+            return _score_color(check, seen)
+        if isinstance(check, RelationCheck) and not check.action:
+            return _score_position(check, seen)
         return Scored(None, "no offline check for this criterion", [])
 
 
@@ -216,23 +200,24 @@ class OfflinePolicy:
 
 
 def _tools_for(c: Criterion) -> list[str]:
-    """Which planner steps a criterion needs (tool names, plus "faces" and "region_palette")."""
-    p = c.params
-    if c.dimension == "text":
+    """Which planner steps a criterion needs (tool names, plus "objects", "faces" and "region_palette")."""
+    check = c.check
+    if isinstance(check, TextCheck):
         return ["ocr"]
-    if c.dimension == "quality":
+    if isinstance(check, QualityCheck):
         return ["quality"]
-    if p.get("check") == "changed_region_color":
-        return ["diff", "region_palette"]
-    if p.get("check"):
-        return ["diff"]
-    if c.dimension == "color" and not p.get("detect"):
+    if isinstance(check, EditCheck):
+        return ["diff", "region_palette"] if check.check == "changed_region_color" else ["diff"]
+    if isinstance(check, AttributeCheck) and not check.detect:
         return ["palette"]
-    if p.get("detect") == "face":
-        return ["faces"]
-    if p.get("detect") in COCO_CLASSES:
-        return ["objects"]
-    return ["detect"]
+    if isinstance(check, RelationCheck):
+        return sorted({_finder(check.subject_detect), _finder(check.object_detect or check.subject_detect)})
+    return [_finder(getattr(check, "detect", None))]
+
+
+def _finder(kind: str | None) -> str:
+    """The planner step that finds objects of this kind."""
+    return "faces" if kind == "face" else "objects" if kind in COCO_CLASSES else "detect"
 
 
 def _observations(state: JudgeState, i: int) -> dict[str, Observation]:
@@ -242,11 +227,11 @@ def _observations(state: JudgeState, i: int) -> dict[str, Observation]:
 
 def _text_criteria(state: JudgeState, by_tool: dict[str, list[str]]) -> list[Criterion]:
     ids = set(by_tool.get("ocr", []))
-    return [c for c in state["rubric"] if c.id in ids and c.dimension == "text" and c.params.get("text")]
+    return [c for c in state["rubric"] if c.id in ids and isinstance(c.check, TextCheck) and c.check.text]
 
 
 def _best_text(c: Criterion, reads: list[str]) -> float:
-    target = c.params["text"]
+    target = c.check.text
     return max(_text_value(_match(read, target)) for read in reads) if reads else 0.0
 
 
@@ -265,12 +250,32 @@ def _match(read: str, target: str):
     return match_text(_fold(read), _fold(target)).model_copy(update={"read": read, "target": target})
 
 
-def _score_text(c: Criterion, seen: dict[str, Observation]) -> Scored:
+def _score_quality(check: QualityCheck, seen: dict[str, Observation]) -> Scored:
+    q = seen.get("quality")
+    if not q or not q.result:
+        return Scored(None, "quality was not measured", [])
+    r = q.result
+    if check.measure != "overall":
+        values = r.model_dump(exclude={"overall", "raw"})
+        if check.measure not in values:
+            return Scored(None, f"unknown quality measure {check.measure!r}; known: {', '.join(values)}", [q])
+        return Scored(values[check.measure], f"{check.measure} {values[check.measure]:.2f}", [q])
+    return Scored(
+        r.overall,
+        (
+            f"sharpness {r.sharpness:.2f}, exposure {r.exposure:.2f}, noise {r.noise:.2f}, "
+            f"blockiness {r.blockiness:.2f}, colourfulness {r.colorfulness:.2f}"
+        ),
+        [q],
+    )
+
+
+def _score_text(check: TextCheck, seen: dict[str, Observation]) -> Scored:
     reads = [o for o in (seen.get("read"), seen.get("read zoomed")) if o and o.result is not None]
     if not reads:
         return Scored(None, "OCR did not run", [])
     texts = [" ".join(line.text for line in o.result.lines) for o in reads]
-    target = c.params.get("text", "")
+    target = check.text
     if not target:  # "no text"
         found = texts[0].strip()
         return Scored((0.0 if found else 1.0), (f'OCR read "{found}"' if found else "OCR read no text"), reads[:1])
@@ -278,7 +283,7 @@ def _score_text(c: Criterion, seen: dict[str, Observation]) -> Scored:
     best = max(range(len(matches)), key=lambda k: _text_value(matches[k]))
     match, used = matches[best], [reads[best]]
     value = _text_value(match)
-    if c.params.get("negated"):
+    if check.negated:
         return Scored(1.0 - match.score, f'OCR read "{match.read}"; the old text "{target}" should be gone', used)
     if not match.read:
         return Scored(0.0, f'OCR read no text, expected "{target}"', used)
@@ -289,7 +294,7 @@ def _score_text(c: Criterion, seen: dict[str, Observation]) -> Scored:
 
 
 def _detections(seen: dict[str, Observation], kind: str | None) -> tuple[list[Detection], Observation | None]:
-    purpose = "find faces" if kind == "face" else "find objects" if kind in COCO_CLASSES else "find shapes"
+    purpose = {"faces": "find faces", "objects": "find objects"}.get(_finder(kind), "find shapes")
     obs = seen.get(purpose)
     if obs is None or obs.result is None:
         return [], None
@@ -304,20 +309,58 @@ def _matches(d: Detection, kind: str | None, color: str | None) -> bool:
     return color is None or d.color == color
 
 
-def _score_presence(c: Criterion, seen: dict[str, Observation]) -> Scored:
-    """An object the COCO detector knows: as present as the detector is confident of its best find."""
-    p = c.params
-    dets, obs = _detections(seen, p["detect"])
+def _confident(d: Detection) -> bool:
+    """A find that counts as one object: any shape or face; a COCO detection from `COUNT_CONFIDENCE` on."""
+    return d.label not in COCO_CLASSES or d.score >= COUNT_CONFIDENCE
+
+
+def _score_presence(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
+    """Is the object there? A COCO object is as present as the detector is confident of its best find;
+    a shape or a face is there when the detector found one."""
+    dets, obs = _detections(seen, check.detect)
     if obs is None:
         return Scored(None, "object detection did not run", [])
-    found = [d for d in dets if d.label == p["detect"]]
+    found = [d for d in dets if _matches(d, check.detect, check.color)]
     if not found:
         others = ", ".join(sorted({d.label for d in dets})) or "nothing it knows"
-        return Scored(0.0, f"the COCO detector found no {p['object']} (it found {others})", [obs])
+        return Scored(0.0, f"found no {check.phrase or check.object} (found {others})", [obs])
     best = max(found, key=lambda d: d.score)
+    if check.detect in COCO_CLASSES:
+        value = presence_from_confidence(best.score)
+        seen = f"found {check.object} (confidence {best.score:.2f}) at {list(best.box)}"
+        rival = max(
+            (d for d in dets if d.label != best.label and _iou(d.box, best.box) > RIVAL_IOU),
+            key=lambda d: d.score,
+            default=None,
+        )
+        if rival is not None and rival.score >= RIVAL_SHARE * best.score:
+            value = min(value, CONTESTED)
+            seen += f", which the detector also calls a {rival.label} ({rival.score:.2f})"
+        return Scored(value, seen, [obs])
+    return Scored(1.0, f"found {len(found)} {check.phrase or check.object} (the first at {list(best.box)})", [obs])
+
+
+RIVAL_IOU, RIVAL_SHARE, CONTESTED = 0.6, 0.8, 0.8
+"""A find whose box the detector also gives another label (overlap above `RIVAL_IOU`, confidence at
+least `RIVAL_SHARE` of the find's) is contested: its presence stays below met (at most `CONTESTED`).
+SSD-MobileNet calls a bulldog seen from behind a cat at 0.76 and a dog at 0.70."""
+
+
+def _iou(a: tuple, b: tuple) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
+    return ix * iy / union if union else 0.0
+
+
+def _score_absent(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
+    dets, obs = _detections(seen, check.detect)
+    if obs is None:
+        return Scored(None, "detection did not run", [])
+    found = [d for d in dets if _matches(d, check.detect, check.color) and _confident(d)]
     return Scored(
-        presence_from_confidence(best.score),
-        f"found {p['object']} (confidence {best.score:.2f}) at {list(best.box)}",
+        (1.0 if not found else 0.0),
+        (f"found {len(found)} {check.object}" if found else f"found no {check.object}"),
         [obs],
     )
 
@@ -326,56 +369,49 @@ COUNT_CONFIDENCE = 0.5
 """A COCO detection counts as one object from this confidence on (below it, it only hints at presence)."""
 
 
-def _score_count(c: Criterion, seen: dict[str, Observation]) -> Scored:
-    p = c.params
-    dets, obs = _detections(seen, p["detect"])
+def _score_count(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
+    dets, obs = _detections(seen, check.detect)
     if obs is None:
         return Scored(None, "detection did not run", [])
-    if p["detect"] in COCO_CLASSES:
-        dets = [d for d in dets if d.score >= COUNT_CONFIDENCE]
-    found = sum(_matches(d, p["detect"], p.get("color")) for d in dets)
-    expected = p["count"]
+    found = sum(_matches(d, check.detect, check.color) and _confident(d) for d in dets)
+    expected = check.count
     value = max(0.0, 1.0 - abs(found - expected) / max(expected, 1))
-    what = p.get("phrase") or p["object"]
-    return Scored(value, f"found {found} {what}, expected {expected}", [obs])
+    return Scored(value, f"found {found} {check.phrase or check.object}, expected {expected}", [obs])
 
 
-def _score_color(c: Criterion, seen: dict[str, Observation]) -> Scored:
-    p = c.params
-    if p.get("detect") == "background":
+def _score_color(check: AttributeCheck, seen: dict[str, Observation]) -> Scored:
+    color = check.value
+    if check.detect == "background":
         dets, obs = _detections(seen, "shapes")
         if obs is None:
             return Scored(None, "detection did not run", [])
         bg = obs.result.background
-        return Scored((1.0 if bg == p["color"] else 0.0), f"the background is {bg}", [obs])
-    if p.get("detect"):
-        dets, obs = _detections(seen, p["detect"])
+        return Scored((1.0 if bg == color else 0.0), f"the background is {bg}", [obs])
+    if check.detect:
+        dets, obs = _detections(seen, check.detect)
         if obs is None:
             return Scored(None, "detection did not run", [])
-        candidates = [d for d in dets if _matches(d, p["detect"], None)]
+        candidates = [d for d in dets if _matches(d, check.detect, None)]
         if not candidates:
-            return Scored(0.0, f"found no {p['object']} to check its colour", [obs])
-        if p["detect"] in COCO_CLASSES:  # a photo's object is many colours: the share of the asked one
-            share = max(d.colors.get(p["color"], 0.0) for d in candidates)
+            return Scored(0.0, f"found no {check.object} to check its colour", [obs])
+        if check.detect in COCO_CLASSES or check.detect == "face":  # a photo's object is many colours
+            share = max(d.colors.get(color, 0.0) for d in candidates)
             seen_colors = ", ".join(f"{k} {v:.0%}" for k, v in candidates[0].colors.items())
             return Scored(
                 presence_score(share, OBJECT_COLOR_SHARE),
-                f"found {len(candidates)} {p['object']}; {p['color']} covers {share:.0%} of its middle "
+                f"found {len(candidates)} {check.object}; {color} covers {share:.0%} of its middle "
                 f"(the first one: {seen_colors})",
                 [obs],
             )
-        share = sum(d.color == p["color"] for d in candidates) / len(candidates)
+        share = sum(d.color == color for d in candidates) / len(candidates)
         colours = ", ".join(sorted({d.color or "?" for d in candidates}))
-        return Scored(share, f"found {len(candidates)} {p['object']} coloured {colours}; wanted {p['color']}", [obs])
+        return Scored(share, f"found {len(candidates)} {check.object} coloured {colours}; wanted {color}", [obs])
     pal = seen.get("colours")
     if pal is None or pal.result is None:
         return Scored(None, "colours were not measured", [])
-    share = pal.result.shares.get(p["color"], 0.0)
-    target = f" (that it is the {p['object']}'s colour is not verifiable offline)" if p.get("object") else ""
+    share = pal.result.shares.get(color, 0.0)
     return Scored(
-        presence_score(share, p.get("share", PRESENCE_SHARE)),
-        f"{p['color']} covers {share:.1%} of the image{target}",
-        [pal],
+        presence_score(share, check.share or PRESENCE_SHARE), f"{color} covers {share:.1%} of the image", [pal]
     )
 
 
@@ -383,19 +419,25 @@ def _centre(d: Detection) -> tuple[float, float]:
     return (d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2
 
 
-def _score_position(c: Criterion, seen: dict[str, Observation]) -> Scored:
-    p = c.params
-    dets, obs = _detections(seen, "shapes")
+def _best(dets: list[Detection], kind: str | None, color: str | None, exclude: Detection | None = None):
+    """The most salient find of a kind: the most confident for COCO objects, the largest otherwise."""
+    found = [d for d in dets if _matches(d, kind, color) and _confident(d) and d is not exclude]
+    if not found:
+        return None
+    return max(found, key=lambda d: (d.score, d.area) if kind in COCO_CLASSES else (d.area, d.score))
+
+
+def _score_position(check: RelationCheck, seen: dict[str, Observation]) -> Scored:
+    """Where things are, from their boxes: in the frame (thirds), or relative to each other."""
+    s_kind = None if check.subject_detect == "any" else check.subject_detect
+    s_dets, obs = _detections(seen, s_kind)
     if obs is None:
         return Scored(None, "detection did not run", [])
-    kind_s = _shape_kind(p["subject"])
-    subjects = [d for d in dets if _matches(d, kind_s, p.get("subject_color"))]
-    if not subjects:
-        return Scored(0.0, f"found no {p.get('subject_phrase', p['subject'])}", [obs])
-    s = max(subjects, key=lambda d: d.area)
+    s = _best(s_dets, s_kind, check.subject_color)
+    if s is None:
+        return Scored(0.0, f"found no {check.subject_phrase or check.subject}", [obs])
     sx, sy = _centre(s)
-    relation = p["relation"]
-    if "object" not in p or p.get("object") is None:  # absolute position in the frame
+    if check.object is None:  # absolute position in the frame
         w, h = obs.result.width, obs.result.height
         ok = {
             "left": sx < w / 3,
@@ -403,15 +445,18 @@ def _score_position(c: Criterion, seen: dict[str, Observation]) -> Scored:
             "center": w / 3 <= sx <= 2 * w / 3 and h / 3 <= sy <= 2 * h / 3,
             "top": sy < h / 3,
             "bottom": sy > 2 * h / 3,
-        }.get(relation)
+        }.get(check.relation)
         if ok is None:
-            return Scored(None, f"'{relation}' is not checkable offline", [obs])
-        return Scored(float(ok), f"{p.get('subject_phrase')} centre at ({sx:.0f}, {sy:.0f}) in a {w}x{h} image", [obs])
-    kind_o = _shape_kind(p["object"])
-    objects = [d for d in dets if _matches(d, kind_o, p.get("object_color")) and d is not s]
-    if not objects:
-        return Scored(0.0, f"found no {p.get('object_phrase', p['object'])}", [obs])
-    o = max(objects, key=lambda d: d.area)
+            return Scored(None, f"'{check.relation}' is not checkable offline", [obs])
+        return Scored(float(ok), f"{check.subject_phrase} centre at ({sx:.0f}, {sy:.0f}) in a {w}x{h} image", [obs])
+    o_kind = None if check.object_detect == "any" else check.object_detect
+    o_dets, o_obs = _detections(seen, o_kind)
+    if o_obs is None:
+        return Scored(None, "detection did not run", [obs])
+    o = _best(o_dets, o_kind, check.object_color, exclude=s)
+    used = [obs] if o_obs is obs else [obs, o_obs]
+    if o is None:
+        return Scored(0.0, f"found no {check.object_phrase or check.object}", used)
     ox, oy = _centre(o)
     overlap_x = min(s.box[2], o.box[2]) - max(s.box[0], o.box[0]) > 0
     gap = max(o.box[0] - s.box[2], s.box[0] - o.box[2], o.box[1] - s.box[3], s.box[1] - o.box[3], 0)
@@ -425,28 +470,21 @@ def _score_position(c: Criterion, seen: dict[str, Observation]) -> Scored:
         "on": sy < oy and overlap_x,
         "next to": gap <= span,
     }
-    if relation not in checks:
-        return Scored(None, f"'{relation}' is not checkable offline", [obs])
+    if check.relation not in checks:
+        return Scored(None, f"'{check.relation}' is not checkable offline", used)
     seen_text = (
-        f"{p.get('subject_phrase')} centre ({sx:.0f}, {sy:.0f}), {p.get('object_phrase')} centre ({ox:.0f}, {oy:.0f})"
+        f"{check.subject_phrase} at {list(s.box)} (centre {sx:.0f}, {sy:.0f}), "
+        f"{check.object_phrase} at {list(o.box)} (centre {ox:.0f}, {oy:.0f})"
     )
-    return Scored(float(checks[relation]), seen_text, [obs])
+    return Scored(float(checks[check.relation]), seen_text, used)
 
 
-def _shape_kind(word: str) -> str | None:
-    from scrutiny.agents.rubric import _detectable
-
-    kind = _detectable(word)
-    return None if kind == "any" else kind
-
-
-def _score_edit(c: Criterion, seen: dict[str, Observation]) -> Scored:
-    p = c.params
+def _score_edit(check: EditCheck, seen: dict[str, Observation]) -> Scored:
     first = seen.get("changes")
     if first is None or first.result is None:
         return Scored(None, "the edit was not compared with its source", [])
     r = first.result
-    if p["check"] == "change_present":
+    if check.check == "change_present":
         if not r.regions:
             return Scored(0.0, "diff found no change from the source", [first])
         return Scored(
@@ -454,20 +492,22 @@ def _score_edit(c: Criterion, seen: dict[str, Observation]) -> Scored:
             f"diff found a change at {list(r.regions[0])} ({r.changed_fraction:.1%} of the image changed)",
             [first],
         )
-    if p["check"] == "structure":
+    if check.check == "structure":
         value = float(np.clip((r.preserved_ssim - 0.3) / 0.7, 0, 1))
         return Scored(value, f"structural similarity to the source {r.preserved_ssim:.2f}", [first])
+    if check.check == "instruction":
+        return Scored(None, "whether the result matches the instruction is not checkable offline", [])
     if not r.regions:
-        if p["check"] == "changed_region_color":
+        if check.check == "changed_region_color":
             return Scored(0.0, "no changed region to check the colour of", [first])
         return Scored(1.0, "nothing changed, so everything is preserved", [first])
     outside = seen.get("outside the edit")
-    if p["check"] == "outside_region":
+    if check.check == "outside_region":
         if outside is None or outside.result is None:
             return Scored(None, "the area outside the edit was not measured", [first])
         o = outside.result
         collateral = o.outside_changed_fraction or 0.0
-        value = preservation_score(collateral, o.preserved_ssim, p.get("collateral_tolerance", COLLATERAL_TOLERANCE))
+        value = preservation_score(collateral, o.preserved_ssim, check.collateral_tolerance or COLLATERAL_TOLERANCE)
         return Scored(
             value,
             (
@@ -479,24 +519,26 @@ def _score_edit(c: Criterion, seen: dict[str, Observation]) -> Scored:
     after, before = seen.get("colours of edit region in candidate"), seen.get("colours of edit region in source")
     if after is None or before is None or after.result is None or before.result is None:
         return Scored(None, "the colours of the edited region were not measured", [first])
-    gain = after.result.shares.get(p["color"], 0.0) - before.result.shares.get(p["color"], 0.0)
+    color = check.color or ""
+    gain = after.result.shares.get(color, 0.0) - before.result.shares.get(color, 0.0)
     value = float(np.clip(gain / 0.15, 0, 1))
     return Scored(
         value,
-        f"{p['color']} in the edited region went from {before.result.shares.get(p['color'], 0.0):.0%} to "
-        f"{after.result.shares.get(p['color'], 0.0):.0%}",
+        f"{color} in the edited region went from {before.result.shares.get(color, 0.0):.0%} to "
+        f"{after.result.shares.get(color, 0.0):.0%}",
         [first, after, before],
     )
 
 
 def _measures(c: Criterion, used: list[Observation]) -> dict[str, float]:
     """What the thresholded criteria measured (see `CriterionScore.measures`)."""
+    check = c.check
     for o in used:
         if o.result is None:
             continue
-        if c.dimension == "color" and not c.params.get("detect") and o.request.purpose == "colours":
-            return {"share": o.result.shares.get(c.params["color"], 0.0)}
-        if c.params.get("check") == "outside_region" and o.request.purpose == "outside the edit":
+        if isinstance(check, AttributeCheck) and not check.detect and o.request.purpose == "colours":
+            return {"share": o.result.shares.get(check.value, 0.0)}
+        if isinstance(check, EditCheck) and check.check == "outside_region" and o.request.purpose == "outside the edit":
             return {"collateral": o.result.outside_changed_fraction or 0.0, "ssim": o.result.preserved_ssim}
     return {}
 

@@ -22,7 +22,7 @@ from langgraph.runtime import Runtime
 from PIL import Image
 
 from scrutiny.agents.judge import MET
-from scrutiny.core.schema import Criterion, Verdict
+from scrutiny.core.schema import AttributeCheck, Criterion, ObjectCheck, QualityCheck, RelationCheck, TextCheck, Verdict
 
 
 class Generator(Protocol):
@@ -174,7 +174,9 @@ async def run_refine(prompt: str, deps: RefineDeps) -> RefineState:
 def unmet(verdict: Verdict) -> list[Criterion]:
     """Checkable criteria of the first candidate scoring below their threshold."""
     scores = {s.criterion: s.score for s in verdict.criteria if s.candidate == 0}
-    return [c for c in verdict.rubric if scores.get(c.id) is not None and scores[c.id] < c.params.get("met", MET)]
+    return [
+        c for c in verdict.rubric if scores.get(c.id) is not None and scores[c.id] < (MET if c.met is None else c.met)
+    ]
 
 
 def stop_reason(best: Verdict | None, rounds: int, deps: RefineDeps) -> str | None:
@@ -192,24 +194,32 @@ def stop_reason(best: Verdict | None, rounds: int, deps: RefineDeps) -> str | No
 
 def restate(c: Criterion) -> str | None:
     """One explicit sentence for an unmet criterion, or None when there is nothing to restate."""
-    p = c.params
-    if c.dimension == "text" and p.get("text"):
-        return f'The text must read exactly "{p["text"]}", letter by letter.'
-    if c.dimension == "text" and p.get("negated"):
-        return "Show no text or lettering anywhere."
-    if c.dimension == "count" and p.get("count") is not None:
-        return f"Show exactly {p['count']} {p.get('phrase') or p['object']}, no more and no fewer."
-    if c.dimension == "color" and p.get("color"):
-        return f"The {p.get('object') or 'main subject'} must be {p['color']}."
-    if c.dimension == "position" and p.get("object_phrase"):
-        return f"Place the {p['subject_phrase']} {p['relation']} the {p['object_phrase']}."
-    if c.dimension == "position":
-        return f"Place the {p['subject_phrase']} at the {p['relation']} of the image."
-    if p.get("negated") and p.get("object"):
-        return f"Do not include any {p['phrase'] if p.get('phrase') else p['object']}."
+    k = c.check
+    if isinstance(k, TextCheck):
+        return (
+            "Show no text or lettering anywhere."
+            if not k.text
+            else (
+                f'The text must read exactly "{k.text}", letter by letter.'
+                if not k.negated
+                else f'Remove the text "{k.text}".'
+            )
+        )
+    if isinstance(k, ObjectCheck) and k.negated:
+        return f"Do not include any {k.phrase or k.object}."
+    if isinstance(k, ObjectCheck) and k.count is not None:
+        return f"Show exactly {k.count} {k.phrase or k.object}, no more and no fewer."
+    if isinstance(k, ObjectCheck):
+        return f"Show the {k.phrase or k.object} clearly."
+    if isinstance(k, AttributeCheck) and k.attribute == "color":
+        return f"The {k.object or 'main subject'} must be {k.value}."
+    if isinstance(k, RelationCheck) and k.object is not None:
+        return f"Place the {k.subject_phrase or k.subject} {k.relation} the {k.object_phrase or k.object}."
+    if isinstance(k, RelationCheck):
+        return f"Place the {k.subject_phrase or k.subject} at the {k.relation} of the image."
     if c.dimension == "preservation":
         return "Change nothing outside the edited region."
-    if c.dimension == "quality":
+    if isinstance(k, QualityCheck):
         return "Make the image sharp, well exposed and detailed."
     return None
 

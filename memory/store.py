@@ -33,7 +33,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
 from scrutiny.core.images import image_hash, load_image, png_bytes
-from scrutiny.core.schema import SCHEMA_VERSION, Task, Trace, TraceEvent, Verdict, utcnow
+from scrutiny.core.schema import READS, SCHEMA_VERSION, Task, Trace, TraceEvent, Verdict, utcnow
 
 T = TypeVar("T")
 
@@ -480,7 +480,13 @@ class Store:
         self._write(write)
         with self._lock, Session(self.engine) as session:
             found = int(session.get(MetaRow, "schema_version").value)
-        if found != SCHEMA_VERSION:
+        if found in READS and found != SCHEMA_VERSION:  # older records are converted as they are read
+
+            def upgrade(session: Session) -> None:
+                session.get(MetaRow, "schema_version").value = str(SCHEMA_VERSION)
+
+            self._write(upgrade)
+        elif found != SCHEMA_VERSION:
             raise StoreError(
                 f"the store at {self.url} has schema version {found}, this scrutiny reads version "
                 f"{SCHEMA_VERSION}; upgrade scrutiny, or point SCRUTINY_HOME/SCRUTINY_DB_URL at a new store"

@@ -574,7 +574,7 @@ def skills_list(as_json: JsonOpt = False) -> None:
     for column in ("skill", "kind", "description", "params"):
         table.add_column(column)
     for s in library.skills.values():
-        table.add_row(s.name, s.kind, escape(s.description), escape(json.dumps(s.params)) if s.params else "")
+        table.add_row(s.name, s.kind, escape(s.description), escape(json.dumps(s.params.dump())) if s.params else "")
     out.print(table)
 
 
@@ -590,7 +590,7 @@ def skills_show(name: str) -> None:
         f"{s.name} ({s.kind}, version {s.version})\n{s.description}\nwhen to use: {s.when_to_use}\n\n{s.body.strip()}"
     )
     if s.params:
-        print(f"\nparams: {json.dumps(s.params, sort_keys=True)}")
+        print(f"\nparams: {json.dumps(s.params.dump(), sort_keys=True)}")
 
 
 @skills_app.command("history")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from scrutiny.api import Judge
-from scrutiny.core.schema import SCHEMA_VERSION, Trace, Verdict
+from scrutiny.core.schema import READS, SCHEMA_VERSION, Trace, Verdict
 from scrutiny.memory import Store, StoreError
 
 EXPORT_FORMAT = "scrutiny-traces"
@@ -191,7 +191,7 @@ def import_lines(store: Store, path: Path) -> int:
             raise ValueError(f"{path}:{number}: not JSON ({e.msg})") from None
         if record.get("format") != EXPORT_FORMAT:
             raise ValueError(f"{path}:{number}: not a scrutiny trace export")
-        if record.get("schema_version") != SCHEMA_VERSION:
+        if record.get("schema_version") not in READS:
             raise ValueError(
                 f"{path}:{number}: schema version {record.get('schema_version')}, this scrutiny reads {SCHEMA_VERSION}"
             )

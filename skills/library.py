@@ -41,6 +41,38 @@ class SkillError(ValueError):
     """A skill folder that cannot be used; the message names the file and the problem."""
 
 
+class Thresholds(BaseModel):
+    """How the offline policy turns measurements into scores (None: its default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    presence_share: float | None = Field(default=None, gt=0.0, le=1.0)
+    """The image share at which a colour with no detectable object is fully present."""
+    collateral_tolerance: float | None = Field(default=None, gt=0.0, le=1.0)
+    """Changed pixels outside an edit, as a share of that area, at which preservation is 0."""
+
+
+class SkillParams(BaseModel):
+    """What a skill does to the criteria of the tasks it is routed to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    always: bool = False
+    """The router picks the skill for every task."""
+    weights: dict[Dimension, float] = Field(default_factory=dict)
+    """Factor on the weight of every criterion of a dimension."""
+    met: dict[Dimension, float] = Field(default_factory=dict)
+    """The score from which a criterion of a dimension counts as met."""
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+    def dump(self) -> dict[str, Any]:
+        """The params as `params.json` holds them: only what is set."""
+        return self.model_dump(exclude_defaults=True)
+
+    def __bool__(self) -> bool:
+        return bool(self.dump())
+
+
 class Skill(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -50,7 +82,7 @@ class Skill(BaseModel):
     when_to_use: str
     version: int | str = 1
     body: str = ""
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: SkillParams = Field(default_factory=SkillParams)
 
     @field_validator("name")
     @classmethod
@@ -58,23 +90,6 @@ class Skill(BaseModel):
         if not NAME.match(name):
             raise ValueError(f"{name!r} is not a safe skill name (lower-case letters, digits and '-', at most 64)")
         return name
-
-    @field_validator("params")
-    @classmethod
-    def _known_params(cls, params: dict[str, Any]) -> dict[str, Any]:
-        unknown_thresholds = set(params.get("thresholds", {})) - {"presence_share", "collateral_tolerance"}
-        if unknown_thresholds:
-            raise ValueError(
-                f"params.thresholds names unknown thresholds {sorted(unknown_thresholds)}; "
-                "known: collateral_tolerance, presence_share"
-            )
-        for key in ("weights", "met"):
-            unknown = set(params.get(key, {})) - DIMENSIONS
-            if unknown:
-                raise ValueError(
-                    f"params.{key} names unknown dimensions {sorted(unknown)}; known: {sorted(DIMENSIONS)}"
-                )
-        return params
 
     def text(self) -> str:
         return f"## {self.name}\n{self.description}\n{self.body.strip()}"
@@ -132,7 +147,10 @@ class SkillLibrary:
         return cls({s["name"]: Skill(**s) for s in json.loads(data)})
 
     def to_json(self) -> str:
-        return json.dumps([s.model_dump() for s in sorted(self.skills.values(), key=lambda s: s.name)], sort_keys=True)
+        return json.dumps(
+            [s.model_dump() | {"params": s.params.dump()} for s in sorted(self.skills.values(), key=lambda s: s.name)],
+            sort_keys=True,
+        )
 
     @property
     def version(self) -> str:
@@ -158,7 +176,7 @@ class SkillLibrary:
             )
             (sub / "SKILL.md").write_text(f"---\n{front}---\n{skill.body}")
             if skill.params:
-                (sub / "params.json").write_text(json.dumps(skill.params, indent=2, sort_keys=True) + "\n")
+                (sub / "params.json").write_text(json.dumps(skill.params.dump(), indent=2, sort_keys=True) + "\n")
 
     def with_skill(self, skill: Skill) -> SkillLibrary:
         return SkillLibrary({**self.skills, skill.name: skill})

@@ -14,6 +14,7 @@ import threading
 from collections import Counter
 from typing import Any
 
+from scrutiny.core.schema import AttributeCheck, EditCheck
 from scrutiny.skills.library import Skill, SkillLibrary
 
 _model: Any = None
@@ -124,7 +125,7 @@ class Router:
         scores = self.scores(text)
         ranked = sorted(range(len(self.skills)), key=lambda i: -scores[i])
         chosen = [self.skills[i] for i in ranked[: self.k] if scores[i] > 0]
-        always = [s for s in self.skills if s.params.get("always") and s not in chosen]
+        always = [s for s in self.skills if s.params.always and s not in chosen]
         return chosen + always
 
     def scores(self, text: str) -> list[float]:
@@ -161,15 +162,14 @@ def apply_skills(criteria: list, skills: list[Skill]) -> list:
     the scoring thresholds `presence_share` (colour presence) and `collateral_tolerance` (edits)."""
     out = []
     for c in criteria:
-        weight, params = c.weight, dict(c.params)
+        weight, met, check = c.weight, c.met, c.check
         for s in skills:
-            weight *= s.params.get("weights", {}).get(c.dimension, 1.0)
-            if c.dimension in s.params.get("met", {}):
-                params["met"] = s.params["met"][c.dimension]
-            thresholds = s.params.get("thresholds", {})
-            if "presence_share" in thresholds and c.dimension == "color" and not c.params.get("detect"):
-                params["share"] = thresholds["presence_share"]
-            if "collateral_tolerance" in thresholds and c.params.get("check") == "outside_region":
-                params["collateral_tolerance"] = thresholds["collateral_tolerance"]
-        out.append(c.model_copy(update={"weight": weight, "params": params}))
+            weight *= s.params.weights.get(c.dimension, 1.0)
+            met = s.params.met.get(c.dimension, met)
+            t = s.params.thresholds
+            if t.presence_share is not None and isinstance(check, AttributeCheck) and not check.detect:
+                check = check.model_copy(update={"share": t.presence_share})
+            if t.collateral_tolerance is not None and isinstance(check, EditCheck) and check.check == "outside_region":
+                check = check.model_copy(update={"collateral_tolerance": t.collateral_tolerance})
+        out.append(c.model_copy(update={"weight": weight, "met": met, "check": check}))
     return out

@@ -6,7 +6,7 @@ import scrutiny
 from scrutiny import ImageError, Judge, JudgeConfig
 from scrutiny.testing.scenes import fitted_sign
 
-SIGN = 'A sign that says "FRESH BREAD"'
+SIGN = 'The words "FRESH BREAD"'
 
 
 def test_public_surface_is_small():

@@ -9,7 +9,7 @@ from scrutiny.cli import app
 from scrutiny.testing.scenes import fitted_sign, grid, preference_pairs, shapes
 
 runner = CliRunner()
-SIGN = 'A sign that says "OPEN 24 HOURS"'
+SIGN = 'The words "OPEN 24 HOURS"'
 
 
 @pytest.fixture

@@ -151,7 +151,7 @@ def test_evolution_raises_held_out_accuracy_and_rollback_restores_verdicts(data,
     final = asyncio.run(evolve(library, examples, [WeightProposer()]))
     assert final["best"] >= final["baseline"] + 0.4  # a clear margin on held-out prompts
     evolved = SkillLibrary.from_json(final["library_json"])
-    weights = evolved.skills["learned-weights"].params["weights"]
+    weights = evolved.skills["learned-weights"].params.weights
     assert weights["text"] > weights["color"]
     # the real judge with the evolved library agrees with the re-aggregated accuracy on validation
     _, val = split(examples)
@@ -259,8 +259,8 @@ def test_threshold_tuning_learns_how_much_colour_counts(tmp_path, store):
     assert all(e.measures[0] for e in examples)  # the colour shares were kept for re-scoring
     final = asyncio.run(evolve(library, examples, [ThresholdProposer()]))
     assert final["baseline"] < 1.0 and final["best"] == 1.0
-    tuned = SkillLibrary.from_json(final["library_json"]).skills["learned-thresholds"].params["thresholds"]
-    assert tuned["presence_share"] > 0.02
+    tuned = SkillLibrary.from_json(final["library_json"]).skills["learned-thresholds"].params.thresholds
+    assert tuned.presence_share > 0.02
     # judging again with the tuned library gives the same answers the re-scoring predicted
     verdict = Judge(
         store=store, library=SkillLibrary.from_json(final["library_json"]), config=JudgeConfig(cache=False)

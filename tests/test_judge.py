@@ -7,7 +7,7 @@ from scrutiny import Judge, JudgeConfig
 from scrutiny.core.schema import Criterion
 from scrutiny.testing.scenes import Shape, fitted_sign, grid, preference_pairs, shapes
 
-SIGN = 'A storefront sign that says "OPEN 24 HOURS"'
+SIGN = 'The words "OPEN 24 HOURS"'
 
 
 @pytest.fixture

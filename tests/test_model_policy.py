@@ -11,7 +11,7 @@ from scrutiny.backends import OpenAIBackend
 from scrutiny.testing.fake_server import FakeServer, Reply
 from scrutiny.testing.scenes import fitted_sign, grid, shapes
 
-SIGN = 'A sign that says "OPEN 24 HOURS"'
+SIGN = 'The words "OPEN 24 HOURS"'
 RUBRIC = [
     Criterion(
         id="text_1",

@@ -10,7 +10,7 @@ from scrutiny.core.schema import Criterion
 from scrutiny.refinement import refine
 from scrutiny.testing.scenes import ToyGenerator, fitted_sign
 
-SIGN = 'A storefront sign that says "GRAND OPENING"'
+SIGN = 'The words "GRAND OPENING"'
 
 
 @pytest.fixture

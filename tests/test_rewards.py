@@ -25,7 +25,7 @@ from scrutiny.trainers.rewards import (
     verl_reward,
 )
 
-SIGN = 'A sign that says "FRESH BREAD"'
+SIGN = 'The words "FRESH BREAD"'
 UNCHECKABLE = [Criterion(id="c", statement="The bread looks tasty", checkable=False)]
 
 

@@ -1,3 +1,4 @@
+import json
 import multiprocessing
 import sqlite3
 import threading
@@ -192,3 +193,43 @@ def test_two_stores_on_one_database_write_the_same_image_and_cache_key(tmp_path)
     assert stores[0].cached_verdict("one key") is not None
     for store in stores:
         store.close()
+
+
+def test_a_version_1_store_is_read_and_upgraded(tmp_path):
+    """Verdicts stored before criteria were typed (`params` dicts) read back as typed checks."""
+    from scrutiny.core.schema import Criterion, ObjectCheck, TextCheck
+
+    store = Store(home=tmp_path)
+    verdict = Verdict(
+        task=_task(),
+        scores=[0.5],
+        rubric=[
+            Criterion(id="text_1", statement='Shows "HI"', dimension="text", check=TextCheck(text="HI"), met=1.0),
+            Criterion(id="count_1", statement="Three circles", dimension="count", check=ObjectCheck(object="circle")),
+        ],
+    )
+    store.record_verdict(verdict)
+    store.close()
+    old = json.loads(verdict.model_dump_json())
+    old["schema_version"] = 1
+    old["rubric"] = [  # the version-1 shape of the same rubric
+        {"id": "text_1", "statement": 'Shows "HI"', "dimension": "text", "params": {"text": "HI", "met": 1.0}},
+        {
+            "id": "count_1",
+            "statement": "Three circles",
+            "dimension": "count",
+            "params": {"count": 3, "object": "circle", "detect": "circle", "color": None},
+        },
+    ]
+    connection = sqlite3.connect(tmp_path / "scrutiny.db")
+    connection.execute("UPDATE verdicts SET data_json = ? WHERE id = ?", (json.dumps(old), verdict.id))
+    connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    connection.commit()
+    connection.close()
+    again = Store(home=tmp_path)
+    read = again.verdict(verdict.id)
+    assert read.schema_version == 2 and read.rubric[0].check == TextCheck(text="HI") and read.rubric[0].met == 1.0
+    assert read.rubric[1].check == ObjectCheck(object="circle", detect="circle", count=3)
+    assert sqlite3.connect(tmp_path / "scrutiny.db").execute(
+        "SELECT value FROM meta WHERE key = 'schema_version'"
+    ).fetchone() == ("2",)

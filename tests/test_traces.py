@@ -11,7 +11,7 @@ from scrutiny.memory import Store
 from scrutiny.testing.scenes import fitted_sign, grid, preference_pairs, shapes
 
 runner = CliRunner()
-SIGN = 'A sign that says "OPEN 24 HOURS"'
+SIGN = 'The words "OPEN 24 HOURS"'
 
 
 def run(*args):

@@ -11,7 +11,7 @@ from scrutiny.testing.scenes import fitted_sign, grid, preference_pairs, shapes
 from scrutiny.viewer import PAGE_SIZE, serve_in_thread
 
 CHROMIUM = shutil.which("chromium")
-SIGN = 'A sign that says "OPEN 24 HOURS"'
+SIGN = 'The words "OPEN 24 HOURS"'
 
 
 @pytest.fixture(scope="module")

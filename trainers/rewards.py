@@ -31,7 +31,7 @@ from scrutiny.agents.rubric import synthesize
 from scrutiny.api import Judge
 from scrutiny.core.aio import bounded_map, run_sync
 from scrutiny.core.images import load_image
-from scrutiny.core.schema import Criterion, Verdict
+from scrutiny.core.schema import Criterion, QualityCheck, Verdict
 
 PairSchedule = Literal["all", "round_robin"] | int
 
@@ -43,7 +43,8 @@ GUARDS = [
         weight=1.0,
         tools=["quality"],
         origin="given",
-        params={"measure": "sharpness", "met": 0.6},
+        check=QualityCheck(measure="sharpness"),
+        met=0.6,
     ),
     Criterion(
         id="guard_detail",
@@ -52,7 +53,8 @@ GUARDS = [
         weight=1.0,
         tools=["quality"],
         origin="given",
-        params={"measure": "detail", "met": 0.6},
+        check=QualityCheck(measure="detail"),
+        met=0.6,
     ),
 ]
 """Reward-hacking guards: an OCR reward alone is maximised by crisp text on an empty canvas,

@@ -7,7 +7,7 @@ toy_pretrain_steps = 800        # the built-in toy generator, pretrained from sc
 [reward]
 judge_prompt = "a red square"   # scrutiny's offline judge scores every image against this prompt
 upscale = 8                     # judge small images enlarged (nearest neighbour)
-# rubric = [{statement = "...", dimension = "color", params = {color = "red"}}]
+# rubric = [{statement = "...", dimension = "color", check = {kind = "attribute", value = "red"}}]
 # function = "module:function"  # or any fn(images [B, 3, H, W] in [0, 1], prompts) -> scores
 """
 

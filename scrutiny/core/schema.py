@@ -15,11 +15,22 @@ import os
 import random
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: `Criterion.check` (a typed union) and `Criterion.met` replace `Criterion.params`; version-1 records
+are read and converted (`Criterion._from_params`)."""
+READS = (1, 2)
+"""The schema versions this scrutiny reads (older ones are converted on reading)."""
+
+
+def _readable(version: int) -> int:
+    if version not in READS:
+        raise ValueError(f"schema version {version} is not one this scrutiny reads ({READS}); upgrade scrutiny")
+    return SCHEMA_VERSION
+
 
 TaskKind = Literal["score", "compare", "rank", "edit"]
 Dimension = Literal[
@@ -32,6 +43,8 @@ Dimension = Literal[
     "quality",
     "preservation",
     "safety",
+    "action",
+    "style",
     "custom",
 ]
 GUARD_DIMENSIONS = frozenset({"quality", "safety"})
@@ -83,6 +96,113 @@ def check_score(value: float | None) -> float | None:
     return value
 
 
+class TextCheck(Model):
+    """Rendered text, read by OCR: the `text` exactly, or (negated) its absence; "" with negated: no text at all."""
+
+    kind: Literal["text"] = "text"
+    text: str
+    negated: bool = False
+
+
+class ObjectCheck(Model):
+    """An object the prompt names: it is there (or, negated, it is not), `count` of them when given."""
+
+    kind: Literal["object"] = "object"
+    object: str
+    """Its head noun, singular ("cat", "fire hydrant")."""
+    phrase: str = ""
+    """As the prompt wrote it, with its modifiers ("three red circles")."""
+    detect: str | None = None
+    """What a detector looks for: a shape name, "face", a COCO class, "any"; None when no detector here can."""
+    count: int | None = None
+    quantity: str | None = None
+    """A vague amount ("several", "many"): not checkable as a number."""
+    color: str | None = None
+    """Only objects of this colour count (flat shapes, whose colour the shape detector reads)."""
+    negated: bool = False
+
+
+AttributeKind = Literal["color", "material", "size", "state", "absence"]
+
+
+class AttributeCheck(Model):
+    """A property of one object (or, with no object, of the image: "the image contains red")."""
+
+    kind: Literal["attribute"] = "attribute"
+    attribute: AttributeKind = "color"
+    value: str
+    """Normalised ("red" for "crimson"; "wooden", "small", "happy")."""
+    word: str = ""
+    """As written."""
+    object: str | None = None
+    phrase: str = ""
+    detect: str | None = None
+    share: float | None = Field(default=None, gt=0.0, le=1.0)
+    """For a colour with no detectable object: the image share at which it is fully present (skills tune it)."""
+
+
+class RelationCheck(Model):
+    """Where one object is: relative to another (`object`), or in the frame (`object` None: "left", "center")."""
+
+    kind: Literal["relation"] = "relation"
+    relation: str
+    """"left of", "on", "next to", ...; a frame position; or a verb ("riding") when `action`."""
+    subject: str
+    subject_phrase: str = ""
+    subject_color: str | None = None
+    subject_detect: str | None = None
+    object: str | None = None
+    object_phrase: str = ""
+    object_color: str | None = None
+    object_detect: str | None = None
+    action: bool = False
+
+
+EditCheckKind = Literal["change_present", "outside_region", "structure", "changed_region_color", "instruction"]
+
+
+class EditCheck(Model):
+    """What an edit must do (and keep), measured against the source image."""
+
+    kind: Literal["edit"] = "edit"
+    check: EditCheckKind
+    action: str = "other"
+    object: str = ""
+    phrase: str = ""
+    color: str | None = None
+    collateral_tolerance: float | None = Field(default=None, gt=0.0, le=1.0)
+    """Changed pixels outside the edit, as a share of that area, at which preservation is 0 (skills tune it)."""
+
+
+class GlobalCheck(Model):
+    """A property of the whole image: its style, medium, lighting."""
+
+    kind: Literal["global"] = "global"
+    property: Literal["style", "medium", "lighting"]
+    value: str
+
+
+class QualityCheck(Model):
+    """No-reference image quality: `overall`, or one measure (sharpness, exposure, noise, detail, ...)."""
+
+    kind: Literal["quality"] = "quality"
+    measure: str = "overall"
+
+
+class JudgmentCheck(Model):
+    """A statement only a judge that sees (a vision-language model) can decide; `by` says who wrote it."""
+
+    kind: Literal["judgment"] = "judgment"
+    by: str | None = None
+    negated: bool = False
+
+
+Check = Annotated[
+    TextCheck | ObjectCheck | AttributeCheck | RelationCheck | EditCheck | GlobalCheck | QualityCheck | JudgmentCheck,
+    Field(discriminator="kind"),
+]
+
+
 class Criterion(Model):
     """One yes/no-checkable statement about a candidate image."""
 
@@ -95,8 +215,55 @@ class Criterion(Model):
     origin: Origin = "synthesized"
     checkable: bool = True
     """False when no tool of the active policy can check it: it then abstains instead of guessing."""
-    params: dict[str, Any] = Field(default_factory=dict)
-    """Structured content for planners (target text, object, colour, count, relation)."""
+    check: Check = Field(default_factory=JudgmentCheck)
+    """What exactly is checked, typed by kind (the target text, the object and its count, the relation)."""
+    met: float | None = Field(default=None, ge=0.0, le=1.0)
+    """The score from which this criterion counts as met; None: the judge's default."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_params(cls, data: Any) -> Any:
+        """Read the version-1 shape (an untyped `params` dict) into `check` and `met`."""
+        if isinstance(data, dict) and "params" in data:
+            data = dict(data)
+            params = dict(data.pop("params") or {})
+            if "met" in params and "met" not in data:
+                data["met"] = params.pop("met")
+            data.setdefault("check", check_from_params(data.get("dimension", "custom"), params))
+        return data
+
+
+def check_from_params(dimension: str, p: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 criterion's `params` as the typed check of version 2."""
+    p = {k: v for k, v in p.items() if v is not None}
+    if dimension == "text" or "text" in p:
+        return {"kind": "text", "text": p.get("text", ""), "negated": p.get("negated", False)}
+    if dimension == "quality":
+        return {"kind": "quality", "measure": p.get("measure", "overall")}
+    if "check" in p:
+        keys = ("check", "action", "object", "phrase", "color", "collateral_tolerance")
+        return {"kind": "edit", **{k: p[k] for k in keys if k in p}}
+    if dimension == "count" or p.get("presence") or (dimension == "object" and "object" in p):
+        keys = ("object", "phrase", "detect", "count", "quantity", "color", "negated")
+        out = {"kind": "object", **{k: p[k] for k in keys if k in p}}
+        if "quantity" in out:
+            out["quantity"] = str(out["quantity"])
+        return out if "object" in out else {"kind": "judgment"}
+    if dimension == "color" and "color" in p:
+        keys = ("object", "phrase", "detect", "share")
+        return {
+            "kind": "attribute",
+            "attribute": "color",
+            "value": p["color"],
+            "word": p.get("color_word", p["color"]),
+            **{k: p[k] for k in keys if k in p},
+        }
+    if dimension == "position" and "relation" in p and "subject" in p:
+        keys = ("relation", "subject", "subject_phrase", "subject_color", "object", "object_phrase", "object_color")
+        return {"kind": "relation", **{k: p[k] for k in keys if k in p}}
+    if "style" in p:
+        return {"kind": "global", "property": "style", "value": p["style"]}
+    return {"kind": "judgment", "by": p.get("by"), "negated": p.get("negated", False)}
 
 
 class Task(Model):
@@ -204,6 +371,8 @@ class Verdict(Model):
     cached: bool = False
     created_at: datetime = Field(default_factory=utcnow)
 
+    _version = field_validator("schema_version")(classmethod(lambda cls, v: _readable(v)))
+
     @field_validator("scores")
     @classmethod
     def _check_scores(cls, values: list[Score]) -> list[Score]:
@@ -239,6 +408,8 @@ class Trace(Model):
     model: str | None = None
     library_version: str = ""
     created_at: datetime = Field(default_factory=utcnow)
+
+    _version = field_validator("schema_version")(classmethod(lambda cls, v: _readable(v)))
 
     def add(self, kind: EventKind, node: str | None = None, **data: Any) -> TraceEvent:
         event = TraceEvent(seq=len(self.events), kind=kind, node=node, data=data)

