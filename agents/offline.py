@@ -28,6 +28,7 @@ from scrutiny.core.schema import (
     RelationCheck,
     TextCheck,
 )
+from scrutiny.tools.boxes import iou
 from scrutiny.tools.coco import COCO_CLASSES, presence_from_confidence
 from scrutiny.tools.detect import Detection
 from scrutiny.tools.text_match import match_text
@@ -329,7 +330,7 @@ def _score_presence(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
         value = presence_from_confidence(best.score)
         seen = f"found {check.object} (confidence {best.score:.2f}) at {list(best.box)}"
         rival = max(
-            (d for d in dets if d.label != best.label and _iou(d.box, best.box) > RIVAL_IOU),
+            (d for d in dets if d.label != best.label and iou(d.box, best.box) > RIVAL_IOU),
             key=lambda d: d.score,
             default=None,
         )
@@ -344,13 +345,6 @@ RIVAL_IOU, RIVAL_SHARE, CONTESTED = 0.6, 0.8, 0.8
 """A find whose box the detector also gives another label (overlap above `RIVAL_IOU`, confidence at
 least `RIVAL_SHARE` of the find's) is contested: its presence stays below met (at most `CONTESTED`).
 SSD-MobileNet calls a bulldog seen from behind a cat at 0.76 and a dog at 0.70."""
-
-
-def _iou(a: tuple, b: tuple) -> float:
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
-    return ix * iy / union if union else 0.0
 
 
 def _score_absent(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:

