@@ -502,6 +502,12 @@ def traces_show(trace_id: str, as_json: JsonOpt = False) -> None:
         )
     for i, overall in enumerate(verdict.scores):
         node = tree.add(f"candidate {i}: " + ("abstain" if overall is None else f"{overall:.3f}"))
+        if i < len(verdict.coverage):
+            cov = verdict.coverage[i]
+            node.add(
+                f"coverage: {len(cov.checked)} of {len(cov.checked) + len(cov.unchecked)} content criteria checked"
+                + (f"; abstained: {escape(cov.abstain_reason)}" if cov.abstain_reason else "")
+            )
         for s in (s for s in verdict.criteria if s.candidate == i):
             shown = "—" if s.score is None else f"{s.score:.2f}"
             tools = ", ".join(by_id[e].tool for e in s.evidence if e in by_id)

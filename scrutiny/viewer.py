@@ -211,7 +211,8 @@ def trace_section(store: Store, trace: Trace, verdict: Verdict | None) -> str:
             )
         note = "" if c.checkable else ' <span class="none">(not checkable offline)</span>'
         parts.append(f"<tr><td>{esc(c.statement)}{note}</td>{''.join(cells)}</tr>")
-    parts.append(f"</table><h3>Critique</h3><pre class=critique>{esc(verdict.critique)}</pre>")
+    parts.append("</table>" + coverage_section(verdict))
+    parts.append(f"<h3>Critique</h3><pre class=critique>{esc(verdict.critique)}</pre>")
     # tool calls and model messages, in order
     parts.append("<h3>Steps</h3><ol class=steps>")
     for event in trace.events:
@@ -240,6 +241,26 @@ def trace_section(store: Store, trace: Trace, verdict: Verdict | None) -> str:
         parts.append('<li class="none">no model messages (offline policy)</li>')
     parts.append("</ol>")
     return "".join(parts)
+
+
+def coverage_section(verdict: Verdict) -> str:
+    """Per candidate: which content criteria were checked, which were not and why, and an abstention's reason."""
+    if not verdict.coverage:
+        return ""
+    statements = {c.id: c.statement for c in verdict.rubric}
+    rows = []
+    for i, cov in enumerate(verdict.coverage):
+        unchecked = "".join(
+            f"<li>{esc(statements.get(cid, cid))} — <span class=none>{esc(why)}</span></li>"
+            for cid, why in cov.unchecked.items()
+        )
+        abstain = f"<p class=err>abstained: {esc(cov.abstain_reason)}</p>" if cov.abstain_reason else ""
+        rows.append(
+            f"<div class=coverage><b>candidate {i}</b>: {len(cov.checked)} of "
+            f"{len(cov.checked) + len(cov.unchecked)} content criteria checked ({cov.share:.0%})"
+            f"{abstain}{'<ul>' + unchecked + '</ul>' if unchecked else ''}</div>"
+        )
+    return "<h3>Coverage</h3>" + "".join(rows)
 
 
 def trace_page(store: Store, trace_id: str) -> str:

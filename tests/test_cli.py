@@ -111,7 +111,16 @@ def test_traces_list_and_show(images):
     assert listed[0]["id"] == verdict["trace_id"] and listed[0]["scores"] == verdict["scores"]
     shown = run("traces", "show", verdict["trace_id"][:8])
     assert shown.exit_code == 0
-    for part in ("rubric", "evidence", "ocr(image=candidate_0)", "zoom(", "candidate 0", "critique", "OPNE 24 HOURS"):
+    for part in (
+        "rubric",
+        "evidence",
+        "ocr(image=candidate_0)",
+        "zoom(",
+        "candidate 0",
+        "critique",
+        "OPNE 24 HOURS",
+        "coverage: 1 of 1 content criteria checked",
+    ):
         assert part in shown.stdout
     as_json = json.loads(run("traces", "show", verdict["trace_id"], "--json").stdout)
     assert as_json["verdict"]["id"] == verdict["id"] and as_json["trace"]["events"]

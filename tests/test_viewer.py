@@ -29,6 +29,7 @@ def site(tmp_path_factory):
     verdicts.append(judge.judge(fitted_sign("OPEN 24 HOURS"), SIGN))
     again = Judge(store=store, config=JudgeConfig(cache=False))
     verdicts.append(again.judge(fitted_sign("OPNE 24 HOURS"), SIGN))  # the same task judged twice
+    verdicts.append(judge.judge(fitted_sign("OPEN"), 'A storefront sign that says "OPEN"'))  # the sign: unseen
     for i in range(PAGE_SIZE):  # enough traces for a second page
         judge.judge(shapes(grid(1 + i % 4, "square", "blue")), f"{i % 4 + 1} blue squares, run {i}")
     server, url = serve_in_thread(store)
@@ -95,7 +96,7 @@ def test_paging_and_filtering(site, browser):
     page.goto(url + "/")
     page.click("a[rel=next]")
     page.wait_for_load_state()
-    assert "page 2 of 2" in page.inner_text("main") and page.locator("#traces tr").count() == 5 + 1
+    assert "page 2 of 2" in page.inner_text("main") and page.locator("#traces tr").count() == 6 + 1
     page.fill("input[name=prompt]", "OPEN 24")
     page.click("form.filters button")
     page.wait_for_load_state()
@@ -125,3 +126,12 @@ def test_edit_trace_shows_source_and_changed_regions(site, browser):
     assert page.locator("figure").count() == 3  # two edits and the source
     assert page.locator('rect[data-kind="diff"]').count() >= 2
     assert "preferred: candidate 0" in page.inner_text("p.summary")
+
+
+def test_a_trace_says_what_was_not_checked_and_why(site, browser):
+    url, verdicts = site
+    page = browser.new_page()
+    page.goto(f"{url}/trace/{verdicts[5].trace_id}")
+    text = page.inner_text("main")
+    assert "Coverage" in text and "1 of 3 content criteria checked (33%)" in text, text
+    assert "The image shows a sign — not checkable offline" in text

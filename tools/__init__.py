@@ -22,6 +22,7 @@ from scrutiny.tools.crop import crop, zoom
 from scrutiny.tools.detect import Detection, Detector, detect, register_detector
 from scrutiny.tools.diff import diff
 from scrutiny.tools.ocr import ocr
+from scrutiny.tools.onnx_detector import OnnxDetector, from_environment
 from scrutiny.tools.palette import palette
 from scrutiny.tools.quality import quality
 from scrutiny.tools.safety import safety
@@ -29,6 +30,7 @@ from scrutiny.tools.text_match import match_text, ocr_score, strict_score, text_
 
 __all__ = [
     "REGISTRY",
+    "OnnxDetector",
     "COCO_CLASSES",
     "Detection",
     "Detector",
@@ -56,3 +58,5 @@ __all__ = [
     "tool_schemas",
     "zoom",
 ]
+
+from_environment()  # SCRUTINY_DETECTOR: a user's ONNX detector in the "coco" slot

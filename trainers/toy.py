@@ -24,6 +24,10 @@ class TinyVelocityNet(nn.Module):
         self.time = nn.Linear(1, channels)
         self.conv_in = nn.Conv2d(3, channels, 3, padding=1)
         self.conv_mid = nn.Conv2d(channels, channels, 3, padding=1)
+        # a coarse path (16 → 8 → 4 pixels and back): each pixel sees the whole image, so a square comes
+        # out as one shape rather than scattered blobs
+        self.down = nn.ModuleList(nn.Conv2d(channels, channels, 4, stride=2, padding=1) for _ in range(2))
+        self.coarse = nn.Conv2d(channels, channels, 3, padding=1)
         self.conv_out = nn.Conv2d(channels, 3, 3, padding=1)
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, prompt_ids: torch.Tensor) -> torch.Tensor:
@@ -31,6 +35,11 @@ class TinyVelocityNet(nn.Module):
         h = h + (self.embed(prompt_ids) + self.time(sigma[:, None]))[:, :, None, None]
         h = torch.nn.functional.silu(h)
         h = torch.nn.functional.silu(self.conv_mid(h))
+        g = h
+        for conv in self.down:
+            g = torch.nn.functional.silu(conv(g))  # [B, C, 8, 8], then [B, C, 4, 4]
+        g = torch.nn.functional.silu(self.coarse(g))
+        h = h + torch.nn.functional.interpolate(g, size=h.shape[-2:], mode="nearest")
         return self.conv_out(h)
 
 
