@@ -2,14 +2,18 @@
 
 import copy
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from scrutiny.trainers.flow import ddim_step, flow_sde_step, kl_to_reference, log_prob, sigmas
 from scrutiny.trainers.grpo import GRPOConfig, GRPOTrainer, reward_curve
 from scrutiny.trainers.toy import pretrain, redness
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -253,3 +257,30 @@ def test_grpo_with_ddim_on_a_tiny_unet_pipeline(tiny_sd):
     torch.testing.assert_close(again, rollout.log_probs[:, 1], rtol=0, atol=1e-4)
     metrics = t.train_step()
     assert math.isfinite(metrics["loss"]) and metrics["ratio"] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_the_example_rubric_pays_for_a_red_shape_not_a_red_field(store):
+    """The GRPO example's reward: a red field, and the red frame an earlier rubric was hacked with,
+    score below a red square; a red field is no better than a blue square."""
+    import tomllib
+
+    from PIL import ImageDraw
+
+    from scrutiny import Judge, JudgeConfig
+    from scrutiny.core.schema import Criterion
+
+    config = tomllib.loads((ROOT / "examples" / "grpo_red_square.toml").read_text())
+    rubric = [Criterion(id=f"given_{i}", origin="given", **c) for i, c in enumerate(config["reward"]["rubric"])]
+    judge = Judge(store=store, config=JudgeConfig(cache=False))
+
+    def scene(draw):
+        image = Image.new("RGB", (128, 128), "white")
+        draw(ImageDraw.Draw(image))
+        return judge.judge(image, "a red square", rubric=rubric).score
+
+    red = (230, 20, 20)
+    square = scene(lambda d: d.rectangle((40, 40, 80, 80), fill=red))
+    field = scene(lambda d: d.rectangle((0, 0, 127, 127), fill=red))
+    frame = scene(lambda d: (d.rectangle((8, 8, 119, 119), fill=red), d.ellipse((30, 30, 95, 95), fill="black")))
+    blue = scene(lambda d: d.rectangle((40, 40, 80, 80), fill=(20, 20, 230)))
+    assert square == 1.0 and field <= blue < frame < square
