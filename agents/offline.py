@@ -23,6 +23,7 @@ from scrutiny.core.schema import (
     Criterion,
     CriterionScore,
     EditCheck,
+    GlobalCheck,
     ObjectCheck,
     QualityCheck,
     RelationCheck,
@@ -92,6 +93,18 @@ class OfflinePolicy:
         if "objects" in by_tool:
             requests.append(
                 ToolRequest("detect", {"image": name, "detector": "coco"}, i, by_tool["objects"], "find objects")
+            )
+        if "open" in by_tool:
+            query = ", ".join(_open_nouns(rubric, by_tool["open"]))
+            requests.append(
+                ToolRequest(
+                    "detect", {"image": name, "detector": "open", "query": query}, i, by_tool["open"], OPEN_PURPOSE
+                )
+            )
+        for cid in by_tool.get("similarity", []):
+            c = next(c for c in rubric if c.id == cid)
+            requests.append(
+                ToolRequest("similarity", {"image": name, "texts": contrast(c)}, i, [cid], f"compare {cid}")
             )
         if "faces" in by_tool:
             requests.append(ToolRequest("detect", {"image": name, "query": "face"}, i, by_tool["faces"], "find faces"))
@@ -178,6 +191,8 @@ class OfflinePolicy:
 
     def _score_one(self, c: Criterion, seen: dict[str, Observation]) -> Scored:
         check = c.check
+        if _by_contrast(c):
+            return _score_contrast(c, seen)
         if isinstance(check, TextCheck):
             return _score_text(check, seen)
         if isinstance(check, QualityCheck):
@@ -209,6 +224,8 @@ def _tools_for(c: Criterion) -> list[str]:
         return ["quality"]
     if isinstance(check, EditCheck):
         return ["diff", "region_palette"] if check.check == "changed_region_color" else ["diff"]
+    if _by_contrast(c):
+        return ["similarity"]
     if isinstance(check, AttributeCheck) and not check.detect:
         return ["palette"]
     if isinstance(check, RelationCheck):
@@ -216,9 +233,59 @@ def _tools_for(c: Criterion) -> list[str]:
     return [_finder(getattr(check, "detect", None))]
 
 
+def _by_contrast(c: Criterion) -> bool:
+    """Checked by an image-text model against alternatives: attributes other than a detected object's
+    or the image's colour, actions, whole-image properties."""
+    k = c.check
+    if isinstance(k, AttributeCheck):
+        return k.attribute != "color" or (k.object is not None and k.detect is None)
+    return isinstance(k, GlobalCheck) or (isinstance(k, RelationCheck) and k.action)
+
+
 def _finder(kind: str | None) -> str:
     """The planner step that finds objects of this kind."""
+    if kind and kind.startswith("open:"):
+        return "open"
     return "faces" if kind == "face" else "objects" if kind in COCO_CLASSES else "detect"
+
+
+OPEN_PURPOSE = "find named objects"
+
+
+def _open_nouns(rubric: list[Criterion], ids: list[str]) -> list[str]:
+    """What the open-vocabulary detector is asked for: every "open:" object of these criteria."""
+    nouns = []
+    for c in rubric:
+        if c.id in ids:
+            for field in ("detect", "subject_detect", "object_detect"):
+                kind = getattr(c.check, field, None)
+                if kind and kind.startswith("open:") and kind[5:] not in nouns:
+                    nouns.append(kind[5:])
+    return nouns
+
+
+CONTRAST_COLORS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white", "gray")
+MEDIA_ALTERNATIVES = ("a photo", "a digital illustration", "a pencil sketch", "an oil painting", "a 3d render")
+
+
+def contrast(c: Criterion) -> list[str]:
+    """The texts an image-text model compares: the criterion as a caption first, then its alternatives."""
+    k = c.check
+    if isinstance(k, AttributeCheck) and k.attribute == "color":
+        others = [x for x in CONTRAST_COLORS if x != k.value][:5]
+        return [f"a photo of a {k.word} {k.object}"] + [f"a photo of a {x} {k.object}" for x in others]
+    if isinstance(k, AttributeCheck):
+        return [f"a photo of a {k.word} {k.object}", f"a photo of a {k.object}"]
+    if isinstance(k, RelationCheck):
+        return [
+            f"a photo of a {k.subject_phrase or k.subject} {k.relation} a {k.object_phrase or k.object}",
+            f"a photo of a {k.subject_phrase or k.subject} and a {k.object_phrase or k.object}",
+        ]
+    if k.property == "lighting":
+        return [f"a photo with {k.value} lighting", "a photo with plain, even lighting"]
+    if k.property == "medium":
+        return [k.value] + [m for m in MEDIA_ALTERNATIVES if k.value not in m]
+    return [f"an image in {k.value} style", "an ordinary photo"]
 
 
 def _observations(state: JudgeState, i: int) -> dict[str, Observation]:
@@ -295,7 +362,7 @@ def _score_text(check: TextCheck, seen: dict[str, Observation]) -> Scored:
 
 
 def _detections(seen: dict[str, Observation], kind: str | None) -> tuple[list[Detection], Observation | None]:
-    purpose = {"faces": "find faces", "objects": "find objects"}.get(_finder(kind), "find shapes")
+    purpose = {"faces": "find faces", "objects": "find objects", "open": OPEN_PURPOSE}.get(_finder(kind), "find shapes")
     obs = seen.get(purpose)
     if obs is None or obs.result is None:
         return [], None
@@ -303,6 +370,8 @@ def _detections(seen: dict[str, Observation], kind: str | None) -> tuple[list[De
 
 
 def _matches(d: Detection, kind: str | None, color: str | None) -> bool:
+    if kind and kind.startswith("open:"):
+        return d.label == kind[5:]
     if kind == "face":
         return d.label == "face"
     if kind not in (None, "any") and d.label != kind:
@@ -312,7 +381,7 @@ def _matches(d: Detection, kind: str | None, color: str | None) -> bool:
 
 def _confident(d: Detection) -> bool:
     """A find that counts as one object: any shape or face; a COCO detection from `COUNT_CONFIDENCE` on."""
-    return d.label not in COCO_CLASSES or d.score >= COUNT_CONFIDENCE
+    return d.detector in ("shapes", "faces") or d.score >= COUNT_CONFIDENCE
 
 
 def _score_presence(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
@@ -326,7 +395,7 @@ def _score_presence(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
         others = ", ".join(sorted({d.label for d in dets})) or "nothing it knows"
         return Scored(0.0, f"found no {check.phrase or check.object} (found {others})", [obs])
     best = max(found, key=lambda d: d.score)
-    if check.detect in COCO_CLASSES:
+    if best.detector not in ("shapes", "faces"):  # a learned detector: presence follows its confidence
         value = presence_from_confidence(best.score)
         seen = f"found {check.object} (confidence {best.score:.2f}) at {list(best.box)}"
         rival = max(
@@ -388,7 +457,7 @@ def _score_color(check: AttributeCheck, seen: dict[str, Observation]) -> Scored:
         candidates = [d for d in dets if _matches(d, check.detect, None)]
         if not candidates:
             return Scored(0.0, f"found no {check.object} to check its colour", [obs])
-        if check.detect in COCO_CLASSES or check.detect == "face":  # a photo's object is many colours
+        if candidates[0].detector != "shapes":  # a photo's object is many colours
             share = max(d.colors.get(color, 0.0) for d in candidates)
             seen_colors = ", ".join(f"{k} {v:.0%}" for k, v in candidates[0].colors.items())
             return Scored(
@@ -409,6 +478,21 @@ def _score_color(check: AttributeCheck, seen: dict[str, Observation]) -> Scored:
     )
 
 
+def _score_contrast(c: Criterion, seen: dict[str, Observation]) -> Scored:
+    """An image-text model's probability for the criterion against its alternatives, rescaled so that
+    chance (1 / number of texts) is 0 and certainty is 1."""
+    obs = seen.get(f"compare {c.id}")
+    if obs is None or obs.result is None:
+        return Scored(None, "no image-text model compared the image with this statement", [])
+    texts, probs = obs.result.texts, obs.result.probabilities
+    chance = 1 / len(texts)
+    value = float(np.clip((probs[0] - chance) / (1 - chance), 0, 1))
+    top = int(np.argmax(probs))
+    return Scored(
+        value, f'"{texts[0]}": {probs[0]:.2f} against {len(texts) - 1} alternatives (best: "{texts[top]}")', [obs]
+    )
+
+
 def _centre(d: Detection) -> tuple[float, float]:
     return (d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2
 
@@ -418,7 +502,7 @@ def _best(dets: list[Detection], kind: str | None, color: str | None, exclude: D
     found = [d for d in dets if _matches(d, kind, color) and _confident(d) and d is not exclude]
     if not found:
         return None
-    return max(found, key=lambda d: (d.score, d.area) if kind in COCO_CLASSES else (d.area, d.score))
+    return max(found, key=lambda d: (d.area, d.score) if d.detector == "shapes" else (d.score, d.area))
 
 
 def _score_position(check: RelationCheck, seen: dict[str, Observation]) -> Scored:

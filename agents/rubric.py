@@ -31,8 +31,8 @@ from scrutiny.core.schema import (
     RelationCheck,
     TextCheck,
 )
-from scrutiny.tools import coco
-from scrutiny.tools.detect import SHAPE_NAMES
+from scrutiny.tools import coco, hf
+from scrutiny.tools.detect import DETECTORS, SHAPE_NAMES
 
 __all__ = ["COLOR_WORDS", "NUMBER_WORDS", "ParserMissing", "edit_action", "load_rubric", "quoted_texts", "synthesize"]
 
@@ -64,9 +64,16 @@ def detectable(noun: str) -> str | None:
         return "any"
     if head == "background":
         return "background"
-    if coco.available():
-        return coco.coco_class(noun) or coco.coco_class(head)
+    if coco.available() and (cls := coco.coco_class(noun) or coco.coco_class(head)):
+        return cls
+    if "open" in DETECTORS:  # an open-vocabulary detector finds what its query names
+        return f"open:{noun}"
     return None
+
+
+def comparable() -> bool:
+    """Whether an image-text model can check attributes, actions and whole-image properties by contrast."""
+    return hf.scorer_available()
 
 
 class _Builder:
@@ -182,20 +189,20 @@ def _objects(b: _Builder, scene: Scene) -> None:
                 b.add(
                     "color",
                     f"The {e.noun} {_be(e)} {word}",
-                    ["detect", "palette"],
+                    ["detect", "palette"] if seeable else ["similarity"],
                     AttributeCheck(
                         attribute="color", value=value, word=word, object=e.noun, phrase=e.phrase, detect=kind
                     ),
-                    checkable=seeable,
+                    checkable=seeable or comparable(),
                     met=EXACT if kind in SHAPE_SYNONYMS.values() else None,
                 )
             else:
                 b.add(
                     "attribute",
                     f"The {e.noun} {_be(e)} {word}",
-                    [],
+                    ["similarity"],
                     AttributeCheck(attribute=attribute, value=value, word=word, object=e.noun, phrase=e.phrase),
-                    checkable=False,
+                    checkable=comparable(),
                 )
     background = next((e for e in scene.entities if e.noun == "background" and e.color), None)
     if background is not None:
@@ -257,7 +264,7 @@ def _relations(b: _Builder, scene: Scene) -> None:
         )
         if r.action:
             verb = f"{_be(s)} {r.relation}" if r.verb == "VBG" else r.relation
-            b.add("action", f"The {s.phrase} {verb} the {o.phrase}", [], check, checkable=False)
+            b.add("action", f"The {s.phrase} {verb} the {o.phrase}", ["similarity"], check, checkable=comparable())
             continue
         if r.relation in ("with", "without"):
             continue  # "a man with a hat": the hat's presence says it
@@ -278,7 +285,7 @@ def _globals(b: _Builder, scene: Scene) -> None:
             "medium": f"The image is {_article(value)} {value}",
             "lighting": f"The lighting is {value}",
         }[prop]
-        b.add("style", statement, [], GlobalCheck(property=prop, value=value), checkable=False)
+        b.add("style", statement, ["similarity"], GlobalCheck(property=prop, value=value), checkable=comparable())
     for clause in scene.negations:
         b.add("attribute", f"Not so: {clause}", [], JudgmentCheck(negated=True), checkable=False)
 

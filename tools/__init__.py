@@ -5,6 +5,7 @@ Importing this package registers every built-in tool in `REGISTRY`. Heavy engine
 NudeNet) load on first use.
 """
 
+from scrutiny.tools import hf
 from scrutiny.tools.base import (
     REGISTRY,
     ImageArg,
@@ -60,3 +61,4 @@ __all__ = [
 ]
 
 from_environment()  # SCRUTINY_DETECTOR: a user's ONNX detector in the "coco" slot
+hf.from_environment()  # SCRUTINY_OPEN_DETECTOR: OWLv2 from the local Hugging Face cache
