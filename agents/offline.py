@@ -276,6 +276,11 @@ def contrast(c: Criterion) -> list[str]:
         return [f"a photo of a {k.word} {k.object}"] + [f"a photo of a {x} {k.object}" for x in others]
     if isinstance(k, AttributeCheck):
         return [f"a photo of a {k.word} {k.object}", f"a photo of a {k.object}"]
+    if isinstance(k, RelationCheck) and k.object is None:
+        return [
+            f"a photo of a {k.subject_phrase or k.subject} {k.relation}",
+            f"a photo of a {k.subject_phrase or k.subject}",
+        ]
     if isinstance(k, RelationCheck):
         return [
             f"a photo of a {k.subject_phrase or k.subject} {k.relation} a {k.object_phrase or k.object}",

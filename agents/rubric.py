@@ -120,6 +120,13 @@ def _be(e: Entity) -> str:
     return "are" if e.plural else "is"
 
 
+def _name(e: Entity) -> str:
+    """The object as a statement names it: singular, or plural as the prompt wrote it ("the doors")."""
+    if not e.plural or not e.phrase:
+        return e.noun
+    return " ".join(e.noun.split()[:-1] + [e.phrase.split()[-1]])
+
+
 # 1. text-to-image prompts
 
 
@@ -188,7 +195,7 @@ def _objects(b: _Builder, scene: Scene) -> None:
                 seeable = kind is not None and kind != "any"
                 b.add(
                     "color",
-                    f"The {e.noun} {_be(e)} {word}",
+                    f"The {_name(e)} {_be(e)} {word}",
                     ["detect", "palette"] if seeable else ["similarity"],
                     AttributeCheck(
                         attribute="color", value=value, word=word, object=e.noun, phrase=e.phrase, detect=kind
@@ -199,7 +206,7 @@ def _objects(b: _Builder, scene: Scene) -> None:
             else:
                 b.add(
                     "attribute",
-                    f"The {e.noun} {_be(e)} {word}",
+                    f"The {_name(e)} {_be(e)} {word}",
                     ["similarity"],
                     AttributeCheck(attribute=attribute, value=value, word=word, object=e.noun, phrase=e.phrase),
                     checkable=comparable(),
@@ -232,6 +239,16 @@ def _relations(b: _Builder, scene: Scene) -> None:
     for r in scene.relations:
         s = r.subject
         s_kind = detectable(s.noun)
+        if r.action and r.object is None:  # "chihuahuas running on the beach"
+            verb = f"{_be(s)} {r.relation}" if r.verb == "VBG" else r.relation
+            b.add(
+                "action",
+                f"The {s.phrase} {verb}",
+                ["similarity"],
+                RelationCheck(relation=r.relation, subject=s.noun, subject_phrase=s.phrase, action=True),
+                checkable=comparable(),
+            )
+            continue
         if r.object is None:
             b.add(
                 "position",
@@ -266,8 +283,17 @@ def _relations(b: _Builder, scene: Scene) -> None:
             verb = f"{_be(s)} {r.relation}" if r.verb == "VBG" else r.relation
             b.add("action", f"The {s.phrase} {verb} the {o.phrase}", ["similarity"], check, checkable=comparable())
             continue
-        if r.relation in ("with", "without"):
-            continue  # "a man with a hat": the hat's presence says it
+        if r.relation == "without":
+            continue  # the absent thing's own criterion says it
+        if r.relation == "with":  # "a man with a hat", "a field with a tractor": they go together
+            b.add(
+                "position",
+                f"The {s.phrase} {'have' if s.plural else 'has'} {_article(o.phrase)} {o.phrase}",
+                [],
+                check,
+                checkable=False,
+            )
+            continue
         seeable = {s_kind, o_kind}.isdisjoint({None, "any", "background"})
         b.add(
             "position",

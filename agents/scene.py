@@ -189,7 +189,6 @@ MEDIA = {
     "artwork",
     "art",
     "sculpture",
-    "poster",
     "comic",
     "mosaic",
     "engraving",
@@ -198,10 +197,6 @@ MEDIA = {
     "pastel",
     "collage",
     "screenshot",
-    "infographic",
-    "diagram",
-    "logo",
-    "icon",
 }
 TEXT_NOUNS = {"text", "word", "letter", "lettering", "writing", "caption", "title", "font", "typography", "slogan"}
 TEXT_NOUNS |= {"phrase", "message", "inscription", "quote", "headline", "watermark", "character", "letters", "words"}
@@ -220,7 +215,33 @@ FRAME = {
     "snapshot",
     "depiction",
 }
-LIGHT = {"lighting", "light", "lights", "illumination"}
+LIGHT = {"lighting", "illumination"}
+LIGHTING_WORDS = {
+    "dramatic",
+    "soft",
+    "warm",
+    "cold",
+    "natural",
+    "cinematic",
+    "studio",
+    "golden",
+    "dim",
+    "harsh",
+    "moody",
+}
+LIGHTING_WORDS |= {
+    "ambient",
+    "volumetric",
+    "rim",
+    "backlit",
+    "diffuse",
+    "diffused",
+    "low",
+    "hard",
+    "morning",
+    "evening",
+}
+"""Words that make "light" the picture's lighting ("soft light"), not a lamp ("a single light")."""
 UNITS = {
     "hour",
     "minute",
@@ -250,7 +271,6 @@ UNITS = {
     "k",
     "mm",
     "cm",
-    "meter",
     "foot",
     "inch",
     "mile",
@@ -311,7 +331,6 @@ POSITIONS = {
     "distance": "background",
     "edge": "edge",
     "corner": "corner",
-    "head": "head",
 }
 """Nouns that name a place relative to something ("the left of the cat", "in the foreground")."""
 RELATIONS = {
@@ -500,7 +519,39 @@ def _masked(prompt: str) -> str:
             at = end
     text = "".join([*out, prompt[at:]])
     text = re.sub(r"(?<!the )(?<!to )\b(left|right) of\b", r"to the \1 of", text, flags=re.I)
+    text = re.sub(r"\b([a-z]+)[- ]colou?red\b", r"\1", text, flags=re.I)  # "green-colored car": a green car
+    text = text.replace(" + ", " and ")
     return re.sub(r"\s+", " ", text).strip()
+
+
+def _multiword() -> list[str]:
+    from scrutiny.tools.coco import COCO_CLASSES, COCO_SYNONYMS
+
+    names = {n for n in (*COCO_CLASSES, *COCO_SYNONYMS) if " " in n}
+    return sorted(names, key=len, reverse=True)
+
+
+MULTIWORD = _multiword()
+"""Object names of two words (COCO's "fire hydrant", "stop sign", ...), kept as one token while parsing."""
+
+
+NAMES = re.compile(r"\b(" + "|".join(re.escape(n) for n in MULTIWORD) + r")(s?)\b", re.I)
+
+
+PREFIX = "There is "
+
+
+def _merge_names(text: str) -> tuple[str, dict[int, str]]:
+    """Two-word object names written as their last word, which the tagger reads as a noun ("a blue
+    fire hydrant" → "a blue hydrant"; left whole, it tags "hydrant" an adverb), and where each was:
+    {character offset of that word: the name}."""
+    out, at, names = [], 0, {}
+    for m in NAMES.finditer(text):
+        out.append(text[at : m.start()])
+        names[sum(map(len, out))] = m.group(1).lower()
+        out.append(m.group(1).split()[-1] + m.group(2))
+        at = m.end()
+    return "".join([*out, text[at:]]), names
 
 
 def number(token) -> int | None:
@@ -512,6 +563,8 @@ def number(token) -> int | None:
 
 def _noun(token) -> str:
     """The head noun, singular, with the compound nouns before it ("fire hydrant")."""
+    if (name := token.doc.user_data.get("names", {}).get(token.idx)) is not None:
+        return name  # a two-word name the parser saw as its last word ("fire hydrant")
     if token.pos_ == "PROPN":
         lemma = token.text
     else:
@@ -538,7 +591,14 @@ def parse(prompt: str) -> Scene:
     scene.words = len(re.findall(r"[A-Za-z]{2,}", masked))
     if not scene.words:
         return scene
-    doc = nlp()(masked[:2000])
+    merged, names = _merge_names(masked[:2000])
+    doc = nlp()(merged)
+    if not any(t.tag_ in ("VBZ", "VBP", "MD") for t in doc) and doc[0].lower_ not in ("there", "this", "it"):
+        # a noun phrase, not a sentence: the tagger reads it far better as one ("a white rose and ..."
+        # alone makes "rose" a verb)
+        doc = nlp()(PREFIX + merged)
+        names = {k + len(PREFIX): v for k, v in names.items()}
+    doc.user_data["names"] = names
     entities: dict[int, Entity] = {}
     measured: dict[int, tuple[int | None, str | None]] = {}
     media: set[int] = set()
@@ -546,7 +606,10 @@ def parse(prompt: str) -> Scene:
     for t in doc:
         if t.pos_ not in ("NOUN", "PROPN") and not _mistagged_noun(t):
             continue
-        if t.dep_ == "compound" or (t.dep_ in ("amod", "nmod") and t.head.i > t.i and not _mistagged_noun(t)):
+        coordinated = any(c.dep_ == "cc" for c in t.children)  # "a red apple and yellow bananas"
+        if t.dep_ == "compound" or (
+            t.dep_ in ("amod", "nmod") and t.head.i > t.i and not _mistagged_noun(t) and not coordinated
+        ):
             continue  # a noun modifying another ("a vintage photo")
         word = t.text.lower()
         if word in COLOR_WORDS and not any(c.dep_ == "det" for c in t.children):
@@ -565,10 +628,15 @@ def parse(prompt: str) -> Scene:
             if mods or lemma not in GENERIC_MEDIA:  # "a photo of ..." is how prompts start, not a request
                 scene.globals.append(("medium", " ".join([*mods, word])))
             continue
-        if lemma in LIGHT:
+        if lemma in LIGHT or (lemma == "light" and any(c.text.lower() in LIGHTING_WORDS for c in t.lefts)):
             mods = [c.text.lower() for c in t.lefts if c.dep_ in ("amod", "compound")]
             if mods:
                 scene.globals.append(("lighting", " ".join(mods)))
+            continue
+        if t.pos_ == "PROPN" and t.dep_ == "pobj" and t.head.text.lower() == "by":
+            continue  # "by Greg Rutkowski": an artist's style, not something in the picture
+        if lemma in FRAME and (mods := [c.text.lower() for c in t.lefts if c.dep_ in ("amod", "compound", "nmod")]):
+            scene.globals.append(("medium", " ".join([*mods, word])))  # "a vector image", "an aerial view"
             continue
         if lemma in FRAME or lemma in UNITS or lemma in TEXT_NOUNS or (word in POSITIONS and word != "background"):
             continue
@@ -612,6 +680,12 @@ def parse(prompt: str) -> Scene:
 
     _predicates(doc, by_index)
     scene.relations = _relations(doc, by_index)
+    for t in doc:  # "by Greg Rutkowski": an artist's style
+        if t.text.lower() == "by" and t.dep_ in ("prep", "agent"):
+            name = next((c for c in t.children if c.dep_ == "pobj" and c.pos_ == "PROPN"), None)
+            if name is not None:
+                words = [c.text for c in name.lefts if c.dep_ == "compound"] + [name.text]
+                scene.globals.append(("style", "by " + " ".join(words)))
     for m in re.finditer(
         r"\bstyle of ([\w\s.'-]{2,40}?)(?=[,.;]|$)|\bin (?:the |a |an )?(?!the\b|style\b)([\w\s-]{2,40}?) style\b|\b([\w-]+)-style\b",
         masked,
@@ -647,7 +721,7 @@ def _fragment(t) -> bool:
     """`t` heads a phrase set off by a comma ("a fox in a forest, *oil painting*")."""
     start = t.left_edge.i
     return (
-        t.dep_ in ("conj", "appos", "npadvmod", "dobj") and start > 0 and t.doc[start - 1].text in (",", ";", ":", "-")
+        t.dep_ in ("conj", "appos", "npadvmod", "dobj", "dep") and start > 0 and t.doc[start - 1].text in (",", ";", ":", "-")
     )
 
 
@@ -695,14 +769,18 @@ def _entity(t) -> Entity:
         if child.dep_ in ("det", "amod") and word in VAGUE:
             e.quantity = "a few" if word == "few" else word
             continue
+        for grand in child.children:  # "light blue", "bright red and white"
+            if grand.dep_ == "conj" and grand.text.lower() in COLOR_WORDS:
+                _attribute(e, grand)
+            elif child.dep_ == "compound" and grand.dep_ == "amod" and grand.i < child.i:
+                _attribute(e, grand)  # "a green stop sign": the colour is the sign's
+                modifiers.append(grand)
         if child.dep_ in ("amod", "compound", "nmod", "npadvmod") or (child.dep_ == "advmod" and word in COLOR_WORDS):
             _attribute(e, child)
             if child.dep_ != "compound" or word in COLOR_WORDS or word in MATERIALS:
                 modifiers.append(child)
-            continue
-        for grand in child.children:  # "light blue", "bright red and white"
-            if grand.dep_ == "conj" and grand.text.lower() in COLOR_WORDS:
-                _attribute(e, grand)
+    if (e.count or 0) > 1 or e.quantity:
+        e.plural = True  # "three chihuahuas", which the tagger may call singular
     if t.head.text.lower() == "without" and t.dep_ == "pobj":
         e.negated = True
     if t.head.text.lower() == "of" and t.head.head.text.lower() in ("none", "neither"):
@@ -713,13 +791,19 @@ def _entity(t) -> Entity:
     compounds = set(e.noun.split()[:-1])
     words = [c.text.lower() for c in modifiers if c.text.lower() not in STYLE_WORDS]
     words += [c.text.lower() for c in t.lefts if c.dep_ == "compound" and c.text.lower() in compounds]
-    e.phrase = " ".join([*dict.fromkeys(words), t.text.lower()])
+    head = t.text.lower()
+    if (name := t.doc.user_data.get("names", {}).get(t.idx)) is not None:
+        head = " ".join([*name.split()[:-1], head])  # "fire hydrants"
+    e.phrase = " ".join([*dict.fromkeys(words), head])
     return e
 
 
 def _attribute(e: Entity, token) -> None:
     word = token.text.lower()
-    if word in COLOR_SHADES or word in STYLE_WORDS or token.pos_ in ("DET", "NUM", "PRON", "ADP"):
+    if word in COLOR_SHADES and token.nbor(1).text.lower() not in COLOR_WORDS and token.head.pos_ in ("NOUN", "PROPN"):
+        e.attributes.append(("state", word, word))  # "a dark forest" (but "dark red" is a colour's shade)
+        return
+    if word in COLOR_SHADES or word in STYLE_WORDS or word in POSITIONS or token.pos_ in ("DET", "NUM", "PRON", "ADP"):
         return
     if word in COLOR_WORDS:
         e.attributes.append(("color", COLOR_WORDS[word], word))
@@ -735,6 +819,8 @@ def _owner(t, by_index: dict[int, Entity]) -> Entity | None:
     """The entity a modifier or predicate adjective describes."""
     if t.head.i in by_index and t.dep_ in ("amod", "compound", "nmod", "conj", "appos"):
         return by_index[t.head.i]
+    if t.dep_ == "amod" and t.head.dep_ == "compound" and t.head.head.i in by_index:
+        return by_index[t.head.head.i]  # "a green stop sign"
     head = t.head
     while head.dep_ == "conj" and head.head.i != head.i:
         if head.head.i in by_index:
@@ -756,9 +842,10 @@ def _predicates(doc, by_index: dict[int, Entity]) -> None:
                 _attribute(owner, t)
                 if len(owner.attributes) == before and t.text.lower() in COLOR_WORDS:
                     owner.attributes.append(("color", COLOR_WORDS[t.text.lower()], t.text.lower()))
-        elif t.dep_ == "acl" and t.tag_ == "VBG" and t.head.i in by_index:
-            if not any(c.dep_ in ("prep", "dobj", "agent", "advmod", "xcomp") for c in t.children):
-                _attribute(by_index[t.head.i], t)  # "a cat sleeping"
+        elif t.tag_ == "VBN" and t.dep_ == "ROOT" and any(c.dep_ == "auxpass" for c in t.children):
+            owner = _subject(t, by_index)  # "the train is parked at a station"
+            if owner is not None:
+                _attribute(owner, t)
 
 
 def _subject(verb, by_index: dict[int, Entity]) -> Entity | None:
@@ -770,6 +857,8 @@ def _subject(verb, by_index: dict[int, Entity]) -> Entity | None:
                 return by_index[s.i]
             if s.text.lower() in ("that", "which", "who") and verb.dep_ == "relcl" and verb.head.i in by_index:
                 return by_index[verb.head.i]  # "a sign that says ...": the sign
+            if s.text.lower() in ("they", "he", "she"):
+                return _antecedent(s, by_index)  # "... people skiing. They are holding poles"
             if s.dep_ == "expl":  # "there is a cat on the mat": the cat
                 attr = next((c for c in verb.children if c.dep_ in ("attr", "dobj") and c.i in by_index), None)
                 if attr is not None:
@@ -816,6 +905,7 @@ def _relation_words(prep) -> tuple[str, object]:
 
 
 PERSONAL = {"him": "person", "her": "person", "he": "person", "she": "person", "it": "thing", "them": "plural"}
+PERSONAL |= {"they": "plural"}
 
 
 def _antecedent(t, by_index: dict[int, Entity]) -> Entity | None:
@@ -873,14 +963,28 @@ def _relations(doc, by_index: dict[int, Entity]) -> list[Relation]:
         for conj in end.conjuncts:  # "between a cat and a dog", "on a table and a chair"
             if conj.i in by_index and relation != "between":
                 out.append(Relation(subject, relation, by_index[conj.i]))
-    for t in doc:  # actions: "an astronaut riding a horse"
-        if t.pos_ != "VERB":
+    for t in doc:  # actions: "an astronaut riding a horse", "chihuahuas running on the beach"
+        if t.pos_ != "VERB" or t.lemma_.lower() in STATIVE or t.tag_ == "VBN":
             continue
         obj = next((by_index[c.i] for c in t.children if c.dep_ == "dobj" and c.i in by_index), None)
-        if obj is None:
-            continue
+        if obj is None and any(c.dep_ in ("dobj", "ccomp", "xcomp") for c in t.children):
+            continue  # its object is not a thing in the picture ("says something", "seems to")
         subject = _subject(t, by_index)
         if subject is None or subject is obj:
             continue
         out.append(Relation(subject, t.text.lower(), obj, action=True, verb=t.tag_))
+    # where one of several things joined by "and" or commas is, the others are too ("a wall, a pole
+    # and trees in the background")
+    for r in list(out):
+        if r.action:
+            continue
+        token = next((t for t in doc if t.i == r.subject.index), None)
+        for conj in token.conjuncts if token is not None else ():
+            if conj.i in by_index and conj.i > token.i and by_index[conj.i] is not r.object:
+                out.append(Relation(by_index[conj.i], r.relation, r.object))
     return out
+
+
+STATIVE = {"be", "have", "seem", "appear", "look", "say", "read", "show", "feature", "contain", "include", "depict"}
+STATIVE |= {"spell", "title", "label", "call", "name", "can", "could", "would", "see"}
+"""Verbs that are not an action anyone could be seen doing."""

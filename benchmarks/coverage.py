@@ -36,9 +36,17 @@ from scrutiny.tools.text_match import flow_grpo_target
 
 @functools.cache
 def singular(word: str) -> str:
-    """A word's singular for matching across annotations: the parser's own lemma ("mice" → "mouse")."""
+    """A word's base form for matching across annotations: the parser's own lemma of plurals and verb forms."""
     tokens = nlp()(word)
-    return tokens[0].lemma_.lower() if len(tokens) == 1 and tokens[0].tag_ in ("NNS", "NNPS") else word
+    if len(tokens) != 1 or tokens[0].tag_ not in ("NNS", "NNPS", "VBG", "VBZ"):
+        return word
+    return tokens[0].lemma_.lower()  # "mice" → "mouse", "smiling" → "smile"
+
+
+@functools.cache
+def _lemma(word: str) -> str:
+    tokens = nlp()(word)
+    return tokens[0].lemma_.lower() if len(tokens) == 1 else word
 
 
 def _fields(c) -> dict:
@@ -161,7 +169,7 @@ def compbench(data: Path) -> dict:
                     for i, w in enumerate(words[:-1])
                     if w in COLOR_WORDS
                 ]
-                have = {(_fields(c).get("color"), _fields(c).get("object")) for c in criteria}
+                have = {(_fields(c).get("color"), w) for c in criteria for w in str(_fields(c).get("object")).split()}
                 ok = bool(pairs) and all(p in have for p in pairs)
             elif category == "spatial":
                 ok = any(c.dimension == "position" for c in criteria)
@@ -199,6 +207,8 @@ def dsg(data: Path) -> dict:
             k = c.check.model_dump()
             nouns = {_stem(str(k.get(f) or "")).split(" ")[-1] for f in ("object", "subject")} - {""}
             nouns |= {_stem(str(k.get("object_phrase") or "")).split(" ")[-1]} - {""}
+            if k["kind"] == "relation" and k.get("action"):  # "(chihuahuas, run)": the verb is a key too
+                nouns |= {_lemma(k["relation"])}
             values = set(_stem(c.statement).split())
             facts.append((c, k["kind"], nouns, values))
         for q in questions:
@@ -220,6 +230,13 @@ def dsg(data: Path) -> dict:
                     match = c
                 elif kind == "global" and ckind == "global" and heads & values:
                     match = c
+                elif kind == "other" and q["category_detailed"] == "count" and ckind == "object":
+                    if heads & nouns and c.check.count is not None:
+                        match = c
+                elif kind == "other" and q["category_detailed"] == "text rendering" and ckind == "text":
+                    said = _stem(keys[-1].strip('"'))
+                    if c.check.text and (_stem(c.check.text) in said or said in _stem(c.check.text)):
+                        match = c
                 if match is not None:
                     break
             if match is not None:

@@ -216,7 +216,8 @@ def test_attributes_bind_to_their_noun():
 def test_relations_and_actions_bind_two_objects():
     (action,) = [k for k in _checks("An astronaut riding a horse on the moon", "relation") if k.action]
     assert (action.subject, action.relation, action.object) == ("astronaut", "riding", "horse")
-    (on,) = _checks("a cat sitting on a red sofa", "relation")
+    on, sitting = _checks("a cat sitting on a red sofa", "relation")
+    assert (sitting.subject, sitting.relation, sitting.object, sitting.action) == ("cat", "sitting", None, True)
     assert (on.subject, on.relation, on.object, on.object_color) == ("cat", "on", "sofa", "red")
     (frame,) = _checks("a dog in the bottom left corner of the picture, on the left", "relation")[:1]
     assert frame.object is None and frame.subject == "dog"

@@ -75,7 +75,9 @@ class OwlDetector:
 
     name = "open"
 
-    def __init__(self, model: str | Any = "google/owlv2-base-patch16-ensemble", tokenizer: Any = None, *, threshold: float = 0.1):
+    def __init__(
+        self, model: str | Any = "google/owlv2-base-patch16-ensemble", tokenizer: Any = None, *, threshold: float = 0.1
+    ):
         self.model, self.tokenizer = _load("detector", model) if isinstance(model, str) else (model, tokenizer)
         self.side = int(self.model.config.vision_config.image_size)
         self.threshold = threshold
@@ -94,7 +96,9 @@ class OwlDetector:
         tokens = self.tokenizer(texts, padding=True, return_tensors="pt")
         pixels, square = _pixels(image, self.side)
         with self._lock, torch.no_grad():
-            out = self.model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"], pixel_values=pixels)
+            out = self.model(
+                input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"], pixel_values=pixels
+            )
         scores = torch.sigmoid(out.logits[0]).numpy()  # [patches, queries]
         boxes = out.pred_boxes[0].numpy()  # [patches, 4]: centre x, centre y, width, height of the padded square
         best = scores.argmax(axis=1)
@@ -132,7 +136,9 @@ class ClipScorer:
         left, top = (rgb.width - short) // 2, (rgb.height - short) // 2
         pixels, _ = _pixels(rgb.crop((left, top, left + short, top + short)), self.side)
         with self._lock, torch.no_grad():
-            out = self.model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"], pixel_values=pixels)
+            out = self.model(
+                input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"], pixel_values=pixels
+            )
         return [round(float(p), 6) for p in torch.softmax(out.logits_per_image[0], dim=-1)]
 
 
