@@ -541,6 +541,14 @@ NAMES = re.compile(r"\b(" + "|".join(re.escape(n) for n in MULTIWORD) + r")(s?)\
 PREFIX = "There is "
 
 
+def _finite(t) -> bool:
+    """A verb that makes the text a sentence: present tense or modal, or a past tense with a noun as its
+    subject ("six fish swam"; but in "a white rose and ..." the tagger's "rose" has no noun subject)."""
+    if t.tag_ in ("VBZ", "VBP", "MD"):
+        return True
+    return t.tag_ == "VBD" and any(c.dep_ == "nsubj" and c.pos_ in ("NOUN", "PROPN", "PRON") for c in t.children)
+
+
 def _merge_names(text: str) -> tuple[str, dict[int, str]]:
     """Two-word object names written as their last word, which the tagger reads as a noun ("a blue
     fire hydrant" → "a blue hydrant"; left whole, it tags "hydrant" an adverb), and where each was:
@@ -593,7 +601,7 @@ def parse(prompt: str) -> Scene:
         return scene
     merged, names = _merge_names(masked[:2000])
     doc = nlp()(merged)
-    if not any(t.tag_ in ("VBZ", "VBP", "MD") for t in doc) and doc[0].lower_ not in ("there", "this", "it"):
+    if not any(_finite(t) for t in doc) and doc[0].lower_ not in ("there", "this", "it"):
         # a noun phrase, not a sentence: the tagger reads it far better as one ("a white rose and ..."
         # alone makes "rose" a verb)
         doc = nlp()(PREFIX + merged)
@@ -721,7 +729,9 @@ def _fragment(t) -> bool:
     """`t` heads a phrase set off by a comma ("a fox in a forest, *oil painting*")."""
     start = t.left_edge.i
     return (
-        t.dep_ in ("conj", "appos", "npadvmod", "dobj", "dep") and start > 0 and t.doc[start - 1].text in (",", ";", ":", "-")
+        t.dep_ in ("conj", "appos", "npadvmod", "dobj", "dep")
+        and start > 0
+        and t.doc[start - 1].text in (",", ";", ":", "-")
     )
 
 
@@ -791,7 +801,7 @@ def _entity(t) -> Entity:
     compounds = set(e.noun.split()[:-1])
     words = [c.text.lower() for c in modifiers if c.text.lower() not in STYLE_WORDS]
     words += [c.text.lower() for c in t.lefts if c.dep_ == "compound" and c.text.lower() in compounds]
-    head = t.text.lower()
+    head = t.text if t.pos_ == "PROPN" else t.text.lower()
     if (name := t.doc.user_data.get("names", {}).get(t.idx)) is not None:
         head = " ".join([*name.split()[:-1], head])  # "fire hydrants"
     e.phrase = " ".join([*dict.fromkeys(words), head])
@@ -859,6 +869,10 @@ def _subject(verb, by_index: dict[int, Entity]) -> Entity | None:
                 return by_index[verb.head.i]  # "a sign that says ...": the sign
             if s.text.lower() in ("they", "he", "she"):
                 return _antecedent(s, by_index)  # "... people skiing. They are holding poles"
+            if s.text.lower() in ("we", "i", "you", "one") and verb.lemma_.lower() in SEEING:
+                seen = next((c for c in verb.children if c.dep_ in ("dobj", "attr") and c.i in by_index), None)
+                if seen is not None:  # "in the background we can see railings": the railings
+                    return by_index[seen.i]
             if s.dep_ == "expl":  # "there is a cat on the mat": the cat
                 attr = next((c for c in verb.children if c.dep_ in ("attr", "dobj") and c.i in by_index), None)
                 if attr is not None:
@@ -930,6 +944,8 @@ def _relations(doc, by_index: dict[int, Entity]) -> list[Relation]:
             continue
         if t.text.lower() in NOT_SPATIAL or (t.dep_ == "prep" and t.head.text.lower() in ("next", "close")):
             continue
+        if t.text.lower() in MOTION and t.head.pos_ == "VERB":
+            continue  # "crashing into a skyscraper": an action (below), not a place
         key, end = _relation_words(t)
         if end is None:
             continue
@@ -954,7 +970,7 @@ def _relations(doc, by_index: dict[int, Entity]) -> list[Relation]:
         if end.i not in by_index and (inner := _of_object(end)) is not None and end.lemma_.lower() in COLLECTIVE:
             end = inner  # "in front of a pile of books": the books
         obj = by_index.get(end.i) or _antecedent(end, by_index)
-        if obj is None or obj is subject:
+        if obj is None or obj is subject or obj.phrase == subject.phrase:
             continue
         relation = RELATIONS.get(key, RELATIONS.get(key.replace(" side", ""), key))
         if relation == "on" and obj.noun in ("background", "backdrop", "wall") and obj.noun == "background":
@@ -969,10 +985,17 @@ def _relations(doc, by_index: dict[int, Entity]) -> list[Relation]:
         obj = next((by_index[c.i] for c in t.children if c.dep_ == "dobj" and c.i in by_index), None)
         if obj is None and any(c.dep_ in ("dobj", "ccomp", "xcomp") for c in t.children):
             continue  # its object is not a thing in the picture ("says something", "seems to")
+        verb = t.text.lower()
+        if obj is None:  # "waiting for a coffee", "looking at the sky": the verb and its preposition
+            for prep in (c for c in t.children if c.dep_ == "prep" and c.text.lower() in ACTION_PREPS):
+                pobj = next((c for c in prep.children if c.dep_ == "pobj" and c.i in by_index), None)
+                if pobj is not None:
+                    obj, verb = by_index[pobj.i], f"{verb} {prep.text.lower()}"
+                    break
         subject = _subject(t, by_index)
-        if subject is None or subject is obj:
+        if subject is None or subject is obj or t.lemma_.lower() in SEEING:
             continue
-        out.append(Relation(subject, t.text.lower(), obj, action=True, verb=t.tag_))
+        out.append(Relation(subject, verb, obj, action=True, verb=t.tag_))
     # where one of several things joined by "and" or commas is, the others are too ("a wall, a pole
     # and trees in the background")
     for r in list(out):
@@ -985,6 +1008,11 @@ def _relations(doc, by_index: dict[int, Entity]) -> list[Relation]:
     return out
 
 
+SEEING = {"see", "observe", "notice", "find", "spot", "view", "witness"}
+"""'We can see X' verbs of image captions: what is seen is the subject of where it is."""
+MOTION = {"into"}
+ACTION_PREPS = {"for", "at", "into", "with", "to", "towards", "toward", "through", "over", "after"}
+"""Prepositions that, after a verb with no object, name what the action is done to."""
 STATIVE = {"be", "have", "seem", "appear", "look", "say", "read", "show", "feature", "contain", "include", "depict"}
 STATIVE |= {"spell", "title", "label", "call", "name", "can", "could", "would", "see"}
 """Verbs that are not an action anyone could be seen doing."""

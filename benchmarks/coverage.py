@@ -102,6 +102,16 @@ def covered(kind: str, description: str, criteria) -> bool:
     return False
 
 
+def _same(word: str, name: str) -> bool:
+    """A word written after a colour or number names this object: its singular is one of the name's
+    words ("kites" and "kite", "cell" and "cell phone"). The word list is crude (the next word of
+    the prompt), so the comparison is lenient about plurals."""
+    forms = {word, word.removesuffix("s"), word.removesuffix("es"), singular(word)}
+    if word.endswith("ies"):
+        forms.add(word[:-3] + "y")
+    return bool(forms & set(name.split()))
+
+
 def flow_grpo(data: Path) -> dict:
     prompts = [
         line.strip()
@@ -169,8 +179,8 @@ def compbench(data: Path) -> dict:
                     for i, w in enumerate(words[:-1])
                     if w in COLOR_WORDS
                 ]
-                have = {(_fields(c).get("color"), w) for c in criteria for w in str(_fields(c).get("object")).split()}
-                ok = bool(pairs) and all(p in have for p in pairs)
+                have = [(_fields(c).get("color"), str(_fields(c).get("object"))) for c in criteria]
+                ok = bool(pairs) and all(any(p[0] == h[0] and _same(p[1], h[1]) for h in have) for p in pairs)
             elif category == "spatial":
                 ok = any(c.dimension == "position" for c in criteria)
             else:
@@ -179,8 +189,10 @@ def compbench(data: Path) -> dict:
                     for i, w in enumerate(words[:-1])
                     if w in NUMBER_WORDS or w.isdigit()
                 ]
-                have = {(_fields(c).get("count"), _fields(c).get("object")) for c in criteria if c.dimension == "count"}
-                ok = bool(pairs) and all(p in have for p in pairs)
+                have = [
+                    (_fields(c).get("count"), str(_fields(c).get("object"))) for c in criteria if c.dimension == "count"
+                ]
+                ok = bool(pairs) and all(any(p[0] == h[0] and _same(p[1], h[1]) for h in have) for p in pairs)
             good += ok
         out[category] = {"prompts": len(prompts), "covered": good / len(prompts)}
     return out
