@@ -286,6 +286,8 @@ def contrast(c: Criterion) -> list[str]:
             f"a photo of a {k.subject_phrase or k.subject} {k.relation} a {k.object_phrase or k.object}",
             f"a photo of a {k.subject_phrase or k.subject} and a {k.object_phrase or k.object}",
         ]
+    if k.property == "tag":
+        return [f"an image, {k.value}", "an image"]
     if k.property == "lighting":
         return [f"a photo with {k.value} lighting", "a photo with plain, even lighting"]
     if k.property == "medium":

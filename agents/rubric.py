@@ -310,6 +310,7 @@ def _globals(b: _Builder, scene: Scene) -> None:
             "style": f"The image is in {value} style",
             "medium": f"The image is {_article(value)} {value}",
             "lighting": f"The lighting is {value}",
+            "tag": f'The image matches the prompt tag "{value}"',
         }[prop]
         b.add("style", statement, ["similarity"], GlobalCheck(property=prop, value=value), checkable=comparable())
     for clause in scene.negations:

@@ -196,6 +196,10 @@ MEDIA = {
     "lithograph",
     "pastel",
     "collage",
+    "portrait",
+    "photoshoot",
+    "headshot",
+    "selfie",
     "screenshot",
 }
 TEXT_NOUNS = {"text", "word", "letter", "lettering", "writing", "caption", "title", "font", "typography", "slogan"}
@@ -463,7 +467,7 @@ class Scene:
     entities: list[Entity] = field(default_factory=list)
     relations: list[Relation] = field(default_factory=list)
     globals: list[tuple[str, str]] = field(default_factory=list)
-    """(property, value): style, medium, lighting."""
+    """(property, value): style, medium, lighting, or a prompt tag ("8k", "trending on artstation")."""
     colors: list[tuple[str, str]] = field(default_factory=list)
     """Colours named of no object ("red and blue"): (value, word)."""
     negations: list[str] = field(default_factory=list)
@@ -541,6 +545,34 @@ NAMES = re.compile(r"\b(" + "|".join(re.escape(n) for n in MULTIWORD) + r")(s?)\
 PREFIX = "There is "
 
 
+TAG = re.compile(
+    r"(\d+ ?k|4k|8k|hd|uhd|hdr|fhd|(highly |very |ultra[- ]?|hyper[- ]?|extremely |insanely )?(detailed|realistic|photorealistic)"
+    r"|detail|sharp focus|focus|trending on \w+|artstation|deviantart|behance|pixiv|unreal engine( \d+)?|unreal|octane( render)?"
+    r"|cinema ?4d|c4d|blender|redshift|vray|bokeh|depth of field|dof|masterpiece|best quality|high quality|award[- ]winning"
+    r"|\d+ ?mm|\d+ ?mm lens|matte painting|concept art|digital art|digital painting|fantasy art|smooth|intricate|elegant"
+    r"|rim light|volumetric (light|lighting)|global illumination|ray tracing|raytracing|studio quality|\d+k resolution"
+    r"|resolution|cinematic|epic|beautiful|stunning|gorgeous|wallpaper|illustration|ultra|hyper|dramatic|professional"
+    r"|--\w+( [\w:.]+)?|::\s*\d*)",
+    re.I,
+)
+"""Prompt-engineering tags ("8k", "trending on artstation", "--ar 9:16"): whole-image properties."""
+
+
+def _split_tags(text: str) -> tuple[str, list[str]]:
+    """The prompt without its comma-separated fragments made only of tags, and those fragments."""
+    text = re.sub(r"\s--(\w+)", r", --\1", text)  # "--ar 9:16" flags are fragments of their own
+    kept, tags = [], []
+    for fragment in re.split(r"(?:,|::|\|)\s*", text):
+        rest = TAG.sub(" ", fragment)
+        if fragment.strip() and not re.search(
+            r"[a-z]{2,}", re.sub(r"\b(and|with|in|of|the|a|an|very|by)\b", " ", rest, flags=re.I), re.I
+        ):
+            tags.append(re.sub(r"\s+", " ", fragment.strip(" .")).lower())
+        else:
+            kept.append(fragment)
+    return ", ".join(k.strip() for k in kept if k.strip()), [t for t in tags if t]
+
+
 def _finite(t) -> bool:
     """A verb that makes the text a sentence: present tense or modal, or a past tense with a noun as its
     subject ("six fish swam"; but in "a white rose and ..." the tagger's "rose" has no noun subject)."""
@@ -595,7 +627,8 @@ def parse(prompt: str) -> Scene:
     scene = Scene(texts=quoted_texts(prompt))
     lower = prompt.lower()
     scene.no_text = bool(re.search(r"\b(no|without) (text|words|letters|writing|captions?|watermarks?)\b", lower))
-    masked = _masked(prompt)
+    masked, tags = _split_tags(_masked(prompt))
+    scene.globals += [("tag", tag) for tag in tags]
     scene.words = len(re.findall(r"[A-Za-z]{2,}", masked))
     if not scene.words:
         return scene
@@ -632,18 +665,18 @@ def parse(prompt: str) -> Scene:
             and (t.dep_ in ("ROOT", "appos", "attr", "dobj") or of_obj is not None or _in_as(t) or _fragment(t))
         ):
             media.add(t.i)
-            mods = [w.text.lower() for w in t.lefts if w.dep_ in ("amod", "compound")]
+            mods = _adjacent_modifiers(t)
             if mods or lemma not in GENERIC_MEDIA:  # "a photo of ..." is how prompts start, not a request
                 scene.globals.append(("medium", " ".join([*mods, word])))
             continue
         if lemma in LIGHT or (lemma == "light" and any(c.text.lower() in LIGHTING_WORDS for c in t.lefts)):
-            mods = [c.text.lower() for c in t.lefts if c.dep_ in ("amod", "compound")]
+            mods = _adjacent_modifiers(t)
             if mods:
                 scene.globals.append(("lighting", " ".join(mods)))
             continue
         if t.pos_ == "PROPN" and t.dep_ == "pobj" and t.head.text.lower() == "by":
             continue  # "by Greg Rutkowski": an artist's style, not something in the picture
-        if lemma in FRAME and (mods := [c.text.lower() for c in t.lefts if c.dep_ in ("amod", "compound", "nmod")]):
+        if lemma in FRAME and (mods := _adjacent_modifiers(t)):
             scene.globals.append(("medium", " ".join([*mods, word])))  # "a vector image", "an aerial view"
             continue
         if lemma in FRAME or lemma in UNITS or lemma in TEXT_NOUNS or (word in POSITIONS and word != "background"):
@@ -708,6 +741,16 @@ def parse(prompt: str) -> Scene:
     seen: set[tuple[str, str]] = set()
     scene.globals = [g for g in scene.globals if g[1] and not (g in seen or seen.add(g))]
     return scene
+
+
+def _adjacent_modifiers(t) -> list[str]:
+    """The modifiers written right before a noun ("dramatic" in "8k, dramatic lighting"), not words
+    the parser hung on it from across a comma."""
+    mods, k = [], t.i - 1
+    while k >= 0 and t.doc[k].head.i == t.i and t.doc[k].dep_ in ("amod", "compound", "nmod", "advmod"):
+        mods.insert(0, t.doc[k].text.lower())
+        k -= 1
+    return mods
 
 
 def _mistagged_noun(t) -> bool:
@@ -953,6 +996,9 @@ def _relations(doc, by_index: dict[int, Entity]) -> list[Relation]:
         if head.pos_ == "PRON" and head.dep_ in ("dobj", "attr", "pobj") and head.head.pos_ in ("VERB", "AUX"):
             head = head.head  # 'a sign that says "HI" above a square': what the text is on
         subject = by_index.get(head.i) if head.i in by_index else _subject(head, by_index)
+        fronted = next((c for c in t.children if c.dep_ == "npadvmod" and c.i in by_index), None)
+        if fronted is not None:  # "person below traffic light": the tagger hangs the person on "below"
+            subject = by_index[fronted.i]
         if subject is None:
             continue
         frame = end.text.lower() in POSITIONS or end.lemma_.lower() in FRAME or end.lemma_.lower() in MEDIA

@@ -44,9 +44,10 @@ def singular(word: str) -> str:
 
 
 @functools.cache
-def _lemma(word: str) -> str:
-    tokens = nlp()(word)
-    return tokens[0].lemma_.lower() if len(tokens) == 1 else word
+def _lemma(verb: str) -> str:
+    """A verb's base form, read in a sentence (alone, "swimming" is tagged a noun)."""
+    tokens = nlp()(f"they are {verb.split()[0]}")
+    return tokens[-1].lemma_.lower()
 
 
 def _fields(c) -> dict:

@@ -178,7 +178,8 @@ class GlobalCheck(Model):
     """A property of the whole image: its style, medium, lighting."""
 
     kind: Literal["global"] = "global"
-    property: Literal["style", "medium", "lighting"]
+    property: Literal["style", "medium", "lighting", "tag"]
+    """"tag": a prompt-engineering tag ("8k", "trending on artstation", "--ar 9:16")."""
     value: str
 
 
