@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +70,17 @@ class EventRow(SQLModel, table=True):
     node: str | None = None
     time: datetime
     data_json: str = Field(sa_column=Column(Text))
+
+
+def _settle(done: Future, error: BaseException | None = None) -> None:
+    """Finish a caller's future unless the caller has already given up on it (cancelled)."""
+    try:
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+    except InvalidStateError:
+        pass  # cancelled: the write still happened (or failed) for the store; nobody is waiting
 
 
 class VerdictRow(SQLModel, table=True):
@@ -426,41 +437,62 @@ class Store:
                 time.sleep(min(0.02 * 2**attempt, 0.5))
 
     def _start_writer(self) -> None:
-        if self._writer is not None:
+        if self._writer is not None and self._writer.is_alive():
             return
         with self._writer_lock:
-            if self._writer is None:
+            if self._writer is None or not self._writer.is_alive():
                 self._writer = threading.Thread(target=self._write_batches, name="scrutiny-store-writer", daemon=True)
                 self._writer.start()
 
     def _write_batches(self) -> None:
         """One writer thread commits the judgments of many callers in one transaction (group
-        commit); each caller's future is done once its judgment is committed."""
-        while True:
-            item = self._pending.get()
-            if item is None:
-                return
-            batch = [item]
-            while len(batch) < 256:
+        commit); each caller's future is done once its judgment is committed.
+
+        A caller that stopped waiting (its task was cancelled) does not stop the write: the judgment
+        is still stored, and its future is left as the caller left it. Should the thread ever fail,
+        every waiting caller gets the error and the next judgment starts a new writer: never a hang.
+        """
+        batch: list = []
+        try:
+            while True:
+                item = self._pending.get()
+                if item is None:
+                    return
+                batch = [item]
+                while len(batch) < 256:
+                    try:
+                        extra = self._pending.get_nowait()
+                    except queue.Empty:
+                        break
+                    if extra is None:
+                        self._pending.put(None)
+                        break
+                    batch.append(extra)
                 try:
-                    extra = self._pending.get_nowait()
+                    self._write_judgments([rows for rows, _ in batch])
+                    for _, done in batch:
+                        _settle(done)
+                except Exception:  # noqa: BLE001 - write one by one, so each caller gets its own outcome
+                    for rows, done in batch:
+                        try:
+                            self._write_judgments([rows])
+                            _settle(done)
+                        except Exception as e:  # noqa: BLE001
+                            _settle(done, e)
+                batch = []
+        except BaseException as e:  # the thread itself failed: nobody may wait forever
+            with self._writer_lock:
+                self._writer = None
+            for _, done in batch:
+                _settle(done, e)
+            while True:
+                try:
+                    item = self._pending.get_nowait()
                 except queue.Empty:
                     break
-                if extra is None:
-                    self._pending.put(None)
-                    break
-                batch.append(extra)
-            try:
-                self._write_judgments([rows for rows, _ in batch])
-                for _, done in batch:
-                    done.set_result(None)
-            except Exception:  # noqa: BLE001 - write one by one, so each caller gets its own outcome
-                for rows, done in batch:
-                    try:
-                        self._write_judgments([rows])
-                        done.set_result(None)
-                    except Exception as e:  # noqa: BLE001
-                        done.set_exception(e)
+                if item is not None:
+                    _settle(item[1], StoreError(f"the store's writer stopped: {e}"))
+            raise
 
     def _write_judgments(self, batch: list[_JudgmentRows]) -> None:
         encoded: dict[str, bytes] = {}
