@@ -112,3 +112,11 @@ def test_request_encodings_follow_the_pixels_not_the_object(rgb):
     rgb.paste((255, 0, 0), (0, 0, 4, 4))  # changed in place: same object, new pixels
     assert data_url(rgb) != first
     assert Image.open(io.BytesIO(png_bytes(rgb))).tobytes() == rgb.tobytes()
+
+
+def test_bfloat16_tensors_are_images():
+    torch = pytest.importorskip("torch")
+    from scrutiny.trainers.rewards import as_images
+
+    batch = torch.rand(2, 3, 8, 8).to(torch.bfloat16)  # what SD3 and FLUX pipelines decode to
+    assert load_image(batch[0]).size == (8, 8) and [i.size for i in as_images(batch)] == [(8, 8), (8, 8)]

@@ -85,3 +85,15 @@ def test_tool_stays_callable_as_the_plain_function():
     crop = get_tool("crop")
     result = crop(Image.new("RGB", (1000, 1000)), [0, 0, 500, 500])
     assert result.box_px == (0, 0, 500, 500)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_nan_or_infinite_arguments_go_back_to_the_caller(bad):
+    from PIL import Image
+
+    from scrutiny.tools import REGISTRY
+
+    call = REGISTRY["crop"].invoke(
+        {"image": "x", "box": [0, 0, bad, 5], "units": "pixel"}, {"x": Image.new("RGB", (8, 8))}
+    )
+    assert call.result is None and "NaN or infinite" in call.error

@@ -12,6 +12,7 @@ it is shown to the model. Any other exception is a bug and stops the run.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 import time
 import typing
@@ -103,6 +104,9 @@ class Tool:
         return ToolCall(self.name, dict(arguments), result, error, time.perf_counter() - start)
 
     def _resolve(self, arguments: dict[str, Any], images: Mapping[str, Image.Image]) -> dict[str, Any]:
+        for name, value in arguments.items():
+            if not _finite(value):
+                raise ToolError(f"invalid arguments for {self.name}: {name} holds a NaN or infinite number")
         try:
             parsed = self.arguments.model_validate(arguments)
         except ValidationError as e:
@@ -118,6 +122,18 @@ class Tool:
                 raise ToolError(f"no image named {key!r}; images in this conversation: {known}")
             values[name] = images[key]
         return values
+
+
+def _finite(value: Any) -> bool:
+    """No NaN or infinity anywhere in a (nested) argument: a model may write them, and a box of NaNs
+    must go back to it as a mistake, not crash the judgment."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list | tuple):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    return True
 
 
 REGISTRY: dict[str, Tool] = {}

@@ -203,7 +203,10 @@ def _from_array(array: np.ndarray) -> Image.Image:
 
 
 def _from_tensor(tensor: Any) -> Image.Image:
-    array = tensor.detach().cpu().numpy()
+    tensor = tensor.detach().cpu()
+    if str(tensor.dtype) == "torch.bfloat16":  # numpy has no bfloat16 (SD3 and FLUX decode in it)
+        tensor = tensor.float()
+    array = tensor.numpy()
     if array.ndim == 4 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 3 or array.shape[0] not in (1, 3, 4):
