@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,22 +131,62 @@ class Judge:
         *,
         rubric: list[Criterion] | None = None,
         progress: bool = False,
+        fail_fast: bool = False,
     ) -> list[Verdict]:
-        """Score many images (one prompt each, or one prompt for all) with bounded concurrency."""
+        """Score many images (one prompt each, or one prompt for all) with bounded concurrency.
+
+        One verdict per item, in order: an item that cannot be judged (an unreadable image, a
+        backend that failed after its retries) gets an abstaining verdict whose `error` says why,
+        stored with its trace, and the rest of the batch goes on. `fail_fast=True` raises instead.
+        """
         prompts = [prompts] * len(images) if isinstance(prompts, str) else list(prompts)
         if len(prompts) != len(images):
             raise ValueError(f"got {len(images)} images but {len(prompts)} prompts; give one prompt per image")
         bar = _Progress(len(images), "judging") if progress else None
+
+        async def one(job) -> Verdict:
+            if fail_fast:
+                return await self.ajudge(job[0], job[1], rubric=rubric)
+            return await self.or_abstain(self.ajudge(job[0], job[1], rubric=rubric), "score", job[1])
+
         try:
-            return await bounded_map(
-                lambda job: self.ajudge(job[0], job[1], rubric=rubric),
-                zip(images, prompts),
-                self.config.concurrency,
-                bar.advance if bar else None,
-            )
+            return await bounded_map(one, zip(images, prompts), self.config.concurrency, bar.advance if bar else None)
         finally:
             if bar:
                 bar.close()
+
+    async def or_abstain(self, judgment: Awaitable[Verdict], kind: TaskKind, prompt: str, n: int = 1) -> Verdict:
+        """The judgment's verdict, or, if it fails, an abstaining verdict with the error (stored, with a
+        trace holding the error event). Cancellation is not a failure: it propagates."""
+        try:
+            return await judgment
+        except Exception as e:  # noqa: BLE001 - one item's failure is that item's verdict, not the batch's
+            return await self._error_verdict(kind, prompt, n, e)
+
+    async def _error_verdict(self, kind: TaskKind, prompt: str, n: int, error: Exception) -> Verdict:
+        reason = f"{type(error).__name__}: {error}".splitlines()[0][:500]
+        task = Task(
+            kind=kind, prompt=prompt or "(empty)", candidates=["unjudged"] * max(n, 1 if kind != "compare" else 2)
+        )
+        trace = Trace(task=task, policy=self.policy.name, model=self.policy.model, library_version=self.library_version)
+        trace.add("error", None, error=type(error).__name__, message=str(error)[:2000])
+        verdict = Verdict(
+            task=task,
+            scores=[None] * len(task.candidates),
+            critique=f"abstained: the judgment failed ({reason})",
+            error=reason,
+            trace_id=trace.id,
+            policy=self.policy.name,
+            model=self.policy.model,
+            library_version=self.library_version,
+            version=__version__,
+        )
+        trace.verdict_id = verdict.id
+        try:
+            await asyncio.wrap_future(self.store.submit_judgment(trace, verdict, {}, None))
+        except Exception:  # noqa: BLE001 - the store itself failing must not lose the verdict
+            verdict = verdict.model_copy(update={"trace_id": None})
+        return verdict
 
     # sync twins
 

@@ -30,7 +30,7 @@ from PIL import Image
 from scrutiny.agents.rubric import synthesize
 from scrutiny.api import Judge
 from scrutiny.core.aio import bounded_map, run_sync
-from scrutiny.core.images import load_image
+from scrutiny.core.images import ImageError, load_image
 from scrutiny.core.schema import Criterion, QualityCheck, Verdict
 
 PairSchedule = Literal["all", "round_robin"] | int
@@ -64,18 +64,32 @@ tiled text or a blurred picture that still reads. These criteria make such image
 def as_images(images: Any) -> list[Image.Image]:
     """A batch as RGB PIL images: torch [B, 3, H, W] float in [0, 1] or uint8, numpy [B, H, W, 3]
     uint8 (or [B, 3, H, W]), or a sequence of any single image `load_image` accepts."""
+    items = as_items(images)
+    for item in items:
+        if isinstance(item, Exception):
+            raise item
+    return items
+
+
+def as_items(images: Any) -> list[Image.Image | ImageError]:
+    """`as_images`, item by item: an image that cannot be read (NaN pixels, a corrupt file) is its
+    `ImageError`, and the others are still images. A batch of the wrong shape is one error."""
     if type(images).__module__.startswith("torch"):
         images = images.detach().cpu()
         if images.ndim != 4:
             raise ValueError(f"a torch batch must be [B, C, H, W]; got shape {tuple(images.shape)}")
-        return [load_image(image) for image in images]
-    if isinstance(images, np.ndarray):
+    elif isinstance(images, np.ndarray):
         if images.ndim != 4:
             raise ValueError(f"a numpy batch must be [B, H, W, 3]; got shape {images.shape}")
         if images.shape[1] in (1, 3, 4) and images.shape[-1] not in (1, 3, 4):
             images = images.transpose(0, 2, 3, 1)  # [B, C, H, W] → [B, H, W, C]
-        return [load_image(image) for image in images]
-    return [load_image(image) for image in images]
+    out: list[Image.Image | ImageError] = []
+    for image in images:
+        try:
+            out.append(load_image(image))
+        except ImageError as e:
+            out.append(e)
+    return out
 
 
 def scores_of(verdicts: Sequence[Verdict]) -> np.ndarray:
@@ -203,15 +217,19 @@ class JudgeReward:
         self, images: Any, prompts: Sequence[str], metadata: Sequence[dict] | None = None
     ) -> list[Verdict]:
         """One verdict per image, judged against its prompt."""
-        batch = await asyncio.to_thread(as_images, images)
+        batch = await asyncio.to_thread(as_items, images)
         if len(batch) != len(prompts):
             raise ValueError(f"got {len(batch)} images but {len(prompts)} prompts")
         metas = list(metadata) if metadata is not None else [None] * len(batch)
-        return await bounded_map(
-            lambda job: self.judge.ajudge(job[0], job[1], rubric=self.rubric_for(job[1]), metadata=job[2]),
-            zip(batch, prompts, metas),
-            self.concurrency,
-        )
+
+        async def one(job) -> Verdict:
+            image, prompt, meta = job
+            if isinstance(image, Exception):  # this sample abstains (NaN → its group's mean); the rest are scored
+                return await self.judge.or_abstain(_raise(image), "score", prompt)
+            judgment = self.judge.ajudge(image, prompt, rubric=self.rubric_for(prompt), metadata=meta)
+            return await self.judge.or_abstain(judgment, "score", prompt)
+
+        return await bounded_map(one, zip(batch, prompts, metas), self.concurrency)
 
     def score(self, images: Any, prompts: Sequence[str], metadata: Sequence[dict] | None = None) -> np.ndarray:
         """Sync: [B] scores, NaN for abstentions. Safe to call from trainer worker threads."""
@@ -231,7 +249,9 @@ class JudgeReward:
         chosen = pair_schedule(len(batch), pairs, seed)
         orders = [(i, j) for i, j in chosen] + [(j, i) for i, j in chosen]
         verdicts = await bounded_map(
-            lambda pair: self.judge.acompare(batch[pair[0]], batch[pair[1]], prompt, rubric=rubric),
+            lambda pair: self.judge.or_abstain(
+                self.judge.acompare(batch[pair[0]], batch[pair[1]], prompt, rubric=rubric), "compare", prompt, 2
+            ),
             orders,
             self.concurrency,
         )
@@ -250,6 +270,10 @@ class JudgeReward:
         return GroupRewards(
             rewards=rank_rewards(verdict.scores), wins=np.full((len(batch),) * 2, np.nan), verdicts=[verdict]
         )
+
+
+async def _raise(error: Exception) -> Verdict:
+    raise error
 
 
 def _points(preferred: int | None, *, first: bool) -> float:
@@ -299,9 +323,11 @@ def flow_grpo_reward(reward: JudgeReward | None = None) -> Callable[..., tuple[n
     reward = reward or JudgeReward()
 
     def _fn(images, prompts, metadata, only_strict: bool = True):
-        raw = reward.score(images, prompts, metadata)
+        verdicts = run_sync(reward.ascore(images, prompts, metadata))
+        raw = scores_of(verdicts)
         filled, rate = fill_abstentions(raw, prompts)
-        return filled.astype(np.float32), {"raw": raw, "abstain_rate": rate}
+        errors = {i: v.error for i, v in enumerate(verdicts) if v.error}
+        return filled.astype(np.float32), {"raw": raw, "abstain_rate": rate, "errors": errors}
 
     _fn.__name__ = reward.name
     return _fn

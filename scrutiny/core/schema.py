@@ -362,6 +362,9 @@ class Verdict(Model):
     """Index of the preferred candidate; None for a tie or when the judge abstained."""
     ranking: list[int] | None = None
     critique: str = ""
+    error: str | None = None
+    """Why no judgment could be made ("ImageError: ..."), for a batch item that failed: the verdict
+    then abstains (scores None), so a batch always returns one verdict per item."""
     trace_id: str | None = None
     policy: str = "offline"
     model: str | None = None
