@@ -156,7 +156,7 @@ class TraceFilter:
         if needs_verdict:
             query = query.join(VerdictRow, VerdictRow.id == TraceRow.verdict_id)
         conditions = [
-            self.prompt and TraceRow.prompt.contains(self.prompt),
+            self.prompt and TraceRow.prompt.contains(self.prompt, autoescape=True),  # "%" and "_" are literal
             self.since is not None and TraceRow.created_at >= _aware_utc(self.since),
             self.until is not None and TraceRow.created_at <= _aware_utc(self.until),
             self.policy and TraceRow.policy == self.policy,

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from scrutiny.api import Judge
 from scrutiny.core.schema import READS, SCHEMA_VERSION, Trace, Verdict
@@ -195,11 +198,34 @@ def import_lines(store: Store, path: Path) -> int:
             raise ValueError(
                 f"{path}:{number}: schema version {record.get('schema_version')}, this scrutiny reads {SCHEMA_VERSION}"
             )
-        verdict = Verdict.model_validate(record["verdict"]) if record.get("verdict") else None
+        try:
+            verdict = Verdict.model_validate(record["verdict"]) if record.get("verdict") else None
+            trace = Trace.model_validate(record["trace"])
+        except (ValidationError, KeyError, TypeError) as e:
+            raise ValueError(f"{path}:{number}: not a valid trace record ({str(e).splitlines()[0]})") from None
         artifacts = {h: base64.b64decode(data) for h, data in record.get("artifacts", {}).items()}
-        store.record_imported(Trace.model_validate(record["trace"]), verdict, artifacts)
+        _check_ids(path, number, trace, verdict, artifacts)
+        store.record_imported(trace, verdict, artifacts)
         count += 1
     return count
+
+
+ID = re.compile(r"[0-9a-f]{32}")
+HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def _check_ids(path: Path, number: int, trace: Trace, verdict: Verdict | None, artifacts: dict) -> None:
+    """Ids and content hashes as scrutiny writes them, and nothing else: an export is data from
+    elsewhere, and these strings end up in file names, links and pages."""
+    ids = [("trace id", trace.id)] + ([("verdict id", verdict.id)] if verdict else [])
+    ids += [("verdict id", trace.verdict_id)] if trace.verdict_id else []
+    hashes = [("image hash", h) for h in [*trace.task.candidates, trace.task.source, *artifacts] if h]
+    for what, value in ids:
+        if not ID.fullmatch(value):
+            raise ValueError(f"{path}:{number}: {what} {value[:40]!r} is not a scrutiny id (32 hex digits)")
+    for what, value in hashes:
+        if not HASH.fullmatch(value):
+            raise ValueError(f"{path}:{number}: {what} {value[:40]!r} is not a content hash (64 hex digits)")
 
 
 # replay

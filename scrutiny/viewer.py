@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlparse
 
 from scrutiny.core.schema import Trace, Verdict
 from scrutiny.memory import Store, StoreError
@@ -130,7 +130,7 @@ def figure(store: Store, name: str, digest: str | None, boxes: list[Overlay]) ->
         for o in boxes
     )
     return (
-        f'<figure><div class="frame"><img src="/artifact/{digest}.png" alt="{esc(name)}" width="{width}" height="{height}">'
+        f'<figure><div class="frame"><img src="/artifact/{quote(digest)}.png" alt="{esc(name)}" width="{width}" height="{height}">'
         f'<svg viewBox="0 0 {width} {height}" preserveAspectRatio="none">{rects}</svg></div>'
         f"<figcaption>{esc(name)} · {width}×{height} · {len(boxes)} boxes</figcaption></figure>"
     )
@@ -139,8 +139,19 @@ def figure(store: Store, name: str, digest: str | None, boxes: list[Overlay]) ->
 # 2. pages
 
 
+class BadRequest(ValueError):
+    """A query the viewer will not guess at (a page that is not a number): 400."""
+
+
+def page_number(query: dict[str, list[str]]) -> int:
+    raw = query.get("page", ["1"])[0] or "1"
+    if not re.fullmatch(r"\d{1,9}", raw) or int(raw) < 1:
+        raise BadRequest(f"page must be a whole number from 1, got {raw[:40]!r}")
+    return int(raw)
+
+
 def list_page(store: Store, query: dict[str, list[str]]) -> str:
-    number = max(1, int(query.get("page", ["1"])[0] or 1))
+    number = page_number(query)
     prompt = query.get("prompt", [""])[0] or None
     policy = query.get("policy", [""])[0] or None
     filters = {"prompt": prompt, "policy": policy}
@@ -159,7 +170,7 @@ def list_page(store: Store, query: dict[str, list[str]]) -> str:
         v = verdicts.get(r.verdict_id)
         scores = " ".join(fmt(s) for s in v.scores) if v else '<span class="none">no verdict</span>'
         body.append(
-            f'<tr><td><input type=checkbox name=t value="{r.id}"></td><td><a class=trace href="/trace/{r.id}">{r.id[:12]}</a></td>'
+            f'<tr><td><input type=checkbox name=t value="{esc(r.id)}"></td><td><a class=trace href="/trace/{quote(r.id)}">{esc(r.id[:12])}</a></td>'
             f"<td>{r.created_at:%Y-%m-%d %H:%M:%S}</td><td>{esc(r.kind)}</td><td>{esc(r.policy)}{'/' + esc(r.model) if r.model else ''}</td>"
             f"<td class=score>{scores}</td><td>{esc(r.prompt)}</td></tr>"
         )
@@ -177,7 +188,7 @@ def trace_section(store: Store, trace: Trace, verdict: Verdict | None) -> str:
     task = trace.task
     parts = [
         f"<h2>{esc(task.kind)}: {esc(task.prompt)}</h2>"
-        f"<p>trace <code>{trace.id}</code> · {trace.created_at:%Y-%m-%d %H:%M:%S} · policy {esc(trace.policy)}"
+        f"<p>trace <code>{esc(trace.id)}</code> · {trace.created_at:%Y-%m-%d %H:%M:%S} · policy {esc(trace.policy)}"
         f"{' · model ' + esc(trace.model) if trace.model else ''}"
         f"{' · library ' + esc(trace.library_version) if trace.library_version else ''}</p>"
     ]
@@ -226,7 +237,7 @@ def trace_section(store: Store, trace: Trace, verdict: Verdict | None) -> str:
             output = json.dumps(event.data.get("output"), indent=1)
             error = f"<div class=err>error: {esc(event.data['error'])}</div>" if event.data.get("error") else ""
             crops = "".join(
-                f'<img src="/artifact/{h}.png" alt="{esc(n)}" style="max-height:90px;margin:4px" title="{esc(n)}">'
+                f'<img src="/artifact/{quote(str(h))}.png" alt="{esc(n)}" style="max-height:90px;margin:4px" title="{esc(n)}">'
                 for n, h in (event.data.get("produced") or {}).items()
                 if h
             )
@@ -266,7 +277,7 @@ def coverage_section(verdict: Verdict) -> str:
 def trace_page(store: Store, trace_id: str) -> str:
     trace = store.trace(trace_id)
     verdict = store.verdict(trace.verdict_id) if trace.verdict_id else None
-    return page(f"trace {trace.id[:12]}", trace_section(store, trace, verdict))
+    return page(f"trace {esc(trace.id[:12])}", trace_section(store, trace, verdict))
 
 
 def compare_page(store: Store, query: dict[str, list[str]]) -> str:
@@ -282,7 +293,7 @@ def compare_page(store: Store, query: dict[str, list[str]]) -> str:
         if same_task(*verdicts):
             diff = diff_verdicts(*verdicts)
             rows = "".join(
-                f"<tr><td>{esc(r.statement)}</td><td>{r.candidate}</td><td class=score>{fmt(r.a)}</td>"
+                f"<tr><td>{esc(r.statement)}</td><td>{esc(r.candidate)}</td><td class=score>{fmt(r.a)}</td>"
                 f"<td class=score>{fmt(r.b)}</td><td class=score>{'' if r.delta is None else f'{r.delta:+.2f}'}</td></tr>"
                 for r in diff.rows
             )
@@ -302,17 +313,28 @@ def compare_page(store: Store, query: dict[str, list[str]]) -> str:
 # 3. the server
 
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+"""Host names the viewer answers to; `make_server(allowed_hosts=...)` adds more (a LAN name)."""
+
+
 class Handler(BaseHTTPRequestHandler):
     store: Store
 
+    allowed_hosts: frozenset[str] = frozenset()
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        host = (self.headers.get("Host") or "").lower()
+        name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+        if name not in LOOPBACK | self.allowed_hosts:  # DNS rebinding: a page elsewhere naming this port
+            self._send(HTTPStatus.FORBIDDEN, page("forbidden", f"<p class=err>host {esc(host)} is not allowed</p>"))
+            return
         url = urlparse(self.path)
         query = parse_qs(url.query)
         try:
             if url.path == "/":
                 self._send(HTTPStatus.OK, list_page(self.store, query))
             elif url.path.startswith("/trace/"):
-                self._send(HTTPStatus.OK, trace_page(self.store, url.path.removeprefix("/trace/")))
+                self._send(HTTPStatus.OK, trace_page(self.store, unquote(url.path.removeprefix("/trace/"))))
             elif url.path == "/compare":
                 self._send(HTTPStatus.OK, compare_page(self.store, query))
             elif match := re.fullmatch(r"/artifact/([0-9a-f]{64})\.png", url.path):
@@ -322,6 +344,11 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(HTTPStatus.OK, path.read_bytes(), "image/png")
             else:
                 self._send(HTTPStatus.NOT_FOUND, page("not found", f"<p class=err>no page at {esc(url.path)}</p>"))
+        except BadRequest as e:
+            self._send(
+                HTTPStatus.BAD_REQUEST,
+                page("bad request", f'<p class=err>{esc(e)}</p><p><a href="/">all traces</a></p>'),
+            )
         except (StoreError, ValueError) as e:
             self._send(
                 HTTPStatus.NOT_FOUND, page("not found", f'<p class=err>{esc(e)}</p><p><a href="/">all traces</a></p>')
@@ -340,9 +367,15 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-def make_server(store: Store, host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
-    """A viewer server for `store` (port 0 picks a free port); call `serve_forever` to run it."""
-    handler = type("BoundHandler", (Handler,), {"store": store})
+def make_server(
+    store: Store, host: str = "127.0.0.1", port: int = 8765, allowed_hosts: tuple[str, ...] = ()
+) -> ThreadingHTTPServer:
+    """A viewer server for `store` (port 0 picks a free port); call `serve_forever` to run it.
+
+    It answers only requests whose Host header names a loopback address, `host` itself, or one of
+    `allowed_hosts`, so a web page elsewhere cannot reach it through DNS rebinding."""
+    names = frozenset(h.lower() for h in (host, *allowed_hosts))
+    handler = type("BoundHandler", (Handler,), {"store": store, "allowed_hosts": names})
     return ThreadingHTTPServer((host, port), handler)
 
 

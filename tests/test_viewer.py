@@ -1,6 +1,5 @@
 """The web viewer, driven in a real headless Chromium (Debian's `chromium`, via playwright)."""
 
-import shutil
 import urllib.error
 import urllib.request
 
@@ -10,7 +9,6 @@ from scrutiny import Judge, JudgeConfig
 from scrutiny.testing.scenes import fitted_sign, grid, preference_pairs, shapes
 from scrutiny.viewer import PAGE_SIZE, serve_in_thread
 
-CHROMIUM = shutil.which("chromium")
 SIGN = 'The words "OPEN 24 HOURS"'
 
 
@@ -35,27 +33,6 @@ def site(tmp_path_factory):
     server, url = serve_in_thread(store)
     yield url, verdicts
     server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 def test_pages_are_served_on_loopback_without_a_browser(site):
