@@ -509,7 +509,10 @@ def load_rubric(path: str | Path) -> list[Criterion]:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"rubric file {path} does not exist")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"rubric file {path} is not UTF-8 text; save it as UTF-8") from None
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as e:

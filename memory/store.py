@@ -15,6 +15,7 @@ import io
 import json
 import os
 import queue
+import re
 import tempfile
 import threading
 import time
@@ -190,7 +191,7 @@ class Store:
             url = os.environ.get("SCRUTINY_DB_URL") or f"sqlite:///{self.home / 'scrutiny.db'}"
         self.url = url
         self.artifacts_dir = self.home / "artifacts"
-        self.engine = _make_engine(url, self.home)
+        self.engine = _open(url, self.home)
         # One connection serves every thread of an in-memory SQLite store: its sessions take turns. A
         # database on disk gives each thread its own connection (and SQLite's own locking), so reads
         # on the event loop never wait behind a batch the writer thread is committing.
@@ -200,8 +201,12 @@ class Store:
         self._folders: set[Path] = set()  # artifact folders known to exist
         self._pending: queue.Queue = queue.Queue()
         self._writer: threading.Thread | None = None
-        self._write(lambda s: None, create=True)
-        self._check_schema()
+        try:
+            self._write(lambda s: None, create=True)
+            self._check_schema()
+        except OperationalError as e:
+            raise StoreError(f"cannot open the store at {_safe(url)}: {_first_line(e)}; {_WHERE}") from None
+        _check_writable(self.artifacts_dir)
 
     @classmethod
     def memory(cls, home: str | os.PathLike) -> Store:
@@ -674,6 +679,52 @@ def _jsonable(value):
 def _utc(moment: datetime) -> datetime:
     """SQLite drops the zone of stored datetimes; every time scrutiny writes is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+_WHERE = "point SCRUTINY_HOME at a writable folder, or SCRUTINY_DB_URL at a database you can write"
+
+
+def _first_line(error: BaseException) -> str:
+    return str(getattr(error, "orig", None) or error).splitlines()[0][:300]
+
+
+def _safe(url: str) -> str:
+    """A database URL without its password, for messages."""
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+def _open(url: str, home: Path):
+    """The engine for a store URL, or a one-line StoreError naming what is wrong and the fix."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        return _make_engine(url, home)
+    except NoSuchModuleError:
+        raise StoreError(
+            f"SCRUTINY_DB_URL {_safe(url)!r} names a database SQLAlchemy does not know; use "
+            "sqlite:///path/to/scrutiny.db or postgresql+psycopg://user:password@host/db"
+        ) from None
+    except ArgumentError as e:
+        raise StoreError(f"SCRUTINY_DB_URL {_safe(url)!r} is not a database URL ({_first_line(e)})") from None
+    except ModuleNotFoundError as e:
+        raise StoreError(
+            f"the store at {_safe(url)} needs the database driver {e.name!r}: pip install {_DRIVERS.get(e.name, e.name)}"
+        ) from None
+    except OSError as e:
+        raise StoreError(f"cannot create the store folder for {_safe(url)}: {e.strerror or e}; {_WHERE}") from None
+
+
+_DRIVERS = {"psycopg": "'psycopg[binary]'", "psycopg2": "psycopg2-binary", "pymysql": "pymysql"}
+
+
+def _check_writable(folder: Path) -> None:
+    """The artifact folder can be written: found now, before any work is done, not after a judgment."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as e:
+        raise StoreError(f"cannot write images to {folder}: {e.strerror or e}; {_WHERE}") from None
 
 
 def _make_engine(url: str, home: Path):

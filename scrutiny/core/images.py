@@ -33,8 +33,27 @@ class ImageError(ValueError):
     """The input is not a usable image. The message says why and what would work."""
 
 
+def _allow_our_limit() -> None:
+    """Pillow refuses images over twice its own limit (about 179 megapixels) even when
+    SCRUTINY_MAX_PIXELS allows them: when ours is higher, Pillow's is raised to it (`_check_size`
+    enforces ours before any pixel is decoded)."""
+    if Image.MAX_IMAGE_PIXELS is not None and 2 * Image.MAX_IMAGE_PIXELS < max_pixels():
+        Image.MAX_IMAGE_PIXELS = max_pixels()
+
+
 def max_pixels() -> int:
-    return int(os.environ.get("SCRUTINY_MAX_PIXELS", DEFAULT_MAX_PIXELS))
+    raw = os.environ.get("SCRUTINY_MAX_PIXELS")
+    if raw is None:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise ImageError(
+            f"SCRUTINY_MAX_PIXELS must be a whole number of pixels (e.g. 100000000), got {raw!r}"
+        ) from None
+    if value < 1:
+        raise ImageError(f"SCRUTINY_MAX_PIXELS must be at least 1, got {value}")
+    return value
 
 
 def load_image(image: ImageInput, *, limit: int | None = None) -> Image.Image:
@@ -154,18 +173,22 @@ def _open_path(path: Path, limit: int) -> Image.Image:
 
 
 def _open_bytes(data: bytes, name: str, limit: int) -> Image.Image:
+    _allow_our_limit()
     if not data:
         raise ImageError(f"{name}: empty (0 bytes)")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit is ours (below), not Pillow's
             pil = Image.open(io.BytesIO(data))
             _check_size(pil.width, pil.height, limit)
             pil.load()
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not an image file (no known image format)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageError(f"{name}: too many pixels ({e})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(
+            f"{name}: image is over the limit of {limit:,} pixels (a decompression-bomb guard); "
+            "raise SCRUTINY_MAX_PIXELS if this image is genuine"
+        ) from None
     except (OSError, SyntaxError, ValueError) as e:
         if isinstance(e, ImageError):
             raise ImageError(f"{name}: {e}") from None

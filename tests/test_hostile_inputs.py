@@ -1,0 +1,114 @@
+"""Hostile inputs, each in one place: a clear one-line error, and nothing else in the batch lost."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from scrutiny import Judge, JudgeConfig
+from scrutiny.agents.rubric import load_rubric, synthesize
+from scrutiny.memory import Store, StoreError
+from scrutiny.testing.scenes import fitted_sign
+from scrutiny.tools import REGISTRY
+
+
+def hostile_images(tmp_path):
+    (tmp_path / "zero.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("not a picture")
+    (tmp_path / "folder.png").mkdir()
+    Image.new("RGB", (64, 64)).save(tmp_path / "ok.png")
+    (tmp_path / "cut.png").write_bytes((tmp_path / "ok.png").read_bytes()[:60])
+    torch = pytest.importorskip("torch")
+    nan = torch.rand(3, 8, 8)
+    nan[0, 0, 0] = float("nan")
+    return {
+        "zero-byte file": (tmp_path / "zero.png", "empty (0 bytes)"),
+        "text named .png": (tmp_path / "text.png", "not an image file"),
+        "a folder": (tmp_path / "folder.png", "is a folder"),
+        "truncated file": (tmp_path / "cut.png", "unreadable or truncated"),
+        "missing file": (tmp_path / "nope.png", "no such file"),
+        "NaN tensor": (nan, "NaN or infinite"),
+        "out-of-range tensor": (torch.full((3, 8, 8), 7.0), "must hold values in [0, 1]"),
+        "wrong-shape tensor": (torch.rand(5, 8, 8), "must be CxHxW"),
+        "wrong-shape array": (np.zeros((4, 4, 7), np.uint8), "HxWx3/4"),
+    }
+
+
+def test_every_hostile_image_is_its_own_error_and_the_batch_goes_on(tmp_path, store):
+    cases = hostile_images(tmp_path)
+    good = fitted_sign("OPEN")
+    images = [good] + [image for image, _ in cases.values()] + [good]
+    verdicts = Judge(store=store, config=JudgeConfig(cache=False)).judge_many(images, 'The words "OPEN"')
+    assert verdicts[0].score > 0.9 and verdicts[-1].score > 0.9
+    for (name, (_, expected)), verdict in zip(cases.items(), verdicts[1:-1]):
+        assert verdict.abstained and verdict.error and expected in verdict.error, (name, verdict.error)
+        assert "\n" not in verdict.error
+
+
+@pytest.mark.parametrize(
+    ("make", "size"),
+    [
+        (lambda: Image.new("CMYK", (20, 10), (0, 255, 0, 0)), (20, 10)),
+        (lambda: Image.fromarray(np.full((10, 20), 40000, np.uint16)), (20, 10)),
+        (lambda: Image.new("RGBA", (20, 10), (255, 0, 0, 0)), (20, 10)),
+        (lambda: Image.new("RGB", (1, 1), "red"), (1, 1)),
+    ],
+)
+def test_unusual_but_valid_images_are_judged(make, size, store):
+    verdict = Judge(store=store, config=JudgeConfig(cache=False)).judge(make(), "a red square")
+    assert verdict.error is None and verdict.task.candidates[0]
+
+
+def test_decompression_bombs_are_refused_and_the_limit_is_ours(tmp_path, monkeypatch):
+    from scrutiny.core.images import ImageError, load_image
+
+    Image.new("1", (12_000, 12_000)).save(tmp_path / "bomb.png")  # 144 MP of a few kilobytes
+    with pytest.raises(ImageError, match="over the limit of 50,000,000.*raise SCRUTINY_MAX_PIXELS"):
+        load_image(tmp_path / "bomb.png")
+    monkeypatch.setenv("SCRUTINY_MAX_PIXELS", "400000000")  # past Pillow's own refusal (about 179 MP)
+    Image.new("1", (20_000, 10_000)).save(tmp_path / "big.png")
+    assert load_image(tmp_path / "big.png").size == (20_000, 10_000)
+    monkeypatch.setenv("SCRUTINY_MAX_PIXELS", "abc")
+    with pytest.raises(ImageError, match="SCRUTINY_MAX_PIXELS must be a whole number"):
+        load_image(tmp_path / "bomb.png")
+
+
+@pytest.mark.parametrize("box", [[float("nan"), 0, 5, 5], [-5, -5, -1, -1], [100, 100, 200, 200], [3, 3, 3, 3]])
+def test_bad_boxes_are_tool_errors(box):
+    call = REGISTRY["crop"].invoke({"image": "x", "box": box, "units": "pixel"}, {"x": Image.new("RGB", (50, 50))})
+    assert call.result is None and call.error and "\n" not in call.error
+
+
+def test_prompts_empty_and_huge():
+    with pytest.raises(ValueError, match="prompt is empty"):
+        synthesize("   ")
+    criteria = synthesize("a red cat " * 100_000)  # 1 MB
+    assert criteria and criteria[-1].dimension == "quality"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"\xff\xfe- bad\n", "not UTF-8 text"), (b"- [unclosed\n", "not valid YAML"), (b"{}\n", "non-empty list")],
+)
+def test_bad_rubric_files(tmp_path, content, message):
+    (tmp_path / "r.yaml").write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        load_rubric(tmp_path / "r.yaml")
+
+
+def test_path_traversal_in_skill_and_trace_names(tmp_path, store):
+    from scrutiny.skills.library import Skill
+
+    with pytest.raises(ValueError, match="not a safe skill name"):
+        Skill(name="../../etc", kind="rubric", description="d", when_to_use="w")
+    with pytest.raises(StoreError):
+        store.trace("../../etc/passwd")
+
+
+def test_stores_that_cannot_be_used_say_so_before_any_work(tmp_path):
+    (tmp_path / "file").write_text("a file where a folder should be")
+    with pytest.raises(StoreError, match="cannot create the store folder.*SCRUTINY_HOME"):
+        Store(home=tmp_path / "file" / "home")
+    with pytest.raises(StoreError, match="names a database SQLAlchemy does not know"):
+        Store(url="nonsense://x", home=tmp_path)
+    with pytest.raises(StoreError, match=r"u:\*\*\*@"):  # a password never reaches a message
+        Store(url="postgresql+nosuchdriver://u:secret@localhost/db", home=tmp_path)
