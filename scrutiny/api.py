@@ -15,13 +15,14 @@ import hashlib
 import json
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from PIL import Image
 
 from scrutiny.agents.judge import JudgeDeps, JudgeRun, Policy, run_judge
 from scrutiny.agents.offline import OfflinePolicy
 from scrutiny.core.aio import bounded_map, run_sync
+from scrutiny.core.backend import BackendError
 from scrutiny.core.images import ImageInput, image_hash, load_image, png_bytes
 from scrutiny.core.schema import Criterion, Task, TaskKind, Trace, Unchecked, Verdict
 from scrutiny.memory import Store
@@ -51,6 +52,9 @@ class JudgeConfig:
     nothing with "lower": within a prompt's group the same criteria go unchecked for every sample,
     so group-relative advantages are unchanged, while thresholds (best-of-n, `--min-score`, a
     refinement's target) never pass on content nobody saw."""
+    backend_errors: Literal["abstain", "raise"] = "abstain"
+    """A model backend that still fails after its retries: the verdict abstains with the reason
+    (`Verdict.error`, stored), or ("raise") the `BackendError` propagates."""
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
@@ -163,12 +167,25 @@ class Judge:
         except Exception as e:  # noqa: BLE001 - one item's failure is that item's verdict, not the batch's
             return await self._error_verdict(kind, prompt, n, e)
 
-    async def _error_verdict(self, kind: TaskKind, prompt: str, n: int, error: Exception) -> Verdict:
+    async def _error_verdict(
+        self,
+        kind: TaskKind,
+        prompt: str,
+        n: int,
+        error: Exception,
+        *,
+        task: Task | None = None,
+        trace: Trace | None = None,
+    ) -> Verdict:
         reason = f"{type(error).__name__}: {error}".splitlines()[0][:500]
-        task = Task(
-            kind=kind, prompt=prompt or "(empty)", candidates=["unjudged"] * max(n, 1 if kind != "compare" else 2)
-        )
-        trace = Trace(task=task, policy=self.policy.name, model=self.policy.model, library_version=self.library_version)
+        if task is None:  # the images never became a task (unreadable): placeholders stand for them
+            n = max(n, 2 if kind in ("compare", "rank") else 1)
+            source = "unjudged" if kind == "edit" else None
+            task = Task(kind=kind, prompt=prompt or "(empty)", candidates=["unjudged"] * n, source=source)
+        if trace is None:
+            trace = Trace(
+                task=task, policy=self.policy.name, model=self.policy.model, library_version=self.library_version
+            )
         trace.add("error", None, error=type(error).__name__, message=str(error)[:2000])
         verdict = Verdict(
             task=task,
@@ -243,7 +260,12 @@ class Judge:
         # 3. judge, then keep the images, the trace and the verdict
         trace = Trace(task=task, policy=self.policy.name, model=self.policy.model, library_version=self.library_version)
         run = JudgeRun(trace)
-        verdict = await run_judge(task, images, self._deps, run, hashes)
+        try:
+            verdict = await run_judge(task, images, self._deps, run, hashes)
+        except BackendError as e:
+            if self.config.backend_errors == "raise":
+                raise
+            return await self._error_verdict(kind, prompt, len(candidates), e, task=task, trace=trace)
         verdict.version = __version__
         trace.verdict_id = verdict.id
         kept = {hashes[name]: image for name, image in images.items()} | run.artifacts

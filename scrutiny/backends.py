@@ -3,9 +3,12 @@
 `OpenAIBackend` speaks the OpenAI chat-completions protocol through `AsyncOpenAI` to one or more
 endpoints (vLLM's OpenAI-compatible servers, one per GPU): least-outstanding-requests balancing,
 an explicit timeout, retries with exponential backoff on transport errors and 5xx answers only
-(a 4xx is the caller's mistake and is raised at once), a circuit breaker per endpoint (after
-`breaker_failures` failures in a row an endpoint is skipped for `breaker_cooldown_s`, then
-probed again with one request), and a global limit on requests in flight.
+(a 4xx is the caller's mistake and is raised at once), a circuit breaker per endpoint, and a
+global limit on requests in flight. The breaker opens when at least `breaker_failures` of an
+endpoint's last 20 requests failed and they are at least `breaker_failure_rate` of them (a server
+answering most requests is never taken out; failures of requests already in flight when it opened
+are one burst, counted once); after `breaker_cooldown_s` one probe request decides whether it
+closes. When every breaker is open, the soonest-to-reopen endpoint is probed at once.
 
 Configure it in code, from the environment (`SCRUTINY_ENDPOINTS=url1,url2`, `SCRUTINY_MODEL`,
 `SCRUTINY_API_KEY`), or from the endpoints file `scrutiny serve` writes.
@@ -23,6 +26,7 @@ import json
 import os
 import time
 import weakref
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,9 +42,15 @@ from scrutiny.core.backend import BackendError, Completion, ModelToolCall, Token
 class Endpoint:
     url: str
     outstanding: int = 0
-    failures: int = 0
+    outcomes: deque = field(default_factory=lambda: deque(maxlen=20))
+    """The latest request outcomes (True: answered), newest last."""
     open_until: float = 0.0
+    opened_at: float = -1.0
     probing: bool = False
+
+    @property
+    def failures(self) -> int:
+        return sum(not ok for ok in self.outcomes)
 
     def available(self, now: float) -> bool:
         return self.open_until <= now and not self.probing
@@ -58,7 +68,10 @@ class OpenAIBackend:
     backoff_s: float = 0.25
     max_concurrency: int = 64
     breaker_failures: int = 3
-    breaker_cooldown_s: float = 30.0
+    """A breaker opens only once this many of an endpoint's recent requests failed..."""
+    breaker_failure_rate: float = 0.5
+    """...and they are at least this share of its recent requests (a server answering most requests stays in)."""
+    breaker_cooldown_s: float = 5.0
     _pool: list[Endpoint] = field(init=False, repr=False)
     transport: str = "auto"
     """The clients' HTTP transport: "aiohttp" (openai's `DefaultAioHttpClient`), "httpx" (the client's
@@ -137,6 +150,7 @@ class OpenAIBackend:
                     await asyncio.sleep(self.backoff_s * 2**attempt)
                     continue
                 endpoint.outstanding += 1
+                started = time.monotonic()
                 try:
                     with self._client(endpoint) as client:
                         raw = await client.post("/chat/completions", cast_to=bytes, **{_RAW_BODY: body})
@@ -148,13 +162,13 @@ class OpenAIBackend:
                     json.JSONDecodeError,
                     _BadAnswer,
                 ) as e:
-                    self._failed(endpoint)
+                    self._failed(endpoint, started)
                     last_error = e
                     await asyncio.sleep(self.backoff_s * 2**attempt)
                     continue
                 except openai.APIStatusError as e:
                     if e.status_code >= 500:
-                        self._failed(endpoint)
+                        self._failed(endpoint, started)
                         last_error = e
                         await asyncio.sleep(self.backoff_s * 2**attempt)
                         continue
@@ -183,26 +197,43 @@ class OpenAIBackend:
     # internals
 
     def _pick(self) -> Endpoint | None:
-        """Least outstanding requests among endpoints whose breaker is closed; a cooled-down
-        endpoint gets one probe request before it takes traffic again."""
+        """Least outstanding requests among endpoints whose breaker is closed. An endpoint whose
+        cool-down is over gets one probe request before it takes traffic again; when every breaker
+        is open, the one that opened first is probed at once rather than failing the request."""
         now = time.monotonic()
         ready = [e for e in self._pool if e.available(now)]
-        if not ready:
-            return None
-        cooled = [e for e in ready if e.failures >= self.breaker_failures]
+        cooled = [e for e in ready if e.opened_at >= 0]
         if cooled:  # half-open: one request probes a server whose cool-down is over
             cooled[0].probing = True
             return cooled[0]
+        if not ready:
+            waiting = [e for e in self._pool if not e.probing]
+            if not waiting:
+                return None
+            first = min(waiting, key=lambda e: e.open_until)
+            first.probing = True
+            return first
         return min(ready, key=lambda e: (e.outstanding, e.failures))
 
-    def _failed(self, endpoint: Endpoint) -> None:
-        endpoint.failures += 1
-        if endpoint.failures >= self.breaker_failures:
-            endpoint.open_until = time.monotonic() + self.breaker_cooldown_s
+    def _failed(self, endpoint: Endpoint, started: float) -> None:
+        if endpoint.probing or (endpoint.opened_at >= 0 and started < endpoint.opened_at):
+            if endpoint.probing:  # the probe failed: closed again for a cool-down
+                self._open(endpoint)
+            return  # a request in flight when the breaker opened: the same burst, counted once
+        endpoint.outcomes.append(False)
+        failures = endpoint.failures
+        if failures >= self.breaker_failures and failures / len(endpoint.outcomes) >= self.breaker_failure_rate:
+            self._open(endpoint)
+
+    def _open(self, endpoint: Endpoint) -> None:
+        now = time.monotonic()
+        endpoint.open_until, endpoint.opened_at = now + self.breaker_cooldown_s, now
+        endpoint.outcomes.clear()
 
     def _succeeded(self, endpoint: Endpoint) -> None:
-        endpoint.failures = 0
-        endpoint.open_until = 0.0
+        endpoint.outcomes.append(True)
+        if endpoint.probing:  # the probe answered: the breaker closes
+            endpoint.open_until, endpoint.opened_at = 0.0, -1.0
 
     @contextlib.contextmanager
     def _client(self, endpoint: Endpoint) -> Iterator[openai.AsyncOpenAI]:

@@ -215,3 +215,28 @@ def test_aclose_closes_the_running_loops_clients_and_they_reopen(servers):
 def test_an_unknown_transport_is_refused():
     with pytest.raises(ValueError, match="transport must be auto, aiohttp or httpx"):
         OpenAIBackend(["http://127.0.0.1:1/v1"], "m", transport="curl")
+
+
+def test_servers_answering_most_requests_are_never_taken_out(servers):
+    """Two servers each failing one request in five (500s, cut connections, malformed bodies), 200
+    requests 32 at a time: every request is answered, and neither breaker ever opens."""
+    import random
+
+    rng = random.Random(0)
+    faults = [Reply(status=500), Reply(status=503), Reply(drop=True), Reply(raw="<html>oops</html>")]
+    for server in servers:
+        server.push(*[rng.choice(faults) if rng.random() < 0.2 else Reply(content="ok") for _ in range(400)])
+    backend = OpenAIBackend([s.url for s in servers], "fake-vl", backoff_s=0.0, max_concurrency=32)
+    answers = chat(backend, n=200)
+    assert [a.content for a in answers] == ["ok"] * 200
+    assert all(s["open_for_s"] == 0 for s in backend.status())
+
+
+def test_a_burst_of_in_flight_failures_opens_the_breaker_once(servers):
+    a, b = servers
+    a.default = Reply(status=500, delay=0.2)  # 16 requests fail together, after the breaker opened on the first 3
+    b.default = Reply(content="ok")
+    backend = OpenAIBackend([a.url, b.url], "fake-vl", backoff_s=0.0, breaker_cooldown_s=60)
+    assert all(r.content == "ok" for r in chat(backend, n=16))
+    status = backend.status()[0]
+    assert 0 < status["open_for_s"] <= 60 and status["failures"] == 0  # opened once; the rest of the burst not counted

@@ -287,3 +287,21 @@ def test_image_text_cannot_leave_its_fence():
     assert shown.count("</ocr>") == 1 and shown.count("<ocr>") == 1  # only the real fence
     assert "&lt;/ocr&gt;" in inside and "SYSTEM" not in after  # the text is never repeated outside
     assert json.loads(after) == {"lines": [{"confidence": 0.9, "box": [0, 0, 10, 10], "line": 1}]}
+
+
+def test_a_backend_that_keeps_failing_is_an_abstention_with_its_reason(server, store):
+    from dataclasses import replace
+
+    from scrutiny.core.backend import BackendError
+
+    server.default = Reply(status=503)
+    judge = judge_with(server, store)
+    judge.policy.backend.backoff_s = 0.0
+    verdict = judge.judge(fitted_sign("OPEN 24 HOURS"), SIGN)
+    assert verdict.abstained and verdict.error.startswith("BackendError: no endpoint answered")
+    assert store.verdict(verdict.id).error == verdict.error
+    events = [e.kind for e in store.trace(verdict.trace_id).events]
+    assert events[-1] == "error" and "model_request" in events  # the trace keeps what was tried
+    judge.config = replace(judge.config, backend_errors="raise")
+    with pytest.raises(BackendError):
+        judge.judge(fitted_sign("OPEN 24 HOURS"), SIGN)
