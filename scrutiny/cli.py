@@ -84,7 +84,8 @@ def one_line_errors(command):
 
 
 def _judge(no_cache: bool, backend: str | None = None, model: str | None = None, tag_tools: bool = False) -> Judge:
-    config = JudgeConfig(cache=not no_cache)
+    # one judgment at a terminal: a backend that is down is an error to fix, not an abstention
+    config = JudgeConfig(cache=not no_cache, backend_errors="raise")
     if backend is None:
         return Judge(config=config)
     from scrutiny.agents.model import ModelPolicy
