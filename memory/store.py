@@ -73,11 +73,12 @@ class EventRow(SQLModel, table=True):
     data_json: str = Field(sa_column=Column(Text))
 
 
-def _settle(done: Future, error: BaseException | None = None) -> None:
-    """Finish a caller's future unless the caller has already given up on it (cancelled)."""
+def _settle(done: Future, error: BaseException | None = None, *, result: str | None = None) -> None:
+    """Finish a caller's future unless the caller has already given up on it (cancelled). Its result
+    is None, or the id of the verdict stored for the same task before this one (which was not kept)."""
     try:
         if error is None:
-            done.set_result(None)
+            done.set_result(result)
         else:
             done.set_exception(error)
     except InvalidStateError:
@@ -232,7 +233,9 @@ class Store:
         *,
         encoded: dict[str, bytes] | None = None,
     ) -> Future:
-        """`record_judgment` without waiting: the future is done once the judgment is committed.
+        """`record_judgment` without waiting: the future is done once the judgment is committed. Its
+        result is None, or, when the same task (cache key) was stored first by another judgment, the
+        id of that verdict: this one is then not kept, so the store holds one verdict per task.
         Async callers await it (`asyncio.wrap_future`) and hold no thread meanwhile.
 
         `images` may map content hashes (`image_hash`) to images, when the caller has them already;
@@ -242,7 +245,7 @@ class Store:
         """
         if not isinstance(images, dict):
             images = {image_hash(image): image for image in images}
-        rows = _JudgmentRows(trace, verdict, images, cache_key, encoded or {})
+        rows = _JudgmentRows(trace=trace, verdict=verdict, images=images, cache_key=cache_key, encoded=encoded or {})
         done: Future = Future()
         self._start_writer()
         self._pending.put((rows, done))
@@ -368,7 +371,9 @@ class Store:
     def cache_verdict(self, key: str, verdict: Verdict) -> None:
         """Record the verdict and point the cache key at it, in one transaction."""
 
-        self._write(lambda session: _write_rows(session, [_JudgmentRows(verdict=verdict, cache_key=key)]))
+        self._write(
+            lambda session: _write_rows(session, [_JudgmentRows(verdict=verdict, cache_key=key, replace_cache=True)])
+        )
 
     # artifacts
 
@@ -420,16 +425,16 @@ class Store:
 
     # internals
 
-    def _write(self, fn: Callable[[Session], object], *, create: bool = False, attempts: int = 30) -> None:
+    def _write(self, fn: Callable[[Session], T], *, create: bool = False, attempts: int = 30) -> T | None:
         for attempt in range(attempts):
             try:
                 with self._lock:
                     if create:
                         SQLModel.metadata.create_all(self.engine)
                     with self._lock, Session(self.engine) as session:
-                        fn(session)
+                        result = fn(session)
                         session.commit()
-                return
+                return result
             except (OperationalError, IntegrityError) as e:
                 transient = (
                     "locked" in str(e)
@@ -474,14 +479,14 @@ class Store:
                         break
                     batch.append(extra)
                 try:
-                    self._write_judgments([rows for rows, _ in batch])
-                    for _, done in batch:
-                        _settle(done)
+                    canonical = self._write_judgments([rows for rows, _ in batch])
+                    for rows, done in batch:
+                        _settle(done, result=canonical.get(rows.verdict.id) if rows.verdict else None)
                 except Exception:  # noqa: BLE001 - write one by one, so each caller gets its own outcome
                     for rows, done in batch:
                         try:
-                            self._write_judgments([rows])
-                            _settle(done)
+                            canonical = self._write_judgments([rows])
+                            _settle(done, result=canonical.get(rows.verdict.id) if rows.verdict else None)
                         except Exception as e:  # noqa: BLE001
                             _settle(done, e)
                 batch = []
@@ -499,7 +504,7 @@ class Store:
                     _settle(item[1], StoreError(f"the store's writer stopped: {e}"))
             raise
 
-    def _write_judgments(self, batch: list[_JudgmentRows]) -> None:
+    def _write_judgments(self, batch: list[_JudgmentRows]) -> dict[str, str]:
         encoded: dict[str, bytes] = {}
         artifacts: dict[str, Image.Image] = {}
         for rows in batch:
@@ -507,14 +512,20 @@ class Store:
             encoded.update(rows.encoded)
         for digest, image in artifacts.items():  # files first: a row never points at a missing file
             self._save_artifact_file(image, digest, encoded.get(digest))
-        self._write(lambda session: _write_rows(session, batch))
+        for attempt in range(5):
+            try:
+                return self._write(lambda session: _write_rows(session, batch)) or {}
+            except IntegrityError:  # another writer stored one of these tasks meanwhile: read again, write the rest
+                if attempt == 4:
+                    raise
+        return {}
 
     def _check_schema(self) -> None:
         def write(session: Session) -> None:
             if session.get(MetaRow, "schema_version") is None:
                 session.add(MetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
 
-        self._write(write)
+        self._write(write, create=True)  # two processes opening a new store at once: the second one retries
         with self._lock, Session(self.engine) as session:
             found = int(session.get(MetaRow, "schema_version").value)
         if found in READS and found != SCHEMA_VERSION:  # older records are converted as they are read
@@ -544,9 +555,31 @@ class Store:
         )
 
 
-def _write_rows(session: Session, batch: list[_JudgmentRows]) -> None:
-    """The one write path of judgments, traces and verdicts: bulk statements for a whole batch."""
+def _write_rows(session: Session, batch: list[_JudgmentRows]) -> dict[str, str]:
+    """The one write path of judgments, traces and verdicts: bulk statements for a whole batch.
+
+    One verdict per task: a judgment whose cache key is already stored (another process or thread
+    judged the same task first) is not written again; the returned map sends its verdict id to the
+    stored one. The cache row is a plain insert, so two writers racing on one key cannot both
+    commit: the loser's transaction fails and is written again (`Store._write_judgments`)."""
     connection = session.connection()
+    canonical: dict[str, str] = {}
+    keys = [r.cache_key for r in batch if r.cache_key is not None]
+    taken: dict[str, str] = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        taken |= dict(
+            connection.execute(select(CacheRow.key, CacheRow.verdict_id).where(CacheRow.key.in_(chunk))).all()
+        )
+    kept = []
+    for r in batch:
+        if r.cache_key is not None and r.verdict is not None and not r.replace_cache:
+            if r.cache_key in taken:
+                canonical[r.verdict.id] = taken[r.cache_key]
+                continue
+            taken[r.cache_key] = r.verdict.id
+        kept.append(r)
+    batch = kept
     artifacts = {digest: image for rows in batch for digest, image in rows.images.items()}
     latest = list(
         {r.trace.id: r for r in batch if r.trace}.values()
@@ -554,12 +587,17 @@ def _write_rows(session: Session, batch: list[_JudgmentRows]) -> None:
     traces = [r.trace_row() for r in latest]
     events = [e for r in latest for e in r.event_rows()]
     verdicts = list({v["id"]: v for v in (r.verdict_row() for r in batch if r.verdict)}.values())
-    cache = list({c["key"]: c for c in (r.cache_row() for r in batch if r.cache_key is not None)}.values())
+    cache = [r.cache_row() for r in batch if r.cache_key is not None]
     _insert_missing_artifacts(session, artifacts)
     _replace(connection, EventRow.__table__, "trace_id", [t["id"] for t in traces], events)
     _replace(connection, TraceRow.__table__, "id", [t["id"] for t in traces], traces)
     _replace(connection, VerdictRow.__table__, "id", [v["id"] for v in verdicts], verdicts)
-    _replace(connection, CacheRow.__table__, "key", [c["key"] for c in cache], cache)
+    replaced = [c for c, r in zip(cache, [r for r in batch if r.cache_key is not None]) if r.replace_cache]
+    _replace(connection, CacheRow.__table__, "key", [c["key"] for c in replaced], replaced)
+    fresh = [c for c in cache if c not in replaced]
+    if fresh:
+        connection.execute(CacheRow.__table__.insert(), fresh)  # a key written meanwhile fails the transaction
+    return canonical
 
 
 def _replace(connection, table, key: str, keys: list, rows: list[dict]) -> None:
@@ -611,7 +649,7 @@ def _insert_missing_artifacts(session: Session, images: dict[str, Image.Image]) 
         connection.execute(table.insert(), missing)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _JudgmentRows:
     """A finished judgment (or a part of one: a trace, a verdict), turned into table rows by the writer."""
 
@@ -621,6 +659,8 @@ class _JudgmentRows:
     cache_key: str | None = None
     encoded: dict[str, bytes] = field(default_factory=dict)
     """PNG files of some of `images`, by content hash, encoded by the caller."""
+    replace_cache: bool = False
+    """Point the cache key at this verdict even if it points elsewhere (`Store.cache_verdict`)."""
 
     def trace_row(self) -> dict:
         t = self.trace

@@ -269,7 +269,9 @@ class Judge:
         verdict.version = __version__
         trace.verdict_id = verdict.id
         kept = {hashes[name]: image for name, image in images.items()} | run.artifacts
-        await asyncio.wrap_future(self.store.submit_judgment(trace, verdict, kept, key, encoded=intake.encoded))
+        first = await asyncio.wrap_future(self.store.submit_judgment(trace, verdict, kept, key, encoded=intake.encoded))
+        if first is not None:  # another judge stored this task first: one verdict per task
+            return self.store.verdict(first).model_copy(update={"cached": True})
         return verdict
 
     def _intake(self, inputs: dict[str, ImageInput]) -> _Intake:

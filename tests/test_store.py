@@ -131,6 +131,28 @@ def test_two_processes_write_at_once(tmp_path):
     assert store.cached_verdict("w1-39").scores == [39 / 40]
 
 
+def _judge_tasks(home: str, worker: int) -> None:
+    from scrutiny import Judge
+    from scrutiny.testing.scenes import fitted_sign
+
+    judge = Judge(store=Store(home=home))
+    words = ["OPEN", "SHUT", "SALE", "FREE", "CAFE", "BAR"]
+    judge.judge_many([fitted_sign(w) for w in words * 4], [f'The words "{w}"' for w in words * 4])
+    judge.store.close()
+
+
+def test_two_processes_judging_the_same_tasks_store_one_verdict_each(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_judge_tasks, args=(str(tmp_path), w)) for w in range(2)]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join(timeout=240)
+    assert [p.exitcode for p in processes] == [0, 0]
+    store = Store(home=tmp_path)
+    assert store.count(VerdictRow) == 6  # 48 judgments of 6 tasks (each task 4 times in each process)
+
+
 def test_in_memory_store_is_shared_safely_between_threads(store):
     def work(i):
         for j in range(10):
@@ -157,13 +179,13 @@ def test_judgments_submitted_together_are_committed_together(store):
         verdict = Verdict(task=trace.task, scores=[i / 40], trace_id=trace.id)
         trace.verdict_id = verdict.id
         own = Image.new("RGB", (6, 6), (i, 0, 0))
-        futures.append(store.submit_judgment(trace, verdict, [shared, own], "same task"))
+        futures.append(store.submit_judgment(trace, verdict, [shared, own], f"task {i}"))
         verdicts.append(verdict)
     for future in futures:
-        future.result(timeout=30)
+        assert future.result(timeout=30) is None  # each kept
     assert store.count(TraceRow) == 40 and store.count(VerdictRow) == 40
     assert store.count(ArtifactRow) == 41  # the shared image once
-    assert store.cached_verdict("same task").id == verdicts[-1].id  # the last one sent wins
+    assert store.cached_verdict("task 39").id == verdicts[-1].id
     back = store.trace(verdicts[7].trace_id)
     assert back.verdict_id == verdicts[7].id and back.events[0].data == {"scores": [7 / 40]}
     assert store.artifact(image_hash(shared)).tobytes() == shared.tobytes()
@@ -179,18 +201,18 @@ def test_artifacts_folder_removed_while_open_is_made_again(store):
     assert store.artifact(digest).getpixel((0, 0)) == (255, 0, 0)
 
 
-def test_two_stores_on_one_database_write_the_same_image_and_cache_key(tmp_path):
+def test_two_stores_on_one_database_keep_one_verdict_per_task(tmp_path):
     stores = [Store(home=tmp_path), Store(home=tmp_path)]
     shared = Image.new("RGB", (5, 5), "purple")
-    futures = []
+    futures, ids = [], []
     for i in range(30):
-        trace = Trace(task=_task(f"race {i}"))
+        trace = Trace(task=_task("the same task"))
         verdict = Verdict(task=trace.task, scores=[0.5], trace_id=trace.id)
         futures.append(stores[i % 2].submit_judgment(trace, verdict, [shared], "one key"))
-    for future in futures:
-        future.result(timeout=60)
-    assert stores[0].count(ArtifactRow) == 1 and stores[1].count(VerdictRow) == 30
-    assert stores[0].cached_verdict("one key") is not None
+        ids.append(verdict.id)
+    first = {future.result(timeout=60) or own for future, own in zip(futures, ids)}
+    assert stores[0].count(ArtifactRow) == 1 and stores[1].count(VerdictRow) == 1
+    assert first == {stores[0].cached_verdict("one key").id}  # every writer was told which one was kept
     for store in stores:
         store.close()
 
