@@ -5,7 +5,8 @@ endpoints (vLLM's OpenAI-compatible servers, one per GPU): least-outstanding-req
 an explicit timeout, retries with exponential backoff on transport errors and 5xx answers only
 (a 4xx is the caller's mistake and is raised at once), a circuit breaker per endpoint, and a
 global limit on requests in flight. The breaker opens when at least `breaker_failures` of an
-endpoint's last 20 requests failed and they are at least `breaker_failure_rate` of them (a server
+endpoint's last 20 requests (and at least `breaker_min_samples` requests) failed and they are at
+least `breaker_failure_rate` of them, 90% for the last server still taking traffic (a server
 answering most requests is never taken out; failures of requests already in flight when it opened
 are one burst, counted once); after `breaker_cooldown_s` one probe request decides whether it
 closes. When every breaker is open, the soonest-to-reopen endpoint is probed at once.
@@ -70,7 +71,9 @@ class OpenAIBackend:
     breaker_failures: int = 3
     """A breaker opens only once this many of an endpoint's recent requests failed..."""
     breaker_failure_rate: float = 0.5
-    """...and they are at least this share of its recent requests (a server answering most requests stays in)."""
+    """...and they are at least this share of its recent requests (a server answering most requests stays in)..."""
+    breaker_min_samples: int = 10
+    """...of at least this many (a few unlucky failures in a row are not a dead server)."""
     breaker_cooldown_s: float = 5.0
     _pool: list[Endpoint] = field(init=False, repr=False)
     transport: str = "auto"
@@ -221,8 +224,12 @@ class OpenAIBackend:
                 self._open(endpoint)
             return  # a request in flight when the breaker opened: the same burst, counted once
         endpoint.outcomes.append(False)
-        failures = endpoint.failures
-        if failures >= self.breaker_failures and failures / len(endpoint.outcomes) >= self.breaker_failure_rate:
+        failures, samples = endpoint.failures, len(endpoint.outcomes)
+        rate = self.breaker_failure_rate
+        now = time.monotonic()
+        if all(not e.available(now) for e in self._pool if e is not endpoint):
+            rate = max(rate, 0.9)  # the last server taking traffic: out only if it hardly ever answers
+        if failures >= self.breaker_failures and samples >= self.breaker_min_samples and failures / samples >= rate:
             self._open(endpoint)
 
     def _open(self, endpoint: Endpoint) -> None:

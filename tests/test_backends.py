@@ -117,7 +117,9 @@ def test_circuit_breaker_skips_a_dead_server_then_probes_it(servers):
     a, b = servers
     a.default = Reply(status=500)
     b.default = Reply(content="ok", delay=0.05)
-    backend = OpenAIBackend([a.url, b.url], "fake-vl", backoff_s=0.0, breaker_failures=2, breaker_cooldown_s=0.5)
+    backend = OpenAIBackend(
+        [a.url, b.url], "fake-vl", backoff_s=0.0, breaker_failures=2, breaker_min_samples=2, breaker_cooldown_s=0.5
+    )
     assert all(r.content == "ok" for r in chat(backend, n=6))  # a is tried while b is busy, and trips
     assert backend.status()[0]["open_for_s"] > 0
     seen = len(a.requests)
@@ -236,7 +238,7 @@ def test_a_burst_of_in_flight_failures_opens_the_breaker_once(servers):
     a, b = servers
     a.default = Reply(status=500, delay=0.2)  # 16 requests fail together, after the breaker opened on the first 3
     b.default = Reply(content="ok")
-    backend = OpenAIBackend([a.url, b.url], "fake-vl", backoff_s=0.0, breaker_cooldown_s=60)
+    backend = OpenAIBackend([a.url, b.url], "fake-vl", backoff_s=0.0, breaker_min_samples=3, breaker_cooldown_s=60)
     assert all(r.content == "ok" for r in chat(backend, n=16))
     status = backend.status()[0]
     assert 0 < status["open_for_s"] <= 60 and status["failures"] == 0  # opened once; the rest of the burst not counted

@@ -42,3 +42,23 @@ def test_a_nan_sample_gets_its_group_mean_and_the_rest_are_scored(judge):
     assert np.isnan(info["raw"][1]) and not np.isnan(info["raw"][[0, 2, 3]]).any()
     assert rewards[1] == pytest.approx(np.mean(info["raw"][[0, 2, 3]]), abs=1e-6)
     assert info["errors"] == {1: "ImageError: torch tensor contains NaN or infinite values"}
+
+
+def test_the_faults_benchmark_loses_nothing():
+    """Two servers with 20% faults of six kinds, one killed halfway (benchmarks/faults.py, scaled down)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "faults.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--judgments", "160", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    report = json.loads(out.stdout)
+    assert report["lost"] == 0 and report["errors"] == {} and report["abstentions_without_reason"] == 0
+    assert report["verdicts"] >= 0.95 * 160 and sum(report["faults_drawn"].values()) > 20
