@@ -3,10 +3,13 @@
 import asyncio
 import random
 
+import pytest
+
 from scrutiny import Judge, JudgeConfig
 from scrutiny.testing.scenes import fitted_sign
 
 
+@pytest.mark.slow
 def test_cancelling_judgments_at_random_points_loses_nothing_later(store):
     judge = Judge(store=store, config=JudgeConfig(cache=False, concurrency=8))
     images = [fitted_sign(word) for word in ("OPEN", "SHUT", "SALE", "FREE")]
