@@ -807,12 +807,16 @@ def view_cmd(
     host: Annotated[
         str, typer.Option(help="Address to listen on; keep 127.0.0.1 unless you mean to share.")
     ] = "127.0.0.1",
+    allow_host: Annotated[
+        Optional[list[str]],
+        typer.Option(help="A host name the viewer may be reached by besides loopback (repeatable), e.g. a LAN name."),
+    ] = None,
 ) -> None:
     """Browse traces in a local web viewer (Ctrl-C stops it)."""
     from scrutiny.viewer import make_server
 
     try:
-        server = make_server(Store(), host, port)
+        server = make_server(Store(), host, port, tuple(allow_host or ()))
     except OSError as e:
         raise ValueError(f"cannot listen on {host}:{port}: {e.strerror}; pick another --port") from None
     err.print(
