@@ -2,8 +2,9 @@
 
 A library evolves from preference pairs a team labelled: the pairs are split into train and
 validation (train pairs also seen with A and B swapped); proposers suggest library edits from the
-training pairs; an edit is kept only if validation accuracy does not drop by more than `margin`
-below the best so far, otherwise it is rolled back; finally each skill is left out in turn and
+training pairs; an edit is kept only if it raises validation accuracy above the best so far (by
+more than `margin`; a tie keeps the parent) and weights no guard dimension (quality, safety) to
+zero, otherwise it is rolled back; finally each skill is left out in turn and
 pruned if validation accuracy does not drop without it. Every kept library is recorded in the
 store with its parent. The run's state is saved after every step, so a crashed run resumes.
 
@@ -33,7 +34,7 @@ from pydantic import ValidationError
 
 from scrutiny.agents.judge import overall_score
 from scrutiny.agents.offline import presence_score, preservation_score
-from scrutiny.core.schema import Criterion, CriterionScore
+from scrutiny.core.schema import GUARD_DIMENSIONS, Criterion, CriterionScore
 from scrutiny.skills.library import DIMENSIONS, Skill, SkillLibrary
 from scrutiny.skills.router import Router, apply_skills, task_text
 
@@ -166,7 +167,11 @@ class WeightProposer:
             return []
         factors = np.clip(beta, 0.0, None)
         factors = factors / factors[used].mean()  # the mean dimension keeps its weight
-        weights = {DIMS[d]: round(float(factors[d]), 4) for d in used}
+        # guards keep their weight: a team's pairs rarely differ in quality, and a learned 0 would let
+        # a blurred image score as well as a sharp one
+        weights = {DIMS[d]: round(float(factors[d]), 4) for d in used if DIMS[d] not in GUARD_DIMENSIONS}
+        if not weights:
+            return []
         previous = library.skills.get("learned-weights")
         if previous is not None:  # compose with what earlier rounds learned
             weights = {d: round(w * previous.params.weights.get(d, 1.0), 4) for d, w in weights.items()}
@@ -310,7 +315,10 @@ def gate(state: EvolveState, runtime: Runtime[EvolveDeps]) -> dict:
     best, history = state["best"], []
     for p in state["proposals"]:
         score = accuracy(deps.val, p.library, deps.cache)
-        kept = p.library.version != library.version and score >= best - deps.margin
+        guard_off = switched_off_guards(p.library)
+        # strict gain: an edit that only ties the parent is not kept (nothing shows it helps), and a
+        # guard dimension (quality, safety) is never weighted to zero by an edit
+        kept = p.library.version != library.version and score > best + deps.margin and not guard_off
         history.append(
             {
                 "round": state["round"],
@@ -319,6 +327,7 @@ def gate(state: EvolveState, runtime: Runtime[EvolveDeps]) -> dict:
                 "val_accuracy": round(score, 4),
                 "kept": kept,
                 "version": p.library.version,
+                **({"refused": f"sets the weight of {', '.join(guard_off)} to 0"} if guard_off else {}),
             }
         )
         if kept:
@@ -333,6 +342,18 @@ def gate(state: EvolveState, runtime: Runtime[EvolveDeps]) -> dict:
     }
     deps.save({**state, **update, "history": state.get("history", []) + history})
     return update
+
+
+def switched_off_guards(library: SkillLibrary) -> list[str]:
+    """Guard dimensions (quality, safety) some skill of the library weights to zero."""
+    return sorted(
+        {
+            d
+            for skill in library.skills.values()
+            for d, w in skill.params.weights.items()
+            if d in GUARD_DIMENSIONS and w <= 0
+        }
+    )
 
 
 def prune(state: EvolveState, runtime: Runtime[EvolveDeps]) -> dict:

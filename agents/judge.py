@@ -292,7 +292,14 @@ async def score(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     mine = [[s for s in scores if s.candidate == i] for i in range(len(task.candidates))]
     overall = [overall_score(criteria, m, deps.unchecked) for m in mine]
     covered = [coverage(criteria, m, deps.unchecked) for m in mine]
-    preferred, ranking = preference(overall)
+    content_ids = {c.id for c in criteria if c.dimension not in GUARD_DIMENSIONS}
+    content_only = [
+        overall_score(
+            [c for c in criteria if c.id in content_ids], [s for s in m if s.criterion in content_ids], deps.unchecked
+        )
+        for m in mine
+    ]
+    preferred, ranking = preference(overall, content_only)
     if result.pairwise is not None and task.kind == "compare":  # a judgment of the pair in both orders decides
         preferred = result.pairwise.preferred
     verdict = Verdict(
@@ -391,13 +398,24 @@ def coverage(rubric: list[Criterion], scores: list[CriterionScore], unchecked: U
     return result
 
 
-def preference(overall: list[float | None]) -> tuple[int | None, list[int]]:
-    """The best candidate (None for a tie or an abstention) and all candidates best first."""
+QUALITY_TIE = 0.02
+"""When two candidates' content criteria score the same, a difference in overall score below this
+(which then comes from image quality alone) is a tie: no-reference quality is too soft a signal
+to pick a winner by a hair."""
+
+
+def preference(overall: list[float | None], content: list[float | None] | None = None) -> tuple[int | None, list[int]]:
+    """The best candidate (None for a tie or an abstention) and all candidates best first. With
+    `content` (the overall scores of content criteria alone), a lead that quality alone makes and
+    that is under `QUALITY_TIE` is a tie."""
     ranking = sorted(range(len(overall)), key=lambda i: (overall[i] is None, -(overall[i] or 0.0), i))
     decided = [s for s in overall if s is not None]
     if len(decided) < len(overall) or len(overall) < 2:
         return None, ranking
     best, second = overall[ranking[0]], overall[ranking[1]]
+    if content is not None and None not in (content[ranking[0]], content[ranking[1]]):
+        if abs(content[ranking[0]] - content[ranking[1]]) <= 1e-9 and best - second < QUALITY_TIE:
+            return None, ranking
     return (ranking[0] if best - second > 1e-9 else None), ranking
 
 

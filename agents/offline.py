@@ -430,7 +430,7 @@ def _score_absent(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
     found = [d for d in dets if _matches(d, check.detect, check.color) and _confident(d)]
     return Scored(
         (1.0 if not found else 0.0),
-        (f"found {len(found)} {check.object}" if found else f"found no {check.object}"),
+        (f"found {len(found)} {check.phrase or check.object}" if found else f"found no {check.phrase or check.object}"),
         [obs],
     )
 
@@ -587,6 +587,16 @@ def _score_edit(check: EditCheck, seen: dict[str, Observation]) -> Scored:
             return Scored(0.0, "no changed region to check the colour of", [first])
         return Scored(1.0, "nothing changed, so everything is preserved", [first])
     outside = seen.get("outside the edit")
+    frame = _frame_share(r)
+    if check.check == "outside_region" and frame >= WHOLE_FRAME:
+        # the edit touched (nearly) the whole image: there is no "outside" left to be preserved
+        value = float(np.clip(1 - r.changed_fraction / WHOLE_FRAME_CHANGED, 0, 1))
+        return Scored(
+            value,
+            f"the edit changed the whole image: its changed region {list(r.regions[0])} covers {frame:.0%} of the "
+            f"frame and {r.changed_fraction:.0%} of the pixels changed, so nothing outside the edit was kept",
+            [first],
+        )
     if check.check == "outside_region":
         if outside is None or outside.result is None:
             return Scored(None, "the area outside the edit was not measured", [first])
@@ -613,6 +623,21 @@ def _score_edit(check: EditCheck, seen: dict[str, Observation]) -> Scored:
         f"{after.result.shares.get(color, 0.0):.0%}",
         [first, after, before],
     )
+
+
+WHOLE_FRAME = 0.9
+"""A changed region covering this share of the frame is a whole-image change."""
+WHOLE_FRAME_CHANGED = 0.3
+"""With a whole-image change, preservation is 0 once this share of the pixels changed."""
+
+
+def _frame_share(r) -> float:
+    """How much of the frame the largest changed region covers."""
+    if not r.regions or getattr(r, "mask", None) is None:
+        return 0.0
+    x1, y1, x2, y2 = r.regions[0]
+    width, height = r.mask.size
+    return (x2 - x1) * (y2 - y1) / max(width * height, 1)
 
 
 def _measures(c: Criterion, used: list[Observation]) -> dict[str, float]:

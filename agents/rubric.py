@@ -430,7 +430,14 @@ def synthesize_edit(instruction: str) -> list[Criterion]:
             "object",
             f"No {phrase} remains",
             ["detect"],
-            ObjectCheck(object=head, phrase=phrase, detect=detectable(head), negated=True),
+            # "Remove the purple triangle": only a purple triangle left behind counts against the edit
+            ObjectCheck(
+                object=head,
+                phrase=phrase,
+                detect=detectable(head),
+                negated=True,
+                color=target.color if target else None,
+            ),
         )
     if action in ("add", "replace", "move", "resize", "attribute", "other") and not colors:
         b.add(

@@ -676,7 +676,10 @@ def skills_evolve(
     data: Path,
     rounds: Annotated[int, typer.Option(help="Propose-and-gate rounds.")] = 1,
     margin: Annotated[
-        float, typer.Option(help="Keep an edit unless validation accuracy drops by more than this.")
+        float,
+        typer.Option(
+            help="Keep an edit only if it raises validation accuracy by more than this (ties keep the parent)."
+        ),
     ] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of the train/validation split.")] = 0,
     backend: BackendOpt = None,

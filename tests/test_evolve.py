@@ -266,3 +266,32 @@ def test_threshold_tuning_learns_how_much_colour_counts(tmp_path, store):
         store=store, library=SkillLibrary.from_json(final["library_json"]), config=JudgeConfig(cache=False)
     ).compare(items[0].images[0], items[0].images[1], items[0].prompt)
     assert verdict.preferred == items[0].preferred
+
+
+def test_edits_are_kept_only_on_a_strict_gain_and_never_switch_a_guard_off(examples):
+    from scrutiny.agents.evolve import Proposal
+    from scrutiny.skills.library import Skill
+
+    def skill(name, weights):
+        return Skill(
+            name=name, kind="rubric", description="d", when_to_use="w", params={"always": True, "weights": weights}
+        )
+
+    class Fixed:
+        name = "fixed"
+
+        def __init__(self, *skills):
+            self.skills = skills
+
+        async def propose(self, library, train):
+            return [Proposal(library.with_skill(s), s.name, self.name) for s in self.skills]
+
+    library = SkillLibrary.builtin()
+    # a no-op edit ties the parent; switching quality off must be refused even if it looked as good
+    final = asyncio.run(
+        evolve(library, examples, [Fixed(skill("noop", {"custom": 1.0}), skill("blind", {"quality": 0.0}))])
+    )
+    by_edit = {h["edit"]: h for h in final["history"] if h["proposer"] == "fixed"}
+    assert not by_edit["noop"]["kept"] and not by_edit["blind"]["kept"]
+    assert by_edit["blind"]["refused"] == "sets the weight of quality to 0"
+    assert set(SkillLibrary.from_json(final["library_json"]).skills) == set(library.skills)

@@ -1,0 +1,50 @@
+"""Failure classes of the offline checks on edits and ties (issue 16), each on images built here."""
+
+from PIL import Image, ImageDraw
+
+from scrutiny import Judge, JudgeConfig
+from scrutiny.agents.judge import QUALITY_TIE, preference
+
+
+def judge(store):
+    return Judge(store=store, config=JudgeConfig(cache=False))
+
+
+def test_an_edit_that_repaints_everything_preserves_nothing(store):
+    source = Image.new("RGB", (200, 200), "white")
+    ImageDraw.Draw(source).rectangle((20, 20, 60, 60), fill="blue")
+    faithful = source.copy()
+    ImageDraw.Draw(faithful).ellipse((120, 120, 170, 170), fill="green")
+    repainted = Image.new("RGB", (200, 200), (200, 180, 120))  # the same edit, and a new background
+    draw = ImageDraw.Draw(repainted)
+    draw.rectangle((20, 20, 60, 60), fill="blue")
+    draw.ellipse((120, 120, 170, 170), fill="green")
+    verdict = judge(store).edit(source, [faithful, repainted], "Add a green circle")
+    kept = {s.candidate: s for s in verdict.criteria if s.criterion.startswith("preservation")}
+    assert kept[0].score > 0.9 and kept[1].score == 0.0
+    assert "changed the whole image" in kept[1].rationale and "changed the whole image" in verdict.critique
+    assert verdict.preferred == 0
+
+
+def test_removal_is_judged_on_the_named_colour(store):
+    def scene(*triangles):
+        image = Image.new("RGB", (200, 200), "white")
+        for x, color in triangles:
+            ImageDraw.Draw(image).polygon([(x, 150), (x + 40, 60), (x + 80, 150)], fill=color)
+        return image
+
+    source = scene((20, (128, 0, 160)), (110, "orange"))
+    removed = scene((110, "orange"))  # the purple one is gone, the orange one rightly stays
+    verdict = judge(store).edit(source, [removed, source.copy()], "Remove the purple triangle")
+    gone = {
+        s.candidate: s
+        for s in verdict.criteria
+        if "remains" in next(c.statement for c in verdict.rubric if c.id == s.criterion)
+    }
+    assert gone[0].score == 1.0 and gone[1].score == 0.0 and verdict.preferred == 0
+
+
+def test_a_lead_made_by_quality_alone_is_a_tie():
+    assert preference([0.80, 0.79], content=[0.8, 0.8]) == (None, [0, 1])  # content equal, quality a hair apart
+    assert preference([0.80, 0.80 - QUALITY_TIE - 0.01], content=[0.8, 0.8])[0] == 0  # a real quality gap decides
+    assert preference([0.80, 0.79], content=[0.81, 0.80])[0] == 0  # content decides, however small
