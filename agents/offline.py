@@ -32,7 +32,7 @@ from scrutiny.core.schema import (
 from scrutiny.tools.boxes import iou
 from scrutiny.tools.coco import COCO_CLASSES, presence_from_confidence
 from scrutiny.tools.detect import Detection
-from scrutiny.tools.text_match import match_text
+from scrutiny.tools.text_match import best_window, match_text, words
 
 PRESENCE_SHARE = 0.02
 """A colour covering this share of the image counts as present (for objects no detector finds)."""
@@ -316,8 +316,9 @@ def _text_value(match) -> float:
 
 
 def _fold(text: str) -> str:
-    """Capital I, lower-case l and | are one glyph in many sans-serif fonts: compare them as one."""
-    return text.replace("I", "l").replace("|", "l")
+    """Case-insensitive, and i, l, I and | as one glyph (one stroke in many sans-serif fonts), the
+    same on both sides: "EXIT" read as "exit" or as "EXlT" is right."""
+    return text.lower().replace("i", "l").replace("|", "l")
 
 
 def _match(read: str, target: str):
@@ -351,6 +352,23 @@ def _score_text(check: TextCheck, seen: dict[str, Observation]) -> Scored:
         return Scored(None, "OCR did not run", [])
     texts = [" ".join(line.text for line in o.result.lines) for o in reads]
     target = check.text
+    if not target and check.allowed:  # no text besides the requested
+        read = [w for t in texts[:1] for w in words(_fold(t))]
+        extra = list(read)
+        for asked in check.allowed:  # the words where each requested text was written (even misspelled) are not extra
+            for w in best_window(" ".join(extra), _fold(asked)).split():
+                if w in extra:
+                    extra.remove(w)
+        if not read:
+            return Scored(1.0, "OCR read no text", reads[:1])
+        shown = " ".join(extra[:8])
+        return Scored(
+            1.0 - len(extra) / len(read),
+            f'{len(extra)} of {len(read)} words read were not asked for ("{shown}")'
+            if extra
+            else "OCR read only the requested text",
+            reads[:1],
+        )
     if not target:  # "no text"
         found = texts[0].strip()
         return Scored((0.0 if found else 1.0), (f'OCR read "{found}"' if found else "OCR read no text"), reads[:1])

@@ -48,6 +48,8 @@ says they are the object itself."""
 
 EXACT = 1.0
 """Text, counts and colours of detected objects are met only when exactly right: one typo is a miss."""
+EXTRA_TEXT_WEIGHT = 0.25
+"""Unrequested text weighs as much as image quality: a defect, but not one that outweighs the text asked for."""
 QUALITY_MET = 0.6
 """No-reference quality is a soft signal: below this it is named in the critique."""
 
@@ -141,6 +143,14 @@ def _texts(b: _Builder, scene: Scene) -> None:
         )
     if scene.no_text:
         b.add("text", "The image contains no text", ["ocr"], TextCheck(text="", negated=True))
+    elif scene.texts:  # text nobody asked for is its own (light) criterion, not a penalty on the requested text
+        b.add(
+            "text",
+            "The image shows no text besides the requested",
+            ["ocr"],
+            TextCheck(text="", negated=True, allowed=scene.texts),
+            weight=EXTRA_TEXT_WEIGHT,
+        )
 
 
 def _objects(b: _Builder, scene: Scene) -> None:
@@ -490,7 +500,11 @@ def from_statement(statement: str, id: str) -> list[Criterion]:
     parser recognises stays a judgment only a model can make. An object's mere presence is dropped
     when the statement says more about it.
     """
-    found = [c for c in synthesize_t2i(statement) if c.dimension != "quality"]
+    found = [  # a statement about some text says nothing about other text
+        c
+        for c in synthesize_t2i(statement)
+        if c.dimension != "quality" and not (isinstance(c.check, TextCheck) and c.check.allowed)
+    ]
     specific = [
         c for c in found if not (isinstance(c.check, ObjectCheck) and c.check.count is None and not c.check.negated)
     ]

@@ -119,7 +119,7 @@ def test_traces_list_and_show(images):
         "candidate 0",
         "critique",
         "OPNE 24 HOURS",
-        "coverage: 1 of 1 content criteria checked",
+        "coverage: 2 of 2 content criteria checked",
     ):
         assert part in shown.stdout
     as_json = json.loads(run("traces", "show", verdict["trace_id"], "--json").stdout)

@@ -48,3 +48,20 @@ def test_a_lead_made_by_quality_alone_is_a_tie():
     assert preference([0.80, 0.79], content=[0.8, 0.8]) == (None, [0, 1])  # content equal, quality a hair apart
     assert preference([0.80, 0.80 - QUALITY_TIE - 0.01], content=[0.8, 0.8])[0] == 0  # a real quality gap decides
     assert preference([0.80, 0.79], content=[0.81, 0.80])[0] == 0  # content decides, however small
+
+
+def test_text_is_scored_on_its_best_window_case_free_and_other_text_is_its_own_criterion(store):
+    from scrutiny.agents.offline import _match, _text_value
+    from scrutiny.testing.scenes import fitted_sign
+
+    assert _text_value(_match("WHY PAY FOR NOTHING?", "WHY")) == 1.0  # the word, read inside a scene's sentence
+    assert _text_value(_match("exit", "EXIT")) == _text_value(_match("EXlT", "EXIT")) == 1.0  # case and I/l, both ways
+    right, wrong = (
+        _text_value(_match("OPEN 24 HOURS", "OPEN 24 HOURS")),
+        _text_value(_match("OPNE 24 HOURS", "OPEN 24 HOURS")),
+    )
+    assert right > wrong  # a word read right never ties with its misspelling
+    verdict = judge(store).judge(fitted_sign("OPEN NOW est 1987"), 'A sign that says "OPEN NOW"')
+    scores = {c.statement: s.score for c in verdict.rubric for s in verdict.criteria if s.criterion == c.id}
+    assert scores['The image shows the text "OPEN NOW", spelled exactly'] == 1.0  # not penalised for the rest
+    assert scores["The image shows no text besides the requested"] == 0.5  # "est 1987": 2 of 4 words unasked

@@ -28,7 +28,9 @@ def _by_dim(criteria, dimension):
 )
 def test_quoted_text_in_every_quote_style(prompt, texts):
     assert quoted_texts(prompt) == texts
-    assert [c.check.text for c in _by_dim(synthesize(prompt), "text")] == texts
+    assert [c.check.text for c in _by_dim(synthesize(prompt), "text") if c.check.text] == texts
+    extra = [c.check for c in _by_dim(synthesize(prompt), "text") if c.check.allowed]
+    assert [k.allowed for k in extra] == ([texts] if texts else [])  # other text is a criterion of its own
 
 
 @pytest.mark.parametrize(

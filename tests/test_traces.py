@@ -90,7 +90,8 @@ def test_diff_of_two_verdicts_of_one_task(filled):
     )
     diff = json.loads(run("traces", "diff", v["typo"].trace_id, other.id, "--json").stdout)
     assert not diff["identical"] and diff["only_a"] == [
-        "The image is sharp, well exposed and free of noise and compression artefacts"
+        "The image shows no text besides the requested",
+        "The image is sharp, well exposed and free of noise and compression artefacts",
     ]
     (row,) = diff["criteria"]
     assert row["a"] < row["b"] == 1.0 and row["delta"] > 0

@@ -91,7 +91,7 @@ def test_compare_two_traces_side_by_side(site, browser):
     assert page.locator("section").count() == 2
     text = page.inner_text("main")
     assert "Criterion by criterion (identical)" in text and "OPNE 24 HOURS" in text
-    assert page.locator("table.diff tr").count() == 2 + 1
+    assert page.locator("table.diff tr").count() == 3 + 1  # the text, other text, quality
     page.goto(url + f"/compare?t={verdicts[0].trace_id}&t={verdicts[3].trace_id}")  # different images
     assert "different tasks" in page.inner_text("main") and page.locator("section").count() == 2
 
@@ -110,5 +110,5 @@ def test_a_trace_says_what_was_not_checked_and_why(site, browser):
     page = browser.new_page()
     page.goto(f"{url}/trace/{verdicts[5].trace_id}")
     text = page.inner_text("main")
-    assert "Coverage" in text and "1 of 3 content criteria checked (33%)" in text, text
+    assert "Coverage" in text and "2 of 4 content criteria checked (50%)" in text, text
     assert "The image shows a sign — not checkable offline" in text

@@ -4,10 +4,11 @@ Flow-GRPO's score (https://arxiv.org/abs/2505.05470, `flow_grpo/ocr.py`): remove
 lower-case both strings; if the target is contained in the OCR text the score is 1 (extra text
 is not penalised); otherwise `1 - min(levenshtein(ocr, target), len(target)) / len(target)`.
 
-The strict score also penalises extra and missing words: both strings are lower-cased, reduced
-to words of letters and digits joined by single spaces, and scored
-`1 - levenshtein(read, target) / max(len(read), len(target))`. Reading "OPEN 24 HOURS SALE" for
-"OPEN 24 HOURS" scores 1 under Flow-GRPO's rule and 13/18 under the strict one.
+The strict score is exact about the words: both strings are lower-cased, reduced to words of
+letters and digits joined by single spaces, and scored `1 - levenshtein(read, target) /
+max(len(read), len(target))` on the run of words read that best matches the target (`best_window`),
+so other text in the scene does not count against the requested text (the judge checks extra text
+as a criterion of its own). Reading "OPNE 24 HOURS" for "OPEN 24 HOURS" scores 11/13 under both.
 """
 
 from __future__ import annotations
@@ -63,11 +64,25 @@ def strict_score(read: str, target: str) -> float:
     return 1.0 - levenshtein(read_n, target_n) / max(len(read_n), len(target_n))
 
 
+def best_window(read: str, target: str) -> str:
+    """The run of words of `read` that best matches `target` (as long as the target, give or take a
+    word), so other text in a scene does not count against it: "WHY" read in "WHY PAY FOR NOTHING?"
+    is the window "why". The whole read when it is no longer than the target."""
+    read_w, n = words(read), len(words(target))
+    if len(read_w) <= n:
+        return " ".join(read_w)
+    spans = [(i, k) for k in (n - 1, n, n + 1) if k >= 1 for i in range(len(read_w) - k + 1)]
+    best = max(spans, key=lambda span: (strict_score(" ".join(read_w[span[0] : span[0] + span[1]]), target), -span[1]))
+    return " ".join(read_w[best[0] : best[0] + best[1]])
+
+
 class TextMatchResult(ToolResult):
     target: str
     read: str
     score: float = Field(description="Flow-GRPO OCR score in [0, 1]; containment scores 1.")
-    strict: float = Field(description="Strict score in [0, 1]; extra and missing words cost.")
+    strict: float = Field(
+        description="Strict score in [0, 1] on the best-matching run of words read; missing and misspelled words cost."
+    )
     missing_words: list[str]
     extra_words: list[str]
 
@@ -77,11 +92,12 @@ def match_text(read: str, target: str) -> TextMatchResult:
     if not words(target):
         raise ToolError("target text is empty: give the exact text the image should show")
     read_words, target_words = words(read), words(target)
+    window = best_window(read, target)
     return TextMatchResult(
         target=target,
         read=read,
-        score=round(ocr_score(read, target), 6),
-        strict=round(strict_score(read, target), 6),
+        score=round(max(ocr_score(read, target), ocr_score(window, target)), 6),
+        strict=round(strict_score(window, target), 6),
         missing_words=[w for w in target_words if w not in read_words],
         extra_words=[w for w in read_words if w not in target_words],
     )

@@ -97,11 +97,14 @@ def check_score(value: float | None) -> float | None:
 
 
 class TextCheck(Model):
-    """Rendered text, read by OCR: the `text` exactly, or (negated) its absence; "" with negated: no text at all."""
+    """Rendered text, read by OCR: the `text` exactly, or (negated) its absence; "" with negated: no text
+    at all, or none besides `allowed`."""
 
     kind: Literal["text"] = "text"
     text: str
     negated: bool = False
+    allowed: list[str] = Field(default_factory=list)
+    """With `text` "" and `negated`: texts that may appear (the requested ones); any other text read counts."""
 
 
 class ObjectCheck(Model):
