@@ -65,3 +65,13 @@ def test_text_is_scored_on_its_best_window_case_free_and_other_text_is_its_own_c
     scores = {c.statement: s.score for c in verdict.rubric for s in verdict.criteria if s.criterion == c.id}
     assert scores['The image shows the text "OPEN NOW", spelled exactly'] == 1.0  # not penalised for the rest
     assert scores["The image shows no text besides the requested"] == 0.5  # "est 1987": 2 of 4 words unasked
+
+
+def test_guards_do_not_punish_a_correct_image_of_plain_content(store):
+    from scrutiny.testing.scenes import grid, shapes
+    from scrutiny.trainers.rewards import JudgeReward
+
+    image = shapes(grid(3, "circle", "red"))  # exactly what "three red circles" asks: shapes on a blank canvas
+    plain = JudgeReward(judge=judge(store)).score([image], ["three red circles"])[0]
+    guarded = JudgeReward(judge=judge(store), guards=True).score([image], ["three red circles"])[0]
+    assert guarded >= plain - 0.05 and guarded > 0.9

@@ -27,11 +27,11 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from scrutiny.agents.rubric import synthesize
+from scrutiny.agents.rubric import SHAPE_SYNONYMS, synthesize
 from scrutiny.api import Judge
 from scrutiny.core.aio import bounded_map, run_sync
 from scrutiny.core.images import ImageError, load_image
-from scrutiny.core.schema import Criterion, QualityCheck, Verdict
+from scrutiny.core.schema import AttributeCheck, Criterion, ObjectCheck, QualityCheck, RelationCheck, TextCheck, Verdict
 
 PairSchedule = Literal["all", "round_robin"] | int
 
@@ -59,6 +59,26 @@ GUARDS = [
 ]
 """Reward-hacking guards: an OCR reward alone is maximised by crisp text on an empty canvas,
 tiled text or a blurred picture that still reads. These criteria make such images lose."""
+
+
+PLAIN_KINDS = set(SHAPE_SYNONYMS.values()) | {"background", "any"}
+
+
+def asks_for_plain(criteria: list[Criterion]) -> bool:
+    """Whether a prompt asks only for text, flat shapes and colours: then "not text or shapes on a
+    blank canvas" is exactly what was asked, and that guard would punish a correct image."""
+    content = [c for c in criteria if c.dimension not in ("quality", "safety")]
+    for c in content:
+        k = c.check
+        if isinstance(k, TextCheck):
+            continue
+        kinds = {getattr(k, f, None) for f in ("detect", "subject_detect", "object_detect")} - {None}
+        if isinstance(k, AttributeCheck) and k.attribute == "color" and (k.object is None or kinds <= PLAIN_KINDS):
+            continue
+        if isinstance(k, ObjectCheck | RelationCheck) and kinds and kinds <= PLAIN_KINDS:
+            continue
+        return False
+    return bool(content)
 
 
 def as_images(images: Any) -> list[Image.Image]:
@@ -211,7 +231,9 @@ class JudgeReward:
             return self.rubric
         if not self.guards:
             return None
-        return synthesize(prompt, library_version=self.judge.library_version) + [g.model_copy() for g in GUARDS]
+        criteria = synthesize(prompt, library_version=self.judge.library_version)
+        guards = [g for g in GUARDS if not (g.id == "guard_detail" and asks_for_plain(criteria))]
+        return criteria + [g.model_copy() for g in guards]
 
     async def ascore(
         self, images: Any, prompts: Sequence[str], metadata: Sequence[dict] | None = None
