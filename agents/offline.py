@@ -136,6 +136,26 @@ class OfflinePolicy:
                     "zoom on text",
                 )
             )
+        if read and read.result is not None and not read.result.lines and _text_criteria(state, by_tool):
+            # text is expected and nothing was read: look again, a quarter of the image at a time (small
+            # text in a large image falls below the reader's resolution when the whole image is shrunk)
+            size = state["images"][f"candidate_{i}"].size
+            for k, box in enumerate(_quadrants(size)):
+                requests.append(
+                    ToolRequest(
+                        "zoom",
+                        {"image": f"candidate_{i}", "box": list(box), "units": "pixel", "factor": 1.5},
+                        i,
+                        by_tool["ocr"],
+                        f"tile {k + 1}",
+                    )
+                )
+        for k in range(4):
+            tile = seen.get(f"tile {k + 1}")
+            if tile and tile.produced:
+                requests.append(
+                    ToolRequest("ocr", {"image": next(iter(tile.produced))}, i, by_tool["ocr"], f"read tile {k + 1}")
+                )
         zoomed = seen.get("zoom on text")
         if zoomed and zoomed.produced:
             crop_name = next(iter(zoomed.produced))
@@ -351,9 +371,14 @@ def _score_text(check: TextCheck, seen: dict[str, Observation]) -> Scored:
     if not reads:
         return Scored(None, "OCR did not run", [])
     texts = [" ".join(line.text for line in o.result.lines) for o in reads]
+    tiles = [seen.get(f"read tile {k + 1}") for k in range(4)]
+    tiles = [o for o in tiles if o and o.result is not None and o.result.lines]
+    if tiles:  # the second look, a quarter at a time: what the tiles read, together
+        reads.append(tiles[0])
+        texts.append(" ".join(line.text for o in tiles for line in o.result.lines))
     target = check.text
     if not target and check.allowed:  # no text besides the requested
-        read = [w for t in texts[:1] for w in words(_fold(t))]
+        read = words(_fold(max(texts, key=len)))  # the fullest reading (a second look may read more)
         extra = list(read)
         for asked in check.allowed:  # the words where each requested text was written (even misspelled) are not extra
             for w in best_window(" ".join(extra), _fold(asked)).split():
@@ -380,7 +405,9 @@ def _score_text(check: TextCheck, seen: dict[str, Observation]) -> Scored:
         return Scored(1.0 - match.score, f'OCR read "{match.read}"; the old text "{target}" should be gone', used)
     if not match.read:
         return Scored(0.0, f'OCR read no text, expected "{target}"', used)
-    where = " (after zooming in)" if reads[best].request.purpose == "read zoomed" else ""
+    where = {"read zoomed": " (after zooming in)"}.get(reads[best].request.purpose, "")
+    if reads[best].request.purpose.startswith("read tile"):
+        where = " (on a second look, a quarter of the image at a time)"
     if value >= 1.0:
         return Scored(value, f'OCR read "{match.read}"{where}, as expected', used)
     return Scored(value, f'OCR read "{match.read}"{where}, expected "{target}"', used)
@@ -669,6 +696,13 @@ def _measures(c: Criterion, used: list[Observation]) -> dict[str, float]:
         if isinstance(check, EditCheck) and check.check == "outside_region" and o.request.purpose == "outside the edit":
             return {"collateral": o.result.outside_changed_fraction or 0.0, "ssim": o.result.preserved_ssim}
     return {}
+
+
+def _quadrants(size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Four overlapping quarters of an image (each 60% of its width and height)."""
+    w, h = size
+    tw, th = round(w * 0.6), round(h * 0.6)
+    return [(x, y, x + tw, y + th) for y in (0, h - th) for x in (0, w - tw)]
 
 
 def _union(boxes: list[tuple[int, int, int, int]], size: tuple[int, int], pad: int) -> tuple[int, int, int, int]:

@@ -75,3 +75,14 @@ def test_guards_do_not_punish_a_correct_image_of_plain_content(store):
     plain = JudgeReward(judge=judge(store)).score([image], ["three red circles"])[0]
     guarded = JudgeReward(judge=judge(store), guards=True).score([image], ["three red circles"])[0]
     assert guarded >= plain - 0.05 and guarded > 0.9
+
+
+def test_when_nothing_was_read_the_judge_looks_again_a_quarter_at_a_time(store):
+    from scrutiny.testing.scenes import font
+
+    image = Image.new("RGB", (2400, 1600), "white")  # small text in a large image: shrunk to read, it vanishes
+    ImageDraw.Draw(image).text((1700, 1300), "OPEN NOW", font=font(size=14), fill="black")
+    verdict = judge(store).judge(image, 'The words "OPEN NOW"')
+    text = next(s for s in verdict.criteria if s.criterion == "text_1")
+    assert text.score == 1.0 and "second look" in text.rationale
+    assert [e.tool for e in verdict.evidence].count("zoom") == 4
