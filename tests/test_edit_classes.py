@@ -86,3 +86,14 @@ def test_when_nothing_was_read_the_judge_looks_again_a_quarter_at_a_time(store):
     text = next(s for s in verdict.criteria if s.criterion == "text_1")
     assert text.score == 1.0 and "second look" in text.rationale
     assert [e.tool for e in verdict.evidence].count("zoom") == 4
+
+
+def test_a_dull_dark_red_background_is_brown_and_shapes_on_it_are_found():
+    from scrutiny.tools import detect
+    from scrutiny.tools.detect import color_name
+
+    assert color_name((92, 61, 63)) == "brown" and color_name((128, 30, 30)) == "red"
+    image = Image.new("RGB", (300, 300), (92, 61, 63))
+    ImageDraw.Draw(image).ellipse((40, 40, 120, 120), fill=(230, 20, 20))
+    result = detect.invoke({"image": "x"}, {"x": image}).result
+    assert result.background == "brown" and [(d.label, d.color) for d in result.detections] == [("circle", "red")]

@@ -71,8 +71,10 @@ def color_map(hsv: np.ndarray) -> np.ndarray:
         [3, 4, 5, 6, 7, 8, 9, 10],
         default=3,
     )
-    # Dark oranges and reds are brown; pale reds are pink.
+    # Dark oranges and reds are brown (and a dull, dark red like (92, 61, 63) is a brown, not a red);
+    # pale reds are pink.
     hue_names = np.where((hue_names == 4) & (v < 170), 11, hue_names)
+    hue_names = np.where((hue_names == 3) & (s < 110) & (v < 140), 11, hue_names)
     hue_names = np.where((hue_names == 3) & (s < 140) & (v > 180), 10, hue_names)
     achromatic = np.select([v < 60, (s < 40) & (v > 200)], [0, 1], default=2)
     return np.where((v < 60) | (s < 40), achromatic, hue_names).astype(np.uint8)
