@@ -760,7 +760,14 @@ def _mistagged_noun(t) -> bool:
         return False
     if any(c.dep_ == "det" and c.text.lower() in ("a", "an", "the") and c.i < t.i for c in t.children):
         return True
-    return t.dep_ == "amod" and t.head.i > t.i and any(w.text == "," for w in t.doc[t.i + 1 : t.head.i])
+    # "an oven, two dogs": a comma, then a new phrase of the head's own (a number or an article); but
+    # "a sleek, modern backdrop" is a list of adjectives
+    if t.dep_ != "amod" or t.head.i <= t.i:
+        return False
+    commas = [w.i for w in t.doc[t.i + 1 : t.head.i] if w.text == ","]
+    return bool(commas) and any(
+        w.dep_ in ("nummod", "det") and w.head.i == t.head.i for w in t.doc[commas[-1] + 1 : t.head.i]
+    )
 
 
 def _counted(t) -> bool:

@@ -124,12 +124,16 @@ def tiny_pix2pix():
     return diffusers.StableDiffusionInstructPix2PixPipeline(**_tiny_sd_parts(in_channels=8))
 
 
+WORDS = "a an the sign that says open red blue square circle photo of with in style image lamp cat dog sofa happy"
+
+
 def _word_tokenizer(max_length: int):
+    """A word-level tokenizer built here (no hub): what tiny text encoders of the tests read."""
     transformers = pytest.importorskip("transformers")
     from tokenizers import Tokenizer, models, pre_tokenizers
 
     vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
-    for word in "a an the sign that says open red blue square circle".split():
+    for word in WORDS.split():
         vocab.setdefault(word, len(vocab))
     words = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     words.pre_tokenizer = pre_tokenizers.Whitespace()
@@ -234,3 +238,8 @@ def browser():
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def word_tokenizer():
+    return _word_tokenizer(32)

