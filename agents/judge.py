@@ -35,6 +35,7 @@ from scrutiny.core.schema import (
     CriterionScore,
     Evidence,
     Task,
+    TextCheck,
     Trace,
     Unchecked,
     Usage,
@@ -168,6 +169,8 @@ class JudgeDeps:
     """Picks skills from the library for each task; None judges without skills."""
     unchecked: Unchecked = "lower"
     """What unchecked content criteria do to the overall score (`Coverage`)."""
+    text_case: str = "insensitive"
+    """"sensitive": requested text is matched with its case (`JudgeConfig.text_case`)."""
 
     @property
     def library_version(self) -> str:
@@ -202,6 +205,13 @@ async def rubric(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     else:
         criteria = synthesize(task.prompt, edit=task.kind == "edit", library_version=deps.library_version)
         criteria = apply_skills(criteria + await deps.policy.rubric(state, criteria), skills)
+    if deps.text_case == "sensitive":
+        criteria = [
+            c.model_copy(update={"check": c.check.model_copy(update={"case_sensitive": True})})
+            if isinstance(c.check, TextCheck)
+            else c
+            for c in criteria
+        ]
     trace.add(
         "node_exit", "rubric", given=task.rubric is not None, criteria=[c.model_dump(mode="json") for c in criteria]
     )

@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from scrutiny.agents.judge import JudgeState, Observation, Plan, Scores, ToolRequest
+from scrutiny.agents.rubric import article as _article
 from scrutiny.core.schema import (
     AttributeCheck,
     Criterion,
@@ -243,6 +244,8 @@ def _tools_for(c: Criterion) -> list[str]:
     if isinstance(check, QualityCheck):
         return ["quality"]
     if isinstance(check, EditCheck):
+        if check.check == "changed_object":
+            return ["diff", _finder(check.detect)]
         return ["diff", "region_palette"] if check.check == "changed_region_color" else ["diff"]
     if _by_contrast(c):
         return ["similarity"]
@@ -335,15 +338,17 @@ def _text_value(match) -> float:
     return 0.5 * (match.score + match.strict)
 
 
-def _fold(text: str) -> str:
+def _fold(text: str, case_sensitive: bool = False) -> str:
     """Case-insensitive, and i, l, I and | as one glyph (one stroke in many sans-serif fonts), the
-    same on both sides: "EXIT" read as "exit" or as "EXlT" is right."""
-    return text.lower().replace("i", "l").replace("|", "l")
+    same on both sides: "EXIT" read as "exit" or as "EXlT" is right. With `case_sensitive`, the
+    text as written."""
+    return text if case_sensitive else text.lower().replace("i", "l").replace("|", "l")
 
 
-def _match(read: str, target: str):
+def _match(read: str, target: str, case_sensitive: bool = False):
     """`match_text` on folded glyphs, reporting the text as read."""
-    return match_text(_fold(read), _fold(target)).model_copy(update={"read": read, "target": target})
+    folded = match_text(_fold(read, case_sensitive), _fold(target, case_sensitive), case_sensitive=case_sensitive)
+    return folded.model_copy(update={"read": read, "target": target})
 
 
 def _score_quality(check: QualityCheck, seen: dict[str, Observation]) -> Scored:
@@ -378,26 +383,11 @@ def _score_text(check: TextCheck, seen: dict[str, Observation]) -> Scored:
         texts.append(" ".join(line.text for o in tiles for line in o.result.lines))
     target = check.text
     if not target and check.allowed:  # no text besides the requested
-        read = words(_fold(max(texts, key=len)))  # the fullest reading (a second look may read more)
-        extra = list(read)
-        for asked in check.allowed:  # the words where each requested text was written (even misspelled) are not extra
-            for w in best_window(" ".join(extra), _fold(asked)).split():
-                if w in extra:
-                    extra.remove(w)
-        if not read:
-            return Scored(1.0, "OCR read no text", reads[:1])
-        shown = " ".join(extra[:8])
-        return Scored(
-            1.0 - len(extra) / len(read),
-            f'{len(extra)} of {len(read)} words read were not asked for ("{shown}")'
-            if extra
-            else "OCR read only the requested text",
-            reads[:1],
-        )
+        return _score_extra_text(check, max(texts, key=len), reads[:1])  # the fullest reading
     if not target:  # "no text"
         found = texts[0].strip()
         return Scored((0.0 if found else 1.0), (f'OCR read "{found}"' if found else "OCR read no text"), reads[:1])
-    matches = [_match(t, target) for t in texts]
+    matches = [_match(t, target, check.case_sensitive) for t in texts]
     best = max(range(len(matches)), key=lambda k: _text_value(matches[k]))
     match, used = matches[best], [reads[best]]
     value = _text_value(match)
@@ -411,6 +401,28 @@ def _score_text(check: TextCheck, seen: dict[str, Observation]) -> Scored:
     if value >= 1.0:
         return Scored(value, f'OCR read "{match.read}"{where}, as expected', used)
     return Scored(value, f'OCR read "{match.read}"{where}, expected "{target}"', used)
+
+
+def _score_extra_text(check: TextCheck, text: str, used: list[Observation]) -> Scored:
+    """The share of the characters read that belong to no requested text. The words at each requested
+    text's best-matching window, even misspelled, are the requested text's, not extra."""
+    read = text.split()
+    folded = [" ".join(words(_fold(w))) for w in read]
+    extra = [i for i, w in enumerate(folded) if w]
+    for asked in check.allowed:
+        window = best_window(" ".join(folded[i] for i in extra), _fold(asked)).split()
+        for w in window:
+            hit = next((i for i in extra if folded[i] == w), None)
+            if hit is not None:
+                extra.remove(hit)
+    letters = sum(len(w) for w in folded)
+    if not letters:
+        return Scored(1.0, "OCR read no text", used)
+    if not extra:
+        return Scored(1.0, "OCR read only the requested text", used)
+    share = sum(len(folded[i]) for i in extra) / letters
+    shown = " ".join(read[i] for i in extra[:8])
+    return Scored(1.0 - share, f'{share:.0%} of the text read was not asked for ("{shown}")', used)
 
 
 def _detections(seen: dict[str, Observation], kind: str | None) -> tuple[list[Detection], Observation | None]:
@@ -627,6 +639,8 @@ def _score_edit(check: EditCheck, seen: dict[str, Observation]) -> Scored:
         return Scored(value, f"structural similarity to the source {r.preserved_ssim:.2f}", [first])
     if check.check == "instruction":
         return Scored(None, "whether the result matches the instruction is not checkable offline", [])
+    if check.check == "changed_object":
+        return _score_changed_object(check, r, first, seen)
     if not r.regions:
         if check.check == "changed_region_color":
             return Scored(0.0, "no changed region to check the colour of", [first])
@@ -668,6 +682,34 @@ def _score_edit(check: EditCheck, seen: dict[str, Observation]) -> Scored:
         f"{after.result.shares.get(color, 0.0):.0%}",
         [first, after, before],
     )
+
+
+def _score_changed_object(check: EditCheck, r, first: Observation, seen: dict[str, Observation]) -> Scored:
+    """Whether the object the edit made is where the image changed, with the asked colour."""
+    name = " ".join(x for x in (check.color, check.object) if x)
+    if not r.regions:
+        return Scored(0.0, f"diff found no change, so no {name} was made", [first])
+    found, obs = _detections(seen, check.detect)
+    if obs is None:
+        return Scored(None, f"no detector looked for the {check.object}", [first])
+    changed = r.regions
+    inside = [d for d in found if any(_within(d.box, region) for region in changed)]
+    right = [d for d in inside if _matches(d, check.detect, check.color if d.color else None)]
+    if right:
+        d = right[0]
+        return Scored(1.0, f"{_article(name)} {name} at {list(d.box)}, where the image changed", [first, obs])
+    if inside:
+        seen_there = ", ".join(f"{d.color + ' ' if d.color else ''}{d.label} at {list(d.box)}" for d in inside[:3])
+        return Scored(0.0, f"where the image changed there is {seen_there}, not {_article(name)} {name}", [first, obs])
+    return Scored(0.0, f"no {name} found where the image changed ({list(changed[0])})", [first, obs])
+
+
+def _within(box, region, share: float = 0.5) -> bool:
+    """Whether at least `share` of `box` lies inside `region`."""
+    x1, y1 = max(box[0], region[0]), max(box[1], region[1])
+    x2, y2 = min(box[2], region[2]), min(box[3], region[3])
+    area = max(1, (box[2] - box[0]) * (box[3] - box[1]))
+    return max(0, x2 - x1) * max(0, y2 - y1) / area >= share
 
 
 WHOLE_FRAME = 0.9

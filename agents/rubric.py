@@ -48,8 +48,9 @@ says they are the object itself."""
 
 EXACT = 1.0
 """Text, counts and colours of detected objects are met only when exactly right: one typo is a miss."""
-EXTRA_TEXT_WEIGHT = 0.25
-"""Unrequested text weighs as much as image quality: a defect, but not one that outweighs the text asked for."""
+EXTRA_TEXT_WEIGHT = 0.1
+"""Unrequested text is a defect, but a lighter one than a misspelling of the text asked for: at this
+weight a correct sign with a footer ("est. 1987") still beats a one-letter typo without one."""
 QUALITY_MET = 0.6
 """No-reference quality is a soft signal: below this it is named in the critique."""
 
@@ -114,7 +115,8 @@ class _Builder:
         )
 
 
-def _article(phrase: str) -> str:
+def article(phrase: str) -> str:
+    """The indefinite article for a phrase."""
     return "an" if phrase[:1] in "aeiou" else "a"
 
 
@@ -194,9 +196,7 @@ def _objects(b: _Builder, scene: Scene) -> None:
                 what = e.phrase.split()[-1] if e.phrase else what
                 if " " in e.noun:
                     what = " ".join(e.noun.split()[:-1] + [what])
-            statement = (
-                f"The image shows {what}" if e.plural or e.proper else f"The image shows {_article(what)} {what}"
-            )
+            statement = f"The image shows {what}" if e.plural or e.proper else f"The image shows {article(what)} {what}"
             b.add("object", statement, ["detect"], check, checkable=kind is not None)
         for attribute, value, word in e.attributes:
             if attribute == "color" and color is not None:
@@ -298,7 +298,7 @@ def _relations(b: _Builder, scene: Scene) -> None:
         if r.relation == "with":  # "a man with a hat", "a field with a tractor": they go together
             b.add(
                 "position",
-                f"The {s.phrase} {'have' if s.plural else 'has'} {_article(o.phrase)} {o.phrase}",
+                f"The {s.phrase} {'have' if s.plural else 'has'} {article(o.phrase)} {o.phrase}",
                 [],
                 check,
                 checkable=False,
@@ -318,7 +318,7 @@ def _globals(b: _Builder, scene: Scene) -> None:
     for prop, value in scene.globals:
         statement = {
             "style": f"The image is in {value} style",
-            "medium": f"The image is {_article(value)} {value}",
+            "medium": f"The image is {article(value)} {value}",
             "lighting": f"The lighting is {value}",
             "tag": f'The image matches the prompt tag "{value}"',
         }[prop]
@@ -360,10 +360,13 @@ def edit_action(instruction: str) -> str | None:
         r"\b(change|replace|rewrite|update)\b.*\b(text|word|words|sign|caption|title|label)\b", lower
     ) and quoted_texts(instruction):
         return "text"
-    if re.search(r"\b(colou?r of|to (?:be )?(?:" + "|".join(COLOR_WORDS) + r")\b)", lower) and re.search(
+    colour = "|".join(COLOR_WORDS)
+    if re.search(rf"\b(colou?r of|to (?:be )?(?:{colour})\b)", lower) and re.search(
         r"\b(change|make|turn|paint|recolou?r|colou?r)\b", lower
     ):
         return "recolor"
+    if re.search(rf"^(please )?(make|turn|paint|recolou?r|colou?r)\b.*\b({colour})[.!]?$", lower):
+        return "recolor"  # "make the triangle orange", "paint the square blue"
     if re.search(r"\b(bigger|larger|smaller|taller|shorter|wider|thinner)\b", lower) or re.search(
         r"\b(enlarge|shrink|resize)\b", lower
     ):
@@ -395,13 +398,35 @@ EDIT_VERBS = {
 }
 
 
+def _edit_targets(instruction: str) -> list[Entity]:
+    """The objects an instruction names, in order. The small English pipeline reads a capitalised
+    imperative ("Remove the ...", "Paint the ...") as a proper noun, so the instruction is parsed as
+    a polite request ("Please remove the ..."); a name the parser merged or missed ("recolour the
+    triangle purple") is found word by word."""
+    words = instruction.strip()
+    if not re.match(r"(?i)please\b", words):
+        words = "Please " + words[:1].lower() + words[1:]
+    verbs = {v for vs in EDIT_VERBS.values() for v in vs} | {"make", "change", "edit", "instruction", "image"}
+    found = [e for e in parse(words).entities if e.noun not in verbs]
+    if any(detectable(e.noun) not in (None, "any") for e in found):
+        return found
+    named = []
+    for word in re.findall(r"[a-z]+", words.lower()):
+        noun = next(
+            (w for w in (word, word.removesuffix("s")) if detectable(w) not in (None, "any", "background")), None
+        )
+        if noun and word not in verbs:
+            named.append(Entity(noun=noun, phrase=noun))
+    return named or found
+
+
 def synthesize_edit(instruction: str) -> list[Criterion]:
     action = edit_action(instruction) or "other"
     lower = instruction.lower()
-    scene = parse(instruction)
     b = _Builder()
     colors = [COLOR_WORDS[w] for w in re.findall(r"[a-z]+", lower) if w in COLOR_WORDS]
-    target = next((e for e in scene.entities if e.noun not in ("edit", "instruction")), None)
+    targets = _edit_targets(instruction)
+    target = targets[0] if targets else None
     head = target.noun if target else ""
     phrase = target.phrase if target else "the edited region"
     instruction_text = instruction.strip().rstrip(".")
@@ -435,7 +460,25 @@ def synthesize_edit(instruction: str) -> list[Criterion]:
             ["diff", "palette"],
             EditCheck(check="changed_region_color", action=action, object=head, phrase=phrase, color=colors[-1]),
         )
-    elif action == "remove" and detectable(head) not in (None, "any"):
+    # what the edit made, where the image changed: "add a red square" is not met by a red circle, and
+    # "make the circle red" not by a red square
+    made = targets[-1] if action == "replace" and targets else target
+    if action in ("add", "recolor", "replace") and made is not None and detectable(made.noun) not in (None, "any"):
+        new_color = colors[-1] if colors else None
+        b.add(
+            "object",
+            f"Where the image changed there is {article(name := ' '.join(x for x in (new_color, made.noun) if x))} {name}",
+            ["diff", "detect"],
+            EditCheck(
+                check="changed_object",
+                action=action,
+                object=made.noun,
+                phrase=made.phrase,
+                color=new_color,
+                detect=detectable(made.noun),
+            ),
+        )
+    if action == "remove" and detectable(head) not in (None, "any"):
         b.add(
             "object",
             f"No {phrase} remains",

@@ -52,6 +52,10 @@ class JudgeConfig:
     nothing with "lower": within a prompt's group the same criteria go unchecked for every sample,
     so group-relative advantages are unchanged, while thresholds (best-of-n, `--min-score`, a
     refinement's target) never pass on content nobody saw."""
+    text_case: Literal["insensitive", "sensitive"] = "insensitive"
+    """How requested text is matched: "insensitive" (default) reads "EXIT" as "exit" or "Exit" and
+    folds the one-stroke glyphs I, i, l and | into one; "sensitive" keeps case and every glyph, so
+    "Exit" for "EXIT" costs two letters (for logos and codes where case is the point)."""
     backend_errors: Literal["abstain", "raise"] = "abstain"
     """A model backend that still fails after its retries: the verdict abstains with the reason
     (`Verdict.error`, stored), or ("raise") the `BackendError` propagates."""
@@ -85,6 +89,7 @@ class Judge:
             max_steps=self.config.max_steps,
             router=self.router,
             unchecked=self.config.unchecked,
+            text_case=self.config.text_case,
         )
 
     @property
@@ -295,6 +300,7 @@ class Judge:
             "scrutiny": __version__,
             "max_steps": self.config.max_steps,
             "unchecked": self.config.unchecked,
+            "text_case": self.config.text_case,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 

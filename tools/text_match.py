@@ -9,6 +9,9 @@ letters and digits joined by single spaces, and scored `1 - levenshtein(read, ta
 max(len(read), len(target))` on the run of words read that best matches the target (`best_window`),
 so other text in the scene does not count against the requested text (the judge checks extra text
 as a criterion of its own). Reading "OPNE 24 HOURS" for "OPEN 24 HOURS" scores 11/13 under both.
+
+Every function takes `case_sensitive` (default False, as Flow-GRPO): with it, case is kept and
+"Exit" read for "EXIT" costs three letters.
 """
 
 from __future__ import annotations
@@ -40,10 +43,11 @@ def flow_grpo_target(prompt: str) -> str | None:
     return parts[1] if len(parts) >= 3 else None
 
 
-def ocr_score(read: str, target: str) -> float:
+def ocr_score(read: str, target: str, case_sensitive: bool = False) -> float:
     """Flow-GRPO's OCR reward for text `read` from an image against `target`."""
-    read = read.replace(" ", "").lower()
-    target = target.replace(" ", "").lower()
+    read, target = read.replace(" ", ""), target.replace(" ", "")
+    if not case_sensitive:
+        read, target = read.lower(), target.lower()
     if not target:
         raise ValueError("target text is empty")
     if target in read:
@@ -52,27 +56,31 @@ def ocr_score(read: str, target: str) -> float:
     return 1.0 - distance / len(target)
 
 
-def words(text: str) -> list[str]:
-    return re.findall(r"[^\W_]+", text.lower())
+def words(text: str, case_sensitive: bool = False) -> list[str]:
+    return re.findall(r"[^\W_]+", text if case_sensitive else text.lower())
 
 
-def strict_score(read: str, target: str) -> float:
+def strict_score(read: str, target: str, case_sensitive: bool = False) -> float:
     """Like `ocr_score` but extra and missing words cost too (see the module docstring)."""
-    read_n, target_n = " ".join(words(read)), " ".join(words(target))
+    read_n, target_n = " ".join(words(read, case_sensitive)), " ".join(words(target, case_sensitive))
     if not target_n:
         raise ValueError("target text has no letters or digits")
     return 1.0 - levenshtein(read_n, target_n) / max(len(read_n), len(target_n))
 
 
-def best_window(read: str, target: str) -> str:
+def best_window(read: str, target: str, case_sensitive: bool = False) -> str:
     """The run of words of `read` that best matches `target` (as long as the target, give or take a
     word), so other text in a scene does not count against it: "WHY" read in "WHY PAY FOR NOTHING?"
     is the window "why". The whole read when it is no longer than the target."""
-    read_w, n = words(read), len(words(target))
+    read_w, n = words(read, case_sensitive), len(words(target))
     if len(read_w) <= n:
         return " ".join(read_w)
     spans = [(i, k) for k in (n - 1, n, n + 1) if k >= 1 for i in range(len(read_w) - k + 1)]
-    best = max(spans, key=lambda span: (strict_score(" ".join(read_w[span[0] : span[0] + span[1]]), target), -span[1]))
+
+    def fit(span: tuple[int, int]) -> tuple[float, int]:
+        return strict_score(" ".join(read_w[span[0] : span[0] + span[1]]), target, case_sensitive), -span[1]
+
+    best = max(spans, key=fit)
     return " ".join(read_w[best[0] : best[0] + best[1]])
 
 
@@ -87,17 +95,17 @@ class TextMatchResult(ToolResult):
     extra_words: list[str]
 
 
-def match_text(read: str, target: str) -> TextMatchResult:
+def match_text(read: str, target: str, case_sensitive: bool = False) -> TextMatchResult:
     """Score already-read text against a target (the OCR-free half of `text_match`)."""
     if not words(target):
         raise ToolError("target text is empty: give the exact text the image should show")
-    read_words, target_words = words(read), words(target)
-    window = best_window(read, target)
+    read_words, target_words = words(read, case_sensitive), words(target, case_sensitive)
+    window = best_window(read, target, case_sensitive)
     return TextMatchResult(
         target=target,
         read=read,
-        score=round(max(ocr_score(read, target), ocr_score(window, target)), 6),
-        strict=round(strict_score(window, target), 6),
+        score=round(max(ocr_score(read, target, case_sensitive), ocr_score(window, target, case_sensitive)), 6),
+        strict=round(strict_score(window, target, case_sensitive), 6),
         missing_words=[w for w in target_words if w not in read_words],
         extra_words=[w for w in read_words if w not in target_words],
     )

@@ -105,6 +105,8 @@ class TextCheck(Model):
     negated: bool = False
     allowed: list[str] = Field(default_factory=list)
     """With `text` "" and `negated`: texts that may appear (the requested ones); any other text read counts."""
+    case_sensitive: bool = False
+    """Match with case and every glyph as written (default: case-insensitive, I/i/l/| as one glyph)."""
 
 
 class ObjectCheck(Model):
@@ -161,7 +163,9 @@ class RelationCheck(Model):
     action: bool = False
 
 
-EditCheckKind = Literal["change_present", "outside_region", "structure", "changed_region_color", "instruction"]
+EditCheckKind = Literal[
+    "change_present", "outside_region", "structure", "changed_region_color", "changed_object", "instruction"
+]
 
 
 class EditCheck(Model):
@@ -173,6 +177,8 @@ class EditCheck(Model):
     object: str = ""
     phrase: str = ""
     color: str | None = None
+    detect: str | None = None
+    """For "changed_object": how the object the edit made is found (see `ObjectCheck.detect`)."""
     collateral_tolerance: float | None = Field(default=None, gt=0.0, le=1.0)
     """Changed pixels outside the edit, as a share of that area, at which preservation is 0 (skills tune it)."""
 

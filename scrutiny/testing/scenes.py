@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
@@ -115,6 +116,21 @@ def grid(count: int, kind: str, color: str, size: tuple[int, int] = (512, 512), 
 # benchmarks and skill evolution.
 
 KINDS = ("text", "count", "color", "position", "edit")
+HARD_KINDS = (
+    "whole_frame",
+    "colored_removal",
+    "recolor",
+    "wrong_shape_addition",
+    "dark_background",
+    "textured_background",
+    "scene_text",
+    "case",
+    "tiny_text",
+    "extra_text",
+)
+"""The measured failure classes of the offline checks, one hard set each (see `benchmarks/accuracy.py`)."""
+DARK = {"black": (15, 15, 15), "brown": (92, 61, 63), "navy": (20, 25, 70), "charcoal": (50, 50, 55)}
+DISTRACTORS = ("SALE", "www.example.com", "est. 1987", "OPEN", "Since 1950", "PARKING")
 SHAPE_KINDS = ("circle", "square", "triangle")
 COLORS = ("red", "green", "blue", "yellow", "purple", "orange")
 NUMBER_NAMES = ("zero", "one", "two", "three", "four", "five", "six")
@@ -154,8 +170,6 @@ def fitted_sign(text: str, size: tuple[int, int] = (768, 384), font_name: str = 
 
 def preference_pairs(kind: str, n: int, seed: int = 0, texts: list[str] | None = None) -> list[Pair]:
     """`n` pairs of one kind whose better image is known by construction."""
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     pairs = []
     for k in range(n):
@@ -202,15 +216,153 @@ def preference_pairs(kind: str, n: int, seed: int = 0, texts: list[str] | None =
             sx, sy = (x + 220) % 400 + 20, (y + 200) % 400 + 20
             ImageDraw.Draw(sloppy).ellipse((sx, sy, sx + 69, sy + 69), fill=RGB[other])
             pairs.append(Pair(kind, f"Add a {color} square", faithful, sloppy, source))
+        elif kind in HARD_KINDS:
+            pairs.append(_hard_pair(kind, k, rng, shape, color, other, texts))
         else:
-            raise ValueError(f"unknown pair kind {kind!r}; choose from {KINDS}")
+            raise ValueError(f"unknown pair kind {kind!r}; choose from {KINDS + HARD_KINDS}")
     return pairs
+
+
+SIGN_TEXTS = ("OPEN 24 HOURS", "FRESH BREAD", "Cafe Luna", "NO PARKING", "EXIT", "Bakery", "Hotel Royal", "STOP")
+
+
+def _hard_pair(kind: str, k: int, rng, shape: str, color: str, other: str, texts: list[str] | None) -> Pair:
+    """One pair of a hard class; `k` alternates the variant where a class has two."""
+    target = texts[k % len(texts)] if texts else SIGN_TEXTS[k % len(SIGN_TEXTS)]
+    if kind == "whole_frame":
+        # a faithful addition against one that also repaints the whole picture
+        source = _textured_scene(rng)
+        x, y = int(rng.integers(40, 360)), int(rng.integers(40, 360))
+        faithful = source.copy()
+        ImageDraw.Draw(faithful).rectangle((x, y, x + 89, y + 89), fill=RGB[color])
+        shifted = np.asarray(source).astype(np.int16) + np.array([40, -25, 30]) * (1 if k % 2 else -1)
+        repainted = Image.fromarray(np.clip(shifted, 0, 255).astype(np.uint8))
+        ImageDraw.Draw(repainted).rectangle((x, y, x + 89, y + 89), fill=RGB[color])
+        return Pair(kind, f"Add a {color} square", faithful, repainted, source)
+    if kind == "colored_removal":
+        # two shapes of one kind; the instruction names one by its colour
+        background = ("white", "gray", "black")[k % 3]
+        a, b = Shape(shape, color, (60, 160, 200, 300)), Shape(shape, other, (310, 160, 450, 300))
+        source = shapes([a, b], background=background)
+        right, wrong = shapes([b], background=background), shapes([a], background=background)
+        return Pair(kind, f"Remove the {color} {shape}", right, wrong, source)
+    if kind == "recolor":
+        # recolour the named shape, not the other one
+        other_shape = next(s for s in SHAPE_KINDS if s != shape)
+        base = "green" if color != "green" else "blue"
+        a, b = Shape(shape, base, (60, 160, 200, 300)), Shape(other_shape, base, (310, 160, 450, 300))
+        source = shapes([a, b])
+        right = shapes([Shape(shape, color, a.box), b])
+        wrong = shapes([a, Shape(other_shape, color, b.box)])
+        verb = ("Make the {s} {c}", "Recolor the {s} {c}", "Paint the {s} {c}")[k % 3]
+        return Pair(kind, verb.format(s=shape, c=color), right, wrong, source)
+    if kind == "wrong_shape_addition":
+        other_shape = next(s for s in SHAPE_KINDS if s != shape)
+        source = _textured_scene(rng)
+        x, y = int(rng.integers(40, 360)), int(rng.integers(40, 360))
+        right, wrong = (shapes_on(source, [Shape(s, color, (x, y, x + 100, y + 100))]) for s in (shape, other_shape))
+        return Pair(kind, f"Add {'an' if color[0] in 'aeiou' else 'a'} {color} {shape}", right, wrong, source)
+    if kind in ("dark_background", "textured_background"):
+        count = int(rng.integers(1, 5))
+        plural = "s" if count > 1 else ""
+        if kind == "dark_background":
+            name, fill = list(DARK.items())[k % len(DARK)]
+            color = color if color not in ("purple", "blue") else "yellow"  # keep the shapes visible
+
+            def draw(items):
+                return _on(Image.new("RGB", (512, 512), fill), items)
+
+            prompt = f"{NUMBER_NAMES[count]} {color} {shape}{plural} on a {name} background"
+        else:
+            scene = _textured_scene(rng)
+
+            def draw(items):
+                return shapes_on(scene, items)
+
+            prompt = f"{NUMBER_NAMES[count]} {color} {shape}{plural}"
+        if k % 2:  # the wrong colour
+            worse = draw(grid(count, shape, other if other != color else "white", cell=90))
+        else:  # the wrong count
+            worse = draw(grid(count + (1 if count == 1 or rng.integers(2) else -1), shape, color, cell=90))
+        return Pair(kind, prompt, draw(grid(count, shape, color, cell=90)), worse)
+    if kind == "scene_text":
+        words = [DISTRACTORS[i] for i in rng.choice(len(DISTRACTORS), 2, replace=False)]
+        seed = int(rng.integers(1 << 30))
+        return Pair(
+            kind,
+            f'A storefront with a sign that says "{target}"',
+            _with_words(storefront(target, seed=seed), words),
+            _with_words(storefront(misspell(target, rng), seed=seed), words),
+        )
+    if kind == "case":
+        shown = (str.upper, str.lower, str.title)[k % 3](target)
+        asked = target if shown != target else target.swapcase()
+        return Pair(kind, f'A sign that says "{asked}"', fitted_sign(shown), fitted_sign(misspell(shown, rng)))
+    if kind == "tiny_text":
+        return Pair(kind, f'A poster with the words "{target}"', _tiny(target, k), _tiny(misspell(target, rng), k))
+    if kind == "extra_text":
+        extra = DISTRACTORS[int(rng.integers(len(DISTRACTORS)))]
+        wrong = fitted_sign(misspell(target, rng))
+        better = _footer(fitted_sign(target), extra)
+        worse = _footer(wrong, extra) if k % 2 == 0 else wrong
+        return Pair(kind, f'A sign that says "{target}"', better, worse)
+    raise ValueError(f"unknown pair kind {kind!r}")
+
+
+def _on(image: Image.Image, items: list[Shape]) -> Image.Image:
+    draw = ImageDraw.Draw(image)
+    for s in items:
+        drawn = shapes([s], size=image.size, background="white")
+        mask = Image.fromarray(((np.asarray(drawn) != 255).any(axis=2) * 255).astype("uint8"))
+        draw.bitmap((0, 0), mask, fill=RGB[s.color])
+    return image
+
+
+def shapes_on(background: Image.Image, items: list[Shape]) -> Image.Image:
+    """The shapes drawn over a copy of `background` (a photo-like scene, a dark canvas)."""
+    return _on(background.copy(), items)
+
+
+def _with_words(image: Image.Image, words: list[str]) -> Image.Image:
+    """Unrequested words painted on small signs near the top and bottom of a scene."""
+    draw = ImageDraw.Draw(image)
+    face = font("aileron", max(14, image.size[0] // 20))
+    for word, y in zip(words, (int(image.size[1] * 0.08), int(image.size[1] * 0.8)), strict=False):
+        width = draw.textlength(word, font=face)
+        x = int(_distractor_x(image.size[0], width, y))
+        draw.rectangle((x - 8, y - 6, x + width + 8, y + face.size + 10), fill=(235, 235, 235))
+        draw.text((x, y), word, font=face, fill=(30, 30, 30))
+    return image
+
+
+def _distractor_x(width: int, text_width: float, y: int) -> float:
+    """Where a distractor starts: left on the upper sign, right on the lower one."""
+    return 20 if y < width / 2 else max(20.0, width - text_width - 28)
+
+
+def _footer(image: Image.Image, words: str) -> Image.Image:
+    """Smaller unrequested text under the sign's line ("www.example.com", "est. 1987")."""
+    draw = ImageDraw.Draw(image)
+    face = font("aileron", 28)
+    width = draw.textlength(words, font=face)
+    draw.text(((image.size[0] - width) / 2, image.size[1] - 60), words, font=face, fill=(60, 60, 60))
+    return image
+
+
+def _tiny(text: str, k: int) -> Image.Image:
+    """A large poster with the text about 1% of the image height, in one of four places."""
+    image = Image.new("RGB", (2000, 1400), (235, 230, 215))
+    draw = ImageDraw.Draw(image)
+    face = font("aileron", 20)
+    width = draw.textlength(text, font=face)
+    x = (200, 1700 - width, 200, 1700 - width)[k % 4]
+    y = (150, 150, 1200, 1200)[k % 4]
+    draw.text((x, y), text, font=face, fill=(25, 25, 25))
+    return image
 
 
 def _textured_scene(rng, size: int = 512) -> Image.Image:
     """A photo-like source for edits: smooth gradients, soft blobs and mild noise."""
-    import numpy as np
-
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     base = np.stack(
         [
@@ -226,8 +378,6 @@ def _textured_scene(rng, size: int = 512) -> Image.Image:
 
 def storefront(text: str, size: int = 512, seed: int = 0) -> Image.Image:
     """A photo-like scene with a sign showing `text`: what a faithful text rendering looks like."""
-    import numpy as np
-
     image = _textured_scene(np.random.default_rng(seed), size)
     draw = ImageDraw.Draw(image)
     margin, top = size // 9, int(size * 0.35)
@@ -264,8 +414,6 @@ class ToyGenerator:
 
     def __call__(self, prompt: str, seed: int) -> Image.Image:
         import re
-
-        import numpy as np
 
         rng = np.random.default_rng(seed)
         quoted = re.findall(r'"([^"]+)"', prompt)
