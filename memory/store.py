@@ -19,7 +19,8 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -60,6 +61,10 @@ class TraceRow(SQLModel, table=True):
     library_version: str = ""
     verdict_id: str | None = None
     task_json: str = Field(sa_column=Column(Text))
+    run_id: str | None = Field(default=None, index=True)
+    """The run (batch, bench, train, refine) the judgment was part of: `Task.metadata["run"]`."""
+    step: int | None = None
+    """The training step, or the batch item's position: `Task.metadata["step"]`."""
 
 
 class EventRow(SQLModel, table=True):
@@ -119,7 +124,7 @@ class LibraryRow(SQLModel, table=True):
 
 
 class RunRow(SQLModel, table=True):
-    """A benchmark or evolution run: its kind, its metrics and per-item results."""
+    """A batch, bench, train, refine or evolution run: what ran, how far it got, what it measured."""
 
     __tablename__ = "runs"
     id: str = Field(primary_key=True)
@@ -128,6 +133,12 @@ class RunRow(SQLModel, table=True):
     library_version: str = ""
     metrics_json: str = Field(sa_column=Column(Text))
     items_json: str = Field(sa_column=Column(Text))
+    status: str | None = None
+    """running, done, interrupted or failed (None: recorded before runs had a status)."""
+    command: str | None = Field(default=None, sa_column=Column(Text))
+    config_json: str | None = Field(default=None, sa_column=Column(Text))
+    counts_json: str | None = Field(default=None, sa_column=Column(Text))
+    finished_at: datetime | None = None
 
 
 class ArtifactRow(SQLModel, table=True):
@@ -152,6 +163,9 @@ class TraceFilter:
     min_score: float | None = None
     max_score: float | None = None
     abstained: bool | None = None
+    run_id: str | None = None
+    """Only the traces of this run (`Task.metadata["run"]`)."""
+    step: int | None = None
 
     def apply(self, query):
         needs_verdict = self.min_score is not None or self.max_score is not None or self.abstained is not None
@@ -167,6 +181,8 @@ class TraceFilter:
             self.min_score is not None and VerdictRow.score >= self.min_score,
             self.max_score is not None and VerdictRow.score <= self.max_score,
             self.abstained is not None and VerdictRow.abstained == self.abstained,
+            self.run_id is not None and TraceRow.run_id == self.run_id,
+            self.step is not None and TraceRow.step == self.step,
         ]
         for condition in conditions:
             if condition is not False and condition is not None and condition != "":
@@ -276,6 +292,20 @@ class Store:
         with self._lock, Session(self.engine) as session:
             return list(session.exec(query).all())
 
+    def iter_traces(self, limit: int | None = None, page: int = 500, **filters) -> Iterator[TraceRow]:
+        """Every matching trace, newest first, read a page at a time (an export of any size). Traces
+        recorded after the call are left out, so the pages do not shift under it."""
+        if filters.get("until") is None:
+            filters["until"] = utcnow()
+        seen = 0
+        while limit is None or seen < limit:
+            size = page if limit is None else min(page, limit - seen)
+            rows = self.traces(limit=size, offset=seen, **filters)
+            yield from rows
+            seen += len(rows)
+            if len(rows) < size:
+                return
+
     def count_traces(self, prompt: str | None = None, **filters) -> int:
         query = TraceFilter(prompt=prompt, **filters).apply(select(func.count(TraceRow.id)))
         with self._lock, Session(self.engine) as session:
@@ -338,18 +368,83 @@ class Store:
             return list(session.exec(select(LibraryRow).order_by(LibraryRow.created_at)).all())
 
     def record_run(self, run_id: str, kind: str, metrics: dict, items: list, library_version: str = "") -> None:
-        self._write(
-            lambda session: session.merge(
-                RunRow(
-                    id=run_id,
-                    kind=kind,
-                    created_at=utcnow(),
-                    library_version=library_version,
-                    metrics_json=json.dumps(metrics),
-                    items_json=json.dumps(items),
-                )
+        """A finished run in one write (status "done"); a run started with `start_run` keeps its record."""
+
+        def write(session: Session) -> None:
+            row = session.get(RunRow, run_id) or RunRow(
+                id=run_id, kind=kind, created_at=utcnow(), metrics_json="{}", items_json="[]"
             )
-        )
+            row.library_version = library_version or row.library_version
+            row.metrics_json, row.items_json = json.dumps(metrics, default=str), json.dumps(items, default=str)
+            row.status, row.finished_at = "done", utcnow()
+            session.add(row)
+
+        self._write(write)
+
+    def start_run(
+        self, kind: str, command: str, config: dict, library_version: str = "", run_id: str | None = None
+    ) -> str:
+        """Record a run as it starts (status "running"); `finish_run` closes it. Returns its id."""
+        run_id = run_id or f"{kind}-{uuid.uuid4().hex[:12]}"
+
+        def write(session: Session) -> None:
+            row = session.get(RunRow, run_id)
+            if row is None:  # a resumed run keeps its first start time
+                row = RunRow(id=run_id, kind=kind, created_at=utcnow(), metrics_json="{}", items_json="[]")
+            row.status, row.command, row.config_json = "running", command, json.dumps(config, default=str)
+            row.library_version, row.finished_at = library_version, None
+            session.add(row)
+
+        self._write(write)
+        return run_id
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        counts: dict | None = None,
+        metrics: dict | None = None,
+        items: list | None = None,
+    ) -> None:
+        """Close a run: its status (done, interrupted, failed), counts, metrics and per-item results."""
+        self.update_run(run_id, status=status, counts=counts, metrics=metrics, items=items, finished=True)
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        status: str | None = None,
+        counts: dict | None = None,
+        metrics: dict | None = None,
+        items: list | None = None,
+        finished: bool = False,
+    ) -> None:
+        """Record a run's progress (a training run after each step); what is None is left as it was."""
+
+        def write(session: Session) -> None:
+            row = session.get(RunRow, run_id)
+            if row is None:
+                raise StoreError(f"no run with id {run_id!r}")
+            row.status = status or row.status
+            if finished:
+                row.finished_at = utcnow()
+            if counts is not None:
+                row.counts_json = json.dumps(counts)
+            if metrics is not None:
+                row.metrics_json = json.dumps(metrics, default=str)
+            if items is not None:
+                row.items_json = json.dumps(items, default=str)
+            session.add(row)
+
+        self._write(write)
+
+    def runs(self, limit: int = 50, kind: str | None = None) -> list[RunRow]:
+        """Runs newest first."""
+        query = select(RunRow).order_by(RunRow.created_at.desc()).limit(limit)
+        if kind:
+            query = query.where(RunRow.kind == kind)
+        with self._lock, Session(self.engine) as session:
+            return list(session.exec(query).all())
 
     def run(self, run_id: str) -> RunRow:
         with self._lock, Session(self.engine) as session:
@@ -431,6 +526,7 @@ class Store:
                 with self._lock:
                     if create:
                         SQLModel.metadata.create_all(self.engine)
+                        _add_new_columns(self.engine)
                     with self._lock, Session(self.engine) as session:
                         result = fn(session)
                         session.commit()
@@ -674,6 +770,8 @@ class _JudgmentRows:
             "library_version": t.library_version,
             "verdict_id": t.verdict_id,
             "task_json": t.task.model_dump_json(),
+            "run_id": _text_or_none(t.task.metadata.get("run")),
+            "step": _int_or_none(t.task.metadata.get("step")),
         }
 
     def event_rows(self) -> list[dict]:
@@ -707,6 +805,42 @@ class _JudgmentRows:
 
     def cache_row(self) -> dict:
         return {"key": self.cache_key, "verdict_id": self.verdict.id, "created_at": utcnow()}
+
+
+def _text_or_none(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _add_new_columns(engine) -> None:
+    """Columns added to a table after a store was made (nullable, so old rows stay valid) are added
+    to that store's table: `create_all` makes missing tables, not missing columns."""
+    from sqlalchemy import inspect, text
+
+    inspector = inspect(engine)
+    have_tables = set(inspector.get_table_names())
+    with engine.begin() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name not in have_tables:
+                continue
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in have:
+                    continue
+                kind = column.type.compile(dialect=engine.dialect)
+                connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+                if column.index:
+                    connection.execute(
+                        text(
+                            f'CREATE INDEX IF NOT EXISTS ix_{table.name}_{column.name} ON {table.name} ("{column.name}")'
+                        )
+                    )
 
 
 def _jsonable(value):

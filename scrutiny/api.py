@@ -24,6 +24,7 @@ from scrutiny.agents.offline import OfflinePolicy
 from scrutiny.core.aio import bounded_map, run_sync
 from scrutiny.core.backend import BackendError
 from scrutiny.core.images import ImageInput, image_hash, load_image, png_bytes
+from scrutiny.core.progress import ProgressBar
 from scrutiny.core.schema import Criterion, Task, TaskKind, Trace, Unchecked, Verdict
 from scrutiny.memory import Store
 from scrutiny.skills.library import SkillLibrary, current_library
@@ -110,16 +111,27 @@ class Judge:
         return await self._arun("score", [image], prompt, rubric=rubric, metadata=metadata)
 
     async def acompare(
-        self, image_a: ImageInput, image_b: ImageInput, prompt: str, *, rubric: list[Criterion] | None = None
+        self,
+        image_a: ImageInput,
+        image_b: ImageInput,
+        prompt: str,
+        *,
+        rubric: list[Criterion] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> Verdict:
         """Which of two images fits the prompt better (`Verdict.preferred`: 0, 1, or None for a tie)."""
-        return await self._arun("compare", [image_a, image_b], prompt, rubric=rubric)
+        return await self._arun("compare", [image_a, image_b], prompt, rubric=rubric, metadata=metadata)
 
     async def arank(
-        self, images: Sequence[ImageInput], prompt: str, *, rubric: list[Criterion] | None = None
+        self,
+        images: Sequence[ImageInput],
+        prompt: str,
+        *,
+        rubric: list[Criterion] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> Verdict:
         """Order K images best first (`Verdict.ranking`)."""
-        return await self._arun("rank", list(images), prompt, rubric=rubric)
+        return await self._arun("rank", list(images), prompt, rubric=rubric, metadata=metadata)
 
     async def aedit(
         self,
@@ -128,10 +140,11 @@ class Judge:
         instruction: str,
         *,
         rubric: list[Criterion] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> Verdict:
         """Judge one or more edits of `source` against an edit instruction."""
         edits = list(edited) if isinstance(edited, (list, tuple)) else [edited]
-        return await self._arun("edit", edits, instruction, source=source, rubric=rubric)
+        return await self._arun("edit", edits, instruction, source=source, rubric=rubric, metadata=metadata)
 
     async def ajudge_many(
         self,
@@ -151,7 +164,7 @@ class Judge:
         prompts = [prompts] * len(images) if isinstance(prompts, str) else list(prompts)
         if len(prompts) != len(images):
             raise ValueError(f"got {len(images)} images but {len(prompts)} prompts; give one prompt per image")
-        bar = _Progress(len(images), "judging") if progress else None
+        bar = ProgressBar("judging", len(images)) if progress else None
 
         async def one(job) -> Verdict:
             if fail_fast:
@@ -164,13 +177,15 @@ class Judge:
             if bar:
                 bar.close()
 
-    async def or_abstain(self, judgment: Awaitable[Verdict], kind: TaskKind, prompt: str, n: int = 1) -> Verdict:
+    async def or_abstain(
+        self, judgment: Awaitable[Verdict], kind: TaskKind, prompt: str, n: int = 1, metadata: dict | None = None
+    ) -> Verdict:
         """The judgment's verdict, or, if it fails, an abstaining verdict with the error (stored, with a
-        trace holding the error event). Cancellation is not a failure: it propagates."""
+        trace holding the error event and the task's `metadata`). Cancellation is not a failure: it propagates."""
         try:
             return await judgment
         except Exception as e:  # noqa: BLE001 - one item's failure is that item's verdict, not the batch's
-            return await self._error_verdict(kind, prompt, n, e)
+            return await self._error_verdict(kind, prompt, n, e, metadata=metadata)
 
     async def _error_verdict(
         self,
@@ -181,12 +196,19 @@ class Judge:
         *,
         task: Task | None = None,
         trace: Trace | None = None,
+        metadata: dict | None = None,
     ) -> Verdict:
         reason = f"{type(error).__name__}: {error}".splitlines()[0][:500]
         if task is None:  # the images never became a task (unreadable): placeholders stand for them
             n = max(n, 2 if kind in ("compare", "rank") else 1)
             source = "unjudged" if kind == "edit" else None
-            task = Task(kind=kind, prompt=prompt or "(empty)", candidates=["unjudged"] * n, source=source)
+            task = Task(
+                kind=kind,
+                prompt=prompt or "(empty)",
+                candidates=["unjudged"] * n,
+                source=source,
+                metadata=metadata or {},
+            )
         if trace is None:
             trace = Trace(
                 task=task, policy=self.policy.name, model=self.policy.model, library_version=self.library_version
@@ -313,23 +335,6 @@ class _Intake:
     images: dict[str, Image.Image]
     hashes: dict[str, str]
     encoded: dict[str, bytes]
-
-
-class _Progress:
-    """A rich progress bar on stderr that advances from any coroutine."""
-
-    def __init__(self, total: int, label: str) -> None:
-        from rich.progress import Progress
-
-        self._progress = Progress(transient=False)
-        self._progress.start()
-        self._task = self._progress.add_task(label, total=total)
-
-    def advance(self) -> None:
-        self._progress.advance(self._task)
-
-    def close(self) -> None:
-        self._progress.stop()
 
 
 _default: Judge | None = None

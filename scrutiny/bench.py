@@ -88,12 +88,12 @@ def load_preferences(path: str | Path) -> list[Preference]:
     return items
 
 
-async def ajudge_item(judge: Judge, item: Preference) -> Verdict:
+async def ajudge_item(judge: Judge, item: Preference, metadata: dict | None = None) -> Verdict:
     if item.source:
-        return await judge.aedit(item.source, item.images, item.prompt)
+        return await judge.aedit(item.source, item.images, item.prompt, metadata=metadata)
     if len(item.images) == 2:
-        return await judge.acompare(item.images[0], item.images[1], item.prompt)
-    return await judge.arank(item.images, item.prompt)
+        return await judge.acompare(item.images[0], item.images[1], item.prompt, metadata=metadata)
+    return await judge.arank(item.images, item.prompt, metadata=metadata)
 
 
 @dataclass
@@ -156,18 +156,22 @@ def cohen_kappa(a: list[str], b: list[str]) -> float:
 
 
 async def judge_items(
-    judge: Judge, items: list[Preference], *, progress: bool = False, label: str = "judging"
+    judge: Judge, items: list[Preference], *, progress: bool = False, label: str = "judging", run_id: str | None = None
 ) -> list[Verdict]:
     """One verdict per item, with bounded concurrency and an optional progress bar."""
     bar = None
     if progress:
-        from scrutiny.api import _Progress
+        from scrutiny.core.progress import ProgressBar
 
-        bar = _Progress(len(items), label)
+        bar = ProgressBar(label, len(items))
     try:
-        return await bounded_map(
-            lambda item: ajudge_item(judge, item), items, judge.config.concurrency, bar.advance if bar else None
-        )
+        steps = {id(item): k for k, item in enumerate(items)}
+
+        def one(item: Preference):
+            metadata = {"run": run_id, "step": steps[id(item)], "item": item.id} if run_id else None
+            return ajudge_item(judge, item, metadata)
+
+        return await bounded_map(one, items, judge.config.concurrency, bar.advance if bar else None)
     finally:
         if bar:
             bar.close()
@@ -175,7 +179,13 @@ async def judge_items(
 
 async def abench(judge: Judge, items: list[Preference], *, progress: bool = False) -> BenchResult:
     """Judge every item, compute the metrics, and keep the run (and each item's result) in the store."""
-    verdicts = await judge_items(judge, items, progress=progress, label="bench")
+    run_id = f"bench-{uuid.uuid4().hex[:12]}"
+    judge.store.start_run("bench", f"bench ({len(items)} items)", {"items": len(items)}, judge.library_version, run_id)
+    try:
+        verdicts = await judge_items(judge, items, progress=progress, label="bench", run_id=run_id)
+    except BaseException:
+        judge.store.finish_run(run_id, "failed")
+        raise
     result = BenchResult(
         metrics(items, [v.scores for v in verdicts]),
         [
@@ -189,6 +199,7 @@ async def abench(judge: Judge, items: list[Preference], *, progress: bool = Fals
             }
             for item, v in zip(items, verdicts)
         ],
+        run_id,
     )
     judge.store.record_run(result.run_id, "bench", result.metrics, result.items, judge.library_version)
     return result

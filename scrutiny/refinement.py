@@ -8,6 +8,8 @@ Best-of-N alone is the same call with `rounds=1`.
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -88,6 +90,7 @@ async def arefine(
     source: ImageInput | None = None,
     rubric: list[Criterion] | None = None,
     on_round: Callable[[Round], None] | None = None,
+    run_id: str | None = None,
 ) -> RefineResult:
     """Refine until every checkable criterion is met, `threshold` is reached, or the budget is spent.
 
@@ -105,17 +108,27 @@ async def arefine(
         source: for an edit pipeline, the image to edit (`prompt` is then the instruction).
         rubric: criteria to judge by instead of synthesizing them from the prompt.
         on_round: called with each finished round (progress displays).
+        run_id: the run's id in the store (default: a new one); its traces carry it, with the round
+            as their step (`scrutiny traces list --run ID --step K`).
     """
     if not prompt.strip():
         raise ValueError("the prompt is empty")
     if n < 1 or rounds < 1:
         raise ValueError(f"n and rounds must be at least 1 (got n={n}, rounds={rounds})")
     judge = judge or Judge()
+    run_id = run_id or f"refine-{uuid.uuid4().hex[:12]}"
+    finished: list[Round] = []
 
     async def judge_fn(image: Image.Image, original: str) -> Verdict:
+        metadata = {"run": run_id, "step": len(finished)}
         if source is not None:
-            return await judge.aedit(source, image, original, rubric=rubric)
-        return await judge.ajudge(image, original, rubric=rubric)
+            return await judge.aedit(source, image, original, rubric=rubric, metadata=metadata)
+        return await judge.ajudge(image, original, rubric=rubric, metadata=metadata)
+
+    def round_done(r: Round) -> None:
+        finished.append(r)
+        if on_round is not None:
+            on_round(r)
 
     deps = RefineDeps(
         generator=as_generator(generator, source),
@@ -126,13 +139,29 @@ async def arefine(
         threshold=threshold,
         time_budget_s=time_budget_s,
         seed=seed,
-        on_round=on_round,
+        on_round=round_done,
     )
-    state = await run_refine(prompt, deps)
-    if state.get("best") is None:
-        raise ValueError("every verdict abstained: no criterion of this prompt can be checked by the judge")
-    best_round, best_index = state["best"]
-    return RefineResult(prompt, state["rounds"], best_round, best_index, state["stop"])
+    config = {"n": n, "rounds": rounds, "threshold": threshold, "seed": seed, "edit": source is not None}
+    store = judge.store
+    store.start_run("refine", f"refine {prompt!r}", config, judge.library_version, run_id=run_id)
+    status, result = "failed", None
+    try:
+        state = await run_refine(prompt, deps)
+        if state.get("best") is None:
+            raise ValueError("every verdict abstained: no criterion of this prompt can be checked by the judge")
+        best_round, best_index = state["best"]
+        result = RefineResult(prompt, state["rounds"], best_round, best_index, state["stop"])
+        status = "done"
+        return result
+    except asyncio.CancelledError:
+        status = "interrupted"
+        raise
+    finally:
+        counts = {"rounds": len(finished), "images": sum(len(r.images) for r in finished)}
+        metrics = result.summary() if result is not None else None
+        if result is not None:
+            counts["best_score"] = result.best_score
+        store.finish_run(run_id, status, counts=counts, metrics=metrics)
 
 
 def refine(prompt: str, generator: Any, **kwargs: Any) -> RefineResult:

@@ -205,7 +205,11 @@ rubric = [{{statement = "The square is red", dimension = "color", params = {{col
     assert (tmp_path / "out" / "step-000002.pt").is_file()
     from scrutiny.memory import Store
 
-    assert len(json.loads(Store().run(report["run_id"]).items_json)) == 2  # metrics per step in the store
+    run = Store().run(report["run_id"])
+    assert len(json.loads(run.items_json)) == 2  # metrics per step in the store
+    assert run.kind == "train" and run.status == "done" and json.loads(run.counts_json) == {"steps": 2}
+    # the judge's traces are findable by run and step: 4 images a step
+    assert [Store().count_traces(run_id=run.id, step=k) for k in (0, 1)] == [4, 4]
     config.write_text("[grpo]\ngroup_size = 1\n")
     bad = CliRunner().invoke(app, ["train", str(config)])
     assert bad.exit_code == 2 and "group_size must be at least 2" in bad.stderr

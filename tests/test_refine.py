@@ -135,3 +135,11 @@ def test_model_reviser_rewrites_from_the_critique(judge):
         assert result.stop_reason == "every checkable criterion is met"
     finally:
         server.stop()
+
+
+def test_a_refine_run_is_recorded_and_its_traces_carry_the_round(judge):
+    result = refine(SIGN, ToyGenerator(), n=2, rounds=2, judge=judge, run_id="refine-test")
+    run = judge.store.run("refine-test")
+    assert run.kind == "refine" and run.status == "done"
+    assert json.loads(run.counts_json)["rounds"] == len(result.rounds) == 2
+    assert [judge.store.count_traces(run_id="refine-test", step=k) for k in (0, 1)] == [2, 2]

@@ -255,3 +255,24 @@ def test_a_version_1_store_is_read_and_upgraded(tmp_path):
     assert sqlite3.connect(tmp_path / "scrutiny.db").execute(
         "SELECT value FROM meta WHERE key = 'schema_version'"
     ).fetchone() == ("2",)
+
+
+def test_a_store_made_before_runs_had_a_status_gets_the_new_columns(tmp_path):
+    """Columns added later (a trace's run and step, a run's status) are added to an older store's tables."""
+    store = Store(home=tmp_path)
+    store.record_run("old-run", "bench", {"accuracy": 1.0}, [])
+    store.close()
+    connection = sqlite3.connect(tmp_path / "scrutiny.db")
+    connection.execute("DROP INDEX ix_traces_run_id")
+    for table, column in (("traces", "run_id"), ("traces", "step"), ("runs", "status"), ("runs", "finished_at")):
+        connection.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    connection.commit()
+    connection.close()
+    again = Store(home=tmp_path)
+    columns = {row[1] for row in sqlite3.connect(tmp_path / "scrutiny.db").execute("PRAGMA table_info(traces)")}
+    assert {"run_id", "step"} <= columns
+    old = again.run("old-run")
+    assert old.status is None and json.loads(old.metrics_json) == {"accuracy": 1.0}  # old rows stay readable
+    run_id = again.start_run("judge", "scrutiny judge x", {"items": 1})
+    again.finish_run(run_id, "done", counts={"judged": 1})
+    assert again.run(run_id).status == "done" and [r.id for r in again.runs(kind="judge")] == [run_id]

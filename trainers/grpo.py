@@ -136,6 +136,18 @@ class Rollout:
 RewardFn = Callable[[torch.Tensor, list[str]], Any]
 
 
+def _takes_metadata(fn) -> bool:
+    """Whether a reward function takes a third positional argument (Flow-GRPO's `metadata`)."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 3 or any(p.kind == p.VAR_POSITIONAL for p in params)
+
+
 class GRPOTrainer:
     def __init__(
         self,
@@ -247,7 +259,11 @@ class GRPOTrainer:
     # 3. rewards and advantages
 
     def rewards(self, rollout: Rollout) -> np.ndarray:
-        out = self.reward_fn(rollout.images, rollout.prompts)
+        if _takes_metadata(self.reward_fn):  # Flow-GRPO's (images, prompts, metadata): the judge's traces
+            metadata = [{"run": self.run_id, "step": self.step_index} for _ in rollout.prompts]  # carry run and step
+            out = self.reward_fn(rollout.images, rollout.prompts, metadata)
+        else:
+            out = self.reward_fn(rollout.images, rollout.prompts)
         scores = out[0] if isinstance(out, tuple) else out
         return np.asarray(scores, dtype=np.float64).reshape(-1)
 
@@ -337,16 +353,34 @@ class GRPOTrainer:
         return metrics
 
     def train(self, steps: int | None = None, progress: Callable[[dict], None] | None = None) -> list[dict[str, float]]:
-        for _ in range(steps or self.config.steps - self.step_index):
-            metrics = self.train_step()
-            if progress:
-                progress(metrics)
-            if self.store is not None:
-                self.store.record_run(
-                    self.run_id, "train", {"config": asdict(self.config), "last": metrics}, self.history
-                )
-            if self.config.checkpoint_dir and self.step_index % self.config.checkpoint_every == 0:
-                self.save(Path(self.config.checkpoint_dir) / f"step-{self.step_index:06d}.pt")
+        """Run `steps` steps (default: to `config.steps`). With a store, the run is recorded (kind
+        "train": status, config, the metrics of every step) and the judge's traces carry its id and step."""
+        store = self.store
+        if store is not None:
+            command = f"train ({self.config.steps} steps from step {self.step_index})"
+            store.start_run("train", command, asdict(self.config), run_id=self.run_id)
+        status = "failed"
+        try:
+            for _ in range(steps or self.config.steps - self.step_index):
+                metrics = self.train_step()
+                if progress:
+                    progress(metrics)
+                if store is not None:
+                    store.update_run(
+                        self.run_id,
+                        counts={"steps": self.step_index},
+                        metrics={"config": asdict(self.config), "last": metrics},
+                        items=self.history,
+                    )
+                if self.config.checkpoint_dir and self.step_index % self.config.checkpoint_every == 0:
+                    self.save(Path(self.config.checkpoint_dir) / f"step-{self.step_index:06d}.pt")
+            status = "done"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            if store is not None:
+                store.update_run(self.run_id, status=status, counts={"steps": self.step_index}, finished=True)
         return self.history
 
     # 5. checkpoints: resuming reproduces the next step exactly

@@ -57,10 +57,10 @@ def build_run(path: str | Path) -> tuple[GRPOTrainer, Path]:
         judge = JudgeReward(judge=Judge(store=store, config=JudgeConfig(cache=False, max_steps=1)), rubric=rubric)
         judge_prompt, upscale = reward.get("judge_prompt"), int(reward.get("upscale", 1))
 
-        def reward_fn(images: torch.Tensor, prompts: list[str]):
+        def reward_fn(images: torch.Tensor, prompts: list[str], metadata: list[dict]):
             if upscale > 1:
                 images = torch.nn.functional.interpolate(images, scale_factor=upscale, mode="nearest")
-            return judge.score(images, [judge_prompt or p for p in prompts])
+            return judge.score(images, [judge_prompt or p for p in prompts], metadata)
 
     trainer = GRPOTrainer(policy, reward_fn, config, store=store, run_id=f"train-{uuid.uuid4().hex[:12]}")
     out = Path(config.checkpoint_dir) if config.checkpoint_dir else path.parent
