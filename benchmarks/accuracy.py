@@ -56,6 +56,7 @@ def accuracy(kind: str, n: int, judge: Judge, seed: int = 0) -> dict:
     texts = flow_grpo_texts(n) if kind == "text" else None
     pairs = preference_pairs(kind, n, seed=seed, texts=texts)
     right, ties, read_ties, wrong = 0, 0, 0, []
+    second = {"looked": 0, "read": 0}  # text images where the first reading found nothing
     for k, pair in enumerate(pairs):
         flip = k % 2 == 1
         a, b = (pair.worse, pair.better) if flip else (pair.better, pair.worse)
@@ -63,6 +64,9 @@ def accuracy(kind: str, n: int, judge: Judge, seed: int = 0) -> dict:
             verdict = judge.edit(pair.source, [a, b], pair.prompt)
         else:
             verdict = judge.compare(a, b, pair.prompt)
+        for tiles in _second_looks(verdict):
+            second["looked"] += 1
+            second["read"] += tiles
         if verdict.preferred == (1 if flip else 0):
             right += 1
             continue
@@ -70,7 +74,29 @@ def accuracy(kind: str, n: int, judge: Judge, seed: int = 0) -> dict:
             ties += 1
             read_ties += kind in TEXT_KINDS and _read_exactly(verdict, 1 if flip else 0)
         wrong.append({"prompt": pair.prompt, "scores": verdict.scores, "critique": verdict.critique})
-    return {"kind": kind, "pairs": n, "accuracy": right / n, "ties": ties, "read_ties": read_ties, "wrong": wrong[:3]}
+    return {
+        "kind": kind,
+        "pairs": n,
+        "accuracy": right / n,
+        "ties": ties,
+        "read_ties": read_ties,
+        "second_look": second,
+        "wrong": wrong[:3],
+    }
+
+
+def _second_looks(verdict) -> list[bool]:
+    """Per candidate that needed a second look (nothing read at first, so the judge zoomed on the four
+    quarters): whether the quarters read any text."""
+    out = []
+    for i in range(len(verdict.scores)):
+        mine = [e for e in verdict.evidence if e.candidate == i]
+        if any(e.tool == "zoom" and e.arguments.get("factor") == 1.5 for e in mine):
+            crops = [
+                e for e in mine if e.tool == "ocr" and not str(e.arguments.get("image", "")).startswith("candidate")
+            ]
+            out.append(any((e.output or {}).get("lines") for e in crops))
+    return out
 
 
 def main() -> None:
@@ -89,10 +115,12 @@ def main() -> None:
     if args.json:
         print(json.dumps(results))
         return
-    print(f"{'kind':<22} {'accuracy':>8} {'pairs':>5} {'ties':>4} {'read ties':>9}")
+    print(f"{'kind':<22} {'accuracy':>8} {'pairs':>5} {'ties':>4} {'read ties':>9} {'second look read':>16}")
     for r in results:
         read = str(r["read_ties"]) if r["kind"] in TEXT_KINDS else "-"
-        print(f"{r['kind']:<22} {r['accuracy']:8.1%} {r['pairs']:5d} {r['ties']:4d} {read:>9}")
+        look = r["second_look"]
+        second = f"{look['read']}/{look['looked']}" if look["looked"] else "-"
+        print(f"{r['kind']:<22} {r['accuracy']:8.1%} {r['pairs']:5d} {r['ties']:4d} {read:>9} {second:>16}")
     for r in results:
         for w in r["wrong"]:
             print(f"wrong {r['kind']}: {w['prompt']!r} scores {w['scores']}")

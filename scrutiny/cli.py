@@ -25,6 +25,7 @@ from scrutiny.core.aio import freeze_gc, run_sync
 from scrutiny.core.backend import BackendError
 from scrutiny.core.images import ImageError
 from scrutiny.core.loading import load_object
+from scrutiny.core.progress import ProgressBar
 from scrutiny.core.schema import Verdict
 from scrutiny.memory import Store, StoreError
 from scrutiny.skills.library import SkillLibrary
@@ -32,6 +33,26 @@ from scrutiny.skills.library import SkillLibrary
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Judge generated and edited images with evidence.")
 traces_app = typer.Typer(no_args_is_help=True, help="List and show the traces behind verdicts.")
 app.add_typer(traces_app, name="traces")
+runs_app = typer.Typer(no_args_is_help=True, help="Batch, bench, train and refine runs: list and show.")
+app.add_typer(runs_app, name="runs")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from scrutiny import __version__
+
+        print(f"scrutiny {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Judge generated and edited images with evidence."""
+
 
 out = Console()
 err = Console(stderr=True)
@@ -139,18 +160,77 @@ def _show(verdict: Verdict, as_json: bool, names: list[str]) -> None:
 @app.command("judge")
 @one_line_errors
 def judge_cmd(
-    image: Path,
-    prompt: PromptOpt,
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="An image; or many: files, folders, glob patterns, JSONL/CSV/Parquet manifests, a saved dataset.",
+            show_default=False,
+        ),
+    ],
+    prompt: Annotated[
+        Optional[str],
+        typer.Option("--prompt", "-p", help="The prompt the images were generated from (manifests carry their own)."),
+    ] = None,
     rubric: RubricOpt = None,
     as_json: JsonOpt = False,
     no_cache: NoCacheOpt = False,
     backend: BackendOpt = None,
     model: ModelOpt = None,
     tag_tools: TagToolsOpt = False,
+    out_file: Annotated[
+        Optional[Path],
+        typer.Option("--out", "-o", help="Results file for a batch, .jsonl or .parquet; a rerun resumes it."),
+    ] = None,
+    min_score: Annotated[
+        Optional[float], typer.Option("--min-score", help="Also write the items scoring at least this (filtering).")
+    ] = None,
+    passing: Annotated[
+        Optional[Path], typer.Option("--passing", help="Where --min-score writes them (default: OUT.passing.jsonl).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-j", help="Judgments in flight at once.")] = 4,
+    ray: Annotated[
+        Optional[str],
+        typer.Option(
+            "--ray",
+            help="Judge the batch on Ray: 'local' (a Ray instance on this machine) or a cluster address.",
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Judge actors with --ray.")] = 2,
 ) -> None:
-    """Score one image against its prompt."""
-    verdict = _judge(no_cache, backend, model, tag_tools).judge(image, prompt, rubric=_rubric(rubric))
-    _show(verdict, as_json, [image.name])
+    """Score an image against its prompt, or a whole dataset into a results file.
+
+    One image prints its verdict. Several images, a folder, a glob or a manifest make a batch: one
+    results row per item in --out (default scrutiny-results.jsonl), a score histogram and the
+    abstentions by reason at the end. Rerun the same command to resume an interrupted batch.
+    """
+    import glob
+
+    first = Path(inputs[0])
+    # one image file (or one path that is not there: that is an error, not a batch of one bad row)
+    single = len(inputs) == 1 and not first.is_dir() and not glob.has_magic(inputs[0])
+    single = single and first.suffix.lower() not in (".jsonl", ".csv", ".parquet")
+    if single and out_file is None and min_score is None and ray is None:
+        if prompt is None:
+            raise ValueError("give the prompt the image was generated from: --prompt '...'")
+        verdict = _judge(no_cache, backend, model, tag_tools).judge(Path(inputs[0]), prompt, rubric=_rubric(rubric))
+        _show(verdict, as_json, [Path(inputs[0]).name])
+        return
+    if concurrency < 1:
+        raise ValueError(f"--concurrency must be at least 1, got {concurrency}")
+    judge = _judge(no_cache, backend, model, tag_tools)
+    judge.config.concurrency = concurrency
+    options = dict(
+        min_score=min_score,
+        passing=passing,
+        ray=ray,
+        workers=workers,
+        as_json=as_json,
+        rubric=_rubric(rubric),
+        backend=backend,
+        model=model,
+        tag_tools=tag_tools,
+    )
+    _batch(inputs, prompt, out_file or Path("scrutiny-results.jsonl"), judge, options)
 
 
 @app.command("compare")
@@ -265,6 +345,73 @@ def refine_cmd(
     print(result.best_verdict.critique)
 
 
+def _batch(inputs: list[str], prompt: str | None, out_file: Path, judge: Judge, options: dict) -> None:
+    """`scrutiny judge` over many items (see `scrutiny.batch`)."""
+    import shlex
+    import sys
+
+    from scrutiny.batch import histogram_lines, previous_run, read_items, run_batch
+
+    if out_file.suffix.lower() not in (".jsonl", ".parquet"):
+        raise ValueError(f"--out must end in .jsonl or .parquet, got {out_file.name!r}")
+    min_score = options["min_score"]
+    if min_score is not None and not 0.0 <= min_score <= 1.0:
+        raise ValueError(f"--min-score is a score between 0 and 1, got {min_score}")
+    items = read_items(list(inputs), prompt)
+    judge.config.backend_errors = "abstain"  # in a batch a failed item is an error row, and the batch goes on
+    config = {"out": str(out_file), "items": len(items), "policy": judge.policy.name, "model": judge.policy.model}
+    command = shlex.join(["scrutiny", *sys.argv[1:]])
+    # a rerun that resumes a results file continues its run
+    run_id = judge.store.start_run("judge", command, config, judge.library_version, run_id=previous_run(out_file))
+    status, summary = "failed", None
+    bar = ProgressBar("judging", console=err)
+    common = dict(
+        run_id=run_id, min_score=min_score, passing=options["passing"], on_done=bar.advance, on_start=bar.start
+    )
+    try:
+        if options["ray"] is not None:
+            from scrutiny.distributed import run_on_ray, spec_of
+
+            spec = spec_of(judge, options["backend"], options["model"], options["tag_tools"])
+            ray_options = dict(address=options["ray"], workers=options["workers"], rubric=options["rubric"])
+            summary = run_on_ray(spec, items, out_file, **ray_options, **common)
+        else:
+            summary = run_batch(judge, items, out_file, rubric=options["rubric"], **common)
+        status = "done"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        bar.close()
+        judge.store.finish_run(run_id, status, counts=summary.counts() if summary else None)
+    counts = summary.counts()
+    if options["as_json"]:
+        extra = {"histogram": summary.histogram(), "abstentions": dict(summary.reasons)}
+        print(json.dumps({"run": run_id, "out": str(out_file), **counts, **extra}))
+        return
+    out.print(
+        f"{_n(counts['judged'], 'item')} judged, {counts['skipped']} already in {out_file} (skipped), "
+        f"{_n(counts['errors'], 'error')}, {counts['abstained']} without a score, in {summary.seconds:.1f} s",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    if summary.scores:
+        out.print(f"scores (mean {counts['mean_score']:.3f}):", highlight=False)
+        for line in histogram_lines(summary):
+            out.print("  " + line, highlight=False, markup=False)
+    for reason, n in summary.reasons.most_common():
+        out.print(f"  no score, {reason}: {n} ({n / max(counts['total'], 1):.0%})", highlight=False, markup=False)
+    if summary.passing is not None:
+        out.print(f"{_n(summary.passing, 'item')} scored at least {min_score}", highlight=False)
+    out.print(f"results in {out_file}; run {run_id}", highlight=False, markup=False, style="dim")
+
+
+def _n(count: int, noun: str) -> str:
+    """ "1 item", "2 items"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def load_generator(spec: str):
     """`module:attr` or `file.py:attr` → the generator; a class is instantiated with no arguments."""
     import inspect
@@ -293,6 +440,12 @@ def traces_list(
     abstained: Annotated[
         Optional[bool], typer.Option("--abstained/--decided", help="Only abstentions, or only decided verdicts.")
     ] = None,
+    run: Annotated[
+        Optional[str], typer.Option("--run", help="Only the traces of this run (see `scrutiny runs list`).")
+    ] = None,
+    step: Annotated[
+        Optional[int], typer.Option("--step", help="Only this step of the run (training step, batch item).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List traces, newest first, a page at a time."""
@@ -309,6 +462,8 @@ def traces_list(
         min_score=min_score,
         max_score=max_score,
         abstained=abstained,
+        run_id=store.run(run).id if run else None,
+        step=step,
     )
     rows = store.traces(limit=limit, offset=(page - 1) * limit, **filters)
     total = store.count_traces(**filters)
@@ -330,6 +485,8 @@ def traces_list(
                             "model": r.model,
                             "library_version": r.library_version,
                             "verdict_id": r.verdict_id,
+                            "run_id": r.run_id,
+                            "step": r.step,
                             "scores": scores[r.id],
                         }
                         for r in rows
@@ -414,22 +571,107 @@ def _show_diff(diff, as_json: bool) -> None:
 def traces_export(
     out_file: Annotated[Optional[Path], typer.Option("--out", help="JSONL file to write (default: stdout).")] = None,
     prompt: Annotated[Optional[str], typer.Option(help="Only traces whose prompt contains this.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many traces, newest first.")] = 1000,
+    run: Annotated[Optional[str], typer.Option("--run", help="Only the traces of this run.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="At most this many traces, newest first (default: all).")] = None,
 ) -> None:
-    """Export traces with their verdicts and images as JSONL."""
+    """Export traces with their verdicts and images as JSONL, streamed (any number of traces)."""
     from scrutiny.traces import export_lines
 
+    if limit is not None and limit < 1:
+        raise ValueError("--limit must be at least 1")
     store = Store()
-    rows = store.traces(limit=limit, prompt=prompt)
-    lines = export_lines(store, rows)
-    if out_file is None:
+    filters = dict(prompt=prompt, run_id=store.run(run).id if run else None)
+    total = store.count_traces(**filters)
+    lines = export_lines(store, store.iter_traces(limit=limit, **filters))
+    sink = out_file.open("w") if out_file is not None else None
+    written = 0
+    try:
         for line in lines:
-            print(line)
+            if sink is None:
+                print(line)
+            else:
+                sink.write(line + "\n")
+            written += 1
+    finally:
+        if sink is not None:
+            sink.close()
+    left = total - written
+    where = f" to {out_file}" if out_file else ""
+    note = f"; {left} more match (raise --limit, or leave it out for all)" if left > 0 else ""
+    err.print(f"exported {_n(written, 'trace')}{where}{note}", highlight=False, markup=False, soft_wrap=True)
+
+
+@runs_app.command("list")
+@one_line_errors
+def runs_list(
+    limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 20,
+    kind: Annotated[Optional[str], typer.Option(help="Only this kind (judge, bench, train, refine, evolve).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List runs, newest first."""
+    if limit < 1:
+        raise ValueError("--limit must be at least 1")
+    rows = Store().runs(limit=limit, kind=kind)
+    if as_json:
+        print(json.dumps([_run_dict(r) for r in rows], indent=2))
         return
-    with out_file.open("w") as f:
-        for line in lines:
-            f.write(line + "\n")
-    err.print(f"exported {len(rows)} traces to {out_file}", highlight=False, markup=False)
+    table = Table(caption=_n(len(rows), "run"))
+    table.add_column("id", no_wrap=True)
+    for column in ("kind", "status", "started", "finished", "done"):
+        table.add_column(column)
+    for r in rows:
+        d = _run_dict(r)
+        c = d["counts"] or {}
+        counts = f"{c.get('judged', 0) + c.get('skipped', 0)}/{c['total']}" if "total" in c else ""
+        counts += f", {_n(c['errors'], 'error')}" if c.get("errors") else ""
+        table.add_row(
+            escape(r.id),
+            r.kind,
+            r.status or "—",
+            r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            r.finished_at.strftime("%H:%M:%S") if r.finished_at else "—",
+            escape(counts),
+        )
+    out.print(table)
+
+
+@runs_app.command("show")
+@one_line_errors
+def runs_show(run_id: str, as_json: JsonOpt = False) -> None:
+    """One run: its command, config, counts, times, status, metrics, and how to find its traces."""
+    store = Store()
+    row = store.run(run_id)
+    d = _run_dict(row, items=True)
+    d["traces"] = store.count_traces(run_id=row.id)
+    if as_json:
+        print(json.dumps(d, indent=2))
+        return
+    for key in ("id", "kind", "status", "command", "created_at", "finished_at", "library_version", "traces"):
+        if d.get(key) not in (None, ""):
+            out.print(f"{key}: {d[key]}", highlight=False, markup=False)
+    for key in ("config", "counts", "metrics"):
+        if d.get(key):
+            out.print(f"{key}: {json.dumps(d[key])}", highlight=False, markup=False, soft_wrap=True)
+    if d["traces"]:
+        out.print(f"its traces: scrutiny traces list --run {row.id}", highlight=False, markup=False)
+
+
+def _run_dict(r, items: bool = False) -> dict:
+    d = {
+        "id": r.id,
+        "kind": r.kind,
+        "status": r.status,
+        "command": r.command,
+        "created_at": r.created_at.isoformat(),
+        "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+        "library_version": r.library_version,
+        "config": json.loads(r.config_json) if r.config_json else None,
+        "counts": json.loads(r.counts_json) if r.counts_json else None,
+        "metrics": json.loads(r.metrics_json or "{}"),
+    }
+    if items:
+        d["items"] = json.loads(r.items_json or "[]")
+    return d
 
 
 @traces_app.command("import")
