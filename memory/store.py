@@ -888,7 +888,7 @@ def _open(url: str, home: Path):
         raise StoreError(f"cannot create the store folder for {_safe(url)}: {e.strerror or e}; {_WHERE}") from None
 
 
-_DRIVERS = {"psycopg": "'psycopg[binary]'", "psycopg2": "psycopg2-binary", "pymysql": "pymysql"}
+_DRIVERS = {"psycopg": "'scrutiny[postgres]'", "psycopg2": "psycopg2-binary", "pymysql": "pymysql"}
 
 
 def _check_writable(folder: Path) -> None:
@@ -902,6 +902,8 @@ def _check_writable(folder: Path) -> None:
 
 
 def _make_engine(url: str, home: Path):
+    if url.startswith(("postgresql://", "postgres://")):  # the [postgres] extra's driver, psycopg 3
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     if url in ("sqlite://", "sqlite:///:memory:"):

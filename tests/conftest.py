@@ -35,6 +35,57 @@ def _scrutiny_home(tmp_path, monkeypatch):
     monkeypatch.delenv("SCRUTINY_DB_URL", raising=False)
 
 
+def _postgres_binary(name: str) -> str | None:
+    import glob
+
+    found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found if isinstance(found, str) else (found[-1] if found else None)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server (Debian's `postgresql` binaries: `initdb` and `pg_ctl` in a
+    temporary folder, on a free port, trust auth on 127.0.0.1), stopped and removed after the session.
+    Yields a function making a fresh, empty database and returning its SQLAlchemy URL."""
+    import os
+    import socket
+    import subprocess
+    import tempfile
+    import uuid
+
+    initdb, pg_ctl = _postgres_binary("initdb"), _postgres_binary("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.skip("PostgreSQL's initdb and pg_ctl are not installed (Debian: apt-get install postgresql)")
+    psycopg = pytest.importorskip("psycopg", reason="the [postgres] extra (psycopg 3) is not installed")
+    root = Path(tempfile.mkdtemp(prefix="scrutiny-pg-"))
+    run_as = []
+    if os.geteuid() == 0:  # the server refuses to run as root: run it as the package's postgres user
+        shutil.chown(root, "postgres")
+        run_as = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = root / "data"
+    quiet = {"check": True, "capture_output": True}
+    subprocess.run([*run_as, initdb, "-D", str(data), "--auth=trust", "-U", "scrutiny", "--no-sync"], **quiet)
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    start = [*run_as, pg_ctl, "-D", str(data), "-l", str(root / "log"), "-o", options, "-w", "start"]
+    subprocess.run(start, **quiet)
+    admin = f"host=127.0.0.1 port={port} user=scrutiny dbname=postgres"
+
+    def database() -> str:
+        name = "t_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f"CREATE DATABASE {name}")
+        return f"postgresql+psycopg://scrutiny@127.0.0.1:{port}/{name}"
+
+    try:
+        yield database
+    finally:
+        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture(autouse=True)
 def _unfreeze_gc():
     """The CLI's batch commands freeze what is alive (`scrutiny.core.aio.freeze_gc`); a test process goes on
