@@ -1021,6 +1021,10 @@ def serve_cmd(
     gpu_memory_utilization: Annotated[float, typer.Option(help="Share of GPU memory vLLM may take.")] = 0.85,
     tool_parser: Annotated[str, typer.Option(help="vLLM tool-call parser for native tool calls.")] = "hermes",
     health_timeout: Annotated[float, typer.Option(help="Seconds to wait for every /health.")] = 900.0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the vLLM command lines (one per server) and start nothing.")
+    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Start one vLLM server per GPU (or tensor-parallel group) and keep them running."""
     from scrutiny.serve import ServeConfig, ServeError, serve, visible_gpus
@@ -1039,6 +1043,17 @@ def serve_cmd(
         vllm=vllm,
         health_timeout_s=health_timeout,
     )
+    if dry_run:
+        import shlex
+
+        plan = config.plan()
+        if as_json:
+            print(json.dumps(plan, indent=2))
+            return
+        for server in plan:
+            gpus = ",".join(map(str, server["gpus"]))
+            print(f"CUDA_VISIBLE_DEVICES={gpus} {shlex.join(server['command'])}")
+        return
     try:
         serve(config, say=lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True))
     except ServeError as e:

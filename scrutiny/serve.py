@@ -86,6 +86,13 @@ class ServeConfig:
             *self.extra_args,
         ]
 
+    def plan(self) -> list[dict]:
+        """Every server this config starts: its GPUs, port and command line (what `--dry-run` prints)."""
+        return [
+            {"gpus": group, "port": self.port + k, "command": self.command(self.port + k)}
+            for k, group in enumerate(self.groups())
+        ]
+
 
 def visible_gpus() -> list[int]:
     """GPU indices `nvidia-smi -L` lists; empty where there is none."""

@@ -160,15 +160,23 @@ def test_multi_score_mixes_judges_with_named_rewards(signs, monkeypatch, store):
         multi_score("cpu", {"pickscore": 1.0})
 
 
-def test_trl_contract(reward, signs):
-    fn = trl_reward(JudgeReward(judge=reward.judge, name="scrutiny_ocr"))
+def sign_writer(prompt: str, seed: int):
+    """A toy text-to-image model: it draws the first quoted text of the prompt it is given."""
+    parts = prompt.split('"')
+    return fitted_sign(parts[1] if len(parts) >= 3 else "", size=(384, 192))
+
+
+def test_trl_judges_text_completions_as_prompts_rendered_or_as_captions(reward, signs):
+    # 1. a prompt writer: each completion is rendered, and the image judged against the request
+    fn = trl_reward(JudgeReward(judge=reward.judge, name="scrutiny_ocr"), generator=sign_writer)
     assert fn.__name__ == "scrutiny_ocr" and inspect.iscoroutinefunction(fn)
     logged, metrics = {}, {}
     prompts = [[{"role": "user", "content": SIGN}], SIGN]
+    completions = ['a bakery sign, "FRESH BREAD"', [{"role": "assistant", "content": 'a sign: "FRESH BRAED"'}]]
     out = asyncio.run(
         fn(
             prompts,
-            signs[:2],
+            completions,
             completion_ids=None,
             trainer_state=None,
             log_extra=lambda k, v: logged.update({k: v}),
@@ -177,20 +185,53 @@ def test_trl_contract(reward, signs):
     )
     assert len(out) == 2 and all(isinstance(x, float) for x in out) and out[0] > out[1]
     assert "OCR read" in logged["scrutiny_ocr_critique"][1] and metrics["scrutiny_ocr/abstain_rate"] == 0.0
-    abstain = trl_reward(JudgeReward(judge=reward.judge, rubric=UNCHECKABLE))
-    assert asyncio.run(abstain([SIGN], signs[:1])) == [None]
+    # 2. captions: an `images` column (a list per example) holds the image each completion describes
+    captions = trl_reward(reward)
+    images = [[signs[0]], [signs[0]]]
+    scored = asyncio.run(captions(["Describe the sign"] * 2, [SIGN, 'The words "STALE BREAD"'], images=images))
+    assert scored[0] > scored[1]
+    abstain = trl_reward(JudgeReward(judge=reward.judge, rubric=UNCHECKABLE), generator=sign_writer)
+    assert asyncio.run(abstain([SIGN], [SIGN])) == [None]
+    with pytest.raises(ValueError, match="give generator="):
+        asyncio.run(captions([SIGN], ["some text"]))  # text completions and no image to judge them against
 
 
-def test_verl_contract(reward, signs):
+def test_verl_is_called_by_keyword_and_never_gets_nan(reward, signs, tmp_path):
+    path = tmp_path / "sign.png"
+    signs[0].save(path)
+    # NaiveRewardManager's call: the image of the sample in extra_info, the completion describes it
     compute_score = verl_reward(reward)
-    result = compute_score("ocr", signs[0], SIGN, {})
-    assert result["score"] > 0.9 and result["abstained"] == 0.0
-    abstained = verl_reward(JudgeReward(judge=reward.judge, rubric=UNCHECKABLE))("ocr", signs[0], {"prompt": SIGN})
-    assert np.isnan(abstained["score"]) and abstained["abstained"] == 1.0
-    batch = verl_batch_reward(JudgeReward(judge=reward.judge, rubric=UNCHECKABLE))(["ocr"] * 2, signs[:2], [SIGN] * 2)
-    assert [r["score"] for r in batch] == [0.5, 0.5] and all(r["abstained"] == 1.0 for r in batch)
+    right = compute_score(data_source="ocr", solution_str=SIGN, ground_truth="", extra_info={"image": str(path)})
+    wrong = compute_score(
+        data_source="ocr", solution_str='The words "STALE BREAD"', ground_truth="", extra_info={"image": str(path)}
+    )
+    assert (
+        right["score"] > wrong["score"]
+        and right["abstained"] == 0.0
+        and set(right) == {"score", "abstained", "checked"}
+    )
+    # a prompt writer: the completion is rendered and judged against the request
+    writer = verl_reward(reward, generator=sign_writer)
+    made = writer(data_source="ocr", solution_str='"FRESH BREAD"', ground_truth={"prompt": SIGN}, extra_info={})
+    assert made["score"] > 0.9
+    # an image generator's output, judged against the request
+    assert compute_score(data_source="ocr", solution_image=signs[0], ground_truth=SIGN)["score"] > 0.9
+    # an abstention is a number verl can use, never NaN
+    abstaining = verl_reward(
+        JudgeReward(judge=reward.judge, rubric=UNCHECKABLE), generator=sign_writer, abstain_score=0.25
+    )
+    result = abstaining(data_source="ocr", solution_str=SIGN, ground_truth=SIGN, extra_info=None)
+    assert result["score"] == 0.25 and result["abstained"] == 1.0
+    # BatchRewardManager's call
+    batch = verl_batch_reward(reward, generator=sign_writer)(
+        data_sources=["ocr"] * 2,
+        solution_strs=['"FRESH BREAD"', '"FRESH BRAED"'],
+        ground_truths=[SIGN] * 2,
+        extra_infos=[{}, {}],
+    )
+    assert batch[0]["score"] > batch[1]["score"] and all(np.isfinite(r["score"]) for r in batch)
     with pytest.raises(ValueError, match="ground_truth must be the prompt"):
-        compute_score("ocr", signs[0], None, {})
+        writer(data_source="ocr", solution_str="x", ground_truth=None, extra_info={})
 
 
 @pytest.mark.slow

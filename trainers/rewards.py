@@ -17,8 +17,8 @@ per GPU batch (Pref-GRPO judges pairs formed within a GPU batch, which biases sm
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
-import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -383,7 +383,14 @@ def multi_score(device: Any, score_dict: dict[str, float], extra: dict[str, Call
         out: dict[str, np.ndarray] = {}
         for name, fn in functions.items():
             # extra rewards get the batch as the trainer passed it (often a tensor); ours take PIL
-            scores, info = fn(images if name in extra else batch, prompts, metadata, only_strict=only_strict)
+            given = images if name in extra else batch
+            how = _strictness(fn)
+            if how == "keyword":
+                scores, info = fn(given, prompts, metadata, only_strict=only_strict)
+            elif how == "positional":  # `_fn(images, prompts, metadata, strict)`
+                scores, info = fn(given, prompts, metadata, only_strict)
+            else:  # Flow-GRPO's own rewards are `_fn(images, prompts, metadata)`
+                scores, info = fn(given, prompts, metadata)
             scores = np.asarray(scores, dtype=np.float64)
             raw = np.asarray(info.get("raw", scores), dtype=np.float64) if isinstance(info, dict) else scores
             out[name] = fill_abstentions(scores, prompts)[0].astype(np.float32)
@@ -394,31 +401,125 @@ def multi_score(device: Any, score_dict: dict[str, float], extra: dict[str, Call
     return _fn
 
 
+def _strictness(fn: Callable) -> str:
+    """How a Flow-GRPO style reward takes `only_strict`: "keyword" (by that name, or `**kwargs`),
+    "positional" (a fourth positional parameter by another name), or "none" (three parameters)."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return "keyword"
+    if any(p.name == "only_strict" or p.kind == p.VAR_KEYWORD for p in params):
+        return "keyword"
+    positional = [
+        p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) or p.kind == p.VAR_POSITIONAL
+    ]
+    return "positional" if len(positional) >= 4 or any(p.kind == p.VAR_POSITIONAL for p in params) else "none"
+
+
+# Text completions (TRL, verl): either the completion is a prompt that a generator renders and the
+# judge scores against the original request, or the completion describes an image from the data
+# (a caption, a description) and the judge scores that image against the completion.
+
+
+@dataclass
+class TextCompletions:
+    """What a text-completion trainer's samples are judged on; shared by the TRL and verl adapters.
+
+    With `generator` (any `fn(prompt, seed) -> image`, a diffusers pipeline, or an object with
+    `agenerate(prompts, seeds)`): each completion is a prompt; the generator renders it (seed
+    `seed`, the same for every completion, so only the prompt differs) and the image is judged
+    against the original request. Without: each completion is judged as the prompt of an image the
+    sample carries (its `image`/`images` column or `extra_info["image"]`), e.g. a caption.
+    """
+
+    reward: JudgeReward = field(default_factory=lambda: JudgeReward())
+    generator: Any = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.generator is not None:
+            from scrutiny.generators import as_generator
+
+            self.generator = as_generator(self.generator)
+
+    async def averdicts(
+        self, completions: Sequence[str], requests: Sequence[str | None], images: Sequence[Any]
+    ) -> list[Verdict]:
+        """`requests[i]`: what the user asked for (with a generator); `images[i]`: the sample's image (without)."""
+        if self.generator is not None:
+            if any(r is None for r in requests):
+                raise ValueError("rendering completions needs the original request of every sample")
+            rendered = await self.generator.agenerate(list(completions), [self.seed] * len(completions))
+            return await self.reward.ascore(rendered, list(requests))
+        if any(i is None for i in images):
+            raise ValueError(
+                "the completions are text: give generator=... to render them as prompts, or give each sample "
+                "an image to judge them against (an `image`/`images` column, or extra_info['image'])"
+            )
+        return await self.reward.ascore(list(images), list(completions))
+
+
+def _one_image(value: Any) -> Any:
+    """A sample's image: a path or an image, or the first of a list of them (TRL's `images` column)."""
+    if isinstance(value, (list, tuple)):
+        return value[0] if value else None
+    return value
+
+
+def _completion_text(completion: Any) -> str:
+    """A completion as text: a string, or the text of a conversational completion's messages."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list):
+        parts = []
+        for message in completion:
+            content = message.get("content") if isinstance(message, dict) else None
+            if isinstance(content, str):
+                parts.append(content)
+            elif isinstance(content, list):
+                parts.extend(part.get("text", "") for part in content if part.get("type") == "text")
+        return " ".join(parts)
+    raise ValueError(f"cannot read a completion from {type(completion).__name__}")
+
+
 # TRL: `reward_funcs=[fn]`, fn(prompts, completions, completion_ids=None, **kwargs) -> list[float | None]
 
 
-def trl_reward(reward: JudgeReward | None = None) -> Callable[..., Any]:
-    """An async TRL reward function; `None` abstains (TRL ignores it in nanmean/nanstd).
+def trl_reward(
+    reward: JudgeReward | None = None, *, generator: Any = None, seed: int = 0, request_column: str | None = None
+) -> Callable[..., Any]:
+    """An async TRL `GRPOTrainer` reward function; `None` abstains (TRL ignores it in nanmean/nanstd).
 
-    The images are the `images` dataset column when present, else the completions themselves.
-    Prompts may be strings or chat messages (the last user message's text is used). The
-    critique of each verdict goes to `log_extra` when TRL passes it.
+    Two uses (see `TextCompletions`):
+    - `trl_reward(generator=pipe)`: train a prompt writer. Each completion is a prompt; `pipe`
+      renders it and the judge scores the image against the request: the dataset's
+      `request_column` when given, else the prompt the model was given (its last user message).
+    - `trl_reward()` on a dataset with an `image` or `images` column (a list per example: the first
+      is used): each completion is judged as the prompt of that image (a captioner, a describer).
+
+    The critique of each verdict goes to `log_extra` and the abstain rate to `log_metric` when TRL
+    passes them.
     """
-    reward = reward or JudgeReward()
+    source = TextCompletions(reward or JudgeReward(), generator, seed)
 
     async def fn(prompts, completions, completion_ids=None, **kwargs) -> list[float | None]:
-        images = kwargs.get("images") or completions
-        texts = [_prompt_text(p) for p in prompts]
-        verdicts = await reward.ascore(images, texts)
+        texts = [_completion_text(c) for c in completions]
+        if request_column is not None:
+            requests = list(kwargs[request_column])
+        else:
+            requests = [_prompt_text(p) for p in prompts]
+        column = kwargs.get("images", kwargs.get("image"))
+        images = [_one_image(x) for x in column] if column is not None else [None] * len(texts)
+        verdicts = await source.averdicts(texts, requests, images)
         log_extra = kwargs.get("log_extra")
         if log_extra is not None:
-            log_extra(f"{reward.name}_critique", [v.critique for v in verdicts])
+            log_extra(f"{source.reward.name}_critique", [v.critique for v in verdicts])
         log_metric = kwargs.get("log_metric")
         if log_metric is not None:
-            log_metric(f"{reward.name}/abstain_rate", float(np.mean([v.score is None for v in verdicts])))
+            log_metric(f"{source.reward.name}/abstain_rate", float(np.mean([v.score is None for v in verdicts])))
         return [v.score for v in verdicts]
 
-    fn.__name__ = reward.name
+    fn.__name__ = source.reward.name
     return fn
 
 
@@ -435,49 +536,95 @@ def _prompt_text(prompt: Any) -> str:
     raise ValueError(f"cannot read a prompt from {type(prompt).__name__}; pass a string or chat messages")
 
 
-# verl: compute_score(data_source, solution, ground_truth, extra_info, **kw) -> float | dict
+# verl: its reward managers call compute_score(data_source=, solution_str=, ground_truth=, extra_info=)
+# one sample at a time (NaiveRewardManager), or compute_score(data_sources=, solution_strs=,
+# ground_truths=, extra_infos=) for a batch (BatchRewardManager); a float or {"score": ..., ...} back.
+
+VERL_ABSTAIN_SCORE = 0.0
+"""What an abstention becomes in verl by default (verl has no "no reward"; NaN would poison its
+advantages). A constant is neutral where a whole group abstains (its advantages are 0); the batch
+form first fills an abstention with the mean of its prompt's other samples."""
 
 
-def verl_reward(reward: JudgeReward | None = None) -> Callable[..., dict]:
-    """A verl `compute_score`: `solution` is the generated image, `ground_truth` the prompt (or a
-    dict with "prompt"). Returns {"score", "abstained", "critique"}; an abstention's score is
-    NaN, so use `verl_batch_reward` (verl's batch reward manager) to have it filled."""
-    reward = reward or JudgeReward()
+def verl_reward(
+    reward: JudgeReward | None = None,
+    *,
+    generator: Any = None,
+    seed: int = 0,
+    abstain_score: float = VERL_ABSTAIN_SCORE,
+) -> Callable[..., dict]:
+    """A verl `compute_score` for `NaiveRewardManager` (one sample per call, by keyword).
 
-    def compute_score(data_source, solution, ground_truth, extra_info=None, **kw) -> dict:
-        prompt = _verl_prompt(ground_truth, extra_info)
-        (verdict,) = run_sync(reward.ascore([solution], [prompt]))
-        score = math.nan if verdict.score is None else verdict.score
-        return {"score": score, "abstained": float(verdict.score is None), "critique": verdict.critique}
+    What is judged (see `TextCompletions`): with `generator`, `solution_str` is a prompt, rendered
+    and judged against the request (`ground_truth`, a dict's "prompt", or `extra_info["prompt"]`);
+    without, the image comes from `extra_info["image"]` (a path, an image, or a list of them: the
+    first) and is judged against `solution_str`; an image generator's output passed as
+    `solution_image` is judged against the request. Returns {"score", "abstained", "checked"}:
+    numbers only, as verl logs every key; an abstention scores `abstain_score`, never NaN.
+    """
+    source = TextCompletions(reward or JudgeReward(), generator, seed)
+
+    def compute_score(
+        data_source=None, solution_str=None, ground_truth=None, extra_info=None, *, solution_image=None, **kw
+    ) -> dict:
+        (verdict,) = run_sync(_verl_verdicts(source, [solution_str], [ground_truth], [extra_info], [solution_image]))
+        return _verl_dict(verdict, verdict.score if verdict.score is not None else abstain_score)
 
     return compute_score
 
 
-def verl_batch_reward(reward: JudgeReward | None = None) -> Callable[..., list[dict]]:
-    """verl's batched form: lists in, one dict per sample out, abstentions filled per prompt."""
-    reward = reward or JudgeReward()
+def verl_batch_reward(
+    reward: JudgeReward | None = None,
+    *,
+    generator: Any = None,
+    seed: int = 0,
+    abstain_score: float = VERL_ABSTAIN_SCORE,
+) -> Callable[..., list[dict]]:
+    """verl's batched form for `BatchRewardManager`: lists in by keyword, one dict per sample out.
+    An abstention takes the mean score of its prompt's other samples, or `abstain_score` when the
+    whole prompt abstained."""
+    source = TextCompletions(reward or JudgeReward(), generator, seed)
 
-    def compute_score(data_sources, solutions, ground_truths, extra_infos=None, **kw) -> list[dict]:
-        infos = extra_infos or [None] * len(solutions)
-        prompts = [_verl_prompt(g, e) for g, e in zip(ground_truths, infos)]
-        verdicts = run_sync(reward.ascore(solutions, prompts))
+    def compute_score(
+        data_sources=None, solution_strs=None, ground_truths=None, extra_infos=None, *, solution_images=None, **kw
+    ) -> list[dict]:
+        n = len(solution_strs if solution_strs is not None else solution_images)
+        infos = list(extra_infos) if extra_infos is not None else [None] * n
+        truths = list(ground_truths) if ground_truths is not None else [None] * n
+        images = list(solution_images) if solution_images is not None else [None] * n
+        texts = list(solution_strs) if solution_strs is not None else [None] * n
+        verdicts = run_sync(_verl_verdicts(source, texts, truths, infos, images))
         raw = scores_of(verdicts)
-        filled, _ = fill_abstentions(raw, prompts)
-        return [
-            {"score": float(f), "abstained": float(np.isnan(r)), "critique": v.critique}
-            for f, r, v in zip(filled, raw, verdicts)
-        ]
+        groups = [_verl_request(t, e, required=False) or k for k, (t, e) in enumerate(zip(truths, infos))]
+        filled, _ = fill_abstentions(raw, groups)
+        filled = np.where(np.isnan(filled), abstain_score, filled)
+        return [_verl_dict(v, float(f)) for v, f in zip(verdicts, filled)]
 
     return compute_score
 
 
-def _verl_prompt(ground_truth: Any, extra_info: dict | None) -> str:
-    if isinstance(ground_truth, dict) and "prompt" in ground_truth:
+async def _verl_verdicts(source: TextCompletions, texts, truths, infos, images) -> list[Verdict]:
+    if source.generator is None and all(i is not None for i in images):  # an image generator's samples
+        return await source.reward.ascore(list(images), [_verl_request(t, e) for t, e in zip(truths, infos)])
+    requests = [_verl_request(t, e, required=source.generator is not None) for t, e in zip(truths, infos)]
+    own = [_one_image((e or {}).get("image")) if i is None else i for i, e in zip(images, infos)]
+    return await source.averdicts([t or "" for t in texts], requests, own)
+
+
+def _verl_dict(verdict: Verdict, score: float) -> dict:
+    checked = verdict.coverage[0].share if verdict.coverage else 0.0
+    return {"score": float(score), "abstained": float(verdict.score is None), "checked": float(checked)}
+
+
+def _verl_request(ground_truth: Any, extra_info: dict | None, required: bool = True) -> str | None:
+    if isinstance(ground_truth, dict) and ground_truth.get("prompt"):
         return ground_truth["prompt"]
     if isinstance(ground_truth, str) and ground_truth:
         return ground_truth
     if extra_info and extra_info.get("prompt"):
         return extra_info["prompt"]
+    if not required:
+        return None
     raise ValueError(
         "verl ground_truth must be the prompt (or a dict with 'prompt'), or extra_info must carry 'prompt'"
     )

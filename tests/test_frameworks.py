@@ -1,0 +1,286 @@
+"""The reward adapters inside the real frameworks: TRL's own GRPOTrainer, verl's own reward managers
+(in their side environment, see `.ci/side-envs`), Flow-GRPO's calling code (a harness that calls as
+its `multi_score` and training loop do)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from scrutiny import Judge, JudgeConfig
+from scrutiny.testing.scenes import grid, shapes
+from scrutiny.trainers.rewards import JudgeReward, trl_reward
+
+REQUEST = "two red circles"
+VOCAB = "one two three red blue green circle circles square squares a of and".split()
+
+
+def shape_painter(prompt: str, seed: int):
+    """A toy text-to-image model: as many shapes as the prompt says "circle" or "square", in the first colour it names."""
+    words = prompt.split()
+    kind = (
+        "square"
+        if sum(w.startswith("square") for w in words) > sum(w.startswith("circle") for w in words)
+        else "circle"
+    )
+    count = min(5, sum(w.startswith(kind) for w in words))
+    color = next((w for w in words if w in ("red", "blue", "green")), "blue")
+    return shapes(grid(count, kind, color, size=(384, 384), cell=80), size=(384, 384))
+
+
+def tiny_causal_lm():
+    transformers = pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, **{w: k + 4 for k, w in enumerate(VOCAB)}}
+    words = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=words, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
+    )
+    config = transformers.LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        bos_token_id=0,
+        eos_token_id=2,
+        pad_token_id=1,
+    )
+    import torch
+
+    torch.manual_seed(0)
+    return transformers.LlamaForCausalLM(config), tokenizer
+
+
+@pytest.mark.slow
+def test_trl_grpo_trainer_trains_a_prompt_writer_on_judged_renderings(tmp_path, store):
+    trl = pytest.importorskip("trl")
+    datasets = pytest.importorskip("datasets")
+    model, tokenizer = tiny_causal_lm()
+    judge = JudgeReward(judge=Judge(store=store, config=JudgeConfig(cache=False)))
+    # the model writes prompts; the painter renders them; the judge holds each image to the request
+    reward = trl_reward(judge, generator=shape_painter, request_column="request")
+    seen: list[list[float | None]] = []
+
+    async def judged(prompts, completions, **kwargs):
+        scores = await reward(prompts, completions, **kwargs)
+        seen.append(scores)
+        return scores
+
+    judged.__name__ = reward.__name__
+    dataset = datasets.Dataset.from_dict({"prompt": ["a prompt for two red circles"] * 8, "request": [REQUEST] * 8})
+    args = trl.GRPOConfig(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=8,
+        max_steps=2,
+        learning_rate=1e-3,
+        use_cpu=True,
+        report_to="none",
+        logging_steps=1,
+        save_strategy="no",
+        temperature=1.0,
+        beta=0.0,
+    )
+    trainer = trl.GRPOTrainer(
+        model=model,
+        reward_funcs=[judged],
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+    )
+    trainer.train()
+    scores = [s for batch in seen for s in batch]
+    assert len(scores) >= 8 and all(s is None or 0.0 <= s <= 1.0 for s in scores)
+    assert len({s for s in scores if s is not None}) > 1  # the rewards differ across completions
+    logged = [entry for entry in trainer.state.log_history if "frac_reward_zero_std" in entry]
+    assert logged and min(e["frac_reward_zero_std"] for e in logged) < 1.0  # some advantages are not zero
+
+
+# verl: its own reward managers, in the side environment (verl 0.9.1 needs transformers < 5.11)
+
+VERL_SCRIPT = r"""
+import json, sys
+import numpy as np
+import torch
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import PreTrainedTokenizerFast
+from verl import DataProto
+from verl.workers.reward_manager import BatchRewardManager, NaiveRewardManager
+
+sys.path.insert(0, sys.argv[1])
+from test_frameworks import VOCAB, shape_painter
+from scrutiny import Criterion, Judge, JudgeConfig
+from scrutiny.trainers.rewards import JudgeReward, verl_batch_reward, verl_reward
+
+vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, **{w: k + 4 for k, w in enumerate(VOCAB)}}
+words = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+words.pre_tokenizer = pre_tokenizers.Whitespace()
+tokenizer = PreTrainedTokenizerFast(tokenizer_object=words, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>")
+
+prompt = "two red circles"
+responses = ["two red circle circle", "red circle", "one blue square", "two red circle circle circle"]
+width = 6
+def ids(text, left):
+    t = tokenizer(text)["input_ids"][:width]
+    pad = [1] * (width - len(t))
+    return (pad + t, [0] * len(pad) + [1] * len(t)) if left else (t + pad, [1] * len(t) + [0] * len(pad))
+p = [ids(prompt, True) for _ in responses]
+r = [ids(x, False) for x in responses]
+data = DataProto.from_dict(
+    tensors={
+        "prompts": torch.tensor([x[0] for x in p]),
+        "responses": torch.tensor([x[0] for x in r]),
+        "attention_mask": torch.tensor([a[1] + b[1] for a, b in zip(p, r)]),
+    },
+    non_tensors={
+        "data_source": np.array(["shapes"] * 4, dtype=object),
+        "reward_model": np.array([{"ground_truth": prompt}] * 4, dtype=object),
+        "extra_info": np.array([{} for _ in responses], dtype=object),
+    },
+)
+judge = JudgeReward(judge=Judge(config=JudgeConfig(cache=False)))
+out = {}
+for name, manager in {
+    "naive": NaiveRewardManager(tokenizer, num_examine=0, compute_score=verl_reward(judge, generator=shape_painter)),
+    "batch": BatchRewardManager(tokenizer, num_examine=0, compute_score=verl_batch_reward(judge, generator=shape_painter)),
+}.items():
+    result = manager(data, return_dict=True)
+    tensor = result["reward_tensor"]
+    out[name] = {
+        "rewards": tensor.sum(-1).tolist(),
+        "at_last_token": [int(torch.nonzero(row).max()) if row.any() else -1 for row in tensor],
+        "lengths": [int(sum(x[1])) for x in r],
+        "extra": {k: list(map(float, v)) for k, v in result["reward_extra_info"].items()},
+    }
+uncheckable = JudgeReward(judge=judge.judge, rubric=[Criterion(id="c", statement="The circles look happy", checkable=False)])
+manager = NaiveRewardManager(tokenizer, num_examine=0, compute_score=verl_reward(uncheckable, generator=shape_painter, abstain_score=0.125))
+out["abstained"] = manager(data).sum(-1).tolist()
+print("RESULT " + json.dumps(out))
+"""
+
+
+def side_env(name: str) -> Path:
+    """A side environment built by `.ci/side-envs` (skip, saying how, where it is missing)."""
+    root = Path(os.environ.get("SCRUTINY_SIDE_ENVS") or Path.home() / ".cache" / "scrutiny" / "side-envs")
+    tag = f"py{sys.version_info[0]}{sys.version_info[1]}"
+    env = root / f"{name}-{tag}"
+    if not (env / ".complete").exists():
+        pytest.skip(f"the {name} side environment is not built: run .ci/side-envs ({env})")
+    return env / "bin" / "python"
+
+
+@pytest.mark.slow
+def test_verl_reward_managers_call_our_compute_score(tmp_path):
+    python = side_env("verl-0.9.1")
+    env = {**os.environ, "SCRUTINY_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [str(python), "-c", VERL_SCRIPT, str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    for name in ("naive", "batch"):
+        result = out[name]
+        rewards = result["rewards"]
+        assert all(np.isfinite(rewards)) and len(set(rewards)) > 1, result  # judged renderings differ
+        assert rewards[0] == max(rewards)  # "two red circle circle": exactly what was asked
+        assert result["at_last_token"] == [n - 1 for n in result["lengths"]]  # verl puts it on the last token
+        assert set(result["extra"]) == {"score", "abstained", "checked"}
+    assert out["naive"]["rewards"] == out["batch"]["rewards"]
+    assert out["abstained"] == [0.125] * 4  # an abstention is the configured value, never NaN
+
+
+# Flow-GRPO: a harness that calls as `flow_grpo/rewards.py` `multi_score` and `scripts/train_sd3.py` do
+
+
+class PerPromptStatTracker:
+    """Flow-GRPO's `flow_grpo/stat_tracking.py`, as it normalises rewards per prompt ("grpo")."""
+
+    def __init__(self):
+        self.stats = {}
+
+    def update(self, prompts, rewards):
+        prompts, rewards = np.array(prompts), np.array(rewards, dtype=np.float64)
+        advantages = np.zeros_like(rewards)
+        for prompt in np.unique(prompts):
+            self.stats.setdefault(prompt, []).extend(rewards[prompts == prompt])
+        for prompt in np.unique(prompts):
+            seen = np.stack(self.stats[prompt])
+            advantages[prompts == prompt] = (rewards[prompts == prompt] - seen.mean()) / (seen.std() + 1e-4)
+        return advantages
+
+
+def three_parameter_reward(images, prompts, metadata):
+    """Flow-GRPO's own rewards take three parameters (no `only_strict`) and convert a tensor batch as it does."""
+    pixels = (images * 255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+    return pixels.astype(np.float32).mean(axis=(1, 2, 3)) / 255, {}
+
+
+def four_parameter_reward(images, prompts, metadata, strict):
+    return np.full(len(prompts), 1.0 if strict else 0.5, dtype=np.float32), {}
+
+
+@pytest.mark.slow
+def test_flow_grpo_training_loop_calls(store):
+    from concurrent import futures
+
+    import torch
+
+    from scrutiny.trainers import rewards
+
+    rewards.REWARD_FACTORIES["scrutiny_test"] = lambda: JudgeReward(
+        name="scrutiny_test", judge=Judge(store=store, config=JudgeConfig(cache=False))
+    )
+    try:
+        device = torch.device("cpu")
+        reward_fn = rewards.multi_score(
+            device,
+            {"scrutiny_test": 0.6, "brightness": 0.2, "strictness": 0.2},
+            extra={"brightness": three_parameter_reward, "strictness": four_parameter_reward},
+        )
+        prompts = ["two red circles"] * 4 + ["one blue square"] * 4
+        cells = {"size": (256, 256), "cell": 60}  # shapes laid out on a 256-px canvas
+        drawn = [
+            grid(2, "circle", "red", **cells),
+            grid(3, "circle", "red", **cells),
+            grid(1, "square", "blue", **cells),
+            grid(2, "circle", "red", **cells),
+        ]
+        pictures = [shapes(d, size=(256, 256)) for d in drawn] * 2
+        # the pipeline's output_type="pt" under bf16 mixed precision: [B, 3, H, W] in [0, 1]
+        images = (
+            torch.stack([torch.from_numpy(np.array(p)).permute(2, 0, 1) for p in pictures]).to(torch.bfloat16) / 255
+        )
+        metadata = [{} for _ in prompts]
+        executor = futures.ThreadPoolExecutor(max_workers=8)
+        pending = executor.submit(reward_fn, images, prompts, metadata, only_strict=True)  # while sampling goes on
+        scores, reward_metadata = pending.result()
+        batch = {key: torch.as_tensor(value, device=device).float() for key, value in scores.items()}
+        gathered = {key: value.cpu().numpy() for key, value in batch.items()}  # accelerator.gather on one process
+        advantages = PerPromptStatTracker().update(prompts, gathered["avg"])
+        assert set(gathered) == {"scrutiny_test", "brightness", "strictness", "avg"} | {
+            f"{n}_abstained" for n in ("scrutiny_test", "brightness", "strictness")
+        }
+        assert all(v.shape == (8,) and np.isfinite(v).all() for v in gathered.values())
+        assert gathered["scrutiny_test"][0] > gathered["scrutiny_test"][1]  # two red circles, not three
+        assert np.abs(advantages).max() > 0 and np.isfinite(advantages).all()
+        assert (gathered["strictness"] == 1.0).all()
+        evaluation, _ = executor.submit(reward_fn, images, prompts, metadata, only_strict=False).result()  # eval
+        assert (evaluation["strictness"] == 0.5).all()
+        executor.shutdown()
+    finally:
+        del rewards.REWARD_FACTORIES["scrutiny_test"]
