@@ -284,3 +284,52 @@ def test_flow_grpo_training_loop_calls(store):
         executor.shutdown()
     finally:
         del rewards.REWARD_FACTORIES["scrutiny_test"]
+
+
+# vLLM: the command lines `scrutiny serve` builds, fed to vLLM's own argument parser (side environment)
+
+VLLM_SCRIPT = r"""
+import json, sys
+from vllm.entrypoints.common.cli_args import make_arg_parser
+from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+plan = json.loads(sys.stdin.read())
+out = []
+for server in plan:
+    command = server["command"]
+    assert command[1] == "serve", command
+    args = make_arg_parser(FlexibleArgumentParser()).parse_args(command[2:])
+    out.append({k: getattr(args, k) for k in (
+        "model_tag", "port", "host", "served_model_name", "max_model_len", "limit_mm_per_prompt",
+        "enable_prefix_caching", "gpu_memory_utilization", "tensor_parallel_size", "enable_auto_tool_choice",
+        "tool_call_parser")})
+try:
+    make_arg_parser(FlexibleArgumentParser()).parse_args(["m", "--no-such-flag"])
+    out.append("unknown flags pass")
+except SystemExit:
+    out.append("unknown flags rejected")
+print("RESULT " + json.dumps(out, default=str))
+"""
+
+
+@pytest.mark.slow
+def test_serve_command_lines_pass_vllms_own_parser(tmp_path):
+    from typer.testing import CliRunner
+
+    from scrutiny.cli import app
+
+    python = side_env("vllm-0.33.0")
+    dry = CliRunner().invoke(app, ["serve", "/models/qwen-vl", "--gpus", "0,1,2,3", "--tp", "2", "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    env = {**os.environ, "VLLM_TARGET_DEVICE": "cpu"}
+    done = subprocess.run(
+        [str(python), "-c", VLLM_SCRIPT], input=dry.stdout, capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    parsed = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    assert parsed[-1] == "unknown flags rejected"  # the parser is strict, so every flag above exists
+    first, second = parsed[0], parsed[1]
+    assert first["model_tag"] == "/models/qwen-vl" and (first["port"], second["port"]) == (8000, 8001)
+    assert first["tensor_parallel_size"] == 2 and first["limit_mm_per_prompt"] == {"image": 16}
+    assert first["enable_auto_tool_choice"] and first["tool_call_parser"] == "hermes"
+    assert first["served_model_name"] == ["qwen-vl"] and first["enable_prefix_caching"] is True
