@@ -471,7 +471,7 @@ def _score_presence(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
             value = min(value, CONTESTED)
             seen += f", which the detector also calls a {rival.label} ({rival.score:.2f})"
         return Scored(value, seen, [obs])
-    return Scored(1.0, f"found {len(found)} {check.phrase or check.object} (the first at {list(best.box)})", [obs])
+    return Scored(1.0, f"found {counted(len(found), check)} (the first at {list(best.box)})", [obs])
 
 
 RIVAL_IOU, RIVAL_SHARE, CONTESTED = 0.6, 0.8, 0.8
@@ -487,9 +487,32 @@ def _score_absent(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
     found = [d for d in dets if _matches(d, check.detect, check.color) and _confident(d)]
     return Scored(
         (1.0 if not found else 0.0),
-        (f"found {len(found)} {check.phrase or check.object}" if found else f"found no {check.phrase or check.object}"),
+        (f"found {counted(len(found), check)}" if found else f"found no {check.phrase or check.object}"),
         [obs],
     )
+
+
+def counted(n: int, check: ObjectCheck) -> str:
+    """"1 red circle", "3 red circles": the prompt's phrase with its head word in the right number."""
+    phrase = check.phrase or check.object
+    words = phrase.split()
+    if not words or not check.object:
+        return f"{n} {phrase}"
+    head = check.object.split()[-1]
+    words[-1] = head if n == 1 else plural(head)
+    return f"{n} {' '.join(words)}"
+
+
+def plural(noun: str) -> str:
+    """English plural of a singular noun, by the common rules (enough for object names)."""
+    irregular = {"person": "people", "man": "men", "woman": "women", "child": "children", "mouse": "mice"}
+    if noun in irregular:
+        return irregular[noun]
+    if noun.endswith(("s", "x", "z", "ch", "sh")):
+        return noun + "es"
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
 
 
 COUNT_CONFIDENCE = 0.5
@@ -503,7 +526,7 @@ def _score_count(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
     found = sum(_matches(d, check.detect, check.color) and _confident(d) for d in dets)
     expected = check.count
     value = max(0.0, 1.0 - abs(found - expected) / max(expected, 1))
-    return Scored(value, f"found {found} {check.phrase or check.object}, expected {expected}", [obs])
+    return Scored(value, f"found {counted(found, check)}, expected {expected}", [obs])
 
 
 def _score_color(check: AttributeCheck, seen: dict[str, Observation]) -> Scored:

@@ -149,6 +149,9 @@ class ArtifactRow(SQLModel, table=True):
     created_at: datetime
 
 
+TRACE_ORDERS = ("newest", "oldest", "best", "worst")
+
+
 @dataclass
 class TraceFilter:
     """Which traces to list. Scores filter on the verdict's first candidate."""
@@ -167,9 +170,12 @@ class TraceFilter:
     """Only the traces of this run (`Task.metadata["run"]`)."""
     step: int | None = None
 
+    @property
+    def joins_verdicts(self) -> bool:
+        return self.min_score is not None or self.max_score is not None or self.abstained is not None
+
     def apply(self, query):
-        needs_verdict = self.min_score is not None or self.max_score is not None or self.abstained is not None
-        if needs_verdict:
+        if self.joins_verdicts:
             query = query.join(VerdictRow, VerdictRow.id == TraceRow.verdict_id)
         conditions = [
             self.prompt and TraceRow.prompt.contains(self.prompt, autoescape=True),  # "%" and "_" are literal
@@ -285,10 +291,28 @@ class Store:
             ],
         )
 
-    def traces(self, limit: int = 50, offset: int = 0, prompt: str | None = None, **filters) -> list[TraceRow]:
-        """Traces newest first, a page at a time; filters as in `TraceFilter`."""
-        query = TraceFilter(prompt=prompt, **filters).apply(select(TraceRow))
-        query = query.order_by(TraceRow.created_at.desc()).offset(offset).limit(limit)
+    def has_trace(self, trace_id: str) -> bool:
+        """Whether a trace with exactly this id is stored."""
+        with self._lock, Session(self.engine) as session:
+            return session.get(TraceRow, trace_id) is not None
+
+    def traces(
+        self, limit: int = 50, offset: int = 0, prompt: str | None = None, order: str = "newest", **filters
+    ) -> list[TraceRow]:
+        """Traces a page at a time, `order` "newest" (default), "oldest", "best" or "worst" (by the
+        first candidate's score; abstentions last); filters as in `TraceFilter`."""
+        if order not in TRACE_ORDERS:
+            raise ValueError(f"order must be one of {', '.join(TRACE_ORDERS)}, got {order!r}")
+        trace_filter = TraceFilter(prompt=prompt, **filters)
+        query = trace_filter.apply(select(TraceRow))
+        if order in ("best", "worst"):
+            if not trace_filter.joins_verdicts:
+                query = query.outerjoin(VerdictRow, VerdictRow.id == TraceRow.verdict_id)
+            score = VerdictRow.score.desc() if order == "best" else VerdictRow.score.asc()
+            query = query.order_by(VerdictRow.score.is_(None), score, TraceRow.created_at.desc())
+        else:
+            query = query.order_by(TraceRow.created_at.desc() if order == "newest" else TraceRow.created_at.asc())
+        query = query.offset(offset).limit(limit)
         with self._lock, Session(self.engine) as session:
             return list(session.exec(query).all())
 

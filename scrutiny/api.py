@@ -234,24 +234,97 @@ class Judge:
 
     # sync twins
 
-    def judge(self, image: ImageInput, prompt: str, **kw) -> Verdict:
-        return run_sync(self.ajudge(image, prompt, **kw))
+    def judge(
+        self,
+        image: ImageInput,
+        prompt: str,
+        *,
+        rubric: list[Criterion] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Verdict:
+        """Score one image against the prompt it was generated from.
 
-    def compare(self, image_a: ImageInput, image_b: ImageInput, prompt: str, **kw) -> Verdict:
-        return run_sync(self.acompare(image_a, image_b, prompt, **kw))
+        Args:
+            image: a path, a PIL image, a numpy array (H, W, 3) or a torch tensor (3, H, W).
+            prompt: the text the image was generated from.
+            rubric: criteria to judge by instead of synthesizing them from the prompt.
+            metadata: stored with the task (`Task.metadata`); "run" and "step" file its trace
+                under a run (`scrutiny traces list --run`).
 
-    def rank(self, images: Sequence[ImageInput], prompt: str, **kw) -> Verdict:
-        return run_sync(self.arank(images, prompt, **kw))
+        Returns:
+            A `Verdict`: `.score` in [0, 1] or None (abstained, with the reason in `.critique`),
+            per-criterion scores with their evidence, the critique and the trace id.
+        """
+        return run_sync(self.ajudge(image, prompt, rubric=rubric, metadata=metadata))
 
-    def edit(self, source: ImageInput, edited: ImageInput | Sequence[ImageInput], instruction: str, **kw) -> Verdict:
-        return run_sync(self.aedit(source, edited, instruction, **kw))
+    def compare(
+        self,
+        image_a: ImageInput,
+        image_b: ImageInput,
+        prompt: str,
+        *,
+        rubric: list[Criterion] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Verdict:
+        """Which of two images fits the prompt better: `Verdict.preferred` is 0, 1, or None for a tie
+        (content scores equal, or only image quality apart by less than `agents.judge.QUALITY_TIE`).
+        Options as in `judge`."""
+        return run_sync(self.acompare(image_a, image_b, prompt, rubric=rubric, metadata=metadata))
 
-    def judge_many(self, images: Sequence[ImageInput], prompts: str | Sequence[str], **kw) -> list[Verdict]:
-        return run_sync(self.ajudge_many(images, prompts, **kw))
+    def rank(
+        self,
+        images: Sequence[ImageInput],
+        prompt: str,
+        *,
+        rubric: list[Criterion] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Verdict:
+        """Order two or more images best first (`Verdict.ranking`); options as in `judge`."""
+        return run_sync(self.arank(images, prompt, rubric=rubric, metadata=metadata))
+
+    def edit(
+        self,
+        source: ImageInput,
+        edited: ImageInput | Sequence[ImageInput],
+        instruction: str,
+        *,
+        rubric: list[Criterion] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Verdict:
+        """Judge one or more edits of `source` against an edit instruction ("Remove the purple
+        triangle"): was the edit made, on the right object, and was everything else kept. With
+        several edits, `Verdict.preferred` and `.ranking` compare them. Options as in `judge`."""
+        return run_sync(self.aedit(source, edited, instruction, rubric=rubric, metadata=metadata))
+
+    def judge_many(
+        self,
+        images: Sequence[ImageInput],
+        prompts: str | Sequence[str],
+        *,
+        rubric: list[Criterion] | None = None,
+        progress: bool = False,
+        fail_fast: bool = False,
+    ) -> list[Verdict]:
+        """Score many images, `JudgeConfig.concurrency` at a time; one verdict per image, in order.
+
+        Args:
+            images: the images (any form `judge` takes).
+            prompts: one prompt for all, or one per image.
+            rubric: criteria for every image instead of synthesizing them.
+            progress: show a progress bar on stderr (n/N, rate, time left).
+            fail_fast: raise the first error instead of giving that item an abstaining verdict
+                whose `error` says why (the default: the rest of the batch goes on).
+        """
+        return run_sync(self.ajudge_many(images, prompts, rubric=rubric, progress=progress, fail_fast=fail_fast))
 
     # the one path every mode takes
 
-    async def _arun(
+    async def _arun(self, kind: TaskKind, candidates: list[ImageInput], prompt: str, **kw: Any) -> Verdict:
+        verdict = await self._arun_task(kind, candidates, prompt, **kw)
+        verdict._store = self.store  # where its images and trace are, for `Verdict.show()` and notebooks
+        return verdict
+
+    async def _arun_task(
         self,
         kind: TaskKind,
         candidates: list[ImageInput],
@@ -348,17 +421,44 @@ def default_judge() -> Judge:
     return _default
 
 
-def judge(image: ImageInput, prompt: str, **kw) -> Verdict:
-    return default_judge().judge(image, prompt, **kw)
+def judge(
+    image: ImageInput, prompt: str, *, rubric: list[Criterion] | None = None, metadata: dict[str, Any] | None = None
+) -> Verdict:
+    """Score one image against its prompt with the default judge (offline policy, store at
+    $SCRUTINY_HOME); see `Judge.judge` for the options and the verdict."""
+    return default_judge().judge(image, prompt, rubric=rubric, metadata=metadata)
 
 
-def compare(image_a: ImageInput, image_b: ImageInput, prompt: str, **kw) -> Verdict:
-    return default_judge().compare(image_a, image_b, prompt, **kw)
+def compare(
+    image_a: ImageInput,
+    image_b: ImageInput,
+    prompt: str,
+    *,
+    rubric: list[Criterion] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Verdict:
+    """Which of two images fits the prompt better, with the default judge; see `Judge.compare`."""
+    return default_judge().compare(image_a, image_b, prompt, rubric=rubric, metadata=metadata)
 
 
-def rank(images: Sequence[ImageInput], prompt: str, **kw) -> Verdict:
-    return default_judge().rank(images, prompt, **kw)
+def rank(
+    images: Sequence[ImageInput],
+    prompt: str,
+    *,
+    rubric: list[Criterion] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Verdict:
+    """Order images best first, with the default judge; see `Judge.rank`."""
+    return default_judge().rank(images, prompt, rubric=rubric, metadata=metadata)
 
 
-def edit(source: ImageInput, edited: ImageInput | Sequence[ImageInput], instruction: str, **kw) -> Verdict:
-    return default_judge().edit(source, edited, instruction, **kw)
+def edit(
+    source: ImageInput,
+    edited: ImageInput | Sequence[ImageInput],
+    instruction: str,
+    *,
+    rubric: list[Criterion] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Verdict:
+    """Judge edits of `source` against an instruction, with the default judge; see `Judge.edit`."""
+    return default_judge().edit(source, edited, instruction, rubric=rubric, metadata=metadata)

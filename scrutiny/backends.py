@@ -166,13 +166,15 @@ class OpenAIBackend:
                     _BadAnswer,
                 ) as e:
                     self._failed(endpoint, started)
-                    last_error = e
-                    await asyncio.sleep(self.backoff_s * 2**attempt)
+                    last_error = _explained(e, endpoint.url, self.timeout_s)
+                    # a refused connection is known at once: the next try need not wait long for it
+                    refused = isinstance(last_error, _Refused)
+                    await asyncio.sleep(min(self.backoff_s, 0.1) if refused else self.backoff_s * 2**attempt)
                     continue
                 except openai.APIStatusError as e:
                     if e.status_code >= 500:
                         self._failed(endpoint, started)
-                        last_error = e
+                        last_error = _explained(e, endpoint.url, self.timeout_s)
                         await asyncio.sleep(self.backoff_s * 2**attempt)
                         continue
                     raise BackendError(f"{endpoint.url} refused the request ({e.status_code}): {e.message}") from None
@@ -186,6 +188,7 @@ class OpenAIBackend:
         )
 
     def status(self) -> list[dict[str, Any]]:
+        """Per endpoint: its URL, requests in flight, recent failures, and how long its breaker stays open."""
         now = time.monotonic()
         return [
             {
@@ -398,3 +401,25 @@ def _completion(data: Any, endpoint: str) -> Completion:
         raise _BadAnswer(
             f"{endpoint} answered with something that is not a chat completion ({type(e).__name__}: {e})"
         ) from None
+
+
+class _Refused(Exception):
+    """The server's port refused the connection (nothing is listening there)."""
+
+
+def _explained(error: Exception, url: str, timeout_s: float) -> Exception:
+    """The failure as a user should read it. The aiohttp transport reports a refused connection as a
+    connect *timeout* ("Request timed out."), which sends a user looking for a slow server."""
+    cause = error.__cause__ or error.__context__
+    text = f"{type(cause).__name__}: {cause}" if cause is not None else ""
+    if isinstance(error, (openai.APITimeoutError, openai.APIConnectionError)) and (
+        "Connect call failed" in text or "Connection refused" in text or "All connection attempts failed" in text
+    ):
+        return _Refused(f"{url}: connection refused (is the server running, on that port?)")
+    if isinstance(error, openai.APITimeoutError):
+        return Exception(f"{url}: no answer within {timeout_s:g} s")
+    if isinstance(error, openai.APIConnectionError):
+        return Exception(f"{url}: cannot connect ({cause or error})")
+    if isinstance(error, openai.APIStatusError):
+        return Exception(f"{url}: server error {error.status_code} ({error.message})")
+    return Exception(f"{url}: {error}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -30,6 +29,15 @@ from scrutiny.core.schema import Verdict
 from scrutiny.memory import Store, StoreError
 from scrutiny.skills.library import SkillLibrary
 
+
+def _flag_type(option, ctx):
+    """Typer 0.29 prints a type beside every option, flags too (`--json <bool>`); a flag has none."""
+    return None if option.is_flag else _option_type(option, ctx)
+
+
+_option_type = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = _flag_type
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Judge generated and edited images with evidence.")
 traces_app = typer.Typer(no_args_is_help=True, help="List and show the traces behind verdicts.")
 app.add_typer(traces_app, name="traces")
@@ -48,7 +56,8 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = False,
 ) -> None:
     """Judge generated and edited images with evidence."""
@@ -74,7 +83,9 @@ ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Served model n
 TagToolsOpt = Annotated[
     bool,
     typer.Option(
-        "--tag-tools", help="Ask for <tool_call> tags instead of native tool calls (servers without a tool parser)."
+        "--tag-tools",
+        metavar="",
+        help="Ask for <tool_call> tags instead of native tool calls (servers without a tool parser).",
     ),
 ]
 
@@ -122,9 +133,18 @@ def _backend(backend: str, model: str | None):
 
     if backend == "serve":
         return OpenAIBackend.from_file(endpoints_file())
+    from urllib.parse import urlparse
+
+    urls = [u.strip() for u in backend.split(",") if u.strip()]
+    for url in urls:
+        parts = urlparse(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                f"--backend {url!r} is not a server URL: give http://host:port (comma-separated), or 'serve'"
+            )
     if not model:
         raise ValueError("--backend needs --model (the served model name)")
-    return OpenAIBackend([u for u in backend.split(",") if u.strip()], model)
+    return OpenAIBackend(urls, model)
 
 
 def _rubric(path: Path | None):
@@ -438,7 +458,8 @@ def traces_list(
     min_score: Annotated[Optional[float], typer.Option(help="Only verdicts scoring at least this.")] = None,
     max_score: Annotated[Optional[float], typer.Option(help="Only verdicts scoring at most this.")] = None,
     abstained: Annotated[
-        Optional[bool], typer.Option("--abstained/--decided", help="Only abstentions, or only decided verdicts.")
+        Optional[bool],
+        typer.Option("--abstained/--decided", help="Only abstentions, or only decided verdicts."),
     ] = None,
     run: Annotated[
         Optional[str], typer.Option("--run", help="Only the traces of this run (see `scrutiny runs list`).")
@@ -446,9 +467,12 @@ def traces_list(
     step: Annotated[
         Optional[int], typer.Option("--step", help="Only this step of the run (training step, batch item).")
     ] = None,
+    sort: Annotated[
+        str, typer.Option("--sort", help="newest (default), oldest, best or worst score first.")
+    ] = "newest",
     as_json: JsonOpt = False,
 ) -> None:
-    """List traces, newest first, a page at a time."""
+    """List traces a page at a time, newest first unless --sort says otherwise."""
     if limit < 1 or page < 1:
         raise ValueError("--limit and --page must be at least 1")
     store = Store()
@@ -465,8 +489,11 @@ def traces_list(
         run_id=store.run(run).id if run else None,
         step=step,
     )
-    rows = store.traces(limit=limit, offset=(page - 1) * limit, **filters)
     total = store.count_traces(**filters)
+    pages = max(1, -(-total // limit))
+    if page > pages:
+        raise ValueError(f"there is no page {page}: {_n(total, 'trace')} make {_n(pages, 'page')} of {limit}")
+    rows = store.traces(limit=limit, offset=(page - 1) * limit, order=sort, **filters)
     scores = {r.id: store.verdict(r.verdict_id).scores if r.verdict_id else None for r in rows}
     if as_json:
         print(
@@ -496,7 +523,7 @@ def traces_list(
             )
         )
         return
-    table = Table(caption=f"page {page} of {max(1, -(-total // limit))}, {total} traces")
+    table = Table(caption=f"page {page} of {pages}, {_n(total, 'trace')}")
     for column in ("id", "when", "kind", "policy", "scores", "prompt"):
         table.add_column(column)
     for r in rows:
@@ -508,20 +535,9 @@ def traces_list(
 
 
 def _when(text: str | None):
-    """An ISO date/time, or an age such as 30m, 2h, 3d (that long ago)."""
-    from datetime import datetime, timedelta
+    from scrutiny.traces import parse_when
 
-    if text is None:
-        return None
-    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-    if text[:-1].isdigit() and text[-1] in units:
-        return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"cannot read {text!r} as a time: give an ISO date like 2026-11-27 or an age like 2h"
-        ) from None
+    return parse_when(text)
 
 
 @traces_app.command("diff")
@@ -680,8 +696,12 @@ def traces_import(path: Path) -> None:
     """Import a JSONL export into this store."""
     from scrutiny.traces import import_lines
 
-    count = import_lines(Store(), path)
-    err.print(f"imported {count} traces", highlight=False, markup=False)
+    count, known = import_lines(Store(), path)
+    if count == 0 and known:
+        message = f"nothing new: the {_n(known, 'trace')} in {path} are already in this store"
+    else:
+        message = f"imported {_n(count, 'trace')}" + (f" ({known} were already here)" if known else "")
+    err.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
 @traces_app.command("replay")
@@ -691,7 +711,7 @@ def traces_replay(
     max_steps: Annotated[Optional[int], typer.Option(help="Inspection rounds for the new run.")] = None,
     library: Annotated[
         Optional[str],
-        typer.Option(help="Skill-library version (from `scrutiny skills list --versions`) for the new run."),
+        typer.Option(help="Skill-library version (from `scrutiny skills history`) for the new run."),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -731,6 +751,7 @@ def traces_show(trace_id: str, as_json: JsonOpt = False) -> None:
         for e in trace.events:
             events.add(f"{e.seq} {e.kind} {e.node or ''}")
         out.print(tree)
+        _print_conversation(trace)
         return
     rubric = tree.add("rubric")
     for c in verdict.rubric:
@@ -757,6 +778,24 @@ def traces_show(trace_id: str, as_json: JsonOpt = False) -> None:
             node.add(f"{s.criterion} {shown}: {escape(s.rationale)}" + (f" [dim]({tools})[/dim]" if tools else ""))
     tree.add("critique").add(Text(verdict.critique))
     out.print(tree)
+    _print_conversation(trace)
+
+
+def _print_conversation(trace) -> None:
+    """The model's turns, as a conversation (nothing for the offline policy)."""
+    from scrutiny.traces import conversation
+
+    turns = conversation(trace)
+    if not turns:
+        return
+    out.print("[bold]model conversation[/bold]")
+    for turn in turns:
+        extra = f" [{_n(turn.images, 'image')}]" if turn.images else ""
+        text = turn.text if len(turn.text) <= 600 else turn.text[:600] + "…"
+        out.print(f"{turn.role}{extra}: ", style="bold", end="", highlight=False)
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+        for call in turn.tool_calls:
+            out.print(f"  → {call}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _summary(output: dict | None, limit: int = 100) -> str:
@@ -886,9 +925,17 @@ def skills_diff(
 
     old, new = resolve(a), resolve(b)
     changed = False
+
+    def text(library: SkillLibrary, name: str) -> str:
+        # keys sorted: a difference only in the order of keys (a weights dict) is no difference
+        return (
+            json.dumps(library.skills[name].model_dump(mode="json"), indent=1, sort_keys=True)
+            if name in library.skills
+            else ""
+        )
+
     for name in sorted(set(old.skills) | set(new.skills)):
-        before = old.skills[name].model_dump_json(indent=1) if name in old.skills else ""
-        after = new.skills[name].model_dump_json(indent=1) if name in new.skills else ""
+        before, after = text(old, name), text(new, name)
         if before != after:
             changed = True
             print(
@@ -973,7 +1020,9 @@ def skills_evolve(
 @app.command("train")
 @one_line_errors
 def train_cmd(
-    config_path: Annotated[Path, typer.Argument(metavar="CONFIG.toml", help="[grpo], [model] and [reward] settings.")],
+    config_path: Annotated[
+        Path, typer.Argument(metavar="CONFIG.toml", help="\\[grpo], \\[model] and \\[reward] settings.")
+    ],
     resume: Annotated[Optional[Path], typer.Option(help="A checkpoint to resume from.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -1022,7 +1071,8 @@ def serve_cmd(
     tool_parser: Annotated[str, typer.Option(help="vLLM tool-call parser for native tool calls.")] = "hermes",
     health_timeout: Annotated[float, typer.Option(help="Seconds to wait for every /health.")] = 900.0,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the vLLM command lines (one per server) and start nothing.")
+        bool,
+        typer.Option("--dry-run", help="Print the vLLM command lines (one per server) and start nothing."),
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:

@@ -26,6 +26,9 @@ from scrutiny.generators import as_generator
 
 @dataclass
 class RefineResult:
+    """What `refine` found: every round (its prompt, images and verdicts), the best image of all
+    rounds (`best_image`, `best_score`, `best_verdict`, `best_prompt`) and why it stopped."""
+
     prompt: str
     rounds: list[Round]
     best_round: int
@@ -164,6 +167,63 @@ async def arefine(
         store.finish_run(run_id, status, counts=counts, metrics=metrics)
 
 
-def refine(prompt: str, generator: Any, **kwargs: Any) -> RefineResult:
-    """Sync twin of `arefine` (runs on scrutiny's background loop)."""
-    return run_sync(arefine(prompt, generator, **kwargs))
+def refine(
+    prompt: str,
+    generator: Any,
+    *,
+    n: int = 4,
+    rounds: int = 3,
+    threshold: float | None = None,
+    time_budget_s: float | None = None,
+    seed: int = 0,
+    judge: Judge | None = None,
+    reviser: Reviser | None = None,
+    source: ImageInput | None = None,
+    rubric: list[Criterion] | None = None,
+    on_round: Callable[[Round], None] | None = None,
+    run_id: str | None = None,
+) -> RefineResult:
+    """Generate, critique, revise the prompt, regenerate; keep the best image.
+
+    Each round renders `n` images (seeds `seed .. seed + n - 1`), judges them against `prompt`,
+    and rewrites the prompt from the unmet criteria for the next round. It stops when every
+    checkable criterion is met, the best score reaches `threshold`, `rounds` are done, or
+    `time_budget_s` is spent, and never returns worse than the first round's best.
+
+    Args:
+        prompt: what the user wants; every round is judged against it.
+        generator: a diffusers pipeline, a callable `fn(prompt, seed) -> image`, or an object
+            with `agenerate(prompts, seeds)`.
+        n: images per round (best-of-n); `rounds=1` is plain best-of-n.
+        rounds: the most rounds to run.
+        threshold: stop once the best score reaches it.
+        time_budget_s: stop starting new rounds after this many seconds.
+        seed: the first seed; the same seeds every round, so only the prompt changes.
+        judge: the judge (default: offline policy, default store).
+        reviser: writes the revisions (default: `OfflineReviser`; a model reviser with a backend).
+        source: for an edit pipeline, the image to edit (`prompt` is then the instruction).
+        rubric: criteria to judge by instead of synthesizing them from the prompt.
+        on_round: called with each finished round (progress displays).
+        run_id: the run's id in the store (default: a new one); its traces carry it, with the
+            round as their step.
+
+    Returns:
+        A `RefineResult`: `best_image`, `best_score`, `best_prompt`, every round, the stop reason.
+    """
+    return run_sync(
+        arefine(
+            prompt,
+            generator,
+            n=n,
+            rounds=rounds,
+            threshold=threshold,
+            time_budget_s=time_budget_s,
+            seed=seed,
+            judge=judge,
+            reviser=reviser,
+            source=source,
+            rubric=rubric,
+            on_round=on_round,
+            run_id=run_id,
+        )
+    )

@@ -99,6 +99,59 @@ class VerdictDiff:
         }
 
 
+@dataclass
+class Turn:
+    """One turn of a model's conversation in a trace: who spoke, what they said, which tools they called."""
+
+    role: str
+    """system, user, assistant or tool."""
+    text: str
+    tool_calls: list[str]
+    """`name(arguments)` per call, as the model wrote them."""
+    images: int = 0
+    """Images sent in this turn (they travel as references in the trace)."""
+    seq: int = 0
+    """The trace event the turn is in."""
+
+
+def conversation(trace: Trace) -> list[Turn]:
+    """The model's conversation, in order: every request's new messages and every answer. An
+    assistant message sent back in a later request is the earlier answer, shown once."""
+    turns = []
+    for event in trace.events:
+        if event.kind == "model_request":
+            for message in event.data.get("messages", []):
+                if message.get("role") == "assistant":
+                    continue
+                content = message.get("content")
+                images = 0
+                if isinstance(content, list):
+                    images = sum(part.get("type") == "image_url" for part in content)
+                    content = "\n".join(part.get("text", "") for part in content if part.get("type") == "text")
+                turns.append(Turn(message.get("role", "?"), str(content or ""), [], images, event.seq))
+        elif event.kind == "model_response":
+            calls = [f"{c.get('name')}({c.get('arguments')})" for c in event.data.get("tool_calls") or []]
+            turns.append(Turn("assistant", event.data.get("content") or "", calls, 0, event.seq))
+    return turns
+
+
+def parse_when(text: str | None):
+    """An ISO date/time, or an age such as 30m, 2h, 3d, 1w (that long ago); None for None or ""."""
+    from datetime import UTC, datetime, timedelta
+
+    if not text:
+        return None
+    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    if text[:-1].isdigit() and text[-1] in units:
+        return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"cannot read {text!r} as a time: give an ISO date like 2026-11-27 or an age like 2h"
+        ) from None
+
+
 def same_task(a: Verdict, b: Verdict) -> bool:
     return (a.task.kind, a.task.prompt, a.task.candidates, a.task.source) == (
         b.task.kind,
@@ -180,11 +233,11 @@ def export_lines(store: Store, traces: list[Any]) -> Iterator[str]:
         )
 
 
-def import_lines(store: Store, path: Path) -> int:
-    """Read an export into the store; returns how many traces were imported."""
+def import_lines(store: Store, path: Path) -> tuple[int, int]:
+    """Read an export into the store; returns how many traces were new, and how many were already there."""
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
-    count = 0
+    count = known = 0
     for number, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
             continue
@@ -205,9 +258,12 @@ def import_lines(store: Store, path: Path) -> int:
             raise ValueError(f"{path}:{number}: not a valid trace record ({str(e).splitlines()[0]})") from None
         artifacts = {h: base64.b64decode(data) for h, data in record.get("artifacts", {}).items()}
         _check_ids(path, number, trace, verdict, artifacts)
+        if store.has_trace(trace.id):
+            known += 1
+            continue
         store.record_imported(trace, verdict, artifacts)
         count += 1
-    return count
+    return count, known
 
 
 ID = re.compile(r"[0-9a-f]{32}")

@@ -16,17 +16,17 @@ import html
 import json
 import re
 import threading
-from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlparse
 
+from scrutiny.core.overlays import COLORS, Overlay, overlays
 from scrutiny.core.schema import Trace, Verdict
 from scrutiny.memory import Store, StoreError
+from scrutiny.traces import conversation, parse_when
 
 PAGE_SIZE = 25
-COLORS = {"detect": "#e8590c", "ocr": "#1c7ed6", "crop": "#2f9e44", "diff": "#c2255c", "palette": "#7048e8"}
 
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
@@ -42,6 +42,10 @@ pre{background:#fff;border:1px solid #d0d7de;padding:8px;white-space:pre-wrap;ov
 .cols{display:grid;grid-template-columns:1fr 1fr;gap:16px}.pager a{margin-right:12px}
 .legend span{display:inline-block;margin-right:12px;font-size:12px}.tool{margin:6px 0}
 form.filters input{margin-right:8px}details{margin:2px 0}.err{color:#cf222e}
+img.thumb{display:block;border:1px solid #d0d7de}.pager a,.pager b{margin:0 3px}
+li.turn{list-style:none;border-left:3px solid #d0d7de;padding:2px 8px;margin:4px 0;background:#fff}
+li.turn.assistant{border-color:#1c7ed6}li.turn.tool{border-color:#2f9e44}li.turn.system{border-color:#8c959f}
+.said{white-space:pre-wrap;font-family:ui-monospace,monospace;font-size:12px}.call{color:#1c7ed6;font-family:ui-monospace,monospace}
 """
 
 
@@ -64,56 +68,6 @@ def page(title: str, body: str) -> str:
 
 
 # 1. overlays: what the tools found, in the pixel coordinates of each candidate
-
-
-@dataclass
-class Overlay:
-    kind: str
-    box: tuple[float, float, float, float]
-    label: str
-
-
-def overlays(trace: Trace, verdict: Verdict) -> dict[str, list[Overlay]]:
-    """Boxes per image name (`candidate_0`, `source`) from the evidence, crops mapped back."""
-    produced_by: dict[str, Any] = {}  # crop name → the zoom/crop evidence that made it
-    evidence = {e.id: e for e in verdict.evidence}
-    for event in trace.events:
-        if event.kind == "tool_result" and event.data.get("produced"):
-            for name in event.data["produced"]:
-                produced_by[name] = evidence.get(event.data.get("evidence"))
-    found: dict[str, list[Overlay]] = {}
-    for e in verdict.evidence:
-        if e.output is None:
-            continue
-        image = e.arguments.get("image", "")
-        dx = dy = 0.0
-        scale = 1.0
-        if image in produced_by and produced_by[image] is not None:  # a crop: map back onto its image
-            parent = produced_by[image]
-            dx, dy = parent.output["box_px"][0], parent.output["box_px"][1]
-            scale = parent.output.get("scale", 1.0)
-            image = parent.arguments.get("image", image)
-
-        def add(kind: str, box, label: str) -> None:
-            x1, y1, x2, y2 = box
-            found.setdefault(image, []).append(
-                Overlay(kind, (dx + x1 / scale, dy + y1 / scale, dx + x2 / scale, dy + y2 / scale), label)
-            )
-
-        if e.tool == "detect":
-            for d in e.output["detections"]:
-                add("detect", d["box"], f"{d.get('color') or ''} {d['label']}".strip())
-        elif e.tool == "ocr":
-            for line in e.output["lines"]:
-                add("ocr", line["box"], line["text"])
-        elif e.tool in ("crop", "zoom"):
-            add("crop", e.output["box_px"], f"{e.tool} ×{e.output.get('scale', 1):g}")
-        elif e.tool == "diff":
-            for region in e.output["regions"]:
-                add("diff", region, "changed")
-        elif e.tool == "palette" and e.arguments.get("box"):
-            add("palette", e.output["box_px"], "colours")
-    return found
 
 
 def figure(store: Store, name: str, digest: str | None, boxes: list[Overlay]) -> str:
@@ -150,37 +104,148 @@ def page_number(query: dict[str, list[str]]) -> int:
     return int(raw)
 
 
+LIST_FILTERS = {
+    "prompt": "prompt contains",
+    "policy": "policy",
+    "model": "model",
+    "run": "run id",
+    "since": "since (2h, 2026-11-30)",
+    "min": "min score",
+    "max": "max score",
+}
+ORDERS = {"newest": "newest first", "oldest": "oldest first", "best": "best score first", "worst": "worst score first"}
+
+
+def _filters(store: Store, query: dict[str, list[str]]) -> tuple[dict[str, str], dict[str, Any]]:
+    """The list page's query as given (to keep in links) and as `Store.traces` filters."""
+    given = {k: query.get(k, [""])[0].strip() for k in (*LIST_FILTERS, "abstained")}
+    given = {k: v for k, v in given.items() if v}
+
+    def score(key: str) -> float | None:
+        if key not in given:
+            return None
+        try:
+            value = float(given[key])
+        except ValueError:
+            raise BadRequest(f"{LIST_FILTERS[key]} must be a number, got {given[key][:20]!r}") from None
+        if not 0.0 <= value <= 1.0:
+            raise BadRequest(f"{LIST_FILTERS[key]} must be between 0 and 1, got {value}")
+        return value
+
+    try:
+        since = parse_when(given.get("since"))
+    except ValueError as e:
+        raise BadRequest(str(e)) from None
+    abstained = {"yes": True, "no": False}.get(given.get("abstained", ""))
+    run = None
+    if "run" in given:
+        try:
+            run = store.run(given["run"]).id
+        except StoreError as e:
+            raise BadRequest(str(e)) from None
+    filters = {
+        "prompt": given.get("prompt"),
+        "policy": given.get("policy"),
+        "model": given.get("model"),
+        "run_id": run,
+        "since": since,
+        "min_score": score("min"),
+        "max_score": score("max"),
+        "abstained": abstained,
+    }
+    return given, filters
+
+
+def _thumbnail(row) -> str:
+    """The first candidate of a trace, small (the artifact route serves it from the store)."""
+    try:
+        digest = json.loads(row.task_json)["candidates"][0]
+    except (ValueError, KeyError, IndexError):
+        return ""
+    if not re.fullmatch(r"[0-9a-f]{64}", str(digest)):
+        return ""
+    return f'<img class=thumb src="/artifact/{quote(digest)}.png" alt="" loading=lazy height=40>'
+
+
+def _pager(number: int, pages: int, keep: dict[str, str]) -> str:
+    """Numbered pages: the first, the last, and two either side of this one."""
+    shown = sorted({1, pages, *range(max(1, number - 2), min(pages, number + 2) + 1)})
+    links, last = [], 0
+    for k in shown:
+        if k - last > 1:
+            links.append("<span class=none>…</span>")
+        if k == number:
+            links.append(f"<b>{k}</b>")
+        else:
+            links.append(f'<a href="/?{esc(urlencode({**keep, "page": k}, doseq=True))}">{k}</a>')
+        last = k
+    prev = f'<a rel=prev href="/?{esc(urlencode({**keep, "page": number - 1}))}">← newer</a>' if number > 1 else ""
+    following = (
+        f'<a rel=next href="/?{esc(urlencode({**keep, "page": number + 1}))}">older →</a>' if number < pages else ""
+    )
+    return f"<p class=pager>{prev} {' '.join(links)} {following}</p>"
+
+
 def list_page(store: Store, query: dict[str, list[str]]) -> str:
     number = page_number(query)
-    prompt = query.get("prompt", [""])[0] or None
-    policy = query.get("policy", [""])[0] or None
-    filters = {"prompt": prompt, "policy": policy}
+    order = query.get("sort", ["newest"])[0] or "newest"
+    if order not in ORDERS:
+        raise BadRequest(f"sort must be one of {', '.join(ORDERS)}, got {order[:20]!r}")
+    given, filters = _filters(store, query)
+    pins = query.get("pin", [])
+    if any(not re.fullmatch(r"[0-9a-f]{32}", p) for p in pins) or len(pins) > 2:
+        raise BadRequest("pin takes up to two trace ids (32 hex digits)")
     total = store.count_traces(**filters)
-    rows = store.traces(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, **filters)
-    verdicts = store.verdicts_by_id([r.verdict_id for r in rows if r.verdict_id])
+    pages = max(1, -(-total // PAGE_SIZE))
+    keep = {**given, **({"sort": order} if order != "newest" else {})}
+    link = {**keep, **({"pin": pins} if pins else {})}  # pinned traces follow every link, for comparing across pages
+    inputs = "".join(
+        f'<input name={name} placeholder="{esc(label)}" value="{esc(given.get(name, ""))}" size=14>'
+        for name, label in LIST_FILTERS.items()
+    )
+    abstained = "".join(
+        f"<option value={v}{' selected' if given.get('abstained', '') == v else ''}>{label}</option>"
+        for v, label in (("", "all verdicts"), ("no", "decided only"), ("yes", "abstentions only"))
+    )
+    sorts = "".join(
+        f"<option value={k}{' selected' if k == order else ''}>{label}</option>" for k, label in ORDERS.items()
+    )
     body = [
-        f'<h1>Traces</h1><form class=filters method=get action="/">'
-        f'<input name=prompt placeholder="prompt contains" value="{esc(prompt or "")}">'
-        f'<input name=policy placeholder=policy value="{esc(policy or "")}"><button>filter</button></form>'
-        f'<form method=get action="/compare"><p>{total} traces · page {number} of {max(1, -(-total // PAGE_SIZE))} '
-        f"<button id=compare>compare the two ticked</button></p>"
-        "<table id=traces><tr><th></th><th>trace</th><th>when</th><th>kind</th><th>policy</th><th>scores</th><th>prompt</th></tr>"
+        f'<h1>Traces</h1><form class=filters method=get action="/">{inputs}'
+        f"<select name=abstained>{abstained}</select><select name=sort>{sorts}</select><button>filter</button></form>"
     ]
+    if number > pages:
+        body.append(
+            f"<p class=err>there is no page {number}: {total} trace{'s' if total != 1 else ''} make {pages} "
+            f'page{"s" if pages != 1 else ""}; <a href="/?{esc(urlencode({**keep, "page": pages}))}">the last page</a></p>'
+        )
+        return page("traces", "".join(body))
+    rows = store.traces(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, order=order, **filters)
+    verdicts = store.verdicts_by_id([r.verdict_id for r in rows if r.verdict_id])
+    body.append(
+        f'<form id=compare-form method=get action="/compare"><p>{total} trace{"s" if total != 1 else ""} · '
+        f"page {number} of {pages} <button id=compare>compare the two ticked</button> "
+        "<span class=none>(tick two here, or pin one and tick one on another page)</span></p>"
+        + "".join(f'<input type=hidden name=t value="{esc(p)}">' for p in pins)
+        + "<table id=traces><tr><th></th><th></th><th>trace</th><th>when</th><th>kind</th><th>policy</th><th>scores</th><th>prompt</th></tr>"
+    )
     for r in rows:
         v = verdicts.get(r.verdict_id)
         scores = " ".join(fmt(s) for s in v.scores) if v else '<span class="none">no verdict</span>'
+        if r.id in pins:
+            others = [p for p in pins if p != r.id]
+            pin = f'<a class=pinned href="/?{esc(urlencode({**keep, "page": number, "pin": others}, doseq=True))}">pinned ✕</a>'
+            tick = ""
+        else:
+            pin = f'<a class=pin href="/?{esc(urlencode({**keep, "page": number, "pin": [*pins, r.id]}, doseq=True))}">pin</a>'
+            tick = f'<input type=checkbox name=t value="{esc(r.id)}">'
         body.append(
-            f'<tr><td><input type=checkbox name=t value="{esc(r.id)}"></td><td><a class=trace href="/trace/{quote(r.id)}">{esc(r.id[:12])}</a></td>'
+            f"<tr><td>{tick} {pin if len(pins) < 2 or r.id in pins else ''}</td><td>{_thumbnail(r)}</td>"
+            f'<td><a class=trace href="/trace/{quote(r.id)}">{esc(r.id[:12])}</a></td>'
             f"<td>{r.created_at:%Y-%m-%d %H:%M:%S}</td><td>{esc(r.kind)}</td><td>{esc(r.policy)}{'/' + esc(r.model) if r.model else ''}</td>"
             f"<td class=score>{scores}</td><td>{esc(r.prompt)}</td></tr>"
         )
-    body.append("</table></form><p class=pager>")
-    keep = {k: v for k, v in (("prompt", prompt), ("policy", policy)) if v}
-    if number > 1:
-        body.append(f'<a rel=prev href="/?{urlencode({**keep, "page": number - 1})}">← newer</a>')
-    if number * PAGE_SIZE < total:
-        body.append(f'<a rel=next href="/?{urlencode({**keep, "page": number + 1})}">older →</a>')
-    body.append("</p>")
+    body.append("</table></form>" + _pager(number, pages, link))
     return page("traces", "".join(body))
 
 
@@ -226,6 +291,9 @@ def trace_section(store: Store, trace: Trace, verdict: Verdict | None) -> str:
     parts.append(f"<h3>Critique</h3><pre class=critique>{esc(verdict.critique)}</pre>")
     # tool calls and model messages, in order
     parts.append("<h3>Steps</h3><ol class=steps>")
+    turns_by_event: dict[int, list] = {}
+    for turn in conversation(trace):
+        turns_by_event.setdefault(turn.seq, []).append(turn)
     for event in trace.events:
         if event.kind == "tool_call":
             args = ", ".join(f"{k}={json.dumps(v)}" for k, v in event.data.get("arguments", {}).items())
@@ -242,7 +310,9 @@ def trace_section(store: Store, trace: Trace, verdict: Verdict | None) -> str:
                 if h
             )
             parts.append(f"{error}<details><summary>output</summary><pre>{esc(output)}</pre></details>{crops}</li>")
-        elif event.kind in ("model_request", "model_response", "parse_failure", "repair", "retry"):
+        elif event.kind in ("model_request", "model_response"):
+            parts.append("".join(_turn_html(t) for t in turns_by_event.get(event.seq, [])))
+        elif event.kind in ("parse_failure", "repair", "retry"):
             parts.append(
                 f'<li class="model"><b>{esc(event.kind)}</b><pre>{esc(json.dumps(event.data, indent=1))}</pre></li>'
             )
@@ -252,6 +322,14 @@ def trace_section(store: Store, trace: Trace, verdict: Verdict | None) -> str:
         parts.append('<li class="none">no model messages (offline policy)</li>')
     parts.append("</ol>")
     return "".join(parts)
+
+
+def _turn_html(turn) -> str:
+    """One turn of the model's conversation: who, what (newlines kept), the tools it called."""
+    images = f" <span class=none>[{turn.images} image{'s' if turn.images != 1 else ''}]</span>" if turn.images else ""
+    calls = "".join(f"<div class=call>→ {esc(c)}</div>" for c in turn.tool_calls)
+    text = f"<div class=said>{esc(turn.text)}</div>" if turn.text else ""
+    return f'<li class="model turn {esc(turn.role)}"><b>{esc(turn.role)}</b>{images}{text}{calls}</li>'
 
 
 def coverage_section(verdict: Verdict) -> str:

@@ -254,7 +254,7 @@ def tiny_sd3():
         use_quant_conv=False,
         use_post_quant_conv=False,
     )
-    return diffusers.StableDiffusion3Pipeline(
+    pipe = diffusers.StableDiffusion3Pipeline(
         transformer=transformer,
         scheduler=diffusers.FlowMatchEulerDiscreteScheduler(),
         vae=vae,
@@ -265,6 +265,9 @@ def tiny_sd3():
         text_encoder_3=transformers.T5EncoderModel(t5),
         tokenizer_3=_word_tokenizer(16),
     )
+    for module in (pipe.vae, pipe.text_encoder, pipe.text_encoder_2, pipe.text_encoder_3, pipe.transformer):
+        module.eval()  # as from_pretrained gives them: built from config they start in train mode (dropout on)
+    return pipe
 
 
 CHROMIUM = shutil.which("chromium")

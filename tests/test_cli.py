@@ -85,7 +85,9 @@ def test_rubric_file_overrides_synthesis(images, tmp_path):
         (["judge", "{typo}", "-p", "x", "--rubric", "nope.yaml"], "rubric file nope.yaml does not exist"),
         (["rank", "{one}", "-p", "x"], "rank needs at least two images"),
         (["traces", "show", "ffffff"], "no trace with id 'ffffff'"),
-        (["judge", "{typo}", "-p", "x", "--backend", "http://127.0.0.1:9", "--model", "m"], "no endpoint answered"),
+        (["judge", "{typo}", "-p", "x", "--backend", "http://127.0.0.1:9", "--model", "m"], "connection refused"),
+        (["judge", "{typo}", "-p", "x", "--backend", "notaurl", "--model", "m"], "is not a server URL"),
+        (["traces", "list", "--page", "5"], "there is no page 5"),
     ],
 )
 def test_errors_are_one_line_and_a_nonzero_exit(images, args, message, monkeypatch):
@@ -126,3 +128,17 @@ def test_traces_list_and_show(images):
     assert as_json["verdict"]["id"] == verdict["id"] and as_json["trace"]["events"]
     table = run("traces", "list", "--prompt", "OPEN 24")
     assert verdict["trace_id"][:12] in table.stdout
+
+
+def test_help_and_messages_read_as_english(images, tmp_path):
+    assert "<bool>" not in run("judge", "--help").output  # a flag has no type
+    assert "[grpo], [model] and [reward]" in run("train", "--help").output  # brackets are not markup
+    replay_help = run("traces", "replay", "--help").output
+    assert "history" in replay_help and "--versions" not in replay_help
+    verdict = json.loads(run("judge", images["one"], "-p", "two red circles", "--json").stdout)
+    assert any("found 1 red circle," in s["rationale"] for s in verdict["criteria"])  # not "1 red circles"
+    run("judge", images["typo"], "-p", SIGN)
+    run("traces", "export", "--out", tmp_path / "t.jsonl")
+    again = run("traces", "import", tmp_path / "t.jsonl")
+    assert "nothing new" in again.output and "2 traces" in again.output
+    assert "no differences" in run("skills", "diff", "builtin").output

@@ -305,3 +305,29 @@ def test_a_backend_that_keeps_failing_is_an_abstention_with_its_reason(server, s
     judge.config = replace(judge.config, backend_errors="raise")
     with pytest.raises(BackendError):
         judge.judge(fitted_sign("OPEN 24 HOURS"), SIGN)
+
+
+def test_the_conversation_reads_as_turns_in_the_viewer_and_traces_show(server, store, capsys):
+    from scrutiny.traces import conversation
+    from scrutiny.viewer import trace_page
+
+    server.push(
+        Reply(tool_calls=[{"name": "ocr", "arguments": {"image": "candidate_0"}}]),
+        Reply(content="Seen enough.\nThe sign is misspelled."),
+        final({"text_1": 2, "style_1": 4}),
+    )
+    verdict = judge_with(server, store).judge(fitted_sign("OPNE 24 HOURS"), SIGN, rubric=RUBRIC)
+    trace = store.trace(verdict.trace_id)
+    turns = conversation(trace)
+    roles = [t.role for t in turns]
+    assert roles[:3] == ["system", "user", "assistant"] and "tool" in roles
+    assert turns[1].images == 1 and turns[2].tool_calls == ['ocr({"image": "candidate_0"})']
+    assert sum(t.role == "assistant" for t in turns) == 3  # each answer once, not again in the next request
+    page = trace_page(store, trace.id)
+    assert 'class="model turn assistant"' in page and "→ ocr(" in page and "Seen enough.\nThe sign" in page
+    assert '{"messages"' not in page  # not raw JSON
+    from scrutiny.cli import _print_conversation
+
+    _print_conversation(trace)
+    printed = capsys.readouterr().out
+    assert "model conversation" in printed and "assistant: Seen enough." in printed and '→ ocr({"image"' in printed

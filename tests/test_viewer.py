@@ -80,6 +80,43 @@ def test_paging_and_filtering(site, browser):
     assert page.locator("#traces tr").count() == 3 + 1
 
 
+def test_filters_sorting_thumbnails_and_numbered_pages(site, browser):
+    url, verdicts = site
+    page = browser.new_page()
+    page.goto(url + "/?min=0.9&sort=best")
+    scores = [float(s.split()[0]) for s in page.locator("#traces td.score").all_inner_texts()]
+    assert scores and min(scores) >= 0.9 and scores == sorted(scores, reverse=True)
+    page.goto(url + "/?sort=worst")
+    assert page.locator("#traces img.thumb").count() == PAGE_SIZE  # the first candidate of each
+    pager = page.inner_text("p.pager")
+    assert "1" in pager and "2" in pager and page.locator("p.pager a[rel=next]").count() == 1
+    page.select_option("select[name=abstained]", "yes")
+    page.click("form.filters button")
+    page.wait_for_load_state()
+    assert "abstained=yes" in page.url and "0 traces" in page.inner_text("main")  # every verdict here decided
+    page.goto(url + "/?page=9")
+    assert "there is no page 9" in page.inner_text("main")
+    page.click("text=the last page")
+    assert "page 2 of 2" in page.inner_text("main")
+
+
+def test_compare_across_pages_by_pinning(site, browser):
+    url, verdicts = site
+    page = browser.new_page()
+    first = verdicts[0].trace_id  # the oldest: on the last page
+    page.goto(url + "/?page=2")
+    page.click(f'tr:has(a[href="/trace/{first}"]) a.pin')
+    page.wait_for_load_state()
+    assert "pinned" in page.inner_text("#traces")
+    page.click("p.pager a:text('1')")
+    page.wait_for_load_state()
+    newest = page.locator("#traces input[type=checkbox]").first
+    newest.check()
+    page.click("#compare")
+    page.wait_for_load_state()
+    assert page.locator("section").count() == 2 and first in page.inner_text("main")
+
+
 def test_compare_two_traces_side_by_side(site, browser):
     url, verdicts = site
     page = browser.new_page(viewport={"width": 1400, "height": 900})

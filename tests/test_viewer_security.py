@@ -69,7 +69,7 @@ def test_strict_queries_and_hosts(hostile):
     assert get(url, "/", host="evil.example:80")[0] == 403  # DNS rebinding
     assert get(url, "/", host="localhost")[0] == 200
     status, body = get(url, "/?prompt=" + urllib.parse.quote("50%"))
-    assert status == 200 and "1 traces" in body  # "%" is a character, not a wildcard
+    assert status == 200 and "1 trace ·" in body  # "%" is a character, not a wildcard
     trace_id = verdicts[0].trace_id
     assert get(url, "/trace/" + "".join(f"%{ord(c):02x}" for c in trace_id))[0] == 200  # URL-decoded
 

@@ -47,7 +47,9 @@ class SD3FlowPolicy:
         self.latent_shape = (pipe.transformer.config.in_channels, height // factor, width // factor)
         for module in (pipe.vae, pipe.text_encoder, pipe.text_encoder_2, pipe.text_encoder_3):
             if module is not None:
-                module.requires_grad_(False)
+                # frozen, and in eval mode: a text encoder with dropout on (a model built from config
+                # starts in train mode) encodes a prompt differently at sampling and at the recompute
+                module.requires_grad_(False).eval()
 
     @torch.no_grad()
     def condition(self, prompts: list[str]) -> SD3Condition:
@@ -101,7 +103,7 @@ class UNetDDIMPolicy:
         self.guidance_scale = guidance_scale
         self.latent_shape = (pipe.unet.config.in_channels, height // factor, width // factor)
         for module in (pipe.vae, pipe.text_encoder):
-            module.requires_grad_(False)
+            module.requires_grad_(False).eval()  # frozen and deterministic (see SD3FlowPolicy)
 
     def ddim_schedule(self, steps: int) -> list[tuple[int, float, float]]:
         from diffusers import DDIMScheduler

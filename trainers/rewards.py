@@ -207,6 +207,10 @@ class GroupRewards:
     """[G, G] points image i earned against image j (1 win, 0.5 tie or abstain, 0 loss), NaN if unpaired."""
     verdicts: list[Verdict]
 
+    def __repr__(self) -> str:
+        shown = ", ".join("nan" if np.isnan(r) else f"{r:.3f}" for r in self.rewards)
+        return f"GroupRewards(rewards=[{shown}], {len(self.verdicts)} comparisons)"
+
 
 @dataclass
 class JudgeReward:
@@ -227,6 +231,9 @@ class JudgeReward:
     concurrency: int = 8
 
     def rubric_for(self, prompt: str) -> list[Criterion] | None:
+        """The rubric a prompt is judged by: the fixed one, the synthesized one with the guards
+        (less the blank-canvas guard where the prompt asks only for plain content), or None (the
+        judge synthesizes it)."""
         if self.rubric is not None:
             return self.rubric
         if not self.guards:

@@ -17,7 +17,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 SCHEMA_VERSION = 2
 """2: `Criterion.check` (a typed union) and `Criterion.met` replace `Criterion.params`; version-1 records
@@ -313,6 +313,9 @@ class Evidence(Model):
 
 
 class CriterionScore(Model):
+    """One criterion's score for one candidate: the score (None: not checked, see `rationale`), the
+    evidence ids it rests on, and why."""
+
     criterion: str
     candidate: int
     score: Score = None
@@ -390,6 +393,26 @@ class Verdict(Model):
     @classmethod
     def _check_scores(cls, values: list[Score]) -> list[Score]:
         return [check_score(v) for v in values]
+
+    _store: Any = PrivateAttr(default=None)
+    """The store holding this verdict's images and trace (set by the judge that made it), for display."""
+
+    def __repr__(self) -> str:
+        from scrutiny.core.display import short_repr
+
+        return short_repr(self)
+
+    def _repr_html_(self) -> str:
+        from scrutiny.core.display import verdict_html
+
+        return verdict_html(self)
+
+    def show(self, width: int = 512):
+        """The candidates side by side with the tools' boxes and each candidate's score drawn on them
+        (a PIL image: a notebook displays it). Images not in the store are drawn as grey placeholders."""
+        from scrutiny.core.display import draw
+
+        return draw(self, width)
 
     @property
     def score(self) -> Score:

@@ -1,0 +1,36 @@
+"""A verdict for people: a short repr, rich HTML in notebooks, a drawing with the boxes."""
+
+import numpy as np
+
+from scrutiny import Judge, JudgeConfig, Store, Verdict
+from scrutiny.testing.scenes import fitted_sign, preference_pairs
+
+
+def test_a_verdict_shows_itself_briefly_richly_and_drawn(tmp_path):
+    judge = Judge(store=Store(home=tmp_path), config=JudgeConfig(cache=False))
+    verdict = judge.judge(fitted_sign("OPNE NOW"), 'A sign that says "OPEN NOW"')
+    text = repr(verdict)
+    assert text.startswith("Verdict(score=0.") and "criteria checked" in text and len(text) < 200
+    page = verdict._repr_html_()
+    assert page.count("data:image/png;base64,") == 1 and "<rect" in page  # the image, with the OCR boxes
+    assert "The image shows the text &quot;OPEN NOW&quot;, spelled exactly" in page and "OCR read" in page  # escaped
+    drawing = verdict.show(width=300)
+    assert drawing.size[0] == 300 and np.asarray(drawing).std() > 0
+
+
+def test_an_edit_draws_source_and_candidates_and_a_foreign_verdict_still_shows(tmp_path):
+    pair = preference_pairs("edit", 1, seed=1)[0]
+    verdict = Judge(store=Store(home=tmp_path)).edit(pair.source, [pair.better, pair.worse], pair.prompt)
+    assert "scores=[" in repr(verdict) and "preferred=0" in repr(verdict)
+    assert verdict.show(width=200).size[0] == 3 * 200 + 2 * 8  # source, then the two edits
+    foreign = Verdict.model_validate_json(verdict.model_dump_json())  # read from a file: no store
+    assert "image not in the store" in foreign._repr_html_() and foreign.show(width=100).size[0] == 316
+
+
+def test_group_rewards_print_short(store):
+    from scrutiny.core.aio import run_sync
+    from scrutiny.trainers.rewards import JudgeReward
+
+    images = [fitted_sign("OPEN"), fitted_sign("OPNE"), fitted_sign("SHUT")]
+    group = run_sync(JudgeReward(judge=Judge(store=store)).ascore_group('The word "OPEN"', images))
+    assert repr(group).startswith("GroupRewards(rewards=[") and len(repr(group)) < 120
