@@ -55,13 +55,17 @@ def main() -> None:
     engine_s = time.perf_counter() - start
 
     with tempfile.TemporaryDirectory() as home:
-        reward = JudgeReward(judge=Judge(store=Store(home=home), config=JudgeConfig(cache=False, max_steps=1)))
+        reward = JudgeReward(
+            judge=Judge(store=Store(home=home), config=JudgeConfig(cache=False, max_steps=1, unchecked="omit"))
+        )
         reward_fn = flow_grpo_reward(reward)
         reward_fn(batch[:1], prompts[:1], [{}])
         start = time.perf_counter()
         scores, info = reward_fn(batch, prompts, [{}] * len(prompts), only_strict=True)
         reward_s = time.perf_counter() - start
-        closer = flow_grpo_reward(JudgeReward(judge=Judge(store=reward.judge.store, config=JudgeConfig(cache=False))))
+        closer = flow_grpo_reward(
+            JudgeReward(judge=Judge(store=reward.judge.store, config=JudgeConfig(cache=False, unchecked="omit")))
+        )
         start = time.perf_counter()
         closer(batch, prompts, [{}] * len(prompts))
         closer_s = time.perf_counter() - start

@@ -248,3 +248,17 @@ def test_reward_hacks_do_not_outscore_a_faithful_image(store):
     scores = guarded.score([faithful, *hacks.values()], [prompt] * 4)
     for name, score in zip(hacks, scores[1:]):
         assert scores[0] > score + 0.1, name
+
+
+def test_a_long_prompts_unchecked_nouns_do_not_shrink_the_reward(store):
+    """Twenty nouns no tool can see are left out of the reward (the default reward judge omits
+    them), so a correct sign scores near the top of the range and its typo visibly lower."""
+    prompt = (
+        'A weathered wooden sign that says "FRESH BREAD" hangs above a rustic bakery door, with baskets of '
+        "loaves, a chalkboard menu, flower pots and warm morning light on cobblestones"
+    )
+    reward = JudgeReward(judge=Judge(store=store, config=JudgeConfig(cache=False, unchecked="omit")))
+    right, typo = reward.score([fitted_sign("FRESH BREAD"), fitted_sign("FRESH BRAED")], [prompt] * 2)
+    assert right > 0.7 and right - typo > 0.05
+    default = JudgeReward()
+    assert default.judge.config.unchecked == "omit"

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from scrutiny.agents.rubric import SHAPE_SYNONYMS, synthesize
-from scrutiny.api import Judge
+from scrutiny.api import Judge, JudgeConfig
 from scrutiny.core.aio import bounded_map, run_sync
 from scrutiny.core.images import ImageError, load_image
 from scrutiny.core.schema import AttributeCheck, Criterion, ObjectCheck, QualityCheck, RelationCheck, TextCheck, Verdict
@@ -217,14 +217,19 @@ class JudgeReward:
     """A scrutiny judge as a reward model.
 
     Args:
-        judge: the judge to use (default: the offline policy with the default store).
+        judge: the judge to use (default: the offline policy with the default store, and
+            `unchecked="omit"`: a criterion no tool can check is left out of the reward rather than
+            counted as unmet. It is the same for every sample of a prompt, so advantages are the
+            same either way, but counted as unmet, the twenty unchecked nouns of a long prompt
+            shrink a sign's reward to a twentieth of its range, and a weighted mix with other
+            rewards (`multi_score`) would all but ignore it. With nothing checked it abstains.)
         name: the reward's name in logs and in TRL's metrics.
         guards: add the reward-hacking guard criteria (`GUARDS`) to every synthesized rubric.
         rubric: a fixed rubric instead of synthesis (then `guards` is ignored).
         concurrency: judgments in flight at once.
     """
 
-    judge: Judge = field(default_factory=Judge)
+    judge: Judge = field(default_factory=lambda: Judge(config=JudgeConfig(unchecked="omit")))
     name: str = "scrutiny"
     guards: bool = False
     rubric: list[Criterion] | None = None
