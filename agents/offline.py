@@ -493,7 +493,7 @@ def _score_absent(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
 
 
 def counted(n: int, check: ObjectCheck) -> str:
-    """"1 red circle", "3 red circles": the prompt's phrase with its head word in the right number."""
+    """ "1 red circle", "3 red circles": the prompt's phrase with its head word in the right number."""
     phrase = check.phrase or check.object
     words = phrase.split()
     if not words or not check.object:

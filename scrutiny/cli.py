@@ -1033,23 +1033,31 @@ def train_cmd(
     if resume is not None:
         trainer.load(resume)
     freeze_gc()  # the models are loaded: the collector need not walk them every full collection
-    from rich.progress import Progress
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(disable=as_json, console=err) as bar:
+    from scrutiny.trainers.grpo import reward_curve, sample_grid
+
+    folder = curve_path.parent
+    before = sample_grid(trainer, folder / f"samples-step-{trainer.step_index:06d}.png")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, disable=as_json, console=err) as bar:
         task = bar.add_task("GRPO", total=trainer.config.steps, completed=trainer.step_index)
 
         def progress(metrics: dict) -> None:
             bar.update(task, advance=1, description=f"GRPO reward {metrics['reward_mean']:.3f}")
 
         history = trainer.train(progress=progress)
-    from scrutiny.trainers.grpo import reward_curve
-
-    reward_curve(history, curve_path)
+    after = sample_grid(trainer, folder / f"samples-step-{trainer.step_index:06d}.png")
+    reward_curve(history, curve_path, title=f"GRPO run {trainer.run_id}: mean reward per step")
+    files = {"curve": str(curve_path), "samples_before": str(before), "samples_after": str(after)}
     if as_json:
-        print(json.dumps({"run_id": trainer.run_id, "history": history, "curve": str(curve_path)}, indent=2))
+        print(json.dumps({"run_id": trainer.run_id, "history": history, **files}, indent=2))
         return
     first, last = history[0]["reward_mean"], history[-1]["reward_mean"]
-    print(f"{len(history)} steps: mean reward {first:.3f} → {last:.3f}; curve {curve_path}; run {trainer.run_id}")
+    print(
+        f"{len(history)} steps: mean reward {first:.3f} → {last:.3f}; curve {curve_path}; "
+        f"samples before {before.name} and after {after.name}; run {trainer.run_id}"
+    )
 
 
 @app.command("serve")

@@ -202,6 +202,11 @@ rubric = [{{statement = "The square is red", dimension = "color", params = {{col
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert len(report["history"]) == 2 and (tmp_path / "out" / "reward_curve.png").is_file()
+    from PIL import Image
+
+    before, after = (Image.open(report[k]) for k in ("samples_before", "samples_after"))  # fixed seeds, 8 each
+    assert before.size == after.size == (800, 116) and report["samples_before"].endswith("samples-step-000000.png")
+    assert report["samples_after"].endswith("samples-step-000002.png")
     assert (tmp_path / "out" / "step-000002.pt").is_file()
     from scrutiny.memory import Store
 

@@ -420,26 +420,60 @@ class GRPOTrainer:
         torch.set_rng_state(saved["rng"]["torch"])
 
 
-def reward_curve(history: list[dict[str, float]], path: str | Path, size: tuple[int, int] = (640, 360)) -> Path:
-    """A PNG of the mean reward per step (drawn with Pillow: no plotting library needed)."""
+def reward_curve(
+    history: list[dict[str, float]], path: str | Path, size: tuple[int, int] = (640, 360), title: str = ""
+) -> Path:
+    """A PNG of the mean reward per step, labelled: title, reward axis, first and last step
+    (drawn with Pillow: no plotting library needed)."""
     from PIL import Image, ImageDraw
 
-    values = [h["reward_mean"] for h in history if math.isfinite(h["reward_mean"])]
+    steps = [(k + 1, h["reward_mean"]) for k, h in enumerate(history) if math.isfinite(h["reward_mean"])]
     image = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(image)
-    left, top, right, bottom = 50, 20, size[0] - 20, size[1] - 40
+    left, top, right, bottom = 60, 30, size[0] - 20, size[1] - 45
     draw.rectangle((left, top, right, bottom), outline=(180, 180, 180))
-    if values:
+    draw.text((left, 8), title or "GRPO: mean reward per step", fill="black")
+    draw.text((4, (top + bottom) // 2), "mean\nreward", fill=(90, 90, 90))
+    if steps:
+        values = [v for _, v in steps]
         low, high = min(values), max(values)
         span = (high - low) or 1.0
+        first, last = steps[0][0], steps[-1][0]
         points = [
-            (left + (right - left) * i / max(len(values) - 1, 1), bottom - (bottom - top) * (v - low) / span)
-            for i, v in enumerate(values)
+            (left + (right - left) * (k - first) / max(last - first, 1), bottom - (bottom - top) * (v - low) / span)
+            for k, v in steps
         ]
         draw.line(points, fill=(28, 126, 214), width=2)
-        draw.text((5, top), f"{high:.3f}", fill="black")
-        draw.text((5, bottom - 10), f"{low:.3f}", fill="black")
-    draw.text((left, bottom + 10), f"mean reward over {len(values)} steps", fill="black")
+        draw.text((8, top), f"{high:.3f}", fill="black")
+        draw.text((8, bottom - 10), f"{low:.3f}", fill="black")
+        draw.text((left, bottom + 6), f"step {first}", fill="black")
+        draw.text((right - 60, bottom + 6), f"step {last}", fill="black")
+    draw.text((left + 120, bottom + 24), f"{len(steps)} steps", fill=(90, 90, 90))
     path = Path(path)
     image.save(path)
+    return path
+
+
+def sample_grid(trainer: GRPOTrainer, path: str | Path, per_prompt: int = 8, seed: int = 1234) -> Path:
+    """A PNG of `per_prompt` samples of each training prompt (a row each), from fixed seeds, so grids
+    saved before and after training show what the policy learned to draw, not only its reward."""
+    from PIL import Image, ImageDraw
+
+    rows = []
+    for prompt in trainer.config.prompts:
+        generator = torch.Generator(device="cpu").manual_seed(seed)
+        with torch.no_grad():
+            images = trainer.sample([prompt] * per_prompt, generator).images
+        pixels = (images.float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        tiles = [Image.fromarray(p).resize((96, 96), Image.Resampling.NEAREST) for p in pixels]
+        row = Image.new("RGB", (per_prompt * 100, 116), "white")
+        for k, tile in enumerate(tiles):
+            row.paste(tile, (k * 100 + 2, 18))
+        ImageDraw.Draw(row).text((4, 2), prompt[:100], fill="black")
+        rows.append(row)
+    grid = Image.new("RGB", (rows[0].width, sum(r.height for r in rows)), "white")
+    for k, row in enumerate(rows):
+        grid.paste(row, (0, k * 116))
+    path = Path(path)
+    grid.save(path)
     return path
