@@ -62,7 +62,7 @@ def fmt(score: float | None) -> str:
 def page(title: str, body: str) -> str:
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{esc(title)} · scrutiny</title>"
-        f'<style>{STYLE}</style></head><body><header><a href="/">scrutiny</a> · traces</header>'
+        f'<style>{STYLE}</style></head><body><header><a href="/">scrutiny</a> · <a href="/">traces</a> · <a href="/label">label</a></header>'
         f"<main>{body}</main></body></html>"
     )
 
@@ -395,6 +395,105 @@ LOOPBACK = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 """Host names the viewer answers to; `make_server(allowed_hosts=...)` adds more (a LAN name)."""
 
 
+def label_page(store: Store, query: dict[str, list[str]]) -> str:
+    """The next item of a labelling queue for this labeller: the prompt and the images, the judge's
+    scores only when asked (`evidence=1`, so labels are not anchored by the judge), and a form whose
+    buttons have access keys: a, b, c, … for the better image, t for a tie, s to skip."""
+    queue = query.get("queue", [""])[0]
+    labeller = query.get("labeller", [""])[0].strip()
+    queues = store.label_queues()
+    if queue not in queues:
+        listed = "".join(
+            f'<li><a href="/label?{esc(urlencode({"queue": q}))}">{esc(q)}</a>: {n} items, {k} labels</li>'
+            for q, (n, k) in sorted(queues.items())
+        )
+        hint = "make one with <code>scrutiny label queue NAME --traces</code>"
+        return page("label", f"<h1>Labelling</h1><ul>{listed or f'<li>no queues yet: {hint}</li>'}</ul>")
+    if not labeller:
+        return page(
+            "label",
+            f"<h1>Labelling: {esc(queue)}</h1><form method=get action=/label>"
+            f'<input type=hidden name=queue value="{esc(queue)}"><input name=labeller placeholder="your name" autofocus>'
+            "<button>start</button></form>",
+        )
+    item, done, total = store.next_label_item(queue, labeller)
+    evidence = query.get("evidence", [""])[0] == "1"
+    keep = {"queue": queue, "labeller": labeller}
+    toggle = urlencode({**keep, **({} if evidence else {"evidence": "1"})})
+    head = (
+        f"<h1>Labelling: {esc(queue)}</h1><p>{esc(labeller)} · {done} of {total} labelled · "
+        f'<a id=evidence href="/label?{esc(toggle)}">{"hide" if evidence else "show"} the judge\'s evidence</a></p>'
+    )
+    if item is None:
+        return page("label", head + "<p>Every item of this queue is labelled. Thank you.</p>")
+    images = json.loads(item.images_json)
+    scores: list[str] = [""] * len(images)
+    if evidence and item.trace_id:
+        try:
+            trace = store.trace(item.trace_id)
+            verdict = store.verdict(trace.verdict_id) if trace.verdict_id else None
+        except StoreError:
+            verdict = None
+        if verdict is not None:
+            scores = [f"judge: {fmt(s)}" for s in verdict.scores] + [""] * (len(images) - len(verdict.scores))
+    letters = "abcdefghij"
+    figures = "".join(
+        f'<figure style="display:inline-block;margin:6px"><img src="/artifact/{quote(h)}.png" alt="{letters[k]}" '
+        f'style="max-width:420px;max-height:420px"><figcaption><b>{letters[k].upper()}</b> {scores[k]}</figcaption></figure>'
+        for k, h in enumerate(images)
+    )
+    source = (
+        f'<figure style="display:inline-block;margin:6px"><img src="/artifact/{quote(item.source)}.png" alt="source" '
+        'style="max-width:420px;max-height:420px"><figcaption>source</figcaption></figure>'
+        if item.source
+        else ""
+    )
+    buttons = "".join(
+        f"<button name=choice value={k} accesskey={letters[k]}>{letters[k].upper()} is better</button> "
+        for k in range(len(images))
+    )
+    return page(
+        "label",
+        head
+        + f"<h2>{esc(item.prompt)}</h2>{source}<div>{figures}</div>"
+        + '<form method=post action="/label">'
+        + "".join(f'<input type=hidden name={k} value="{esc(v)}">' for k, v in {**keep, "item": item.id}.items())
+        + ('<input type=hidden name=evidence value="1">' if evidence else "")
+        + f"{buttons}<button name=choice value=tie accesskey=t>tie</button> "
+        + "<button name=choice value=skip accesskey=s>skip</button></form>"
+        + "<p class=none>keys: A, B, … for the better image · T a tie · S skip · E the judge's evidence</p>"
+        + '<script src="/label.js"></script>',
+    )
+
+
+LABEL_KEYS_JS = """// scrutiny's labelling keys: a, b, c, ... choose an image; t a tie; s skip; e the judge's evidence
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey || event.target.matches("input, textarea")) return;
+  const key = event.key.toLowerCase();
+  const target = key === "e" ? document.getElementById("evidence")
+    : document.querySelector(`button[accesskey="${CSS.escape(key)}"]`);
+  if (target) { event.preventDefault(); target.click(); }
+});
+"""
+"""Served as /label.js (a file of its own, no user data in it): pages carry no inline script."""
+
+
+def record_label(store: Store, form: dict[str, list[str]]) -> str:
+    """Store one label from the /label form; returns where to go next."""
+    fields = {k: (form.get(k, [""])[0]) for k in ("queue", "labeller", "item", "choice", "evidence")}
+    if not fields["labeller"].strip() or not fields["item"].isdigit():
+        raise BadRequest("a label needs a labeller and an item")
+    choice = fields["choice"]
+    if choice != "skip":
+        if choice != "tie" and not choice.isdigit():
+            raise BadRequest(f"choice must be an image index, tie or skip, got {choice[:20]!r}")
+        store.record_label(int(fields["item"]), None if choice == "tie" else int(choice), fields["labeller"].strip())
+    keep = {"queue": fields["queue"], "labeller": fields["labeller"].strip()}
+    if fields["evidence"] == "1":
+        keep["evidence"] = "1"
+    return "/label?" + urlencode(keep)
+
+
 class Handler(BaseHTTPRequestHandler):
     store: Store
 
@@ -415,6 +514,10 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(HTTPStatus.OK, trace_page(self.store, unquote(url.path.removeprefix("/trace/"))))
             elif url.path == "/compare":
                 self._send(HTTPStatus.OK, compare_page(self.store, query))
+            elif url.path == "/label":
+                self._send(HTTPStatus.OK, label_page(self.store, query))
+            elif url.path == "/label.js":
+                self._send(HTTPStatus.OK, LABEL_KEYS_JS, "text/javascript; charset=utf-8")
             elif match := re.fullmatch(r"/artifact/([0-9a-f]{64})\.png", url.path):
                 path = self.store.artifact_path(match.group(1))
                 if not path.exists():
@@ -431,6 +534,34 @@ class Handler(BaseHTTPRequestHandler):
             self._send(
                 HTTPStatus.NOT_FOUND, page("not found", f'<p class=err>{esc(e)}</p><p><a href="/">all traces</a></p>')
             )
+
+    def do_POST(self) -> None:  # noqa: N802
+        """Labels are the one thing the viewer writes: only from its own page (Host and Origin are checked)."""
+        host = (self.headers.get("Host") or "").lower()
+        name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+        origin = (self.headers.get("Origin") or "").lower()
+        if name not in LOOPBACK | self.allowed_hosts or (origin and urlparse(origin).netloc != host):
+            self._send(
+                HTTPStatus.FORBIDDEN, page("forbidden", "<p class=err>labels come only from this viewer's pages</p>")
+            )
+            return
+        if urlparse(self.path).path != "/label":
+            self._send(HTTPStatus.NOT_FOUND, page("not found", "<p class=err>nothing to post here</p>"))
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > 10_000:
+            self._send(HTTPStatus.BAD_REQUEST, page("bad request", "<p class=err>form too large</p>"))
+            return
+        form = parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
+        try:
+            where = record_label(self.store, form)
+        except (BadRequest, StoreError) as e:
+            self._send(HTTPStatus.BAD_REQUEST, page("bad request", f"<p class=err>{esc(e)}</p>"))
+            return
+        self.send_response(HTTPStatus.SEE_OTHER)
+        self.send_header("Location", where)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _send(self, status: HTTPStatus, body: str | bytes, content_type: str = "text/html; charset=utf-8") -> None:
         data = body.encode() if isinstance(body, str) else body
