@@ -143,3 +143,18 @@ def test_a_refine_run_is_recorded_and_its_traces_carry_the_round(judge):
     assert run.kind == "refine" and run.status == "done"
     assert json.loads(run.counts_json)["rounds"] == len(result.rounds) == 2
     assert [judge.store.count_traces(run_id="refine-test", step=k) for k in (0, 1)] == [2, 2]
+
+
+def test_a_generator_from_a_file_or_the_current_folder(tmp_path, monkeypatch):
+    from scrutiny.cli import app
+
+    (tmp_path / "mygen.py").write_text(
+        "from scrutiny.testing.scenes import fitted_sign\n\ndef make(prompt, seed):\n    return fitted_sign('GRAND OPENING')\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    for spec in ("./mygen.py:make", "mygen:make", str(tmp_path / "mygen.py") + ":make"):
+        result = CliRunner().invoke(app, ["refine", "-p", SIGN, "-g", spec, "--n", "1", "--rounds", "1", "--json"])
+        assert result.exit_code == 0, (spec, result.output)
+        assert json.loads(result.stdout)["best_score"] > 0.5
+    missing = CliRunner().invoke(app, ["refine", "-p", SIGN, "-g", "./nope.py:make"])
+    assert missing.exit_code == 2 and "no file" in missing.output
