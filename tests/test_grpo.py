@@ -140,6 +140,20 @@ def test_resume_reproduces_the_next_step_exactly(pretrained, tmp_path):
     assert got["loss"] == expected["loss"] and got["reward_mean"] == expected["reward_mean"] and got["step"] == 2
 
 
+def test_resume_in_the_middle_of_an_accumulated_update(pretrained, tmp_path):
+    straight = trainer(pretrained, gradient_accumulation=2)
+    straight.train_step()  # gradients pending: the update comes after the next step
+    straight.save(tmp_path / "ckpt.pt")
+    straight.train_step()
+    resumed = trainer(pretrained, gradient_accumulation=2)
+    resumed.load(tmp_path / "ckpt.pt")
+    resumed.train_step()
+    assert resumed.updates == straight.updates == 1
+    for (name, a), b in zip(straight.policy.model.named_parameters(), resumed.policy.model.parameters(), strict=True):
+        if a.requires_grad:
+            torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
 @pytest.mark.slow
 def test_mean_reward_rises_on_a_toy_reward(pretrained, tmp_path):
     t = trainer(pretrained, beta=0.0, steps=25)
@@ -293,3 +307,47 @@ def test_the_example_rubric_pays_for_a_red_shape_not_a_red_field(store):
     frame = scene(lambda d: (d.rectangle((8, 8, 119, 119), fill=red), d.ellipse((30, 30, 95, 95), fill="black")))
     blue = scene(lambda d: d.rectangle((40, 40, 80, 80), fill=(20, 20, 230)))
     assert square == 1.0 and field <= blue < frame < square
+
+
+@pytest.mark.parametrize(("accumulate", "updates"), [(1, 4), (2, 2), (3, 1)])
+def test_gradient_accumulation_counts_training_steps(pretrained, accumulate, updates):
+    t = trainer(pretrained, steps=4, gradient_accumulation=accumulate)
+    changes = []
+    for _ in range(4):
+        before = {n: p.detach().clone() for n, p in t.policy.model.named_parameters() if p.requires_grad}
+        metrics = t.train_step()
+        moved = any(not torch.equal(before[n], p) for n, p in t.policy.model.named_parameters() if p.requires_grad)
+        changes.append(moved)
+        assert metrics["updated"] == float(moved)
+    assert t.updates == updates and sum(changes) == updates  # an update every `accumulate` steps, no other
+
+
+def test_lora_adapts_the_attention_projections_of_a_diffusers_model(tiny_sd3, pretrained):
+    from scrutiny.trainers.grpo import lora_targets
+
+    targets = lora_targets(tiny_sd3.transformer)
+    assert targets and all(
+        t.rsplit(".", 1)[-1] in ("to_q", "to_k", "to_v", "0", "add_q_proj", "add_k_proj", "add_v_proj", "to_add_out")
+        for t in targets
+    )
+    assert not any("time_text_embed" in t or "pos_embed" in t or "proj_out" == t for t in targets)
+    assert lora_targets(pretrained.model)  # a model without attention projections: its Linear layers
+
+
+def test_classifier_free_guidance_trains_the_conditional_branch_only(tiny_sd3):
+    """u + g·(c − u) with u detached has gradient g·∂c: the same ∂c for every guidance scale.
+    Were u trained too, the gradient would be (1 − g)·∂u + g·∂c, and the two would differ."""
+    from scrutiny.trainers.diffusers_policy import SD3FlowPolicy
+
+    torch.manual_seed(0)
+    x = torch.randn(1, 4, 8, 8)
+    grads = []
+    for guidance in (4.5, 2.0):
+        policy = SD3FlowPolicy(tiny_sd3, height=16, width=16, guidance_scale=guidance, max_sequence_length=16)
+        for p in policy.model.parameters():
+            p.requires_grad_(True)
+        policy.model.zero_grad()
+        policy.velocity(x, torch.tensor([0.5]), policy.condition(["a red square"])).sum().backward()
+        grads.append(torch.cat([p.grad.flatten() / guidance for p in policy.model.parameters() if p.grad is not None]))
+        policy.model.zero_grad()
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)

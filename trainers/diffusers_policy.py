@@ -77,6 +77,8 @@ class SD3FlowPolicy:
             return_dict=False,
         )[0]
         unconditional, conditional = both.chunk(2)
+        # as Flow-GRPO: the policy gradient flows through the conditional branch only
+        unconditional = unconditional.detach()
         return unconditional + self.guidance_scale * (conditional - unconditional)
 
     @torch.no_grad()
@@ -134,6 +136,8 @@ class UNetDDIMPolicy:
             torch.cat([x, x]), torch.cat([t, t]), encoder_hidden_states=torch.cat([negative, embeds])
         ).sample
         unconditional, conditional = both.chunk(2)
+        # as Flow-GRPO: the policy gradient flows through the conditional branch only
+        unconditional = unconditional.detach()
         return unconditional + self.guidance_scale * (conditional - unconditional)
 
     @torch.no_grad()

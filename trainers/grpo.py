@@ -54,6 +54,8 @@ class GRPOConfig:
     learning_rate: float = 3e-4
     max_grad_norm: float = 1.0
     gradient_accumulation: int = 1
+    """Training steps (each a full sample batch, every trained transition) whose gradients add up
+    before one optimizer update."""
     advantage_std: Literal["group", "batch"] = "group"
     advantage_clip: float = 5.0
     lora_rank: int = 32
@@ -148,6 +150,18 @@ def _takes_metadata(fn) -> bool:
     return len(positional) >= 3 or any(p.kind == p.VAR_POSITIONAL for p in params)
 
 
+ATTENTION_PROJECTIONS = ("to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj", "add_v_proj", "to_add_out")
+"""Flow-GRPO's LoRA targets: the attention projections of a diffusers transformer or UNet."""
+
+
+def lora_targets(model: torch.nn.Module) -> list[str]:
+    """The modules LoRA adapts: a diffusers model's attention projections (not its time and text
+    embedders, `pos_embed` or norms); any other model's Linear and Conv2d layers."""
+    linear = [n for n, m in model.named_modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
+    attention = [n for n in linear if n.endswith(ATTENTION_PROJECTIONS)]
+    return attention or linear
+
+
 class GRPOTrainer:
     def __init__(
         self,
@@ -166,9 +180,9 @@ class GRPOTrainer:
         self.reward_fn = reward_fn
         self.store = store
         self.run_id = run_id or f"grpo-{config.seed}"
-        self.accelerator = accelerator or Accelerator(
-            gradient_accumulation_steps=config.gradient_accumulation, cpu=not torch.cuda.is_available()
-        )
+        # accumulation is counted here in training steps, not by accelerate in backward calls (one per
+        # transition), so `gradient_accumulation` means what it says
+        self.accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
         self.device = self.accelerator.device
         self._seed(config.seed)
         if not config.full_finetune:
@@ -181,6 +195,8 @@ class GRPOTrainer:
         else:
             self.schedule = sigmas(config.sampling_steps, config.shift, self.device)
         self.step_index = 0
+        self.updates = 0
+        """Optimizer updates made: one per `gradient_accumulation` training steps."""
         self.history: list[dict[str, float]] = []
         self.pool = ThreadPoolExecutor(max_workers=1)  # rewards run while the next group samples
 
@@ -194,11 +210,7 @@ class GRPOTrainer:
     def _add_lora(self) -> None:
         from peft import LoraConfig, get_peft_model
 
-        targets = [
-            name
-            for name, module in self.policy.model.named_modules()
-            if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d))
-        ]
+        targets = lora_targets(self.policy.model)
         config = LoraConfig(
             r=self.config.lora_rank,
             lora_alpha=self.config.lora_alpha,
@@ -325,20 +337,23 @@ class GRPOTrainer:
         condition = self.policy.condition(batch.prompts)
         self.policy.model.train()
         totals = {"loss": 0.0, "ratio": 0.0, "clip_fraction": 0.0, "kl": 0.0}
+        share = len(batch.trained) * c.gradient_accumulation  # the mean over every transition of the update
         for j in range(len(batch.trained)):
-            with self.accelerator.accumulate(self.policy.model):
-                loss, stats = self.loss(batch, advantages, j, condition)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"non-finite loss at step {self.step_index}, transition {j}")
-                self.accelerator.backward(loss / len(batch.trained))
-                totals["loss"] += loss.item() / len(batch.trained)
-                for key, value in stats.items():
-                    totals[key] += value / len(batch.trained)
-        self.accelerator.clip_grad_norm_(
-            [p for p in self.policy.model.parameters() if p.requires_grad], c.max_grad_norm
-        )
-        self.optimizer.step()
-        self.optimizer.zero_grad()
+            loss, stats = self.loss(batch, advantages, j, condition)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite loss at step {self.step_index}, transition {j}")
+            self.accelerator.backward(loss / share)
+            totals["loss"] += loss.item() / len(batch.trained)
+            for key, value in stats.items():
+                totals[key] += value / len(batch.trained)
+        updated = (self.step_index + 1) % c.gradient_accumulation == 0
+        if updated:
+            self.accelerator.clip_grad_norm_(
+                [p for p in self.policy.model.parameters() if p.requires_grad], c.max_grad_norm
+            )
+            self.optimizer.step()
+            self.optimizer.zero_grad()
+            self.updates += 1
         self.policy.model.eval()
         finite = rewards[np.isfinite(rewards)]
         metrics = {
@@ -347,6 +362,7 @@ class GRPOTrainer:
             "reward_std": float(finite.std()) if finite.size else math.nan,
             **totals,
             **adv_stats,
+            "updated": float(updated),
         }
         self.history.append(metrics)
         self.step_index += 1
@@ -397,6 +413,9 @@ class GRPOTrainer:
                 "model": state,
                 "optimizer": self.optimizer.state_dict(),
                 "step": self.step_index,
+                "updates": self.updates,
+                # gradients of an update still being accumulated, so a resume continues it exactly
+                "pending": {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None},
                 "history": self.history,
                 "config": asdict(self.config),
                 "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
@@ -415,6 +434,10 @@ class GRPOTrainer:
             raise ValueError(f"{path}: checkpoint does not fit this model ({missing.unexpected_keys[:3]} ...)")
         self.optimizer.load_state_dict(saved["optimizer"])
         self.step_index, self.history = saved["step"], saved["history"]
+        self.updates = saved.get("updates", self.step_index)
+        parameters = dict(model.named_parameters())
+        for name, grad in saved.get("pending", {}).items():
+            parameters[name].grad = grad.to(parameters[name].device)
         random.setstate(saved["rng"]["python"])
         np.random.set_state(saved["rng"]["numpy"])
         torch.set_rng_state(saved["rng"]["torch"])
