@@ -1,6 +1,7 @@
 """GRPO on a tiny flow-matching generator built and pretrained in the test (CPU, seconds)."""
 
 import copy
+import dataclasses
 import math
 from pathlib import Path
 
@@ -351,3 +352,23 @@ def test_classifier_free_guidance_trains_the_conditional_branch_only(tiny_sd3):
         grads.append(torch.cat([p.grad.flatten() / guidance for p in policy.model.parameters() if p.grad is not None]))
         policy.model.zero_grad()
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)
+
+
+def test_every_config_field_is_documented():
+    import ast
+    import inspect
+
+    from scrutiny.trainers import grpo
+
+    tree = ast.parse(inspect.getsource(grpo.GRPOConfig))
+    body = tree.body[0].body
+    documented = {
+        node.target.id
+        for node, following in zip(body, body[1:])
+        if isinstance(node, ast.AnnAssign)
+        and isinstance(following, ast.Expr)
+        and isinstance(following.value, ast.Constant)
+        and isinstance(following.value.value, str)
+    }
+    fields = {f.name for f in dataclasses.fields(grpo.GRPOConfig)}
+    assert fields <= documented, sorted(fields - documented)

@@ -40,30 +40,47 @@ class GRPOConfig:
     group_size: int = 8
     """Images per prompt (G): advantages are relative within a group."""
     groups_per_step: int = 2
+    """Prompt groups sampled per training step (each `group_size` images)."""
     steps: int = 40
-    """Optimizer updates to run."""
+    """Training steps to run (optimizer updates: `steps / gradient_accumulation`)."""
     sampling_steps: int = 10
+    """Denoising steps per sample."""
     noise_level: float = 0.7
     """a in s = a·√(σ/(1−σ)); 0 gives the deterministic ODE."""
     train_window: tuple[int, int] | None = None
     """Sampling steps [start, end) that are stochastic and trained; the rest are ODE steps. None: all."""
     shift: float = 1.0
+    """Timestep shift of the flow schedule, σ' = shift·σ / (1 + (shift − 1)·σ) (SD3 uses 3.0)."""
     clip_range: float = 1e-4
+    """PPO clip on the likelihood ratio: updates move the ratio at most this far from 1 (Flow-GRPO: 1e-4)."""
     beta: float = 0.04
-    """KL weight to the reference model."""
+    """KL weight to the reference model (the same model with its LoRA adapter off); 0 switches it off.
+    The KL is the exact one between the two step Gaussians, mean over elements."""
     learning_rate: float = 3e-4
+    """AdamW learning rate."""
+    weight_decay: float = 1e-4
+    """AdamW weight decay (Flow-GRPO's 1e-4; torch's default would be 0.01)."""
     max_grad_norm: float = 1.0
+    """Gradient norm clip before each update."""
     gradient_accumulation: int = 1
     """Training steps (each a full sample batch, every trained transition) whose gradients add up
     before one optimizer update."""
     advantage_std: Literal["group", "batch"] = "group"
+    """Advantages are (reward − group mean) / std, the std of the group or of the whole batch."""
     advantage_clip: float = 5.0
+    """Advantages are clipped to ±this."""
     lora_rank: int = 32
+    """Rank of the LoRA adapter on the attention projections (see `lora_targets`)."""
     lora_alpha: int = 64
+    """LoRA scaling numerator (the update is scaled by alpha / rank)."""
     full_finetune: bool = False
+    """Train every weight instead of a LoRA adapter (then there is no reference model: no KL)."""
     seed: int = 0
+    """Seed of prompt choice and sampling noise; a run is reproducible from it."""
     checkpoint_dir: str | None = None
+    """Where checkpoints, sample grids and the reward curve go (default: beside the config file)."""
     checkpoint_every: int = 10
+    """Save a checkpoint every this many training steps."""
 
     def __post_init__(self) -> None:
         if not self.prompts:
@@ -188,7 +205,7 @@ class GRPOTrainer:
         if not config.full_finetune:
             self._add_lora()
         trainable = [p for p in policy.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate)
+        self.optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=config.weight_decay)
         policy.model, self.optimizer = self.accelerator.prepare(policy.model, self.optimizer)
         if policy.sampler == "ddim":
             self.ddim = policy.ddim_schedule(config.sampling_steps)  # [(t, alpha_bar_t, alpha_bar_prev)]
