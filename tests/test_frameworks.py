@@ -33,18 +33,24 @@ def shape_painter(prompt: str, seed: int):
     return shapes(grid(count, kind, color, size=(384, 384), cell=80), size=(384, 384))
 
 
-def tiny_causal_lm():
-    transformers = pytest.importorskip("transformers")
+def word_tokenizer():
+    """A word-level tokenizer over `VOCAB` (no hub); the verl script in the side environment uses it too."""
     from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
 
     vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, **{w: k + 4 for k, w in enumerate(VOCAB)}}
     words = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     words.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = transformers.PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(
         tokenizer_object=words, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
     )
+
+
+def tiny_causal_lm():
+    transformers = pytest.importorskip("transformers")
+    tokenizer = word_tokenizer()
     config = transformers.LlamaConfig(
-        vocab_size=len(vocab),
+        vocab_size=len(tokenizer),
         hidden_size=16,
         intermediate_size=32,
         num_hidden_layers=1,
@@ -113,20 +119,15 @@ VERL_SCRIPT = r"""
 import json, sys
 import numpy as np
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import PreTrainedTokenizerFast
 from verl import DataProto
 from verl.workers.reward_manager import BatchRewardManager, NaiveRewardManager
 
 sys.path.insert(0, sys.argv[1])
-from test_frameworks import VOCAB, shape_painter
+from test_frameworks import shape_painter, word_tokenizer
 from scrutiny import Criterion, Judge, JudgeConfig
 from scrutiny.trainers.rewards import JudgeReward, verl_batch_reward, verl_reward
 
-vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, **{w: k + 4 for k, w in enumerate(VOCAB)}}
-words = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-words.pre_tokenizer = pre_tokenizers.Whitespace()
-tokenizer = PreTrainedTokenizerFast(tokenizer_object=words, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>")
+tokenizer = word_tokenizer()
 
 prompt = "two red circles"
 responses = ["two red circle circle", "red circle", "one blue square", "two red circle circle circle"]

@@ -145,9 +145,10 @@ class ShapeDetector:
         size = max(3, round(min(names.shape) / 150)) | 1
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
         edges = edge_strength(rgb)
-        strong, median = None, float(np.median(edges))
+        strong, near, median = None, None, float(np.median(edges))
         if median > TEXTURED:
             strong = cv2.dilate((edges > STRONG_EDGE * median).astype(np.uint8), np.ones((3, 3), np.uint8))
+            near = cv2.dilate(strong, np.ones((5, 5), np.uint8))  # one step outward from a cut outline
         found = []
         for index in np.unique(names):
             if index == background and strong is None:  # on a textured image, shading has no outline
@@ -157,7 +158,7 @@ class ShapeDetector:
             contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
             for contour in contours:
                 area = cv2.contourArea(contour)
-                if area < min_area or (strong is not None and not _outlined(contour, strong)):
+                if area < min_area or (near is not None and not _outlined(contour, near)):
                     continue
                 found.append(
                     Detection(
@@ -187,17 +188,15 @@ def edge_strength(rgb: np.ndarray) -> np.ndarray:
     return total / 3
 
 
-def _outlined(contour: np.ndarray, strong: np.ndarray) -> bool:
-    """Whether most of the region's outline, where it is not the image border, lies on a strong edge.
-
-    The mask was cut along strong edges, so a painted region's outline runs just inside its edge
-    band; one step outward lands on it."""
-    height, width = strong.shape
+def _outlined(contour: np.ndarray, near: np.ndarray) -> bool:
+    """Whether most of the region's outline, where it is not the image border, lies next to a strong
+    edge (`near`: the strong-edge band, widened). The mask was cut along strong edges, so a painted
+    region's outline runs just inside its edge band."""
+    height, width = near.shape
     points = contour[:, 0, :]
     inner = points[(points[:, 0] > 1) & (points[:, 0] < width - 2) & (points[:, 1] > 1) & (points[:, 1] < height - 2)]
     if len(inner) == 0:
         return False
-    near = cv2.dilate(strong, np.ones((5, 5), np.uint8))
     return float(near[inner[:, 1], inner[:, 0]].mean()) >= OUTLINED
 
 
