@@ -649,6 +649,14 @@ def _score_edit(check: EditCheck, seen: dict[str, Observation]) -> Scored:
     if first is None or first.result is None:
         return Scored(None, "the edit was not compared with its source", [])
     r = first.result
+    whole = _frame_share(r) >= WHOLE_FRAME and _is_local(check)
+    if whole and check.check in ("change_present", "changed_region_color"):
+        # "add a red square" is not done by painting the whole picture red
+        return Scored(
+            0.0,
+            f"the whole image changed ({r.changed_fraction:.0%} of its pixels), not one {check.object or 'object'}",
+            [first],
+        )
     if check.check == "change_present":
         if not r.regions:
             return Scored(0.0, "diff found no change from the source", [first])
@@ -733,6 +741,16 @@ def _within(box, region, share: float = 0.5) -> bool:
     x2, y2 = min(box[2], region[2]), min(box[3], region[3])
     area = max(1, (box[2] - box[0]) * (box[3] - box[1]))
     return max(0, x2 - x1) * max(0, y2 - y1) / area >= share
+
+
+LOCAL_ACTIONS = {"add", "remove", "recolor", "replace", "move", "resize", "text"}
+WHOLE_IMAGE_NOUNS = {"", "background", "image", "picture", "photo", "scene", "everything"}
+
+
+def _is_local(check: EditCheck) -> bool:
+    """Whether the edit asks to change one object (so a change of the whole frame is not it): not a
+    restyle, and not the background or the image as a whole."""
+    return check.action in LOCAL_ACTIONS and check.object.split(" ")[-1] not in WHOLE_IMAGE_NOUNS
 
 
 WHOLE_FRAME = 0.9

@@ -187,3 +187,23 @@ def test_an_imperative_instruction_names_its_object():
 
 def _statement(verdict, score) -> str:
     return next(c.statement for c in verdict.rubric if c.id == score.criterion)
+
+
+def test_filling_the_whole_frame_is_not_adding_an_object_but_a_new_background_is_a_background(store):
+    import numpy as np
+
+    from scrutiny.testing.scenes import _textured_scene
+
+    source = _textured_scene(np.random.default_rng(2))
+    filled = Image.new("RGB", source.size, (220, 30, 30))
+    verdict = judge(store).edit(source, [filled], "Add a red square")
+    met = {_statement(verdict, s): s.score for s in verdict.criteria}
+    assert met["The edit was applied: Add a red square"] == 0.0 and met["The added square is red"] == 0.0
+    assert verdict.scores[0] < 0.15  # a red field is not a red square, whatever its colour share
+    plain = Image.new("RGB", (200, 200), "white")
+    ImageDraw.Draw(plain).ellipse((80, 80, 120, 120), fill="red")
+    blue = Image.new("RGB", (200, 200), (30, 60, 220))
+    ImageDraw.Draw(blue).ellipse((80, 80, 120, 120), fill="red")
+    background = judge(store).edit(plain, [blue], "Make the background blue")
+    met = {_statement(background, s): s.score for s in background.criteria}
+    assert met["The edit was applied: Make the background blue"] == 1.0  # the background is most of the frame
