@@ -5,6 +5,7 @@ Every command prints JSON with `--json`; errors are one line on stderr and a non
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -1149,16 +1150,21 @@ def train_cmd(
     from scrutiny.trainers.grpo import reward_curve, sample_grid
 
     folder = curve_path.parent
-    before = sample_grid(trainer, folder / f"samples-step-{trainer.step_index:06d}.png")
+    main = trainer.accelerator.is_main_process  # under `accelerate launch`, one process writes and prints
+    with trainer.ema.applied() if trainer.ema is not None else contextlib.nullcontext():
+        before = sample_grid(trainer, folder / f"samples-step-{trainer.step_index:06d}.png") if main else None
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, disable=as_json, console=err) as bar:
+    with Progress(*columns, disable=as_json or not main, console=err) as bar:
         task = bar.add_task("GRPO", total=trainer.config.steps, completed=trainer.step_index)
 
         def progress(metrics: dict) -> None:
             bar.update(task, advance=1, description=f"GRPO reward {metrics['reward_mean']:.3f}")
 
         history = trainer.train(progress=progress)
-    after = sample_grid(trainer, folder / f"samples-step-{trainer.step_index:06d}.png")
+    if not main:
+        return
+    with trainer.ema.applied() if trainer.ema is not None else contextlib.nullcontext():
+        after = sample_grid(trainer, folder / f"samples-step-{trainer.step_index:06d}.png")
     reward_curve(history, curve_path, title=f"GRPO run {trainer.run_id}: mean reward per step")
     files = {"curve": str(curve_path), "samples_before": str(before), "samples_after": str(after)}
     if as_json:

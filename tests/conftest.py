@@ -270,6 +270,75 @@ def tiny_sd3():
     return pipe
 
 
+@pytest.fixture
+def tiny_flux():
+    """A FLUX.1 pipeline at toy size (random weights, built from config, no hub), as diffusers' own
+    tests build it: one-channel latents packed into 2×2 patches, guidance embedding on (as FLUX.1-dev)."""
+    torch = pytest.importorskip("torch")
+    diffusers = pytest.importorskip("diffusers")
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    transformer = diffusers.FluxTransformer2DModel(
+        patch_size=1,
+        in_channels=4,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=16,
+        num_attention_heads=2,
+        joint_attention_dim=32,
+        pooled_projection_dim=32,
+        axes_dims_rope=[4, 4, 8],
+        guidance_embeds=True,
+    )
+    clip = transformers.CLIPTextConfig(
+        bos_token_id=0,
+        eos_token_id=2,
+        pad_token_id=1,
+        hidden_size=32,
+        intermediate_size=37,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        vocab_size=64,
+        max_position_embeddings=16,
+    )
+    t5 = transformers.T5Config(
+        vocab_size=64,
+        d_model=32,
+        d_kv=8,
+        d_ff=37,
+        num_layers=2,
+        num_heads=4,
+        decoder_start_token_id=0,
+        pad_token_id=1,
+        eos_token_id=2,
+    )
+    vae = diffusers.AutoencoderKL(
+        sample_size=32,
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(4,),
+        layers_per_block=1,
+        latent_channels=1,
+        norm_num_groups=1,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        shift_factor=0.0609,
+        scaling_factor=1.5035,
+    )
+    pipe = diffusers.FluxPipeline(
+        transformer=transformer,
+        scheduler=diffusers.FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True),
+        vae=vae,
+        text_encoder=transformers.CLIPTextModel(clip),
+        tokenizer=_word_tokenizer(16),
+        text_encoder_2=transformers.T5EncoderModel(t5),
+        tokenizer_2=_word_tokenizer(16),
+    )
+    for module in (pipe.vae, pipe.text_encoder, pipe.text_encoder_2, pipe.transformer):
+        module.eval()
+    return pipe
+
+
 CHROMIUM = shutil.which("chromium")
 
 

@@ -89,7 +89,7 @@ def test_recomputed_log_probs_reproduce_the_stored_ones_and_first_ratio_is_one(p
     condition = t.policy.condition(rollout.prompts)
     with torch.no_grad():
         for j in range(len(rollout.trained)):
-            again = log_prob(rollout.latents[:, j + 1], t.transition_step(rollout, j, condition))
+            again = log_prob(rollout.next_latents[:, j], t.transition_step(rollout, j, condition))
             torch.testing.assert_close(again, rollout.log_probs[:, j], rtol=0, atol=1e-6)
             _, stats = t.loss(rollout, torch.ones(4), j, condition)
             assert stats["ratio"] == pytest.approx(1.0, abs=1e-6) and stats["clip_fraction"] == 0.0
@@ -97,9 +97,22 @@ def test_recomputed_log_probs_reproduce_the_stored_ones_and_first_ratio_is_one(p
 
 
 def test_train_window_uses_ode_steps_outside_it(pretrained):
-    t = trainer(pretrained, train_window=(2, 5))
+    t = trainer(pretrained, train_window=(2, 5), timestep_fraction=1.0)
     rollout = t.sample(["a square"] * 2, torch.Generator().manual_seed(0))
-    assert rollout.trained == [2, 3, 4] and rollout.log_probs.shape == (2, 3) and rollout.latents.shape[1] == 4
+    assert rollout.trained == [2, 3, 4] and rollout.log_probs.shape == (2, 3) and rollout.latents.shape[1] == 3
+    # the input of each trained step is the output of the one before
+    torch.testing.assert_close(rollout.latents[:, 1:], rollout.next_latents[:, :-1], rtol=0, atol=0)
+
+
+def test_timestep_fraction_trains_the_first_steps_and_samples_the_rest_with_noise(pretrained):
+    """Flow-GRPO's 0.99 of 10 steps: 9 trained; the 10th is still drawn with noise, so two samples
+    that share every trained step still differ at the end."""
+    t = trainer(pretrained, sampling_steps=10, timestep_fraction=0.99)
+    assert t.trained_steps() == list(range(9)) and t.stochastic_steps() == list(range(10))
+    rollout = t.sample(["a square"] * 2, torch.Generator().manual_seed(0))
+    assert rollout.trained == list(range(9)) and rollout.log_probs.shape == (2, 9)
+    ode = trainer(pretrained, sampling_steps=10, timestep_fraction=0.99, train_window=(0, 9))
+    assert ode.trained_steps() == list(range(8)) and 9 not in ode.stochastic_steps()
 
 
 def test_advantages_per_group_and_abstentions(pretrained):
@@ -252,7 +265,7 @@ def test_grpo_on_a_tiny_sd3_pipeline(tiny_sd3, guidance):
     )
     condition = t.policy.condition(rollout.prompts)
     with torch.no_grad():
-        again = log_prob(rollout.latents[:, 1], t.transition_step(rollout, 0, condition))
+        again = log_prob(rollout.next_latents[:, 0], t.transition_step(rollout, 0, condition))
     # With every frozen module in eval mode the recompute is exact here; the tolerance leaves room for
     # other CPUs' kernels, far below what a wrong sigma or condition moves (1e-2 and more).
     torch.testing.assert_close(again, rollout.log_probs[:, 0], rtol=0, atol=1e-5)
@@ -270,14 +283,21 @@ def test_grpo_with_ddim_on_a_tiny_unet_pipeline(tiny_sd):
     t = GRPOTrainer(
         policy,
         lambda images, prompts: images.mean(dim=(1, 2, 3)).numpy(),
-        config(prompts=["a red circle"], group_size=3, groups_per_step=1, sampling_steps=3, noise_level=1.0),
+        config(
+            prompts=["a red circle"],
+            group_size=3,
+            groups_per_step=1,
+            sampling_steps=3,
+            noise_level=1.0,
+            timestep_fraction=1.0,
+        ),
     )
-    assert [a > b for _, a, b in t.ddim] == [False, False, False]  # alpha_bar rises towards the clean image
+    assert [a > b for _, a, b in t.schedule] == [False, False, False]  # alpha_bar rises towards the clean image
     rollout = t.sample(["a red circle"] * 3, torch.Generator().manual_seed(0))
     assert rollout.images.shape == (3, 3, 32, 32) and rollout.trained == [0, 1]  # the last DDIM step has no noise
     condition = t.policy.condition(rollout.prompts)
     with torch.no_grad():
-        again = log_prob(rollout.latents[:, 2], t.transition_step(rollout, 1, condition))
+        again = log_prob(rollout.next_latents[:, 1], t.transition_step(rollout, 1, condition))
     torch.testing.assert_close(again, rollout.log_probs[:, 1], rtol=0, atol=1e-4)
     metrics = t.train_step()
     assert math.isfinite(metrics["loss"]) and metrics["ratio"] == pytest.approx(1.0, abs=1e-4)

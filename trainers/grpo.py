@@ -1,24 +1,29 @@
-"""GRPO for flow-matching generators, on rewards from scrutiny verdicts (Flow-GRPO's recipe).
+"""GRPO for diffusion and flow-matching generators, on rewards from scrutiny verdicts (Flow-GRPO's recipe).
 
-One step:
-1. sample a group of images per prompt with the SDE sampler, keeping each step's log-probability;
-   rewards of a group are computed in a worker thread while the next group samples;
-2. advantages within each prompt group (abstentions are NaN, replaced by the group mean);
-3. for every stored transition, recompute the step's mean under the current model, take the
-   clipped-ratio loss and the KL to the reference (the same model with its LoRA adapter off),
-   accumulate, clip the gradient norm, update.
+One training step:
+1. every process draws the same `groups_per_step` prompts and samples its share of the groups
+   (whole groups, so a groupwise reward sees all of a prompt's images), each process with its own
+   noise; a group's rewards are computed in a worker pool while the next group samples, and the
+   time spent waiting for them is measured;
+2. rewards are gathered from every process; advantages come from the whole gathered batch (per
+   prompt), the same on every process (abstentions are NaN, replaced by the group mean);
+3. samples whose advantage is zero are left out; for every trained transition, the step's mean is
+   recomputed under the current model (in minibatches), with the clipped-ratio loss and the KL to
+   the reference (the same model with its LoRA adapter off); gradients add up over
+   `gradient_accumulation` steps before one clipped AdamW update; an EMA of the adapter follows.
 
-Several GPUs or nodes: `accelerate launch -m scrutiny.cli train config.toml` (the trainer runs
-under `accelerate.Accelerator`; each process samples its share of the groups and rewards are
-gathered per group before advantages).
+Several GPUs or nodes: `accelerate launch -m scrutiny.cli train config.toml` (DDP through
+`accelerate.Accelerator`; the main process alone writes checkpoints, grids and tracker logs).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
+import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -27,35 +32,43 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import torch
 
-from scrutiny.trainers.flow import Step, ddim_step, flow_sde_step, kl_to_reference, log_prob, sigmas
+from scrutiny.trainers.flow import KLForm, Step, ddim_step, flow_sde_step, kl_to_reference, log_prob, sigmas
 from scrutiny.trainers.rewards import group_advantages
 
 
 @dataclass
 class GRPOConfig:
-    """Everything a run needs; load from TOML with `GRPOConfig.from_toml`."""
+    """Everything a run needs; load from TOML with `GRPOConfig.from_toml`. Defaults follow
+    Flow-GRPO's SD3 configuration (https://github.com/yifan123/flow_grpo, config/grpo.py)."""
 
     prompts: list[str] = field(default_factory=lambda: ["a red square"])
     """Training prompts; each step draws `groups_per_step` of them."""
-    group_size: int = 8
-    """Images per prompt (G): advantages are relative within a group."""
-    groups_per_step: int = 2
-    """Prompt groups sampled per training step (each `group_size` images)."""
+    group_size: int = 24
+    """Images per prompt (G): advantages are relative within a group (Flow-GRPO: 24)."""
+    groups_per_step: int = 48
+    """Prompt groups sampled per training step, over all processes together (Flow-GRPO: 48); must
+    divide evenly among the processes."""
     steps: int = 40
     """Training steps to run (optimizer updates: `steps / gradient_accumulation`)."""
     sampling_steps: int = 10
-    """Denoising steps per sample."""
+    """Denoising steps per training sample (Flow-GRPO: 10)."""
     noise_level: float = 0.7
-    """a in s = a·√(σ/(1−σ)); 0 gives the deterministic ODE."""
+    """a in s = a·√(σ/(1−σ)) (DDIM: η); 0 gives the deterministic ODE."""
     train_window: tuple[int, int] | None = None
-    """Sampling steps [start, end) that are stochastic and trained; the rest are ODE steps. None: all."""
-    shift: float = 1.0
-    """Timestep shift of the flow schedule, σ' = shift·σ / (1 + (shift − 1)·σ) (SD3 uses 3.0)."""
+    """Sampling steps [start, end) that are stochastic; the rest are ODE steps. None: all."""
+    timestep_fraction: float = 0.99
+    """Share of the stochastic steps trained, the first ones (Flow-GRPO: 0.99 of 10 → 9, the last
+    step is sampled with noise but not trained)."""
+    shift: float | None = None
+    """Timestep shift σ' = shift·σ / (1 + (shift − 1)·σ). None: the pipeline scheduler's own (SD3:
+    3.0; FLUX: its dynamic shift), or 1.0 for a policy without a scheduler."""
     clip_range: float = 1e-4
     """PPO clip on the likelihood ratio: updates move the ratio at most this far from 1 (Flow-GRPO: 1e-4)."""
     beta: float = 0.04
-    """KL weight to the reference model (the same model with its LoRA adapter off); 0 switches it off.
-    The KL is the exact one between the two step Gaussians, mean over elements."""
+    """KL weight to the reference model (the same model with its LoRA adapter off); 0 switches it off."""
+    kl: KLForm = "flow_grpo"
+    """KL form: "flow_grpo" is Flow-GRPO's ‖Δμ‖²/(2s²) (s: noise scale per unit time), so the
+    paper's β transfers; "exact" is the KL of the two step Gaussians, 1/|Δ| times larger."""
     learning_rate: float = 3e-4
     """AdamW learning rate."""
     weight_decay: float = 1e-4
@@ -65,20 +78,57 @@ class GRPOConfig:
     gradient_accumulation: int = 1
     """Training steps (each a full sample batch, every trained transition) whose gradients add up
     before one optimizer update."""
-    advantage_std: Literal["group", "batch"] = "group"
-    """Advantages are (reward − group mean) / std, the std of the group or of the whole batch."""
+    train_batch_size: int | None = None
+    """Samples per forward and backward pass in the update (minibatches); None: all of a process's
+    samples at once. Gradients are the same either way; smaller batches need less memory."""
+    sample_batch_size: int | None = None
+    """Samples per forward pass while sampling; None: a whole group at once."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass (diffusers models): less memory, ~30% more time."""
+    mixed_precision: Literal["no", "fp16", "bf16"] | None = None
+    """accelerate's autocast. None: "bf16" on a CUDA device that has it, else "no". Load the
+    pipeline in the same dtype (`torch_dtype=torch.bfloat16`); the adapter stays float32."""
+    advantage_std: Literal["group", "batch"] = "batch"
+    """Advantages are (reward − prompt-group mean) / std, the std of the group or of the whole
+    gathered batch (Flow-GRPO's default)."""
     advantage_clip: float = 5.0
     """Advantages are clipped to ±this."""
+    drop_zero_advantage: bool = True
+    """Leave samples whose advantage is 0 (a group that all scored alike, an abstention) out of the
+    loss mean, as Flow-GRPO does; a step where every sample has 0 makes no update."""
     lora_rank: int = 32
     """Rank of the LoRA adapter on the attention projections (see `lora_targets`)."""
     lora_alpha: int = 64
     """LoRA scaling numerator (the update is scaled by alpha / rank)."""
     full_finetune: bool = False
     """Train every weight instead of a LoRA adapter (then there is no reference model: no KL)."""
+    ema: bool = True
+    """Keep an exponential moving average of the trained weights, used for evaluation and sample
+    grids (Flow-GRPO: on)."""
+    ema_decay: float = 0.9
+    """EMA decay per EMA update (warmed up as min(decay, (1 + n)/(10 + n)))."""
+    ema_every: int = 8
+    """Optimizer updates between EMA updates (Flow-GRPO: 8)."""
+    eval_every: int = 0
+    """Evaluate every this many training steps (0: never): fixed seeds, no noise, `eval_steps`
+    sampling steps; the mean reward is logged and a sample grid saved in `checkpoint_dir`."""
+    eval_prompts: list[str] = field(default_factory=list)
+    """Prompts to evaluate on (default: the training prompts)."""
+    eval_samples: int = 4
+    """Images per evaluation prompt."""
+    eval_steps: int = 40
+    """Sampling steps of an evaluation image (Flow-GRPO: 40)."""
+    reward_workers: int = 2
+    """Threads computing rewards while sampling goes on; a step's wait for them is logged as
+    `reward_wait_s` and `reward_wait_share`."""
+    report_to: str | list[str] = "tensorboard"
+    """accelerate trackers for the metrics ("tensorboard", "wandb", ..., or "none"); they write
+    under `checkpoint_dir`/logs, so they are on only when `checkpoint_dir` is set."""
     seed: int = 0
-    """Seed of prompt choice and sampling noise; a run is reproducible from it."""
+    """Seed of prompt choice and sampling noise (each process adds its rank); a run is reproducible from it."""
     checkpoint_dir: str | None = None
-    """Where checkpoints, sample grids and the reward curve go (default: beside the config file)."""
+    """Where checkpoints, sample grids, evaluation grids, tracker logs and the reward curve go
+    (`scrutiny train`: default beside the config file)."""
     checkpoint_every: int = 10
     """Save a checkpoint every this many training steps."""
 
@@ -89,11 +139,23 @@ class GRPOConfig:
             raise ValueError(
                 f"group_size must be at least 2 (advantages compare images of a group), got {self.group_size}"
             )
-        for name in ("groups_per_step", "steps", "sampling_steps", "gradient_accumulation"):
+        for name in ("groups_per_step", "steps", "sampling_steps", "gradient_accumulation", "ema_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("train_batch_size", "sample_batch_size"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1 (or left out), got {getattr(self, name)}")
+        for name in ("eval_every", "eval_samples", "eval_steps", "reward_workers"):
+            if getattr(self, name) < (0 if name == "eval_every" else 1):
+                raise ValueError(f"{name} is too small: {getattr(self, name)}")
         if not 0 <= self.noise_level <= 2:
             raise ValueError(f"noise_level must be in [0, 2] (0.7 is Flow-GRPO's), got {self.noise_level}")
+        if not 0 < self.timestep_fraction <= 1:
+            raise ValueError(f"timestep_fraction must be in (0, 1], got {self.timestep_fraction}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.shift is not None and self.shift <= 0:
+            raise ValueError(f"shift must be positive, got {self.shift}")
         if self.train_window is not None:
             start, end = self.train_window
             if not 0 <= start < end <= self.sampling_steps:
@@ -102,6 +164,10 @@ class GRPOConfig:
                 )
         if self.advantage_std not in ("group", "batch"):
             raise ValueError(f"advantage_std must be 'group' or 'batch', got {self.advantage_std!r}")
+        if self.kl not in ("flow_grpo", "exact"):
+            raise ValueError(f"kl must be 'flow_grpo' or 'exact', got {self.kl!r}")
+        if self.mixed_precision not in (None, "no", "fp16", "bf16"):
+            raise ValueError(f"mixed_precision must be 'no', 'fp16' or 'bf16', got {self.mixed_precision!r}")
 
     @classmethod
     def from_toml(cls, path: str | Path) -> GRPOConfig:
@@ -128,12 +194,14 @@ class GRPOConfig:
 class FlowPolicy(Protocol):
     """A generator GRPO can train: prompts to conditions, a denoising step, latents to images.
 
-    `sampler` is "flow" (the policy gives `velocity`; SD3-style transformers) or "ddim" (the policy
-    gives `noise_prediction` and `ddim_schedule`; UNet pipelines, DDPO).
+    `sampler` is "flow" (the policy gives `velocity`; SD3/FLUX-style transformers) or "ddim" (the
+    policy gives `prediction` — ε, v or x₀ as its `prediction_type` says — and `ddim_schedule`;
+    UNet pipelines, DDPO). Optional: `flow_schedule(steps, shift)`, the [steps + 1] sigmas the
+    pipeline's scheduler samples with (without it: `sigmas(steps, shift)`), and `prepare_training()`.
     """
 
     model: torch.nn.Module
-    latent_shape: tuple[int, int, int]
+    latent_shape: tuple[int, ...]
     sampler: Literal["flow", "ddim"]
 
     def condition(self, prompts: list[str]) -> Any: ...
@@ -146,10 +214,33 @@ class FlowPolicy(Protocol):
 @dataclass
 class Rollout:
     prompts: list[str]
-    latents: torch.Tensor  # [B, K+1, C, H, W] the trained steps' inputs and outputs
+    latents: torch.Tensor  # [B, K, C, H, W] the trained steps' inputs
+    next_latents: torch.Tensor  # [B, K, C, H, W] their outputs
     log_probs: torch.Tensor  # [B, K]
-    trained: list[int]  # the sampling steps that were stochastic (K of them)
+    trained: list[int]  # the sampling steps that are trained (K of them)
     images: torch.Tensor  # [B, 3, H, W] in [0, 1]
+
+    def select(self, index: torch.Tensor | slice) -> Rollout:
+        prompts = self.prompts[index] if isinstance(index, slice) else [self.prompts[i] for i in index.tolist()]
+        return Rollout(
+            prompts,
+            self.latents[index],
+            self.next_latents[index],
+            self.log_probs[index],
+            self.trained,
+            self.images[index],
+        )
+
+    @staticmethod
+    def cat(rollouts: list[Rollout]) -> Rollout:
+        return Rollout(
+            [p for r in rollouts for p in r.prompts],
+            torch.cat([r.latents for r in rollouts]),
+            torch.cat([r.next_latents for r in rollouts]),
+            torch.cat([r.log_probs for r in rollouts]),
+            rollouts[0].trained,
+            torch.cat([r.images for r in rollouts]),
+        )
 
 
 RewardFn = Callable[[torch.Tensor, list[str]], Any]
@@ -167,6 +258,22 @@ def _takes_metadata(fn) -> bool:
     return len(positional) >= 3 or any(p.kind == p.VAR_POSITIONAL for p in params)
 
 
+def reward_values(out: Any) -> np.ndarray:
+    """[B] rewards from what a reward function returned: an array, a tensor, a list, or Flow-GRPO's
+    `(scores, metadata)` where scores may be a dict of named rewards (its "avg" is the reward)."""
+    scores = out[0] if isinstance(out, tuple) else out
+    if isinstance(scores, dict):
+        if "avg" in scores:
+            scores = scores["avg"]
+        elif len(scores) == 1:
+            scores = next(iter(scores.values()))
+        else:
+            raise ValueError(f"the reward function returned several rewards {sorted(scores)}; add an 'avg' entry")
+    if isinstance(scores, torch.Tensor):
+        scores = scores.detach().float().cpu().numpy()
+    return np.asarray(scores, dtype=np.float64).reshape(-1)
+
+
 ATTENTION_PROJECTIONS = ("to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj", "add_v_proj", "to_add_out")
 """Flow-GRPO's LoRA targets: the attention projections of a diffusers transformer or UNet."""
 
@@ -177,6 +284,45 @@ def lora_targets(model: torch.nn.Module) -> list[str]:
     linear = [n for n, m in model.named_modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
     attention = [n for n in linear if n.endswith(ATTENTION_PROJECTIONS)]
     return attention or linear
+
+
+class EMA:
+    """An exponential moving average of parameters (float32 copies), warmed up as Flow-GRPO's
+    `EMAModuleWrapper`: decay min(decay, (1 + n)/(10 + n)) at the n-th EMA update."""
+
+    def __init__(self, parameters: list[torch.nn.Parameter], decay: float):
+        self.parameters = parameters
+        self.decay = decay
+        self.shadow = [p.detach().float().clone() for p in parameters]
+        self.count = 0
+
+    @torch.no_grad()
+    def update(self) -> None:
+        decay = min(self.decay, (1 + self.count) / (10 + self.count))
+        for shadow, p in zip(self.shadow, self.parameters, strict=True):
+            shadow.lerp_(p.detach().float(), 1 - decay)
+        self.count += 1
+
+    @contextlib.contextmanager
+    def applied(self) -> Iterator[None]:
+        """The averaged weights in the model for the duration; the trained ones back after."""
+        saved = [p.detach().clone() for p in self.parameters]
+        with torch.no_grad():
+            for shadow, p in zip(self.shadow, self.parameters, strict=True):
+                p.copy_(shadow.to(p.dtype))
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for value, p in zip(saved, self.parameters, strict=True):
+                    p.copy_(value)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"shadow": self.shadow, "count": self.count}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.shadow = [t.to(p.device) for t, p in zip(state["shadow"], self.parameters, strict=True)]
+        self.count = state["count"]
 
 
 class GRPOTrainer:
@@ -192,35 +338,53 @@ class GRPOTrainer:
     ):
         from accelerate import Accelerator
 
-        self.config = config
+        self.config = c = config
         self.policy = policy
         self.reward_fn = reward_fn
         self.store = store
         self.run_id = run_id or f"grpo-{config.seed}"
-        # accumulation is counted here in training steps, not by accelerate in backward calls (one per
-        # transition), so `gradient_accumulation` means what it says
-        self.accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
-        self.device = self.accelerator.device
-        self._seed(config.seed)
-        if not config.full_finetune:
+        if accelerator is None:
+            precision = c.mixed_precision
+            if precision is None:
+                precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+            trackers = [] if c.report_to in ("none", [], None) else c.report_to
+            # accumulation is counted here in training steps, not by accelerate in backward calls (one
+            # per transition and minibatch), so `gradient_accumulation` means what it says
+            accelerator = Accelerator(
+                cpu=not torch.cuda.is_available(),
+                mixed_precision=precision,
+                log_with=(trackers or None) if c.checkpoint_dir else None,
+                project_dir=str(Path(c.checkpoint_dir) / "logs") if c.checkpoint_dir else None,
+            )
+        self.accelerator = accelerator
+        self.device = accelerator.device
+        self.rank, self.processes = accelerator.process_index, accelerator.num_processes
+        if c.groups_per_step % self.processes:
+            raise ValueError(
+                f"groups_per_step ({c.groups_per_step}) must divide evenly among the {self.processes} processes"
+            )
+        self._seed(c.seed)
+        if c.gradient_checkpointing:
+            if not hasattr(policy.model, "enable_gradient_checkpointing"):
+                raise ValueError("gradient_checkpointing: this model has no enable_gradient_checkpointing()")
+            policy.model.enable_gradient_checkpointing()
+        if not c.full_finetune:
             self._add_lora()
-        trainable = [p for p in policy.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=config.weight_decay)
-        policy.model, self.optimizer = self.accelerator.prepare(policy.model, self.optimizer)
-        if policy.sampler == "ddim":
-            self.ddim = policy.ddim_schedule(config.sampling_steps)  # [(t, alpha_bar_t, alpha_bar_prev)]
-        else:
-            self.schedule = sigmas(config.sampling_steps, config.shift, self.device)
+        self.trainable = [p for p in policy.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.trainable, lr=c.learning_rate, weight_decay=c.weight_decay)
+        policy.model, self.optimizer = accelerator.prepare(policy.model, self.optimizer)
+        self.ema = EMA(self.trainable, c.ema_decay) if c.ema else None
+        self.schedule = self._schedule(c.sampling_steps)
         self.step_index = 0
         self.updates = 0
         """Optimizer updates made: one per `gradient_accumulation` training steps."""
         self.history: list[dict[str, float]] = []
-        self.pool = ThreadPoolExecutor(max_workers=1)  # rewards run while the next group samples
+        self.pool = ThreadPoolExecutor(max_workers=c.reward_workers)  # rewards run while sampling goes on
 
     # 1. setup
 
     def _seed(self, seed: int) -> None:
-        random.seed(seed)
+        random.seed(seed)  # the same on every process: every process draws the same prompts
         np.random.seed(seed)
         torch.manual_seed(seed)
 
@@ -234,67 +398,123 @@ class GRPOTrainer:
             init_lora_weights="gaussian",
             target_modules=targets,
         )
+        # "gaussian" init puts noise in A and zeros in B: the adapter starts as the identity. peft
+        # keeps the adapter in float32 on a bfloat16 or float16 model (autocast_adapter_dtype).
         self.policy.model = get_peft_model(self.policy.model, config)
-        # "gaussian" init puts noise in A and zeros in B: the adapter starts as the identity.
+
+    def _schedule(self, steps: int) -> list[tuple[float, float, float]]:
+        """Per sampling step: (σ, σ_next, σ_1) for flow policies, (t, ᾱ_t, ᾱ_prev) for DDIM."""
+        if self.policy.sampler == "ddim":
+            return self.policy.ddim_schedule(steps)
+        if hasattr(self.policy, "flow_schedule"):
+            values = self.policy.flow_schedule(steps, self.config.shift)
+        else:
+            values = sigmas(steps, self.config.shift or 1.0)
+        values = [float(v) for v in values]
+        return [(values[k], values[k + 1], values[1]) for k in range(steps)]
+
+    def stochastic_steps(self, steps: int | None = None) -> list[int]:
+        """Sampling steps drawn with noise: the train window, less DDIM steps whose variance is
+        zero (the last one when the scheduler sets the final alpha to one)."""
+        start, end = self.config.train_window or (0, self.config.sampling_steps)
+        out = list(range(start, end))
+        if self.policy.sampler == "ddim":
+            out = [k for k in out if self.schedule[k][2] < 1.0]
+        return out
 
     def trained_steps(self) -> list[int]:
-        """The stochastic steps: the train window, less DDIM steps whose variance is zero (the last
-        one when the scheduler sets the final alpha to one) — they have no likelihood to train."""
-        start, end = self.config.train_window or (0, self.config.sampling_steps)
-        steps = list(range(start, end))
-        if self.policy.sampler == "ddim":
-            steps = [k for k in steps if self.ddim[k][2] < 1.0]
-        if not steps:
+        """The stochastic steps that are trained: the first `timestep_fraction` of them."""
+        stochastic = self.stochastic_steps()
+        if not stochastic:
             raise ValueError("no stochastic sampling step to train: widen train_window")
-        return steps
+        return stochastic[: max(1, int(len(stochastic) * self.config.timestep_fraction))]
+
+    @contextlib.contextmanager
+    def _plain_model(self) -> Iterator[None]:
+        """The model without its DDP wrapper for forward passes that need no gradient (sampling,
+        the reference, evaluation): DDP's forward would join collectives the other processes may not."""
+        wrapped = self.policy.model
+        self.policy.model = self.accelerator.unwrap_model(wrapped)
+        try:
+            yield
+        finally:
+            self.policy.model = wrapped
 
     # 2. sampling with log-probabilities
 
-    def step_distribution(self, x: torch.Tensor, k: int, condition: Any, stochastic: bool = True) -> Step:
+    def step_distribution(
+        self, x: torch.Tensor, k: int, condition: Any, stochastic: bool = True, schedule: list | None = None
+    ) -> Step:
         """The distribution of sampling step k from x; with `stochastic=False`, the ODE step (std 0)."""
         c = self.config
         noise = c.noise_level if stochastic else 0.0
         batch = x.shape[0]
-        if self.policy.sampler == "ddim":
-            t, alpha_bar, alpha_bar_prev = self.ddim[k]
-            eps = self.policy.noise_prediction(x, torch.full((batch,), t, device=self.device), condition)
-            return ddim_step(x, eps, alpha_bar, alpha_bar_prev, eta=noise)
-        sigma, sigma_next = float(self.schedule[k]), float(self.schedule[k + 1])
-        v = self.policy.velocity(x, torch.full((batch,), sigma, device=self.device), condition)
-        return flow_sde_step(x, v, sigma, sigma_next, float(self.schedule[1]), noise)
+        with self.accelerator.autocast():
+            if self.policy.sampler == "ddim":
+                t, alpha_bar, alpha_bar_prev = (schedule or self.schedule)[k]
+                output = self.policy.prediction(x, torch.full((batch,), t, device=self.device), condition).float()
+                prediction_type = getattr(self.policy, "prediction_type", "epsilon")
+                return ddim_step(x, output, alpha_bar, alpha_bar_prev, eta=noise, prediction_type=prediction_type)
+            sigma, sigma_next, sigma_1 = (schedule or self.schedule)[k]
+            v = self.policy.velocity(x, torch.full((batch,), sigma, device=self.device), condition).float()
+        return flow_sde_step(x, v, sigma, sigma_next, sigma_1, noise)
 
     @torch.no_grad()
-    def sample(self, prompts: list[str], generator: torch.Generator) -> Rollout:
+    def sample(
+        self, prompts: list[str], generator: torch.Generator, *, steps: int | None = None, stochastic: bool = True
+    ) -> Rollout:
+        """Sample images for `prompts`, keeping the trained steps' latents and log-probabilities.
+        `steps` other than the training schedule's, or `stochastic=False`, give evaluation samples
+        (the ODE, nothing to train)."""
         c = self.config
-        condition = self.policy.condition(prompts)
-        x = torch.randn(
-            (len(prompts), *self.policy.latent_shape), generator=generator, device=self.device
-        )  # [B, C, H, W]
-        trained = self.trained_steps()
-        kept, log_probs = [], []
-        for k in range(c.sampling_steps):
-            step = self.step_distribution(x, k, condition, stochastic=k in trained)
-            if k not in trained:
-                x = step.mean  # ODE outside the trained window
-                continue
-            x_next = step.mean + step.std * torch.randn(x.shape, generator=generator, device=self.device)
-            kept.append(x)
-            log_probs.append(log_prob(x_next, step))
-            x = x_next
-            if k == trained[-1]:
-                kept.append(x)
-        return Rollout(prompts, torch.stack(kept, dim=1), torch.stack(log_probs, dim=1), trained, self.policy.decode(x))
+        chunk = c.sample_batch_size or len(prompts)
+        if len(prompts) > chunk:
+            parts = [
+                self.sample(prompts[i : i + chunk], generator, steps=steps, stochastic=stochastic)
+                for i in range(0, len(prompts), chunk)
+            ]
+            return Rollout.cat(parts)
+        schedule = self.schedule if steps in (None, c.sampling_steps) else self._schedule(steps)
+        noisy = set(self.stochastic_steps()) if stochastic and schedule is self.schedule else set()
+        trained = self.trained_steps() if noisy else []
+        with self._plain_model():
+            condition = self.policy.condition(prompts)
+            x = torch.randn((len(prompts), *self.policy.latent_shape), generator=generator, device=self.device)
+            inputs, outputs, log_probs = [], [], []
+            for k in range(len(schedule)):
+                step = self.step_distribution(x, k, condition, stochastic=k in noisy, schedule=schedule)
+                if k not in noisy:
+                    x = step.mean  # the ODE outside the stochastic window
+                    continue
+                x_next = step.mean + step.std * torch.randn(x.shape, generator=generator, device=self.device)
+                if k in trained:
+                    inputs.append(x)
+                    outputs.append(x_next)
+                    log_probs.append(log_prob(x_next, step))
+                x = x_next
+            images = self.policy.decode(x)
+        empty = x.new_zeros((len(prompts), 0, *x.shape[1:]))
+        return Rollout(
+            prompts,
+            torch.stack(inputs, dim=1) if inputs else empty,
+            torch.stack(outputs, dim=1) if outputs else empty,
+            torch.stack(log_probs, dim=1) if log_probs else x.new_zeros((len(prompts), 0)),
+            trained,
+            images,
+        )
 
     # 3. rewards and advantages
 
-    def rewards(self, rollout: Rollout) -> np.ndarray:
+    def rewards(self, rollout: Rollout, evaluation: bool = False) -> np.ndarray:
         if _takes_metadata(self.reward_fn):  # Flow-GRPO's (images, prompts, metadata): the judge's traces
-            metadata = [{"run": self.run_id, "step": self.step_index} for _ in rollout.prompts]  # carry run and step
+            metadata = [{"run": self.run_id, "step": self.step_index, "eval": evaluation} for _ in rollout.prompts]
             out = self.reward_fn(rollout.images, rollout.prompts, metadata)
         else:
             out = self.reward_fn(rollout.images, rollout.prompts)
-        scores = out[0] if isinstance(out, tuple) else out
-        return np.asarray(scores, dtype=np.float64).reshape(-1)
+        values = reward_values(out)
+        if values.shape != (len(rollout.prompts),):
+            raise ValueError(f"the reward function gave {values.size} rewards for {len(rollout.prompts)} images")
+        return values
 
     def advantages(self, rewards: np.ndarray, prompts: list[str]) -> tuple[torch.Tensor, dict[str, float]]:
         result = group_advantages(
@@ -312,139 +532,227 @@ class GRPOTrainer:
         return self.step_distribution(rollout.latents[:, j], rollout.trained[j], condition)
 
     def loss(
-        self, rollout: Rollout, advantages: torch.Tensor, j: int, condition: Any
+        self,
+        rollout: Rollout,
+        advantages: torch.Tensor,
+        j: int,
+        condition: Any,
+        weights: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of trained transition j, a mean over the samples (or a sum weighted by `weights`)."""
         c = self.config
         step = self.transition_step(rollout, j, condition)
-        new_log_prob = log_prob(rollout.latents[:, j + 1], step)  # [B]
+        new_log_prob = log_prob(rollout.next_latents[:, j], step)  # [B]
         ratio = torch.exp(new_log_prob - rollout.log_probs[:, j])  # [B]
         clipped = torch.clamp(ratio, 1 - c.clip_range, 1 + c.clip_range)
-        policy_loss = torch.maximum(-advantages * ratio, -advantages * clipped).mean()
-        kl = torch.zeros((), device=self.device)
+        per_sample = torch.maximum(-advantages * ratio, -advantages * clipped)  # [B]
+        kl = torch.zeros_like(per_sample)
         if c.beta > 0 and not c.full_finetune:
-            with torch.no_grad(), self.accelerator.unwrap_model(self.policy.model).disable_adapter():
+            with (
+                torch.no_grad(),
+                self._plain_model(),
+                self.accelerator.unwrap_model(self.policy.model).disable_adapter(),
+            ):
                 reference = self.transition_step(rollout, j, condition).mean
-            kl = kl_to_reference(step, reference).mean()
+            kl = kl_to_reference(step, reference, c.kl)
+        total = per_sample + c.beta * kl
+        loss = total.mean() if weights is None else (total * weights).sum()
         stats = {
             "ratio": ratio.mean().item(),
             "clip_fraction": ((ratio - 1).abs() > c.clip_range).float().mean().item(),
-            "kl": kl.item(),
+            "kl": kl.mean().item(),
         }
-        return policy_loss + c.beta * kl, stats
+        return loss, stats
+
+    def _gather(self, values: np.ndarray) -> np.ndarray:
+        if self.processes == 1:
+            return values
+        tensor = torch.as_tensor(values, dtype=torch.float64, device=self.device)
+        return self.accelerator.gather(tensor).cpu().numpy()
 
     def train_step(self) -> dict[str, float]:
-        """Sample, reward, and update once; returns the step's metrics."""
+        """Sample, reward, and update once; returns the step's metrics (the same gathered reward
+        statistics on every process)."""
         c = self.config
-        generator = torch.Generator(device=self.device).manual_seed(c.seed * 1_000_003 + self.step_index)
+        started = time.perf_counter()
+        # 1. every process draws the same prompts and samples its own share of the groups
         prompts = [random.choice(c.prompts) for _ in range(c.groups_per_step)]
+        mine = prompts[self.rank :: self.processes]
+        generator = torch.Generator(device=self.device).manual_seed(
+            (c.seed * 1_000_003 + self.step_index) * 1009 + self.rank
+        )
         rollouts, futures = [], []
-        for prompt in prompts:
+        for prompt in mine:
             rollout = self.sample([prompt] * c.group_size, generator)
             rollouts.append(rollout)
             futures.append(self.pool.submit(self.rewards, rollout))  # scored while the next group samples
-        rewards = np.concatenate([f.result() for f in futures])
-        batch = Rollout(
-            [p for r in rollouts for p in r.prompts],
-            torch.cat([r.latents for r in rollouts]),
-            torch.cat([r.log_probs for r in rollouts]),
-            rollouts[0].trained,
-            torch.cat([r.images for r in rollouts]),
-        )
-        advantages, adv_stats = self.advantages(rewards, batch.prompts)
-        condition = self.policy.condition(batch.prompts)
-        self.policy.model.train()
+        sampled = time.perf_counter()
+        local_rewards = np.concatenate([f.result() for f in futures])
+        waited = time.perf_counter() - sampled
+        batch = Rollout.cat(rollouts)
+        # 2. advantages over the gathered batch: every process's groups, in rank order
+        rewards = self._gather(local_rewards)
+        everyone = [p for r in range(self.processes) for p in prompts[r :: self.processes] for _ in range(c.group_size)]
+        advantages, adv_stats = self.advantages(rewards, everyone)
+        advantages = advantages.reshape(self.processes, -1)[self.rank]
+        # 3. the update, over the samples whose advantage is not zero
+        keep = advantages != 0 if c.drop_zero_advantage else torch.ones_like(advantages, dtype=torch.bool)
+        kept = int(keep.sum())
+        # each kept sample and trained transition weighs the same in the update's mean
+        weights = keep.float() / (max(kept, 1) * len(batch.trained) * c.gradient_accumulation)
+        if self.processes == 1:
+            index = keep.nonzero().flatten()  # dropped: no compute spent on them
+        else:  # every process must run the same passes (DDP): they stay, with weight 0
+            index = torch.arange(len(advantages), device=self.device)
         totals = {"loss": 0.0, "ratio": 0.0, "clip_fraction": 0.0, "kl": 0.0}
-        share = len(batch.trained) * c.gradient_accumulation  # the mean over every transition of the update
-        for j in range(len(batch.trained)):
-            loss, stats = self.loss(batch, advantages, j, condition)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"non-finite loss at step {self.step_index}, transition {j}")
-            self.accelerator.backward(loss / share)
-            totals["loss"] += loss.item() / len(batch.trained)
-            for key, value in stats.items():
-                totals[key] += value / len(batch.trained)
+        self.policy.model.train()
+        size = c.train_batch_size or max(len(index), 1)
+        for part in (index[i : i + size] for i in range(0, len(index), size)):
+            minibatch = batch.select(part.cpu())
+            with self._plain_model():
+                condition = self.policy.condition(minibatch.prompts)
+            for j in range(len(batch.trained)):
+                loss, stats = self.loss(minibatch, advantages[part], j, condition, weights[part])
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"non-finite loss at step {self.step_index}, transition {j}")
+                self.accelerator.backward(loss)
+                totals["loss"] += loss.item() * c.gradient_accumulation  # the mean over kept samples
+                for key, value in stats.items():
+                    totals[key] += value * len(part) / len(index) / len(batch.trained)
         updated = (self.step_index + 1) % c.gradient_accumulation == 0
         if updated:
-            self.accelerator.clip_grad_norm_(
-                [p for p in self.policy.model.parameters() if p.requires_grad], c.max_grad_norm
-            )
-            self.optimizer.step()
+            if any(p.grad is not None for p in self.trainable):
+                self.accelerator.clip_grad_norm_(self.trainable, c.max_grad_norm)
+                self.optimizer.step()
             self.optimizer.zero_grad()
             self.updates += 1
+            if self.ema is not None and self.updates % c.ema_every == 0:
+                self.ema.update()
         self.policy.model.eval()
         finite = rewards[np.isfinite(rewards)]
+        elapsed = time.perf_counter() - started
         metrics = {
             "step": self.step_index,
             "reward_mean": float(finite.mean()) if finite.size else math.nan,
             "reward_std": float(finite.std()) if finite.size else math.nan,
             **totals,
             **adv_stats,
+            "kept": kept / len(advantages),
             "updated": float(updated),
+            "step_s": elapsed,
+            "sample_s": sampled - started,
+            "reward_wait_s": waited,
+            "reward_wait_share": waited / elapsed,
         }
         self.history.append(metrics)
         self.step_index += 1
         return metrics
 
+    # 5. evaluation
+
+    @torch.no_grad()
+    def evaluate(self, path: str | Path | None = None) -> dict[str, float]:
+        """Sample `eval_samples` images per evaluation prompt from fixed seeds, without noise, with
+        `eval_steps` steps and the EMA weights; returns the mean reward, and saves a grid at `path`."""
+        c = self.config
+        prompts = c.eval_prompts or c.prompts
+        rows = []
+        with self.ema.applied() if self.ema is not None else contextlib.nullcontext():
+            for k, prompt in enumerate(prompts):
+                generator = torch.Generator(device=self.device).manual_seed(c.seed + 7919 * (k + 1))
+                rows.append(self.sample([prompt] * c.eval_samples, generator, steps=c.eval_steps, stochastic=False))
+        rewards = np.concatenate([self.rewards(r, evaluation=True) for r in rows])
+        finite = rewards[np.isfinite(rewards)]
+        if path is not None:
+            grid_image([(r.prompts[0], r.images) for r in rows], path)
+        return {"eval_reward_mean": float(finite.mean()) if finite.size else math.nan}
+
     def train(self, steps: int | None = None, progress: Callable[[dict], None] | None = None) -> list[dict[str, float]]:
         """Run `steps` steps (default: to `config.steps`). With a store, the run is recorded (kind
-        "train": status, config, the metrics of every step) and the judge's traces carry its id and step."""
-        store = self.store
+        "train": status, config, the metrics of every step) and the judge's traces carry its id and
+        step. Metrics also go to the accelerate trackers (`report_to`), from the main process."""
+        c, accelerator = self.config, self.accelerator
+        main = accelerator.is_main_process
+        store = self.store if main else None
         if store is not None:
-            command = f"train ({self.config.steps} steps from step {self.step_index})"
-            store.start_run("train", command, asdict(self.config), run_id=self.run_id)
+            command = f"train ({c.steps} steps from step {self.step_index})"
+            store.start_run("train", command, asdict(c), run_id=self.run_id)
+        if accelerator.log_with:
+            flat = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in asdict(c).items()}
+            accelerator.init_trackers(self.run_id, config=flat)
         status = "failed"
         try:
-            for _ in range(steps or self.config.steps - self.step_index):
+            for _ in range(steps or c.steps - self.step_index):
                 metrics = self.train_step()
+                if c.eval_every and self.step_index % c.eval_every == 0 and main:
+                    folder = Path(c.checkpoint_dir) if c.checkpoint_dir else None
+                    grid = folder / f"eval-step-{self.step_index:06d}.png" if folder else None
+                    metrics.update(self.evaluate(grid))
                 if progress:
                     progress(metrics)
+                if accelerator.log_with:
+                    accelerator.log({k: v for k, v in metrics.items() if k != "step"}, step=self.step_index)
                 if store is not None:
                     store.update_run(
                         self.run_id,
                         counts={"steps": self.step_index},
-                        metrics={"config": asdict(self.config), "last": metrics},
+                        metrics={"config": asdict(c), "last": metrics},
                         items=self.history,
                     )
-                if self.config.checkpoint_dir and self.step_index % self.config.checkpoint_every == 0:
-                    self.save(Path(self.config.checkpoint_dir) / f"step-{self.step_index:06d}.pt")
+                if c.checkpoint_dir and self.step_index % c.checkpoint_every == 0:
+                    self.save(Path(c.checkpoint_dir) / f"step-{self.step_index:06d}.pt")
             status = "done"
         except KeyboardInterrupt:
             status = "interrupted"
             raise
         finally:
+            if accelerator.log_with:
+                accelerator.end_training()
             if store is not None:
                 store.update_run(self.run_id, status=status, counts={"steps": self.step_index}, finished=True)
         return self.history
 
-    # 5. checkpoints: resuming reproduces the next step exactly
+    # 6. checkpoints: resuming reproduces the next step exactly
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path) -> bool:
+        """Write a checkpoint from the main process (the others wait for it); True where written."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        model = self.accelerator.unwrap_model(self.policy.model)
-        state = {
-            name: tensor for name, tensor in model.state_dict().items() if self.config.full_finetune or "lora_" in name
-        }
-        torch.save(
-            {
-                "model": state,
-                "optimizer": self.optimizer.state_dict(),
-                "step": self.step_index,
-                "updates": self.updates,
-                # gradients of an update still being accumulated, so a resume continues it exactly
-                "pending": {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None},
-                "history": self.history,
-                "config": asdict(self.config),
-                "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
-            },
-            path,
-        )
+        written = False
+        if self.accelerator.is_main_process:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            model = self.accelerator.unwrap_model(self.policy.model)
+            state = {
+                name: tensor
+                for name, tensor in model.state_dict().items()
+                if self.config.full_finetune or "lora_" in name
+            }
+            rng = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+            torch.save(
+                {
+                    "model": state,
+                    "optimizer": self.optimizer.state_dict(),
+                    "step": self.step_index,
+                    "updates": self.updates,
+                    # gradients of an update still being accumulated, so a resume continues it exactly
+                    # (after each step's last backward they are the same on every process)
+                    "pending": {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None},
+                    "ema": self.ema.state_dict() if self.ema is not None else None,
+                    "history": self.history,
+                    "config": asdict(self.config),
+                    "rng": rng,
+                },
+                path.with_suffix(".tmp"),
+            )
+            path.with_suffix(".tmp").replace(path)  # a crash mid-write leaves the last checkpoint whole
+            written = True
+        self.accelerator.wait_for_everyone()
+        return written
 
     def load(self, path: str | Path) -> None:
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"{path}: no such checkpoint")
-        saved = torch.load(path, weights_only=False)
+        saved = torch.load(path, weights_only=False, map_location="cpu")
         model = self.accelerator.unwrap_model(self.policy.model)
         missing = model.load_state_dict(saved["model"], strict=False)
         if missing.unexpected_keys:
@@ -455,6 +763,8 @@ class GRPOTrainer:
         parameters = dict(model.named_parameters())
         for name, grad in saved.get("pending", {}).items():
             parameters[name].grad = grad.to(parameters[name].device)
+        if self.ema is not None and saved.get("ema"):
+            self.ema.load_state_dict(saved["ema"])
         random.setstate(saved["rng"]["python"])
         np.random.set_state(saved["rng"]["numpy"])
         torch.set_rng_state(saved["rng"]["torch"])
@@ -494,26 +804,28 @@ def reward_curve(
     return path
 
 
-def sample_grid(trainer: GRPOTrainer, path: str | Path, per_prompt: int = 8, seed: int = 1234) -> Path:
-    """A PNG of `per_prompt` samples of each training prompt (a row each), from fixed seeds, so grids
-    saved before and after training show what the policy learned to draw, not only its reward."""
+def grid_image(rows: list[tuple[str, torch.Tensor]], path: str | Path) -> Path:
+    """A PNG with a row of tiles per (label, images [N, 3, H, W] in [0, 1])."""
     from PIL import Image, ImageDraw
 
-    rows = []
-    for prompt in trainer.config.prompts:
-        generator = torch.Generator(device="cpu").manual_seed(seed)
-        with torch.no_grad():
-            images = trainer.sample([prompt] * per_prompt, generator).images
+    width = max(len(images) for _, images in rows) * 100
+    grid = Image.new("RGB", (width, 116 * len(rows)), "white")
+    draw = ImageDraw.Draw(grid)
+    for r, (label, images) in enumerate(rows):
         pixels = (images.float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-        tiles = [Image.fromarray(p).resize((96, 96), Image.Resampling.NEAREST) for p in pixels]
-        row = Image.new("RGB", (per_prompt * 100, 116), "white")
-        for k, tile in enumerate(tiles):
-            row.paste(tile, (k * 100 + 2, 18))
-        ImageDraw.Draw(row).text((4, 2), prompt[:100], fill="black")
-        rows.append(row)
-    grid = Image.new("RGB", (rows[0].width, sum(r.height for r in rows)), "white")
-    for k, row in enumerate(rows):
-        grid.paste(row, (0, k * 116))
+        for k, p in enumerate(pixels):
+            grid.paste(Image.fromarray(p).resize((96, 96), Image.Resampling.NEAREST), (k * 100 + 2, r * 116 + 18))
+        draw.text((4, r * 116 + 2), label[:100], fill="black")
     path = Path(path)
     grid.save(path)
     return path
+
+
+def sample_grid(trainer: GRPOTrainer, path: str | Path, per_prompt: int = 8, seed: int = 1234) -> Path:
+    """A PNG of `per_prompt` samples of each training prompt (a row each), from fixed seeds, so grids
+    saved before and after training show what the policy learned to draw, not only its reward."""
+    rows = []
+    for prompt in trainer.config.prompts:
+        generator = torch.Generator(device=trainer.device).manual_seed(seed)
+        rows.append((prompt, trainer.sample([prompt] * per_prompt, generator).images))
+    return grid_image(rows, path)
