@@ -353,6 +353,16 @@ def test_a_flow_grpo_reward_function_and_the_reward_pool(pretrained):
     assert 0 <= metrics["reward_wait_s"] <= metrics["step_s"] and 0 <= metrics["reward_wait_share"] <= 1
     assert metrics["reward_wait_s"] < 0.6  # three 0.2 s rewards on three workers overlap
 
+    sizes = []
+
+    def per_image(images, prompts):
+        sizes.append(len(prompts))
+        return toy_reward(images, prompts)
+
+    t = GRPOTrainer(copy.deepcopy(pretrained), per_image, config(reward_batch_size=3))
+    metrics = t.train_step()
+    assert sizes == [3, 1, 3, 1] and metrics["kept"] > 0  # scored in calls of 3 as sampled; a group still a group
+
     def two_unnamed(images, prompts):
         return {"a": np.ones(len(prompts)), "b": np.ones(len(prompts))}, {}
 

@@ -121,6 +121,10 @@ class GRPOConfig:
     reward_workers: int = 2
     """Threads computing rewards while sampling goes on; a step's wait for them is logged as
     `reward_wait_s` and `reward_wait_share`."""
+    reward_batch_size: int | None = None
+    """Images per reward call, each scored as soon as it is sampled. None: a whole group per call,
+    what a groupwise reward (pairwise win rate, ranking) needs. Smaller calls shorten the wait after
+    the last group (only its last call is left to wait for)."""
     report_to: str | list[str] = "tensorboard"
     """accelerate trackers for the metrics ("tensorboard", "wandb", ..., or "none"); they write
     under `checkpoint_dir`/logs, so they are on only when `checkpoint_dir` is set."""
@@ -142,7 +146,7 @@ class GRPOConfig:
         for name in ("groups_per_step", "steps", "sampling_steps", "gradient_accumulation", "ema_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("train_batch_size", "sample_batch_size"):
+        for name in ("train_batch_size", "sample_batch_size", "reward_batch_size"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1 (or left out), got {getattr(self, name)}")
         for name in ("eval_every", "eval_samples", "eval_steps", "reward_workers"):
@@ -582,10 +586,12 @@ class GRPOTrainer:
             (c.seed * 1_000_003 + self.step_index) * 1009 + self.rank
         )
         rollouts, futures = [], []
+        chunk = c.reward_batch_size or c.group_size
         for prompt in mine:
-            rollout = self.sample([prompt] * c.group_size, generator)
-            rollouts.append(rollout)
-            futures.append(self.pool.submit(self.rewards, rollout))  # scored while the next group samples
+            for start in range(0, c.group_size, chunk):
+                rollout = self.sample([prompt] * min(chunk, c.group_size - start), generator)
+                rollouts.append(rollout)
+                futures.append(self.pool.submit(self.rewards, rollout))  # scored while the next ones sample
         sampled = time.perf_counter()
         local_rewards = np.concatenate([f.result() for f in futures])
         waited = time.perf_counter() - sampled
