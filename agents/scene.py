@@ -662,6 +662,7 @@ def parse(prompt: str) -> Scene:
         if (
             lemma in MEDIA
             and not _counted(t)
+            and not _placed(t)
             and (t.dep_ in ("ROOT", "appos", "attr", "dobj") or of_obj is not None or _in_as(t) or _fragment(t))
         ):
             media.add(t.i)
@@ -679,7 +680,13 @@ def parse(prompt: str) -> Scene:
         if lemma in FRAME and (mods := _adjacent_modifiers(t)):
             scene.globals.append(("medium", " ".join([*mods, word])))  # "a vector image", "an aerial view"
             continue
-        if lemma in FRAME or lemma in UNITS or lemma in TEXT_NOUNS or (word in POSITIONS and word != "background"):
+        named = any(c.dep_ == "compound" for c in t.lefts)  # "a counter top", "the table top": a thing
+        if (
+            lemma in FRAME
+            or lemma in UNITS
+            or lemma in TEXT_NOUNS
+            or (word in POSITIONS and word != "background" and not named)
+        ):
             continue
         if lemma in COLLECTIVE and of_obj is not None:
             n = NUMBER_WORDS.get(lemma) if lemma in ("pair", "couple", "dozen") else None
@@ -832,9 +839,13 @@ def _entity(t) -> Entity:
         for grand in child.children:  # "light blue", "bright red and white"
             if grand.dep_ == "conj" and grand.text.lower() in COLOR_WORDS:
                 _attribute(e, grand)
-            elif child.dep_ == "compound" and grand.dep_ == "amod" and grand.i < child.i:
+            elif child.dep_ == "compound" and grand.i < child.i and _describes(grand):
                 _attribute(e, grand)  # "a green stop sign": the colour is the sign's
                 modifiers.append(grand)
+                for conj in grand.conjuncts:  # "black and white floor tiles": both the tiles'
+                    if conj.text.lower() in COLOR_WORDS:
+                        _attribute(e, conj)
+                        modifiers.append(conj)
         if child.dep_ in ("amod", "compound", "nmod", "npadvmod") or (child.dep_ == "advmod" and word in COLOR_WORDS):
             _attribute(e, child)
             if child.dep_ != "compound" or word in COLOR_WORDS or word in MATERIALS:
@@ -856,6 +867,29 @@ def _entity(t) -> Entity:
         head = " ".join([*name.split()[:-1], head])  # "fire hydrants"
     e.phrase = " ".join([*dict.fromkeys(words), head])
     return e
+
+
+def _describes(t) -> bool:
+    """An adjective, or a colour the tagger took for a noun, before a compound ("grey counter top")."""
+    return t.dep_ == "amod" or (t.dep_ == "compound" and t.text.lower() in COLOR_WORDS)
+
+
+PLACING = {"on", "onto", "upon", "above", "over", "below", "under", "beneath", "underneath", "beside", "near", "next"}
+PLACING |= {"behind", "atop", "to", "at"}
+"""Prepositions that place a thing relative to another ("a painting on the top of a rabbit")."""
+
+
+def _placed(t) -> bool:
+    """A medium's noun placed relative to another thing ("a painting on the top of a rabbit", "a
+    photo next to a lamp"): a thing in the picture, not what the picture is."""
+    for c in t.children:
+        if c.dep_ == "prep" and c.text.lower() in PLACING:
+            key, end = _relation_words(c)
+            if end is None or end.lemma_.lower() in FRAME | MEDIA:
+                continue
+            if end.text.lower() not in POSITIONS or key.endswith(" of"):
+                return True
+    return False
 
 
 def _attribute(e: Entity, token) -> None:

@@ -161,6 +161,31 @@ def unigenbench(data: Path) -> dict:
     }
 
 
+def _color_facts(words: list[str]) -> list[tuple[str, list[str]]]:
+    """(colour, the words it may bind to) for each colour word of a prompt: the next three words
+    that are not colours, "and" or commas ("black and white floor tiles": floor, tile; "white wood
+    floor": wood, floor). A colour word right after another colour is read as the noun ("a red
+    orange") when nothing but "and" or the end follows it."""
+    clean = [w.strip(",.") for w in words]
+    nouns = {
+        i
+        for i, w in enumerate(clean)
+        if i
+        and w in COLOR_WORDS
+        and clean[i - 1] in COLOR_WORDS
+        and (i + 1 == len(clean) or clean[i + 1] in ("and", "on", "in", "with"))
+    }  # "a red orange and ...": the second colour word is the noun
+    facts = []
+    for i, w in enumerate(clean):
+        if w not in COLOR_WORDS or i in nouns:
+            continue
+        after = [(k, x) for k, x in enumerate(clean[i + 1 :], i + 1) if x and x not in ("and", "or")]
+        candidates = [x for k, x in after if x not in COLOR_WORDS or k in nouns][:3]
+        if candidates:
+            facts.append((COLOR_WORDS[w], candidates))
+    return facts
+
+
 def compbench(data: Path) -> dict:
     folder = data / "t2i_compbench" / "dataset"
     out = {}
@@ -175,18 +200,16 @@ def compbench(data: Path) -> dict:
             criteria = synthesize(prompt)
             words = prompt.lower().split()
             if category == "color":
-                pairs = [
-                    (COLOR_WORDS[w], singular(words[i + 1].strip(",.")))
-                    for i, w in enumerate(words[:-1])
-                    if w in COLOR_WORDS
-                ]
+                pairs = _color_facts(words)
                 have = [(_fields(c).get("color"), str(_fields(c).get("object"))) for c in criteria]
-                ok = bool(pairs) and all(any(p[0] == h[0] and _same(p[1], h[1]) for h in have) for p in pairs)
+                ok = bool(pairs) and all(
+                    any(p[0] == h[0] and any(_same(w, h[1]) for w in p[1]) for h in have) for p in pairs
+                )
             elif category == "spatial":
                 ok = any(c.dimension == "position" for c in criteria)
             else:
                 pairs = [
-                    (NUMBER_WORDS.get(w, int(w) if w.isdigit() else None), singular(words[i + 1].strip(",.")))
+                    (NUMBER_WORDS.get(w, int(w) if w.isdigit() else None), words[i + 1].strip(",."))
                     for i, w in enumerate(words[:-1])
                     if w in NUMBER_WORDS or w.isdigit()
                 ]

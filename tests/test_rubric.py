@@ -215,6 +215,25 @@ def test_attributes_bind_to_their_noun():
     }
 
 
+def test_coordinated_colours_before_a_compound_noun_bind_to_it():
+    """T2I-CompBench: "black and white floor tiles" are both the tiles' colours (the second used to
+    become a colour of nothing); a colour the tagger calls a noun still binds ("grey counter top")."""
+    colors = {(k.object, k.value) for k in _checks("a yellow kitchen with black and white floor tiles", "attribute")}
+    assert {("floor tile", "black"), ("floor tile", "white"), ("kitchen", "yellow")} <= colors
+    colors = {(k.object, k.value) for k in _checks("a black and green tile bathroom", "attribute")}
+    assert {("bathroom", "black"), ("bathroom", "green")} <= colors
+    assert ("counter top", "gray") in {
+        (k.object, k.value) for k in _checks("Kitchen scene, grey counter top on one side", "attribute")
+    }
+
+
+def test_a_painting_placed_next_to_something_is_a_thing_in_the_picture():
+    (relation,) = _checks("a painting on the top of a rabbit", "relation")
+    assert (relation.subject, relation.relation, relation.object) == ("painting", "on top of", "rabbit")
+    assert not _checks("a painting of a rabbit", "relation")
+    assert ("medium", "painting") in {(k.property, k.value) for k in _checks("a painting of a rabbit", "global")}
+
+
 def test_relations_and_actions_bind_two_objects():
     (action,) = [k for k in _checks("An astronaut riding a horse on the moon", "relation") if k.action]
     assert (action.subject, action.relation, action.object) == ("astronaut", "riding", "horse")
