@@ -183,6 +183,19 @@ def _word_tokenizer(max_length: int):
 
 
 @pytest.fixture
+def fresh_accelerate():
+    """accelerate keeps one state per process, fixed by the first Accelerator (TRL's tests set
+    bf16): a GRPO test starts from a fresh one, so its trainer gets the precision it asks for."""
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+    yield
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+
+
+@pytest.fixture
 def tiny_sd3():
     """A Stable Diffusion 3 pipeline at toy size (random weights, built from config, no hub)."""
     pytest.importorskip("diffusers")

@@ -2,10 +2,13 @@
 of the toy generator on every process, each writing what it saw to OUT/rank-R.json.
 
     python grpo_ranks.py OUT STEPS [RESUME_CHECKPOINT]
+
+With GRPO_RANKS_MODEL=sd3 it trains the tiny SD3 pipeline (LoRA on its attention under DDP) instead.
 """
 
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -20,15 +23,23 @@ def main() -> None:
     out, steps = Path(sys.argv[1]), int(sys.argv[2])
     resume = sys.argv[3] if len(sys.argv) > 3 else None
     out.mkdir(parents=True, exist_ok=True)
-    policy = pretrain(steps=40, seed=0)
+    prompts = ["a square", "a red square"]
+    if os.environ.get("GRPO_RANKS_MODEL") == "sd3":
+        from scrutiny.testing.pipelines import tiny_sd3
+        from scrutiny.trainers.diffusers_policy import SD3FlowPolicy
+
+        policy = SD3FlowPolicy(tiny_sd3(), height=16, width=16, guidance_scale=4.5, max_sequence_length=16)
+        prompts = ["a red square", "a blue circle"]
+    else:
+        policy = pretrain(steps=40, seed=0)
     seen: dict = {"advantages": [], "rewards": [], "images": []}
 
     def reward(images, prompts):
         seen["images"].append(hashlib.sha1(images.numpy().tobytes()).hexdigest())
-        return redness(images, prompts).numpy()
+        return redness(images, prompts).numpy() + images.mean(dim=(1, 2, 3)).numpy()
 
     config = GRPOConfig(
-        prompts=["a square", "a red square"],
+        prompts=prompts,
         group_size=3,
         groups_per_step=4,
         steps=steps,
@@ -41,7 +52,7 @@ def main() -> None:
         checkpoint_dir=str(out / "checkpoints"),
         checkpoint_every=2,
     )
-    trainer = GRPOTrainer(policy, reward, config)
+    trainer = GRPOTrainer(policy, reward, config, run_id=f"ranks-{os.getpid()}")  # differs per process
     original = trainer.advantages
 
     def advantages(rewards, prompts):
@@ -59,6 +70,7 @@ def main() -> None:
         json.dumps(
             {
                 "rank": trainer.rank,
+                "run_id": trainer.run_id,
                 "processes": trainer.processes,
                 "history": history,
                 "lora": lora,

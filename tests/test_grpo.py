@@ -15,6 +15,7 @@ from scrutiny.trainers.grpo import GRPOConfig, GRPOTrainer, reward_curve
 from scrutiny.trainers.toy import pretrain, redness
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.usefixtures("fresh_accelerate")  # each test's trainer sets accelerate up as it asks
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from scrutiny.trainers.grpo import GRPOConfig, GRPOTrainer
 from scrutiny.trainers.toy import pretrain, redness
 
 HERE = Path(__file__).resolve().parent
+pytestmark = pytest.mark.usefixtures("fresh_accelerate")  # each test's trainer sets accelerate up as it asks
 
 
 @pytest.fixture(scope="module")
@@ -212,21 +213,8 @@ def test_flux_policy_samples_as_the_pipeline_does_and_trains(tiny_flux):
     assert all("lora_" in n for n in before) and not any(p.requires_grad for p in tiny_flux.vae.parameters())
 
 
-@pytest.fixture
-def fresh_accelerate():
-    """accelerate keeps one state per process, fixed by the first Accelerator: a test that needs
-    another mixed precision starts from a fresh one, and leaves a fresh one behind."""
-    from accelerate.state import AcceleratorState, GradientState
-
-    AcceleratorState._reset_state(True)
-    GradientState._reset_state()
-    yield
-    AcceleratorState._reset_state(True)
-    GradientState._reset_state()
-
-
 @pytest.mark.parametrize("kind", ["sd3", "flux"])
-def test_bfloat16_pipelines_train_with_a_float32_adapter(kind, tiny_sd3, tiny_flux, fresh_accelerate):
+def test_bfloat16_pipelines_train_with_a_float32_adapter(kind, tiny_sd3, tiny_flux):
     from scrutiny.trainers.diffusers_policy import FluxFlowPolicy, SD3FlowPolicy
 
     pipe = (tiny_sd3 if kind == "sd3" else tiny_flux).to(torch.bfloat16)
@@ -435,11 +423,11 @@ def test_config_checks_for_the_new_settings():
 # 6. two processes (accelerate launch, gloo on CPU)
 
 
-def _launch(tmp_path: Path, out: str, steps: int, *resume: str) -> list[dict]:
+def _launch(tmp_path: Path, out: str, steps: int, *resume: str, model: str = "toy") -> list[dict]:
     accelerate = shutil.which("accelerate")
     if accelerate is None:
         pytest.skip("accelerate's launcher is not on PATH")
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "GRPO_RANKS_MODEL": model}
     command = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
     command += ["--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0"]
     result = subprocess.run(
@@ -458,6 +446,7 @@ def _launch(tmp_path: Path, out: str, steps: int, *resume: str) -> list[dict]:
 def test_two_processes_draw_their_own_rollouts_share_statistics_and_resume_exactly(tmp_path):
     a, b = _launch(tmp_path, "straight", 3)
     assert a["processes"] == b["processes"] == 2 and a["backend"] == "gloo"
+    assert a["run_id"] == b["run_id"]  # one run: the main process's id, so every trace is found under it
     assert not set(a["images"]) & set(b["images"])  # each process samples its own groups, its own noise
     assert a["rewards"] == b["rewards"] and a["advantages"] == b["advantages"]  # gathered: the same statistics
     assert [h["reward_mean"] for h in a["history"]] == [h["reward_mean"] for h in b["history"]]
@@ -468,3 +457,24 @@ def test_two_processes_draw_their_own_rollouts_share_statistics_and_resume_exact
     assert [c["history"][2][k] for k in exact] == [a["history"][2][k] for k in exact]  # step 3 again, exactly
     assert c["lora"] == a["lora"] == d["lora"]
     assert d["images"] == b["images"][-2:]  # rank 1's step-3 samples, bit for bit
+
+
+def test_an_accelerator_made_earlier_in_the_process_is_used(pretrained):
+    """accelerate fixes its state with the first Accelerator of a process (a notebook's, TRL's): a
+    config that leaves mixed_precision out uses it; one that asks for another says so in one line."""
+    from accelerate import Accelerator
+
+    Accelerator(cpu=True, mixed_precision="bf16")
+    t = GRPOTrainer(copy.deepcopy(pretrained), toy_reward, config())
+    assert t.accelerator.mixed_precision == "bf16" and math.isfinite(t.train_step()["loss"])
+    with pytest.raises(ValueError, match="an earlier Accelerator in this process set it to 'bf16'"):
+        GRPOTrainer(copy.deepcopy(pretrained), toy_reward, config(mixed_precision="no"))
+
+
+@pytest.mark.slow
+def test_two_processes_train_a_tiny_sd3_pipeline_under_ddp(tmp_path):
+    """LoRA on SD3's attention under DDP (every adapter weight gets a gradient, or DDP would stop)."""
+    a, b = _launch(tmp_path, "sd3", 2, model="sd3")
+    assert a["processes"] == 2 and not set(a["images"]) & set(b["images"])
+    assert a["advantages"] == b["advantages"] and a["lora"] == b["lora"]
+    assert all(math.isfinite(h["loss"]) for h in a["history"])

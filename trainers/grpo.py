@@ -329,6 +329,37 @@ class EMA:
         self.count = state["count"]
 
 
+def _accelerator(c: GRPOConfig) -> Any:
+    """The run's `Accelerator`. accelerate keeps one state per process: where an earlier Accelerator
+    (a notebook's, another trainer's) set it, a config that leaves `mixed_precision` out uses it."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    trackers = [] if c.report_to in ("none", [], None) else c.report_to
+    options: dict[str, Any] = dict(
+        cpu=not torch.cuda.is_available(),
+        log_with=(trackers or None) if c.checkpoint_dir else None,
+        project_dir=str(Path(c.checkpoint_dir) / "logs") if c.checkpoint_dir else None,
+    )
+    existing = getattr(AcceleratorState, "_shared_state", {})
+    if c.mixed_precision is not None:
+        options["mixed_precision"] = c.mixed_precision
+    elif not existing:
+        bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        options["mixed_precision"] = "bf16" if bf16 else "no"
+    try:
+        # accumulation is counted by the trainer in training steps, not by accelerate in backward
+        # calls (one per transition and minibatch), so `gradient_accumulation` means what it says
+        return Accelerator(**options)
+    except ValueError as e:
+        if "already been initialized" not in str(e):
+            raise
+        raise ValueError(
+            f"mixed_precision={c.mixed_precision!r}: an earlier Accelerator in this process set it to "
+            f"{existing.get('_mixed_precision')!r}; leave mixed_precision out, or start a new process"
+        ) from None
+
+
 class GRPOTrainer:
     def __init__(
         self,
@@ -340,7 +371,6 @@ class GRPOTrainer:
         run_id: str | None = None,
         accelerator: Any = None,
     ):
-        from accelerate import Accelerator
 
         self.config = c = config
         self.policy = policy
@@ -348,21 +378,14 @@ class GRPOTrainer:
         self.store = store
         self.run_id = run_id or f"grpo-{config.seed}"
         if accelerator is None:
-            precision = c.mixed_precision
-            if precision is None:
-                precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
-            trackers = [] if c.report_to in ("none", [], None) else c.report_to
-            # accumulation is counted here in training steps, not by accelerate in backward calls (one
-            # per transition and minibatch), so `gradient_accumulation` means what it says
-            accelerator = Accelerator(
-                cpu=not torch.cuda.is_available(),
-                mixed_precision=precision,
-                log_with=(trackers or None) if c.checkpoint_dir else None,
-                project_dir=str(Path(c.checkpoint_dir) / "logs") if c.checkpoint_dir else None,
-            )
+            accelerator = _accelerator(c)
         self.accelerator = accelerator
         self.device = accelerator.device
         self.rank, self.processes = accelerator.process_index, accelerator.num_processes
+        if self.processes > 1:  # one run: every process's traces carry the main process's run id
+            from accelerate.utils import broadcast_object_list
+
+            self.run_id = broadcast_object_list([self.run_id])[0]
         if c.groups_per_step % self.processes:
             raise ValueError(
                 f"groups_per_step ({c.groups_per_step}) must divide evenly among the {self.processes} processes"
