@@ -627,12 +627,17 @@ class GRPOTrainer:
         # 3. the update, over the samples whose advantage is not zero
         keep = advantages != 0 if c.drop_zero_advantage else torch.ones_like(advantages, dtype=torch.bool)
         kept = int(keep.sum())
-        # each kept sample and trained transition weighs the same in the update's mean
-        weights = keep.float() / (max(kept, 1) * len(batch.trained) * c.gradient_accumulation)
+        kept_everywhere = int(self._gather(np.array([kept])).sum())
+        # each kept sample and trained transition, on any process, weighs the same in the update's
+        # mean (DDP averages the processes' gradients, hence the factor)
+        scale = self.processes / (max(kept_everywhere, 1) * len(batch.trained) * c.gradient_accumulation)
+        weights = keep.float() * scale
         if self.processes == 1:
             index = keep.nonzero().flatten()  # dropped: no compute spent on them
-        else:  # every process must run the same passes (DDP): they stay, with weight 0
+        elif kept_everywhere:  # every process must run the same passes (DDP): they stay, with weight 0
             index = torch.arange(len(advantages), device=self.device)
+        else:  # nothing anywhere to learn from: every process skips the update alike
+            index = torch.arange(0, device=self.device)
         totals = {"loss": 0.0, "ratio": 0.0, "clip_fraction": 0.0, "kl": 0.0}
         self.policy.model.train()
         size = c.train_batch_size or max(len(index), 1)
@@ -645,7 +650,8 @@ class GRPOTrainer:
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"non-finite loss at step {self.step_index}, transition {j}")
                 self.accelerator.backward(loss)
-                totals["loss"] += loss.item() * c.gradient_accumulation  # the mean over kept samples
+                # the sum over this part's kept samples, per transition: a mean once divided by `kept`
+                totals["loss"] += loss.item() / (scale * len(batch.trained) * max(kept, 1))
                 for key, value in stats.items():
                     totals[key] += value * len(part) / len(index) / len(batch.trained)
         updated = (self.step_index + 1) % c.gradient_accumulation == 0
