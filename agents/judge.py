@@ -379,8 +379,8 @@ def overall_score(
     content = {c.id for c in rubric if c.dimension not in GUARD_DIMENSIONS}
     decided = [(weights.get(s.criterion, 1.0), s.score) for s in scores if s.score is not None]
     missing = [weights.get(s.criterion, 1.0) for s in scores if s.score is None and s.criterion in content]
-    if not any(s.score is not None and s.criterion in content for s in scores):
-        return None
+    if not any(s.score is not None and s.criterion in content and weights.get(s.criterion, 1.0) > 0 for s in scores):
+        return None  # nothing seen, or only content that weighs nothing: the score would be quality's
     if missing and unchecked == "abstain":
         return None
     total = sum(w for w, _ in decided) + (sum(missing) if unchecked == "lower" else 0.0)
@@ -402,6 +402,11 @@ def coverage(rubric: list[Criterion], scores: list[CriterionScore], unchecked: U
     elif not result.checked:
         result.abstain_reason = "no content criterion could be checked: " + "; ".join(
             sorted(set(result.unchecked.values()))
+        )
+    elif all({c.id: c.weight for c in rubric}.get(k, 1.0) <= 0 for k in result.checked):
+        result.abstain_reason = (
+            "every content criterion checked weighs 0 (the skill library's weights), so the score would "
+            "come from image quality alone"
         )
     elif result.unchecked and unchecked == "abstain":
         result.abstain_reason = f"{len(result.unchecked)} content criteria could not be checked (unchecked='abstain')"

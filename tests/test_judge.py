@@ -102,3 +102,18 @@ def test_real_edit_examples(judge, shared_data):
     verdict = judge.edit(source, edits, "Add a green bowl on the branch")
     assert len(verdict.scores) == 3 and all(s is not None for s in verdict.scores)
     assert verdict.ranking is not None and sorted(verdict.ranking) == [0, 1, 2]
+
+
+def test_content_that_weighs_nothing_never_lets_quality_make_the_score(judge):
+    """A skill library may weight a content dimension at 0; then quality alone would decide, and a
+    blank but sharp image could win. The verdict abstains instead, and says why."""
+    rubric = [
+        Criterion(
+            id="c1", statement='Says "OPEN"', dimension="text", weight=0.0, check={"kind": "text", "text": "OPEN"}
+        ),
+        Criterion(id="q1", statement="The image is sharp", dimension="quality", check={"kind": "quality"}),
+    ]
+    verdict = judge.judge(fitted_sign("OPEN"), "a sign", rubric=rubric)
+    assert verdict.score is None and "weighs 0" in verdict.coverage[0].abstain_reason
+    weighted = [rubric[0].model_copy(update={"weight": 1.0}), rubric[1]]
+    assert judge.judge(fitted_sign("OPEN"), "a sign", rubric=weighted).score > 0.8  # the text met, quality 0.7

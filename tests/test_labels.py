@@ -119,10 +119,11 @@ def test_a_queue_of_the_comparisons_two_libraries_decide_differently(tmp_path, m
             params={"always": True, "weights": {"count": 0.0}},
         )
     )
-    # judged without caring for counts: image quality prefers the busier image, three circles
+    # judged without caring for counts, quality alone would decide: the verdict abstains instead, and
+    # the built-in library (which counts) prefers the two circles, so a person's label settles it
     three, two = shapes(grid(3, "circle", "red")), shapes(grid(2, "circle", "red"))
     stored = Judge(store=store, library=blind, config=JudgeConfig(cache=False)).compare(three, two, "two red circles")
-    assert stored.preferred == 0
+    assert stored.preferred is None and "weighs 0" in stored.coverage[0].abstain_reason
     made = run("label", "queue", "disputed", "--traces", "--disagree-with", "builtin")
     assert made.exit_code == 0 and "1 new item," in made.output, made.output  # the built-in library counts
     (item, done, total) = store.next_label_item("disputed", "ann")
