@@ -1171,9 +1171,11 @@ def train_cmd(
         print(json.dumps({"run_id": trainer.run_id, "history": history, **files}, indent=2))
         return
     first, last = history[0]["reward_mean"], history[-1]["reward_mean"]
+    waited = sum(h.get("reward_wait_s", 0.0) for h in history) / max(sum(h.get("step_s", 0.0) for h in history), 1e-9)
     print(
         f"{len(history)} steps: mean reward {first:.3f} → {last:.3f}; curve {curve_path}; "
-        f"samples before {before.name} and after {after.name}; run {trainer.run_id}"
+        f"samples before {before.name} and after {after.name}; {waited:.0%} of step time waiting for "
+        f"rewards; run {trainer.run_id}"
     )
 
 
