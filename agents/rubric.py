@@ -189,7 +189,8 @@ def _objects(b: _Builder, scene: Scene) -> None:
                 met=EXACT,
             )
         elif e.quantity:
-            b.add("count", f"There are {e.quantity} {e.phrase}", ["detect"], check, checkable=False)
+            verb = "are" if e.plural else "is"  # "a group of people", "a piece of paper"
+            b.add("count", f"There {verb} {e.quantity} {e.phrase}", ["detect"], check, checkable=False)
         else:
             what = e.noun
             if e.plural:

@@ -642,6 +642,7 @@ def parse(prompt: str) -> Scene:
     doc.user_data["names"] = names
     entities: dict[int, Entity] = {}
     measured: dict[int, tuple[int | None, str | None]] = {}
+    measure_colors: dict[int, list] = {}  # "a brown piece of paper": the paper is brown
     media: set[int] = set()
 
     for t in doc:
@@ -696,6 +697,7 @@ def parse(prompt: str) -> Scene:
                 n *= counted
             measured[of_obj.i] = (n, vague)
             if lemma not in CONTAINERS:
+                measure_colors[of_obj.i] = [c for c in t.lefts if c.dep_ == "amod" and c.text.lower() in COLOR_WORDS]
                 continue
         if word in COLOR_WORDS and t.dep_ in ("amod", "acomp") and t.head.pos_ in ("NOUN", "PROPN"):
             continue  # "a red orange": a colour the tagger called a noun
@@ -708,6 +710,8 @@ def parse(prompt: str) -> Scene:
             entities[i].count = entities[i].count or n
             if entities[i].count is None:
                 entities[i].quantity = entities[i].quantity or vague
+            for color in measure_colors.get(i, []):
+                _attribute(entities[i], color)
     for e in entities.values():
         if e.noun == "background" and not e.attributes:
             continue
@@ -804,6 +808,16 @@ def _of_object(t):
             obj = next((c for c in child.children if c.dep_ == "pobj"), None)
             if obj is not None and obj.pos_ in ("NOUN", "PROPN"):
                 return obj
+    return None
+
+
+def _measured(t, by_index: dict[int, Entity]) -> Entity | None:
+    """The entity a token names: itself, or for a measure word the noun it measures ("a stack of
+    *books*", "a piece of *paper*")."""
+    if t.i in by_index:
+        return by_index[t.i]
+    if t.lemma_.lower() in COLLECTIVE and (inner := _of_object(t)) is not None:
+        return by_index.get(inner.i)
     return None
 
 
@@ -957,10 +971,10 @@ def _subject(verb, by_index: dict[int, Entity]) -> Entity | None:
                 seen = next((c for c in verb.children if c.dep_ in ("dobj", "attr") and c.i in by_index), None)
                 if seen is not None:  # "in the background we can see railings": the railings
                     return by_index[seen.i]
-            if s.dep_ == "expl":  # "there is a cat on the mat": the cat
-                attr = next((c for c in verb.children if c.dep_ in ("attr", "dobj") and c.i in by_index), None)
-                if attr is not None:
-                    return by_index[attr.i]
+            if s.dep_ == "expl":  # "there is a cat on the mat": the cat ("a stack of books": the books)
+                for attr in (c for c in verb.children if c.dep_ in ("attr", "dobj")):
+                    if (found := _measured(attr, by_index)) is not None:
+                        return found
         if subjects:
             return None  # a pronoun or something not an object: never guess
         if verb.dep_ in ("acl", "relcl", "appos") and verb.head.i in by_index:
@@ -1036,7 +1050,7 @@ def _relations(doc, by_index: dict[int, Entity]) -> list[Relation]:
         head = t.head
         if head.pos_ == "PRON" and head.dep_ in ("dobj", "attr", "pobj") and head.head.pos_ in ("VERB", "AUX"):
             head = head.head  # 'a sign that says "HI" above a square': what the text is on
-        subject = by_index.get(head.i) if head.i in by_index else _subject(head, by_index)
+        subject = _measured(head, by_index) or _subject(head, by_index)
         fronted = next((c for c in t.children if c.dep_ == "npadvmod" and c.i in by_index), None)
         if fronted is not None:  # "person below traffic light": the tagger hangs the person on "below"
             subject = by_index[fronted.i]

@@ -333,3 +333,21 @@ def test_two_word_names_and_noun_phrases_parse_as_objects():
     assert colors == {("rose", "white"), ("carnation", "red")}  # read as a noun phrase, "rose" is not a verb
     (count,) = [c.check for c in synthesize("two stop signs and a teddy bear") if c.dimension == "count"]
     assert (count.count, count.object, count.detect) == (2, "stop sign", "stop sign")
+
+
+def test_a_measure_word_stands_for_what_it_measures():
+    """ "a piece of paper on top of a table": the paper is on the table (and brown, when "a brown
+    piece"); "there is a stack of books next to a lamp": the books are next to the lamp."""
+    relations = {
+        (k.subject, k.relation, k.object)
+        for prompt in (
+            "There is a brown piece of paper on top of a wooden table.",
+            "a stack of books next to a lamp",
+            "a pair of shoes under a bed",
+        )
+        for k in _checks(prompt, "relation")
+    }
+    assert {("paper", "on top of", "table"), ("book", "next to", "lamp"), ("shoe", "below", "bed")} <= relations
+    assert ("paper", "brown") in {(k.object, k.value) for k in _checks("a brown piece of paper", "attribute")}
+    statements = [c.statement for c in synthesize("a piece of paper and a group of people")]
+    assert "There is a piece of paper" in statements and "There are a group of people" in statements
