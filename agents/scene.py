@@ -934,17 +934,24 @@ def _owner(t, by_index: dict[int, Entity]) -> Entity | None:
         if head.head.i in by_index:
             return by_index[head.head.i]
         head = head.head
-    if t.dep_ in ("acomp", "attr", "oprd") or (t.dep_ == "conj" and t.head.dep_ in ("acomp", "attr")):
-        verb = t.head if t.dep_ != "conj" else t.head.head
+    if t.dep_ in ("acomp", "attr", "oprd") or (t.dep_ == "conj" and _conjunct_root(t).dep_ in ("acomp", "attr")):
+        verb = t.head if t.dep_ != "conj" else _conjunct_root(t).head
         return _subject(verb, by_index)
     return None
+
+
+def _conjunct_root(t):
+    """The first of a list joined by "and" or commas ("white, red, and black": white)."""
+    while t.dep_ == "conj" and t.head.i != t.i:
+        t = t.head
+    return t
 
 
 def _predicates(doc, by_index: dict[int, Entity]) -> None:
     """Predicate adjectives bind to their subject: "the sofa is red", "a cat that is black"."""
     for t in doc:
-        if t.dep_ in ("acomp", "oprd") or (t.dep_ == "conj" and t.head.dep_ in ("acomp", "oprd")):
-            owner = _owner(t, by_index)
+        if t.dep_ in ("acomp", "oprd") or (t.dep_ == "conj" and _conjunct_root(t).dep_ in ("acomp", "oprd")):
+            owner = _owner(_conjunct_root(t) if t.dep_ == "conj" else t, by_index)
             if owner is not None and t.pos_ in ("ADJ", "NOUN", "VERB"):
                 before = len(owner.attributes)
                 _attribute(owner, t)
@@ -965,7 +972,7 @@ def _subject(verb, by_index: dict[int, Entity]) -> Entity | None:
                 return by_index[s.i]
             if s.text.lower() in ("that", "which", "who") and verb.dep_ == "relcl" and verb.head.i in by_index:
                 return by_index[verb.head.i]  # "a sign that says ...": the sign
-            if s.text.lower() in ("they", "he", "she"):
+            if s.text.lower() in ("they", "he", "she", "it"):
                 return _antecedent(s, by_index)  # "... people skiing. They are holding poles"
             if s.text.lower() in ("we", "i", "you", "one") and verb.lemma_.lower() in SEEING:
                 seen = next((c for c in verb.children if c.dep_ in ("dobj", "attr") and c.i in by_index), None)
@@ -1021,18 +1028,23 @@ PERSONAL |= {"they": "plural"}
 
 
 def _antecedent(t, by_index: dict[int, Entity]) -> Entity | None:
-    """What a pronoun ("him", "it", "them") most likely refers to: the nearest object named before it of
-    the same kind (a person for him/her, a plural for them, anything else for it); None when unsure."""
+    """What a pronoun ("him", "it", "them") most likely refers to: an object named before it of the
+    same kind (a person for him/her, a plural for them, one other thing for it), the nearest that
+    was a sentence's subject ("A plane near the sea. It is white": the plane) or else the nearest;
+    None when unsure."""
     kind = PERSONAL.get(t.text.lower())
     if kind is None:
         return None
     from scrutiny.tools.coco import coco_class  # persons by name ("man", "astronaut", "chef")
 
+    fitting = []
     for e in sorted((e for e in by_index.values() if e.index < t.i), key=lambda e: -e.index):
         person = coco_class(e.noun.split()[-1]) == "person" or e.proper
-        if (kind == "person" and person) or (kind == "plural" and e.plural) or (kind == "thing" and not person):
-            return e
-    return None
+        thing = kind == "thing" and not person and not e.plural  # "it" is one thing
+        if (kind == "person" and person) or (kind == "plural" and e.plural) or thing:
+            fitting.append(e)
+    subjects = [e for e in fitting if t.doc[e.index].dep_ in ("ROOT", "nsubj", "nsubjpass")]
+    return (subjects or fitting or [None])[0]
 
 
 def _relations(doc, by_index: dict[int, Entity]) -> list[Relation]:

@@ -351,3 +351,12 @@ def test_a_measure_word_stands_for_what_it_measures():
     assert ("paper", "brown") in {(k.object, k.value) for k in _checks("a brown piece of paper", "attribute")}
     statements = [c.statement for c in synthesize("a piece of paper and a group of people")]
     assert "There is a piece of paper" in statements and "There are a group of people" in statements
+
+
+def test_it_and_lists_of_colours_bind_to_their_object():
+    """"The plane is vintage and it is white, red, and black": every colour is the plane's (the last
+    of a list used to be a colour of nothing); "it" is one thing, never a plural."""
+    colors = {(k.object, k.value) for k in _checks("A plane near the sea. It is white, red, and black.", "attribute")}
+    assert colors >= {("plane", "white"), ("plane", "red"), ("plane", "black")}
+    assert not [c for c in synthesize("the car is red, white and blue") if c.statement == "The image contains blue"]
+    assert ("vase", "blue") in {(k.object, k.value) for k in _checks("A vase with flowers. It is blue.", "attribute")}
