@@ -6,8 +6,8 @@ import copy
 import json
 import math
 import os
-import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -424,11 +424,11 @@ def test_config_checks_for_the_new_settings():
 
 
 def _launch(tmp_path: Path, out: str, steps: int, *resume: str, model: str = "toy") -> list[dict]:
-    accelerate = shutil.which("accelerate")
-    if accelerate is None:
-        pytest.skip("accelerate's launcher is not on PATH")
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "GRPO_RANKS_MODEL": model}
-    command = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
+    # `accelerate launch`, run from this interpreter (its script may not be on PATH); without a GPU,
+    # --multi_gpu starts the processes with torchrun and they meet over gloo
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    command += ["--num_machines", "1"]
     command += ["--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0"]
     result = subprocess.run(
         [*command, str(HERE / "grpo_ranks.py"), str(tmp_path / out), str(steps), *resume],

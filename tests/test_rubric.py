@@ -354,7 +354,7 @@ def test_a_measure_word_stands_for_what_it_measures():
 
 
 def test_it_and_lists_of_colours_bind_to_their_object():
-    """"The plane is vintage and it is white, red, and black": every colour is the plane's (the last
+    """ "The plane is vintage and it is white, red, and black": every colour is the plane's (the last
     of a list used to be a colour of nothing); "it" is one thing, never a plural."""
     colors = {(k.object, k.value) for k in _checks("A plane near the sea. It is white, red, and black.", "attribute")}
     assert colors >= {("plane", "white"), ("plane", "red"), ("plane", "black")}
