@@ -9,6 +9,7 @@ With GRPO_RANKS_MODEL=sd3 it trains the tiny SD3 pipeline (LoRA on its attention
 import hashlib
 import json
 import os
+import random
 import sys
 from pathlib import Path
 
@@ -32,10 +33,12 @@ def main() -> None:
         prompts = ["a red square", "a blue circle"]
     else:
         policy = pretrain(steps=40, seed=0)
-    seen: dict = {"advantages": [], "rewards": [], "images": []}
+    seen: dict = {"advantages": [], "rewards": [], "images": [], "prompts": []}
 
     def reward(images, prompts):
         seen["images"].append(hashlib.sha1(images.numpy().tobytes()).hexdigest())
+        if os.environ.get("RANK") == "1":
+            random.random()  # a reward that draws from Python's random on one process only
         return redness(images, prompts).numpy() + images.mean(dim=(1, 2, 3)).numpy()
 
     config = GRPOConfig(
@@ -56,6 +59,7 @@ def main() -> None:
     original = trainer.advantages
 
     def advantages(rewards, prompts):
+        seen["prompts"].append(prompts)
         values, stats = original(rewards, prompts)
         seen["advantages"].append(values.tolist())
         seen["rewards"].append(np.nan_to_num(rewards, nan=-1.0).tolist())

@@ -449,6 +449,7 @@ def test_two_processes_draw_their_own_rollouts_share_statistics_and_resume_exact
     assert a["run_id"] == b["run_id"]  # one run: the main process's id, so every trace is found under it
     assert not set(a["images"]) & set(b["images"])  # each process samples its own groups, its own noise
     assert a["rewards"] == b["rewards"] and a["advantages"] == b["advantages"]  # gathered: the same statistics
+    assert a["prompts"] == b["prompts"]  # though rank 1's reward draws from Python's random
     assert [h["reward_mean"] for h in a["history"]] == [h["reward_mean"] for h in b["history"]]
     assert a["lora"] == b["lora"]  # DDP keeps the adapters identical
     assert sorted(p.name for p in (tmp_path / "straight" / "checkpoints").iterdir()) == ["step-000002.pt"]

@@ -411,8 +411,12 @@ class GRPOTrainer:
     # 1. setup
 
     def _seed(self, seed: int) -> None:
-        random.seed(seed)  # the same on every process: every process draws the same prompts
+        random.seed(seed)
         np.random.seed(seed)
+        # the prompts are drawn from a generator of the trainer's own, the same on every process: a
+        # reward function that draws from Python's `random` (in its threads, on one process only)
+        # must not make the processes draw different prompts
+        self.prompt_rng = random.Random(seed)
         torch.manual_seed(seed)
 
     def _add_lora(self) -> None:
@@ -603,7 +607,7 @@ class GRPOTrainer:
         c = self.config
         started = time.perf_counter()
         # 1. every process draws the same prompts and samples its own share of the groups
-        prompts = [random.choice(c.prompts) for _ in range(c.groups_per_step)]
+        prompts = [self.prompt_rng.choice(c.prompts) for _ in range(c.groups_per_step)]
         mine = prompts[self.rank :: self.processes]
         generator = torch.Generator(device=self.device).manual_seed(
             (c.seed * 1_000_003 + self.step_index) * 1009 + self.rank
@@ -761,7 +765,12 @@ class GRPOTrainer:
                 for name, tensor in model.state_dict().items()
                 if self.config.full_finetune or "lora_" in name
             }
-            rng = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+            rng = {
+                "python": random.getstate(),
+                "prompts": self.prompt_rng.getstate(),
+                "numpy": np.random.get_state(),
+                "torch": torch.get_rng_state(),
+            }
             torch.save(
                 {
                     "model": state,
@@ -801,6 +810,8 @@ class GRPOTrainer:
         if self.ema is not None and saved.get("ema"):
             self.ema.load_state_dict(saved["ema"])
         random.setstate(saved["rng"]["python"])
+        if "prompts" in saved["rng"]:
+            self.prompt_rng.setstate(saved["rng"]["prompts"])
         np.random.set_state(saved["rng"]["numpy"])
         torch.set_rng_state(saved["rng"]["torch"])
 
