@@ -562,7 +562,7 @@ def _split_tags(text: str) -> tuple[str, list[str]]:
     """The prompt without its comma-separated fragments made only of tags, and those fragments."""
     text = re.sub(r"\s--(\w+)", r", --\1", text)  # "--ar 9:16" flags are fragments of their own
     kept, tags = [], []
-    for fragment in re.split(r"(?:,|::|\|)\s*", text):
+    for fragment in re.split(r"(?:,|::|\||\s[-–—]\s)\s*", text):  # spaced dashes part fragments too
         rest = TAG.sub(" ", fragment)
         if fragment.strip() and not re.search(
             r"[a-z]{2,}", re.sub(r"\b(and|with|in|of|the|a|an|very|by)\b", " ", rest, flags=re.I), re.I

@@ -360,3 +360,17 @@ def test_it_and_lists_of_colours_bind_to_their_object():
     assert colors >= {("plane", "white"), ("plane", "red"), ("plane", "black")}
     assert not [c for c in synthesize("the car is red, white and blue") if c.statement == "The image contains blue"]
     assert ("vase", "blue") in {(k.object, k.value) for k in _checks("A vase with flowers. It is blue.", "attribute")}
+
+
+def test_a_spaced_dash_parts_a_prompt_like_a_comma():
+    """ "... on clear blue water - stock photo": the water is a thing and the stock photo the medium
+    (the tagger used to read "water - stock photo" as one noun); "well-lit" keeps its hyphen."""
+    relations = {
+        (k.subject, k.relation, k.object)
+        for k in _checks("white lilies floating on blue water - stock photo", "relation")
+    }
+    assert ("lily", "on", "water") in relations
+    assert ("medium", "stock photo") in {
+        (k.property, k.value) for k in _checks("white lilies on blue water - stock photo", "global")
+    }
+    assert "room" in {k.object for k in _checks("a well-lit room", "object")}
