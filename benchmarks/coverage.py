@@ -44,6 +44,17 @@ def singular(word: str) -> str:
 
 
 @functools.cache
+def noun_forms(word: str) -> frozenset[str]:
+    """A noun's forms to match by: itself, `singular`, and its lemma read as a noun ("the leaves":
+    leaf; alone, "leaves" is tagged a verb and "building" a participle)."""
+    word = word.lower()
+    if not word:
+        return frozenset()
+    tokens = nlp()(f"the {word}")
+    return frozenset({word, singular(word), tokens[-1].lemma_.lower()})
+
+
+@functools.cache
 def _lemma(verb: str) -> str:
     """A verb's base form, read in a sentence (alone, "swimming" is tagged a noun)."""
     tokens = nlp()(f"they are {verb.split()[0]}")
@@ -243,6 +254,8 @@ def dsg(data: Path) -> dict:
             k = c.check.model_dump()
             nouns = {_stem(str(k.get(f) or "")).split(" ")[-1] for f in ("object", "subject")} - {""}
             nouns |= {_stem(str(k.get("object_phrase") or "")).split(" ")[-1]} - {""}
+            for f in ("object", "subject", "object_phrase"):  # the raw head too: "building", not "build"
+                nouns |= noun_forms(str(k.get(f) or "").split(" ")[-1] if k.get(f) else "")
             if k["kind"] == "relation" and k.get("action"):  # "(chihuahuas, run)": the verb is a key too
                 nouns |= {_lemma(k["relation"])}
             values = set(_stem(c.statement).split())
@@ -250,7 +263,10 @@ def dsg(data: Path) -> dict:
         for q in questions:
             kind = DSG_KINDS.get(q["category_broad"], "other")
             keys = [_stem(w) for w in q["keywords"].split(",") if w.strip()]
-            heads = {key.split(" ")[-1] for key in keys if key}
+            raw = [w.strip().lower().split(" ")[-1] for w in q["keywords"].split(",") if w.strip()]
+            # each keyword's head, in every form it may take ("buildings": building; "leaves": leaf)
+            forms = [{key.split(" ")[-1]} | set(noun_forms(word)) for key, word in zip(keys, raw) if key]
+            heads = set().union(*forms) if forms else set()
             totals[kind] += 1
             match = None
             for c, ckind, nouns, values in facts:
@@ -262,7 +278,11 @@ def dsg(data: Path) -> dict:
                     value = keys[-1].split(" ")
                     if set(value) & values or ckind == "object" and c.check.count is not None:
                         match = c
-                elif kind == "relation" and ckind == "relation" and len(heads & nouns) >= min(2, len(heads)):
+                elif (
+                    kind == "relation"
+                    and ckind == "relation"
+                    and sum(bool(f & nouns) for f in forms) >= min(2, len(forms))
+                ):
                     match = c
                 elif kind == "global" and ckind == "global" and heads & values:
                     match = c
