@@ -581,6 +581,42 @@ def _finite(t) -> bool:
     return t.tag_ == "VBD" and any(c.dep_ == "nsubj" and c.pos_ in ("NOUN", "PROPN", "PRON") for c in t.children)
 
 
+NOUN_ING = {"painting", "building", "drawing", "wedding", "ceiling", "clothing", "evening", "morning", "meeting"}
+NOUN_ING |= {"setting", "landing", "railing", "opening", "ending", "feeling", "filling", "frosting", "icing"}
+NOUN_ING |= {"topping", "stuffing", "dressing", "pudding", "carving", "engraving", "etching", "lighting", "clearing"}
+NOUN_ING |= {"crossing", "parking", "housing", "siding", "awning", "offering", "sibling", "seedling", "dumpling"}
+NOUN_ING |= {"sapling", "duckling", "earring", "shilling", "bedding", "netting", "packaging", "recording", "writing"}
+"""Words in -ing that are things ("a house painting", "a tall building"), never a participle here."""
+
+
+def _doing(doc) -> int | None:
+    """In a noun phrase read as "There is ...", where a participle that the tagger took for a noun
+    follows its doer ("a horse galloping", "a kid playing football", "a baby crying"): the character
+    offset to insert "that is " at; None where there is none."""
+    for t in doc[1:]:
+        word = t.text.lower()
+        if not (word.endswith("ing") and len(word) > 5 and word not in NOUN_ING and t.tag_ in ("NN", "VBG")):
+            continue
+        if t.dep_ in ("acl", "relcl") or (t.tag_ == "VBG" and t.dep_ not in ("attr", "compound", "ROOT")):
+            continue  # already read as what the thing does ("a bird flying")
+        doer = doc[t.i - 1]
+        if doer.tag_ not in ("NN", "NNS", "JJ") or doer.text.lower() in COLOR_WORDS:
+            continue
+        start = doer.i - 1
+        while start > 0 and doc[start].tag_ == "JJ":
+            start -= 1  # "a young boy running"
+        if doc[start].tag_ not in ("DT", "CD") or _lemma_of_verb(word) == word:
+            continue
+        return t.idx
+    return None
+
+
+@functools.cache
+def _lemma_of_verb(word: str) -> str:
+    """The verb a participle comes from ("galloping": gallop), or the word itself if it is none."""
+    return nlp()(f"they are {word}")[-1].lemma_.lower()
+
+
 def _merge_names(text: str) -> tuple[str, dict[int, str]]:
     """Two-word object names written as their last word, which the tagger reads as a noun ("a blue
     fire hydrant" → "a blue hydrant"; left whole, it tags "hydrant" an adverb), and where each was:
@@ -639,6 +675,10 @@ def parse(prompt: str) -> Scene:
         # alone makes "rose" a verb)
         doc = nlp()(PREFIX + merged)
         names = {k + len(PREFIX): v for k, v in names.items()}
+        if (at := _doing(doc)) is not None:  # "a horse galloping": "a horse that is galloping"
+            text = doc.text[:at] + "that is " + doc.text[at:]
+            doc = nlp()(text)
+            names = {k + (len("that is ") if k >= at else 0): v for k, v in names.items()}
     doc.user_data["names"] = names
     entities: dict[int, Entity] = {}
     measured: dict[int, tuple[int | None, str | None]] = {}

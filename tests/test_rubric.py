@@ -374,3 +374,21 @@ def test_a_spaced_dash_parts_a_prompt_like_a_comma():
         (k.property, k.value) for k in _checks("white lilies on blue water - stock photo", "global")
     }
     assert "room" in {k.object for k in _checks("a well-lit room", "object")}
+
+
+@pytest.mark.parametrize(
+    ("prompt", "doer", "verb"),
+    [
+        ("a horse galloping", "horse", "galloping"),
+        ("a volcano erupting", "volcano", "erupting"),
+        ("a baby crying", "baby", "crying"),
+        ("a kid playing football", "kid", "playing"),
+    ],
+)
+def test_a_doer_and_a_participle_the_tagger_took_for_a_noun(prompt, doer, verb):
+    """The tagger reads "a horse galloping" as one noun (a kind of "galloping"): the horse is the
+    thing, galloping what it does. Things in -ing stay things ("a house painting", "a tall building")."""
+    assert doer in {k.object for k in _checks(prompt, "object")}
+    assert (doer, verb) in {(k.subject, k.relation) for k in _checks(prompt, "relation") if k.action}
+    assert "building" in {k.object for k in _checks("a tall building", "object")}
+    assert ("medium", "house painting") in {(k.property, k.value) for k in _checks("a house painting", "global")}
