@@ -1133,8 +1133,12 @@ def _relations(doc, by_index: dict[int, Entity]) -> list[Relation]:
             if conj.i in by_index and relation != "between":
                 out.append(Relation(subject, relation, by_index[conj.i]))
     for t in doc:  # actions: "an astronaut riding a horse", "chihuahuas running on the beach"
-        if t.pos_ != "VERB" or t.lemma_.lower() in STATIVE or t.tag_ == "VBN":
-            continue
+        reading = t.lemma_.lower() == "read" and any(
+            c.dep_ == "dobj" and c.i in by_index and c.pos_ == "NOUN" and c.lemma_.lower() not in TEXT_NOUNS
+            for c in t.children
+        )
+        if t.pos_ != "VERB" or (t.lemma_.lower() in STATIVE and not reading) or t.tag_ == "VBN":
+            continue  # "a sign that reads ..." says something; "a man reading a newspaper" does something
         obj = next((by_index[c.i] for c in t.children if c.dep_ == "dobj" and c.i in by_index), None)
         if obj is None and any(c.dep_ in ("dobj", "ccomp", "xcomp") for c in t.children):
             continue  # its object is not a thing in the picture ("says something", "seems to")

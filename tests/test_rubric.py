@@ -383,6 +383,7 @@ def test_a_spaced_dash_parts_a_prompt_like_a_comma():
         ("a volcano erupting", "volcano", "erupting"),
         ("a baby crying", "baby", "crying"),
         ("a kid playing football", "kid", "playing"),
+        ("an old man reading a newspaper", "man", "reading"),
     ],
 )
 def test_a_doer_and_a_participle_the_tagger_took_for_a_noun(prompt, doer, verb):
@@ -392,3 +393,8 @@ def test_a_doer_and_a_participle_the_tagger_took_for_a_noun(prompt, doer, verb):
     assert (doer, verb) in {(k.subject, k.relation) for k in _checks(prompt, "relation") if k.action}
     assert "building" in {k.object for k in _checks("a tall building", "object")}
     assert ("medium", "house painting") in {(k.property, k.value) for k in _checks("a house painting", "global")}
+
+
+def test_a_sign_that_reads_says_something_and_does_nothing():
+    assert not [k for k in _checks("a sign that reads 'OPEN'", "relation") if k.action]
+    assert not [k for k in _checks("a label that reads Fragile", "relation") if k.action]
