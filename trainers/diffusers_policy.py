@@ -36,6 +36,14 @@ class SD3Condition:
     negative_pooled: torch.Tensor | None = None
 
 
+def _patch_factor(pipe: Any, height: int, width: int) -> int:
+    """The VAE's scale factor, once the image size is checked to fit the transformer's 2×2 patches."""
+    factor = pipe.vae_scale_factor
+    if height % (factor * 2) or width % (factor * 2):
+        raise ValueError(f"height and width must be multiples of {factor * 2} for this pipeline, got {height}x{width}")
+    return factor
+
+
 def _guided(both: torch.Tensor, scale: float) -> torch.Tensor:
     """Classifier-free guidance of a [unconditional; conditional] batch. As Flow-GRPO: the policy
     gradient flows through the conditional branch only."""
@@ -56,11 +64,7 @@ class SD3FlowPolicy:
         guidance_scale: float = 1.0,
         max_sequence_length: int = 256,
     ):
-        factor = pipe.vae_scale_factor
-        if height % (factor * 2) or width % (factor * 2):
-            raise ValueError(
-                f"height and width must be multiples of {factor * 2} for this pipeline, got {height}x{width}"
-            )
+        factor = _patch_factor(pipe, height, width)
         self.pipe = pipe
         self.model = pipe.transformer
         self.guidance_scale = guidance_scale
@@ -199,11 +203,7 @@ class FluxFlowPolicy:
         guidance_scale: float = 3.5,
         max_sequence_length: int = 512,
     ):
-        factor = pipe.vae_scale_factor
-        if height % (factor * 2) or width % (factor * 2):
-            raise ValueError(
-                f"height and width must be multiples of {factor * 2} for this pipeline, got {height}x{width}"
-            )
+        factor = _patch_factor(pipe, height, width)
         self.pipe = pipe
         self.model = pipe.transformer
         self.height, self.width = height, width

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 WORDS = "a an the sign that says open red blue square circle photo of with in style image lamp cat dog sofa happy"
+WORDS += " closed add make"
 
 
 def word_tokenizer(max_length: int):
@@ -29,14 +30,11 @@ def word_tokenizer(max_length: int):
     )
 
 
-def tiny_sd3() -> Any:
-    """A Stable Diffusion 3 pipeline at toy size (random weights, built from config, no hub)."""
-    import diffusers
-    import torch
+def _clip_config(**extra: Any) -> Any:
+    """A two-layer CLIP text encoder, 32 wide, reading `word_tokenizer(16)`."""
     import transformers
 
-    torch.manual_seed(0)
-    clip = transformers.CLIPTextConfig(
+    return transformers.CLIPTextConfig(
         bos_token_id=0,
         eos_token_id=2,
         pad_token_id=1,
@@ -46,9 +44,15 @@ def tiny_sd3() -> Any:
         num_hidden_layers=2,
         vocab_size=64,
         max_position_embeddings=16,
-        projection_dim=32,
+        **extra,
     )
-    t5 = transformers.T5Config(
+
+
+def _t5_config() -> Any:
+    """A two-layer T5 encoder, 32 wide."""
+    import transformers
+
+    return transformers.T5Config(
         vocab_size=64,
         d_model=32,
         d_kv=8,
@@ -59,6 +63,64 @@ def tiny_sd3() -> Any:
         pad_token_id=1,
         eos_token_id=2,
     )
+
+
+def _in_eval_mode(pipe: Any, *names: str) -> Any:
+    """As from_pretrained gives them: built from config, modules start in train mode (dropout on)."""
+    for name in names:
+        getattr(pipe, name).eval()
+    return pipe
+
+
+def tiny_sd_parts(in_channels: int = 4) -> dict[str, Any]:
+    """The parts of a Stable Diffusion 1.x pipeline at toy size (an edit pipeline: `in_channels=8`)."""
+    import diffusers
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    unet = diffusers.UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=in_channels,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        norm_num_groups=8,
+        attention_head_dim=4,
+    )
+    vae = diffusers.AutoencoderKL(
+        block_out_channels=(16, 32),
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        norm_num_groups=8,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        sample_size=32,
+    )
+    return dict(
+        unet=unet,
+        vae=vae,
+        text_encoder=transformers.CLIPTextModel(_clip_config()),
+        tokenizer=word_tokenizer(16),
+        scheduler=diffusers.DDIMScheduler(clip_sample=False, steps_offset=1),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def tiny_sd3() -> Any:
+    """A Stable Diffusion 3 pipeline at toy size (random weights, built from config, no hub)."""
+    import diffusers
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    clip, t5 = _clip_config(projection_dim=32), _t5_config()
     transformer = diffusers.SD3Transformer2DModel(
         sample_size=8,
         patch_size=1,
@@ -96,9 +158,7 @@ def tiny_sd3() -> Any:
         text_encoder_3=transformers.T5EncoderModel(t5),
         tokenizer_3=word_tokenizer(16),
     )
-    for module in (pipe.vae, pipe.text_encoder, pipe.text_encoder_2, pipe.text_encoder_3, pipe.transformer):
-        module.eval()  # as from_pretrained gives them: built from config they start in train mode (dropout on)
-    return pipe
+    return _in_eval_mode(pipe, "vae", "text_encoder", "text_encoder_2", "text_encoder_3", "transformer")
 
 
 def tiny_flux() -> Any:
@@ -121,28 +181,7 @@ def tiny_flux() -> Any:
         axes_dims_rope=[4, 4, 8],
         guidance_embeds=True,
     )
-    clip = transformers.CLIPTextConfig(
-        bos_token_id=0,
-        eos_token_id=2,
-        pad_token_id=1,
-        hidden_size=32,
-        intermediate_size=37,
-        num_attention_heads=4,
-        num_hidden_layers=2,
-        vocab_size=64,
-        max_position_embeddings=16,
-    )
-    t5 = transformers.T5Config(
-        vocab_size=64,
-        d_model=32,
-        d_kv=8,
-        d_ff=37,
-        num_layers=2,
-        num_heads=4,
-        decoder_start_token_id=0,
-        pad_token_id=1,
-        eos_token_id=2,
-    )
+    clip, t5 = _clip_config(), _t5_config()
     vae = diffusers.AutoencoderKL(
         sample_size=32,
         in_channels=3,
@@ -165,6 +204,4 @@ def tiny_flux() -> Any:
         text_encoder_2=transformers.T5EncoderModel(t5),
         tokenizer_2=word_tokenizer(16),
     )
-    for module in (pipe.vae, pipe.text_encoder, pipe.text_encoder_2, pipe.transformer):
-        module.eval()
-    return pipe
+    return _in_eval_mode(pipe, "vae", "text_encoder", "text_encoder_2", "transformer")
