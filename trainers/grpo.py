@@ -224,10 +224,10 @@ class Rollout:
     trained: list[int]  # the sampling steps that are trained (K of them)
     images: torch.Tensor  # [B, 3, H, W] in [0, 1]
 
-    def select(self, index: torch.Tensor | slice) -> Rollout:
-        prompts = self.prompts[index] if isinstance(index, slice) else [self.prompts[i] for i in index.tolist()]
+    def select(self, index: torch.Tensor) -> Rollout:
+        """The samples at `index` (a minibatch)."""
         return Rollout(
-            prompts,
+            [self.prompts[i] for i in index.tolist()],
             self.latents[index],
             self.next_latents[index],
             self.log_probs[index],
