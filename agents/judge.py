@@ -26,14 +26,20 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 from PIL import Image
 
+from scrutiny.agents.checks import degenerate
+from scrutiny.agents.checks.degenerate import with_gate
 from scrutiny.agents.rubric import synthesize
 from scrutiny.core.images import image_hash
 from scrutiny.core.schema import (
+    GATE_DIMENSIONS,
     GUARD_DIMENSIONS,
     Coverage,
     Criterion,
     CriterionScore,
+    DegenerateCheck,
     Evidence,
+    ObjectCheck,
+    ScoreParts,
     Task,
     TextCheck,
     Trace,
@@ -48,6 +54,9 @@ from scrutiny.tools import REGISTRY, ToolCall, ToolResult, get_tool
 
 MET = 0.9
 """A criterion scoring at least this is met (unless it sets its own `met`); below it the critique names it."""
+QUALITY_MET = 0.6
+"""A quality or safety criterion without its own `met` qualifies the score from this bar: no-reference
+quality of 0.7 is an ordinary photograph, and should not cost it anything."""
 
 
 @dataclass
@@ -171,6 +180,10 @@ class JudgeDeps:
     """What unchecked content criteria do to the overall score (`Coverage`)."""
     text_case: str = "insensitive"
     """"sensitive": requested text is matched with its case (`JudgeConfig.text_case`)."""
+    counts: str = "exact"
+    """"partial": a wrong count earns credit by how close it is (`JudgeConfig.counts`)."""
+    degenerate: bool = True
+    """Gate every rubric with the degenerate-image check (`JudgeConfig.degenerate`)."""
 
     @property
     def library_version(self) -> str:
@@ -205,17 +218,24 @@ async def rubric(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     else:
         criteria = synthesize(task.prompt, edit=task.kind == "edit", library_version=deps.library_version)
         criteria = apply_skills(criteria + await deps.policy.rubric(state, criteria), skills)
+    if deps.degenerate:
+        criteria = with_gate(task.prompt, criteria)
     if deps.text_case == "sensitive":
-        criteria = [
-            c.model_copy(update={"check": c.check.model_copy(update={"case_sensitive": True})})
-            if isinstance(c.check, TextCheck)
-            else c
-            for c in criteria
-        ]
+        criteria = _set(criteria, TextCheck, case_sensitive=True)
+    if deps.counts == "partial":
+        criteria = _set(criteria, ObjectCheck, partial=True)
     trace.add(
         "node_exit", "rubric", given=task.rubric is not None, criteria=[c.model_dump(mode="json") for c in criteria]
     )
     return {"tools": tools, "skills": skills, "rubric": criteria, "steps": 0, "pending": []}
+
+
+def _set(criteria: list[Criterion], kind: type, **values: Any) -> list[Criterion]:
+    """The criteria with `values` set on every check of `kind` (a judge's setting applied to its rubric)."""
+    return [
+        c.model_copy(update={"check": c.check.model_copy(update=values)}) if isinstance(c.check, kind) else c
+        for c in criteria
+    ]
 
 
 async def inspect(state: JudgeState, runtime: Runtime[JudgeDeps]) -> Command[Literal["invoke_tools", "score"]]:
@@ -296,20 +316,14 @@ async def score(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     """score (every criterion, from the evidence), then aggregate (overall scores, preference, critique)."""
     deps, run = runtime.context, state["run"]
     result = await deps.policy.score(state)
-    scores = result.criteria
+    scores, observations = await _measure_gates(state, result.criteria)
     run.trace.add("node_exit", "score", scores=[s.model_dump(mode="json") for s in scores])
     task, criteria = state["task"], state["rubric"]
     mine = [[s for s in scores if s.candidate == i] for i in range(len(task.candidates))]
-    overall = [overall_score(criteria, m, deps.unchecked) for m in mine]
+    parts = [score_parts(criteria, m, deps.unchecked) for m in mine]
+    overall = [p.overall for p in parts]
     covered = [coverage(criteria, m, deps.unchecked) for m in mine]
-    content_ids = {c.id for c in criteria if c.dimension not in GUARD_DIMENSIONS}
-    content_only = [
-        overall_score(
-            [c for c in criteria if c.id in content_ids], [s for s in m if s.criterion in content_ids], deps.unchecked
-        )
-        for m in mine
-    ]
-    preferred, ranking = preference(overall, content_only)
+    preferred, ranking = preference(overall, [p.content for p in parts])
     if result.pairwise is not None and task.kind == "compare":  # a judgment of the pair in both orders decides
         preferred = result.pairwise.preferred
     verdict = Verdict(
@@ -317,11 +331,12 @@ async def score(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
         rubric=criteria,
         scores=overall,
         criteria=scores,
-        evidence=[o.evidence for o in state.get("observations", [])],
+        evidence=[o.evidence for o in state.get("observations", []) + observations],
         preferred=preferred if len(overall) > 1 else None,
         ranking=ranking if len(overall) > 1 else None,
         coverage=covered,
-        critique=critique(criteria, scores, overall, covered),
+        parts=[p.parts for p in parts],
+        critique=critique(criteria, scores, overall, covered, [p.parts for p in parts]),
         trace_id=run.trace.id,
         policy=deps.policy.name,
         model=deps.policy.model,
@@ -331,6 +346,30 @@ async def score(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     run.trace.add("node_exit", "aggregate", scores=overall, preferred=verdict.preferred, ranking=verdict.ranking)
     update = {"scores": scores, "verdict": verdict}
     return update | ({"pairwise": result.pairwise} if result.pairwise is not None else {})
+
+
+async def _measure_gates(
+    state: JudgeState, scores: list[CriterionScore]
+) -> tuple[list[CriterionScore], list[Observation]]:
+    """The policy's scores with the gates it left unscored measured on pixels (a model judges content,
+    not gates), and the observations those rest on."""
+    done = {(s.criterion, s.candidate) for s in scores if s.score is not None}
+    gates = [c for c in state["rubric"] if c.dimension in GATE_DIMENSIONS and isinstance(c.check, DegenerateCheck)]
+    wanted = [(c, i) for i in range(len(state["task"].candidates)) for c in gates if (c.id, i) not in done]
+    if not wanted:
+        return scores, []
+    pending = [r for c, i in wanted for r in degenerate.plan(state, i, c)]
+    observations = (await invoke_tools({**state, "pending": pending}))["observations"]
+    measured = []
+    for c, i in wanted:
+        seen = {o.request.purpose: o for o in observations if o.request.candidate == i and c.id in o.request.criteria}
+        value, rationale, used = degenerate.score(c.check, seen)
+        evidence = [o.evidence.id for o in used]
+        measured.append(
+            CriterionScore(criterion=c.id, candidate=i, score=value, evidence=evidence, rationale=rationale)
+        )
+    replaced = {(c.id, i) for c, i in wanted}
+    return [s for s in scores if (s.criterion, s.candidate) not in replaced] + measured, observations
 
 
 # 2. the graph
@@ -370,23 +409,71 @@ async def run_judge(
 # 3. aggregation helpers
 
 
-def overall_score(
-    rubric: list[Criterion], scores: list[CriterionScore], unchecked: Unchecked = "lower"
-) -> float | None:
-    """Weighted mean of the criteria that were decided, with unchecked content as `unchecked` says;
-    None (abstain) when no content criterion was checked (quality alone never makes a score)."""
-    weights = {c.id: c.weight for c in rubric}
-    content = {c.id for c in rubric if c.dimension not in GUARD_DIMENSIONS}
-    decided = [(weights.get(s.criterion, 1.0), s.score) for s in scores if s.score is not None]
-    missing = [weights.get(s.criterion, 1.0) for s in scores if s.score is None and s.criterion in content]
-    if not any(s.score is not None and s.criterion in content and weights.get(s.criterion, 1.0) > 0 for s in scores):
-        return None  # nothing seen, or only content that weighs nothing: the score would be quality's
+@dataclass(frozen=True)
+class Overall:
+    """A candidate's overall score and the parts it is made of."""
+
+    overall: float | None
+    parts: ScoreParts
+
+    @property
+    def content(self) -> float | None:
+        return self.parts.content
+
+
+def score_parts(rubric: list[Criterion], scores: list[CriterionScore], unchecked: Unchecked = "lower") -> Overall:
+    """Content decides, quality qualifies: `content × quality × gate` (see `ScoreParts`).
+
+    `content` is the weighted mean of the decided content criteria, with unchecked ones as `unchecked`
+    says; each quality or safety criterion multiplies in `min(1, score / met) ** weight`; each gate
+    `score ** weight`. No content checked abstains (None), unless a gate failed: that scores 0."""
+    by_id = {c.id: c for c in rubric}
+    content = _content_score(by_id, scores, unchecked)
+    quality = gate = 1.0
+    failed = []
+    for s in scores:
+        c = by_id.get(s.criterion)
+        if c is None or c.dimension not in GUARD_DIMENSIONS or s.score is None or c.weight <= 0:
+            continue
+        met = (QUALITY_MET if c.dimension not in GATE_DIMENSIONS else MET) if c.met is None else c.met
+        if c.dimension in GATE_DIMENSIONS:
+            gate *= s.score**c.weight
+        else:
+            quality *= min(1.0, s.score / met) ** c.weight if met > 0 else 1.0
+        if s.score < met:
+            failed.append(c.id)
+    parts = ScoreParts(content=content, quality=round(quality, 6), gate=round(gate, 6), failed=failed)
+    if gate < GATE_FLOOR:
+        return Overall(0.0, parts)
+    if content is None:
+        return Overall(None, parts)
+    return Overall(round(min(1.0, max(0.0, content * quality * gate)), 6), parts)
+
+
+GATE_FLOOR = 1e-6
+"""A gate product below this has failed: the overall score is 0, even with no content checked."""
+
+
+def _content_score(by_id: dict[str, Criterion], scores: list[CriterionScore], unchecked: Unchecked) -> float | None:
+    """Weighted mean of the decided content criteria (unchecked ones as `unchecked` says); None when none
+    that weighs anything was checked."""
+    content = [s for s in scores if s.criterion in by_id and by_id[s.criterion].dimension not in GUARD_DIMENSIONS]
+    weight = {s.criterion: by_id[s.criterion].weight for s in content}
+    decided = [(weight[s.criterion], s.score) for s in content if s.score is not None]
+    missing = [weight[s.criterion] for s in content if s.score is None]
+    if not any(w > 0 for w, _ in decided):
+        return None  # nothing seen, or only content that weighs nothing
     if missing and unchecked == "abstain":
         return None
     total = sum(w for w, _ in decided) + (sum(missing) if unchecked == "lower" else 0.0)
-    if total == 0:
-        return None
     return round(min(1.0, max(0.0, sum(w * v for w, v in decided) / total)), 6)
+
+
+def overall_score(
+    rubric: list[Criterion], scores: list[CriterionScore], unchecked: Unchecked = "lower"
+) -> float | None:
+    """The overall score of one candidate's criterion scores (`score_parts`)."""
+    return score_parts(rubric, scores, unchecked).overall
 
 
 def coverage(rubric: list[Criterion], scores: list[CriterionScore], unchecked: Unchecked = "lower") -> Coverage:
@@ -421,8 +508,8 @@ to pick a winner by a hair."""
 
 def preference(overall: list[float | None], content: list[float | None] | None = None) -> tuple[int | None, list[int]]:
     """The best candidate (None for a tie or an abstention) and all candidates best first. With
-    `content` (the overall scores of content criteria alone), a lead that quality alone makes and
-    that is under `QUALITY_TIE` is a tie."""
+    `content` (the content scores, `ScoreParts.content`), a lead that quality alone makes and that is
+    under `QUALITY_TIE` is a tie."""
     ranking = sorted(range(len(overall)), key=lambda i: (overall[i] is None, -(overall[i] or 0.0), i))
     decided = [s for s in overall if s is not None]
     if len(decided) < len(overall) or len(overall) < 2:
@@ -435,7 +522,11 @@ def preference(overall: list[float | None], content: list[float | None] | None =
 
 
 def critique(
-    rubric: list[Criterion], scores: list[CriterionScore], overall: list[float | None], covered: list[Coverage]
+    rubric: list[Criterion],
+    scores: list[CriterionScore],
+    overall: list[float | None],
+    covered: list[Coverage],
+    parts: list[ScoreParts] | None = None,
 ) -> str:
     """What is wrong with each candidate and what was seen, one line per unmet criterion, and what
     could not be checked (and so does not count as met)."""
@@ -454,8 +545,14 @@ def critique(
             )
         if unchecked:
             lines.append("- not checked: " + "; ".join(f"{statements[s.criterion]} ({s.rationale})" for s in unchecked))
+        if parts and (parts[i].quality < 1 or parts[i].gate < 1) and parts[i].content is not None:
+            lines.append(
+                f"- score: content {parts[i].content:.2f} × quality {parts[i].quality:.2f} × gate {parts[i].gate:.2f}"
+            )
         cover = covered[i]
-        if cover.abstain_reason:
+        if parts and parts[i].gate < GATE_FLOOR:
+            lines.append("- failed a gate: the image scores 0 whatever its content")
+        elif cover.abstain_reason:
             lines.append(f"- abstained: {cover.abstain_reason}")
         elif cover.unchecked:
             total = len(cover.checked) + len(cover.unchecked)

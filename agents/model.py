@@ -32,7 +32,15 @@ from scrutiny.agents.judge import JudgeRun, JudgeState, ModelTurn, Pairwise, Pla
 from scrutiny.core.aio import bounded_map
 from scrutiny.core.backend import Backend, Completion
 from scrutiny.core.images import data_url
-from scrutiny.core.schema import Criterion, CriterionScore, Dimension, JudgmentCheck, Trace, TraceEvent
+from scrutiny.core.schema import (
+    GATE_DIMENSIONS,
+    Criterion,
+    CriterionScore,
+    Dimension,
+    JudgmentCheck,
+    Trace,
+    TraceEvent,
+)
 from scrutiny.tools import tool_schemas
 
 SYSTEM = """You are scrutiny, a careful critic of generated and edited images. You check images against \
@@ -245,7 +253,7 @@ class ModelPolicy:
     def conversation(self, state: JudgeState, i: int) -> list[dict[str, Any]]:
         """Candidate i's conversation so far, rebuilt from the run's state."""
         task, images, hashes = state["task"], state["images"], state.get("hashes") or {}
-        criteria = "\n".join(f"- {c.id}: {c.statement}" for c in state["rubric"])
+        criteria = "\n".join(f"- {c.id}: {c.statement}" for c in _judged(state["rubric"]))
         kind = (
             "an edit of the source image, following the instruction"
             if task.kind == "edit"
@@ -298,7 +306,8 @@ class ModelPolicy:
     # scoring
 
     async def score(self, state: JudgeState) -> Scores:
-        rubric, run = state["rubric"], state["run"]
+        """The model's scores of every criterion but the gates, which the judge measures on pixels."""
+        rubric, run = _judged(state["rubric"]), state["run"]
         ids = [c.id for c in rubric]
         n = len(state["task"].candidates)
         pairwise = self.pairwise and state["task"].kind == "compare"
@@ -358,7 +367,7 @@ class ModelPolicy:
     async def _pairwise(self, state: JudgeState) -> Pairwise:
         """Both orders; they must agree, otherwise it is a tie (position bias cancels)."""
         task, images, hashes = state["task"], state["images"], state.get("hashes") or {}
-        criteria = "\n".join(f"- {c.statement}" for c in state["rubric"])
+        criteria = "\n".join(f"- {c.statement}" for c in _judged(state["rubric"]))
 
         async def order(first: int, second: int) -> Answer:
             parts = [
@@ -549,3 +558,8 @@ def _score_distributions(completion: Completion | None, ids: list[str]) -> dict[
             k += 1
         text += token.token
     return out
+
+
+def _judged(rubric: list[Criterion]) -> list[Criterion]:
+    """The criteria a model judges: all but the gates (the degenerate-image check is measured, never asked)."""
+    return [c for c in rubric if c.dimension not in GATE_DIMENSIONS]

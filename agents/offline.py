@@ -17,12 +17,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from scrutiny.agents.checks import degenerate
 from scrutiny.agents.judge import JudgeState, Observation, Plan, Scores, ToolRequest
 from scrutiny.agents.rubric import article as _article
 from scrutiny.core.schema import (
     AttributeCheck,
     Criterion,
     CriterionScore,
+    DegenerateCheck,
     EditCheck,
     GlobalCheck,
     ObjectCheck,
@@ -115,6 +117,9 @@ class OfflinePolicy:
             requests.append(ToolRequest("quality", {"image": name}, i, by_tool["quality"], "quality"))
         if "diff" in by_tool and "source" in state["images"]:
             requests.append(ToolRequest("diff", {"image": name, "source": "source"}, i, by_tool["diff"], "changes"))
+        for c in rubric:
+            if isinstance(c.check, DegenerateCheck):
+                requests += degenerate.plan(state, i, c)
         return requests + self._look_closer(state, i, by_tool)
 
     def _look_closer(self, state: JudgeState, i: int, by_tool: dict[str, list[str]]) -> list[ToolRequest]:
@@ -218,6 +223,8 @@ class OfflinePolicy:
             return _score_text(check, seen)
         if isinstance(check, QualityCheck):
             return _score_quality(check, seen)
+        if isinstance(check, DegenerateCheck):
+            return Scored(*degenerate.score(check, seen))
         if isinstance(check, EditCheck):
             return _score_edit(check, seen)
         if isinstance(check, ObjectCheck) and check.negated:
@@ -243,6 +250,8 @@ def _tools_for(c: Criterion) -> list[str]:
         return ["ocr"]
     if isinstance(check, QualityCheck):
         return ["quality"]
+    if isinstance(check, DegenerateCheck):
+        return ["degenerate"]
     if isinstance(check, EditCheck):
         if check.check == "changed_object":
             return ["diff", _finder(check.detect)]
@@ -525,7 +534,7 @@ def _score_count(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
         return Scored(None, "detection did not run", [])
     found = sum(_matches(d, check.detect, check.color) and _confident(d) for d in dets)
     expected = check.count
-    value = max(0.0, 1.0 - abs(found - expected) / max(expected, 1))
+    value = max(0.0, 1.0 - abs(found - expected) / max(expected, 1)) if check.partial else float(found == expected)
     return Scored(value, f"found {counted(found, check)}, expected {expected}", [obs])
 
 

@@ -21,8 +21,18 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from PIL import Image
 
+from scrutiny.agents.checks import degenerate
 from scrutiny.agents.judge import MET
-from scrutiny.core.schema import AttributeCheck, Criterion, ObjectCheck, QualityCheck, RelationCheck, TextCheck, Verdict
+from scrutiny.core.schema import (
+    AttributeCheck,
+    Criterion,
+    DegenerateCheck,
+    ObjectCheck,
+    QualityCheck,
+    RelationCheck,
+    TextCheck,
+    Verdict,
+)
 
 
 class Generator(Protocol):
@@ -221,6 +231,8 @@ def restate(c: Criterion) -> str | None:
         return "Change nothing outside the edited region."
     if isinstance(k, QualityCheck):
         return "Make the image sharp, well exposed and detailed."
+    if isinstance(k, DegenerateCheck):
+        return degenerate.restate(k)
     return None
 
 

@@ -61,8 +61,8 @@ def detectable(noun: str) -> str | None:
     head = noun.split()[-1] if noun else ""
     if head in SHAPE_SYNONYMS:
         return SHAPE_SYNONYMS[head]
-    if head in FACE_WORDS:
-        return "face"
+    if head in FACE_WORDS:  # a person is found whole by the COCO detector; Haar faces only where it is missing
+        return "face" if head in ("face", "portrait") or not coco.available() else "person"
     if head in {"shape", "object", "thing", "item"}:
         return "any"
     if head == "background":

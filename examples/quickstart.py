@@ -4,7 +4,8 @@
 
 1. a sign whose text is right, and one with a typo;
 2. three red circles, and a picture with only two;
-3. an edit that adds a green square, and one that also paints over something else.
+3. an edit that adds a green square, and one that also paints over something else;
+4. what the cheapest images earn: noise, and the prompt written on a blank page.
 Each verdict prints its scores, its critique (what was seen), and its trace id; look deeper with
 `scrutiny traces show ID`. The images are saved so the CLI can judge them too.
 """
@@ -15,7 +16,8 @@ import argparse
 from pathlib import Path
 
 import scrutiny
-from scrutiny.testing.scenes import fitted_sign, grid, preference_pairs, shapes
+from scrutiny.testing.hacks import text_canvas, uniform_noise
+from scrutiny.testing.scenes import grid, preference_pairs, shapes, storefront
 
 
 def show(title: str, verdict: scrutiny.Verdict) -> None:
@@ -33,7 +35,7 @@ def main() -> None:
 
     # 1. text rendering: the right spelling against a typo
     prompt = 'A storefront sign that says "OPEN 24 HOURS"'
-    right, typo = fitted_sign("OPEN 24 HOURS"), fitted_sign("OPNE 24 HOURS")
+    right, typo = storefront("OPEN 24 HOURS"), storefront("OPNE 24 HOURS")  # a sign in a scene
     right.save(args.out / "sign_right.png")
     typo.save(args.out / "sign_typo.png")
     show("one image: a sign with a typo", judge.judge(typo, prompt))
@@ -55,6 +57,11 @@ def main() -> None:
         f"edit: {pair.prompt!r}, faithful against sloppy",
         judge.edit(pair.source, [pair.better, pair.worse], pair.prompt),
     )
+
+    # 4. degenerate images: whatever their content criteria say, a failed gate scores 0
+    show("noise for 'an image with red in it'", judge.judge(uniform_noise(), "an image with red in it"))
+    sign_prompt = 'A storefront sign that says "OPEN 24 HOURS"'
+    show("the prompt written on a blank page", judge.judge(text_canvas(sign_prompt), sign_prompt))
 
     print(
         f"\nimages saved in {args.out}/; try: scrutiny judge {args.out / 'sign_typo.png'} "

@@ -776,6 +776,18 @@ class Store:
         )
 
 
+def _compact_json(verdict: Verdict) -> str:
+    """A verdict's JSON without the fields at their defaults (they read back the same), but always with
+    its schema version (a later version's default must not be taken for this one's) and the `kind` of
+    every criterion's check (the union's discriminator)."""
+    data = verdict.model_dump(mode="json", exclude={"cached"}, exclude_defaults=True)
+    for criteria, dumped in ((verdict.rubric, data.get("rubric")), (verdict.task.rubric, data["task"].get("rubric"))):
+        for criterion, d in zip(criteria or [], dumped or []):
+            if "check" in d:
+                d["check"]["kind"] = criterion.check.kind
+    return json.dumps({"schema_version": verdict.schema_version, **data}, separators=(",", ":"))
+
+
 def _write_rows(session: Session, batch: list[_JudgmentRows]) -> dict[str, str]:
     """The one write path of judgments, traces and verdicts: bulk statements for a whole batch.
 
@@ -925,7 +937,7 @@ class _JudgmentRows:
             "library_version": v.library_version,
             "score": v.scores[0],
             "abstained": v.abstained,
-            "data_json": v.model_dump_json(exclude={"cached"}),
+            "data_json": _compact_json(v),
         }
 
     def cache_row(self) -> dict:

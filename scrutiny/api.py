@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import threading
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -25,7 +26,7 @@ from scrutiny.core.aio import bounded_map, run_sync
 from scrutiny.core.backend import BackendError
 from scrutiny.core.images import ImageInput, image_hash, load_image, png_bytes
 from scrutiny.core.progress import ProgressBar
-from scrutiny.core.schema import Criterion, Task, TaskKind, Trace, Unchecked, Verdict
+from scrutiny.core.schema import Criterion, CriterionScore, Task, TaskKind, Trace, Unchecked, Verdict
 from scrutiny.memory import Store
 from scrutiny.skills.library import SkillLibrary, current_library
 from scrutiny.skills.router import Router
@@ -57,6 +58,20 @@ class JudgeConfig:
     """How requested text is matched: "insensitive" (default) reads "EXIT" as "exit" or "Exit" and
     folds the one-stroke glyphs I, i, l and | into one; "sensitive" keeps case and every glyph, so
     "Exit" for "EXIT" costs two letters (for logos and codes where case is the point)."""
+    counts: Literal["exact", "partial"] = "exact"
+    """How a count is scored: "exact" (default, as GenEval counts): the right number is met and any
+    other scores 0; "partial": `1 - |found - asked| / asked`, credit for being close."""
+    degenerate: bool = True
+    """Gate every rubric, a given one too, with the degenerate-image check (noise, flat fields, tiled
+    patterns, copies, text alone on a blank canvas where a scene was asked): an image failing it
+    scores 0, whatever its content criteria say. What the prompt asks for is allowed."""
+    keep: Literal["all", "sampled", "verdicts", "none"] = "all"
+    """What the store keeps of each judgment: "all" (default) the verdict, its trace and its images;
+    "sampled" every verdict as a compact row (scores, parts, criterion scores, no evidence) and whole
+    judgments within `trace_budget_mb` per 1,000 (the first always), as reward judges do under
+    training; "verdicts" only the compact rows; "none" nothing (no cache either)."""
+    trace_budget_mb: float = 0.5
+    """With keep="sampled": megabytes of whole judgments (trace, images, crops) per 1,000 judgments."""
     backend_errors: Literal["abstain", "raise"] = "abstain"
     """A model backend that still fails after its retries: the verdict abstains with the reason
     (`Verdict.error`, stored), or ("raise") the `BackendError` propagates."""
@@ -66,6 +81,10 @@ class JudgeConfig:
             raise ValueError(f"max_steps must be at least 1, got {self.max_steps}")
         if self.concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
+        if self.keep not in ("all", "sampled", "verdicts", "none"):
+            raise ValueError(f"keep must be 'all', 'sampled', 'verdicts' or 'none', got {self.keep!r}")
+        if self.trace_budget_mb < 0:
+            raise ValueError(f"trace_budget_mb must be at least 0, got {self.trace_budget_mb}")
 
 
 @dataclass
@@ -84,6 +103,7 @@ class Judge:
         if self.library is None:
             self.library = current_library(self.store.home)
         self.router = Router(self.library) if self.config.skills else None
+        self._kept = _Budget(self.config.trace_budget_mb * 1e6 / 1000)
         self._deps = JudgeDeps(
             policy=self.policy,
             store=self.store,
@@ -91,6 +111,8 @@ class Judge:
             router=self.router,
             unchecked=self.config.unchecked,
             text_case=self.config.text_case,
+            counts=self.config.counts,
+            degenerate=self.config.degenerate,
         )
 
     @property
@@ -343,7 +365,7 @@ class Judge:
         inputs = {f"candidate_{i}": c for i, c in enumerate(candidates)} | (
             {"source": source} if source is not None else {}
         )
-        intake = await asyncio.to_thread(self._intake, inputs)
+        intake = await asyncio.to_thread(self._intake, inputs, self.config.keep == "all")
         images, hashes = intake.images, intake.hashes
         task = Task(
             kind=kind,
@@ -354,7 +376,7 @@ class Judge:
             metadata=metadata or {},
         )
         # 2. a cached verdict for the same task, policy and library
-        key = self.cache_key(task) if self.config.cache else None
+        key = self.cache_key(task) if self.config.cache and self.config.keep != "none" else None
         if key is not None and (hit := self.store.cached_verdict(key)) is not None:
             return hit
         # 3. judge, then keep the images, the trace and the verdict
@@ -369,18 +391,28 @@ class Judge:
         verdict.version = __version__
         trace.verdict_id = verdict.id
         kept = {hashes[name]: image for name, image in images.items()} | run.artifacts
-        first = await asyncio.wrap_future(self.store.submit_judgment(trace, verdict, kept, key, encoded=intake.encoded))
+        whole = self.config.keep == "all" or (self.config.keep == "sampled" and self._kept.take(_cost(kept, trace)))
+        if self.config.keep == "none":
+            return verdict.model_copy(update={"trace_id": None})
+        if whole:
+            submitted = self.store.submit_judgment(trace, verdict, kept, key, encoded=intake.encoded)
+        else:  # a compact row: what curves and statistics need, not what a viewer shows
+            verdict = verdict.model_copy(update={"trace_id": None})
+            submitted = self.store.submit_judgment(None, compact(verdict), {}, key)
+        first = await asyncio.wrap_future(submitted)
         if first is not None:  # another judge stored this task first: one verdict per task
             return self.store.verdict(first).model_copy(update={"cached": True})
         return verdict
 
-    def _intake(self, inputs: dict[str, ImageInput]) -> _Intake:
+    def _intake(self, inputs: dict[str, ImageInput], encode: bool = True) -> _Intake:
+        """Images read and hashed; encoded as PNG where the store lacks them and `encode` (a judge that
+        keeps only some judgments leaves the encoding to the store's writer, for those it keeps)."""
         images = {name: load_image(x) for name, x in inputs.items()}
         hashes = {name: image_hash(image) for name, image in images.items()}
         encoded = {
             hashes[name]: png_bytes(image, hashes[name])
             for name, image in images.items()
-            if not self.store.artifact_path(hashes[name]).exists()
+            if encode and not self.store.artifact_path(hashes[name]).exists()
         }
         return _Intake(images, hashes, encoded)
 
@@ -396,8 +428,48 @@ class Judge:
             "max_steps": self.config.max_steps,
             "unchecked": self.config.unchecked,
             "text_case": self.config.text_case,
+            "counts": self.config.counts,
+            "degenerate": self.config.degenerate,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def compact(verdict: Verdict) -> Verdict:
+    """A verdict as a small row: scores, parts, coverage and criterion scores (by id), without the
+    rubric, evidence, rationales or critique (under 1 kB, where a whole one is 5 to 10 kB)."""
+    return verdict.model_copy(
+        update={
+            "task": verdict.task.model_copy(update={"rubric": None}),
+            "evidence": [],
+            "critique": "",
+            "criteria": [
+                CriterionScore(criterion=s.criterion, candidate=s.candidate, score=s.score) for s in verdict.criteria
+            ],
+            "coverage": [c.model_copy(update={"unchecked": dict.fromkeys(c.unchecked, "")}) for c in verdict.coverage],
+            "rubric": [],
+        }
+    )
+
+
+def _cost(images: dict[str, Image.Image], trace: Trace) -> float:
+    """What keeping a whole judgment costs, in bytes (PNG at about 1.5 bytes a pixel, plus its records)."""
+    return sum(1.5 * im.width * im.height for im in images.values()) + 600 * len(trace.events) + 8000
+
+
+class _Budget:
+    """A byte budget that grows by `per_item` with each judgment: whole judgments are kept while it lasts."""
+
+    def __init__(self, per_item: float) -> None:
+        self.per_item, self.items, self.spent = per_item, 0, 0.0
+        self._lock = threading.Lock()
+
+    def take(self, cost: float) -> bool:
+        with self._lock:
+            self.items += 1
+            if self.spent and self.spent + cost > self.per_item * self.items:
+                return False
+            self.spent += cost
+            return True
 
 
 @dataclass

@@ -669,8 +669,22 @@ def runs_show(run_id: str, as_json: JsonOpt = False) -> None:
     for key in ("config", "counts", "metrics"):
         if d.get(key):
             out.print(f"{key}: {json.dumps(d[key])}", highlight=False, markup=False, soft_wrap=True)
+    for alarm in d["metrics"].get("alarms") or []:
+        out.print(f"gaming alarm at step {alarm['step']}: {alarm['alarm']}", highlight=False, markup=False)
+    _print_curves(d.get("items") or [])
     if d["traces"]:
         out.print(f"its traces: scrutiny traces list --run {row.id}", highlight=False, markup=False)
+
+
+def _print_curves(items: list[dict]) -> None:
+    """A training run's curves, one line each: the reward, the content signal, each criterion and image
+    statistic, first step → last step, so a reward rising on something else is seen at a glance."""
+    keys = [k for k in dict.fromkeys(k for h in items for k in h) if k in ("reward_mean", "content_mean")]
+    keys += sorted(k for k in dict.fromkeys(k for h in items for k in h) if k.startswith(("criterion/", "image/")))
+    for key in keys:
+        values = [h[key] for h in items if isinstance(h.get(key), int | float) and h[key] == h[key]]
+        if len(values) > 1:
+            out.print(f"{key}: {values[0]:.3f} → {values[-1]:.3f} (min {min(values):.3f}, max {max(values):.3f})")
 
 
 def _run_dict(r, items: bool = False) -> dict:
@@ -1147,7 +1161,8 @@ def train_cmd(
     freeze_gc()  # the models are loaded: the collector need not walk them every full collection
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from scrutiny.trainers.grpo import reward_curve, sample_grid
+    from scrutiny.trainers.grpo import sample_grid
+    from scrutiny.trainers.monitor import reward_curve
 
     folder = curve_path.parent
     main = trainer.accelerator.is_main_process  # under `accelerate launch`, one process writes and prints
@@ -1165,11 +1180,14 @@ def train_cmd(
         return
     with trainer.ema.applied() if trainer.ema is not None else contextlib.nullcontext():
         after = sample_grid(trainer, folder / f"samples-step-{trainer.step_index:06d}.png")
-    reward_curve(history, curve_path, title=f"GRPO run {trainer.run_id}: mean reward per step")
+    alarms = trainer.monitor.alarms
+    reward_curve(history, curve_path, title=f"GRPO run {trainer.run_id}: mean reward per step", alarms=alarms)
     files = {"curve": str(curve_path), "samples_before": str(before), "samples_after": str(after)}
     if as_json:
-        print(json.dumps({"run_id": trainer.run_id, "history": history, **files}, indent=2))
+        print(json.dumps({"run_id": trainer.run_id, "history": history, "alarms": alarms, **files}, indent=2))
         return
+    for alarm in alarms:
+        err.print(f"gaming alarm at step {alarm['step']}: {alarm['alarm']}", highlight=False, markup=False)
     first, last = history[0]["reward_mean"], history[-1]["reward_mean"]
     waited = sum(h.get("reward_wait_s", 0.0) for h in history) / max(sum(h.get("step_s", 0.0) for h in history), 1e-9)
     print(

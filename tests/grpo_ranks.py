@@ -58,9 +58,9 @@ def main() -> None:
     trainer = GRPOTrainer(policy, reward, config, run_id=f"ranks-{os.getpid()}")  # differs per process
     original = trainer.advantages
 
-    def advantages(rewards, prompts):
+    def advantages(rewards, prompts, signal=None):
         seen["prompts"].append(prompts)
-        values, stats = original(rewards, prompts)
+        values, stats = original(rewards, prompts, signal)
         seen["advantages"].append(values.tolist())
         seen["rewards"].append(np.nan_to_num(rewards, nan=-1.0).tolist())
         return values, stats

@@ -74,7 +74,7 @@ def test_rubric_file_overrides_synthesis(images, tmp_path):
         json.dumps([{"statement": "Says HOURS", "dimension": "text", "params": {"text": "OPNE 24 HOURS"}}])
     )
     verdict = json.loads(run("judge", images["typo"], "-p", SIGN, "--rubric", rubric, "--json").stdout)
-    assert [c["id"] for c in verdict["rubric"]] == ["given_1"] and verdict["scores"] == [1.0]
+    assert [c["id"] for c in verdict["rubric"]] == ["given_1", "degenerate"] and verdict["scores"] == [1.0]
 
 
 @pytest.mark.parametrize(

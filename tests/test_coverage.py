@@ -84,10 +84,15 @@ def test_objects_the_detector_knows_become_presence_criteria(monkeypatch):
 
 
 def test_quality_alone_never_makes_a_score(store):
-    image = Image.new("RGB", (256, 256), (120, 140, 160))
-    verdict = Judge(store=store).judge(image, "a watercolor painting of a serene landscape at dusk")
+    from scrutiny.testing.scenes import storefront
+
+    prompt = "a watercolor painting of a serene landscape at dusk"
+    verdict = Judge(store=store).judge(storefront("SHOP"), prompt)
     assert verdict.score is None and verdict.abstained
     assert "abstained:" in verdict.critique and verdict.coverage[0].abstain_reason
+    # a flat field shows nothing whatever was asked: not an abstention but a failed gate
+    flat = Judge(store=store).judge(Image.new("RGB", (256, 256), (120, 140, 160)), prompt)
+    assert flat.score == 0.0 and "failed a gate" in flat.critique
 
 
 @pytest.mark.parametrize(
@@ -95,13 +100,13 @@ def test_quality_alone_never_makes_a_score(store):
     [("lower", 0.5), ("omit", 1.0), ("abstain", None)],
 )
 def test_unchecked_content_lowers_is_omitted_or_abstains(store, mode, expected):
-    from scrutiny.testing.scenes import fitted_sign
+    from scrutiny.testing.scenes import storefront
 
     rubric = [
         Criterion(id="text", statement='The sign reads "OPEN"', dimension="text", params={"text": "OPEN"}),
         Criterion(id="mood", statement="The shop looks welcoming", dimension="custom", checkable=False),
     ]
     judge = Judge(store=store, config=JudgeConfig(unchecked=mode, cache=False))
-    verdict = judge.judge(fitted_sign("OPEN"), 'A sign that says "OPEN"', rubric=rubric)
+    verdict = judge.judge(storefront("OPEN"), 'A sign that says "OPEN"', rubric=rubric)
     assert verdict.score == (pytest.approx(expected) if expected is not None else None)
     assert verdict.coverage[0].checked == ["text"] and list(verdict.coverage[0].unchecked) == ["mood"]

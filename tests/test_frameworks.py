@@ -16,7 +16,7 @@ from scrutiny import Judge, JudgeConfig
 from scrutiny.testing.scenes import grid, shapes
 from scrutiny.trainers.rewards import JudgeReward, trl_reward
 
-REQUEST = "two red circles"
+REQUEST = "two circles"  # colour-blind: a tiny random model seldom names the colour first
 VOCAB = "one two three red blue green circle circles square squares a of and".split()
 
 
@@ -72,7 +72,9 @@ def test_trl_grpo_trainer_trains_a_prompt_writer_on_judged_renderings(tmp_path, 
     trl = pytest.importorskip("trl")
     datasets = pytest.importorskip("datasets")
     model, tokenizer = tiny_causal_lm()
-    judge = JudgeReward(judge=Judge(store=store, config=JudgeConfig(cache=False)))
+    # partial credit for counts: a tiny random model rarely writes exactly two circles, and exact counts
+    # would give every completion 0 (a reward with no signal for it to start from)
+    judge = JudgeReward(judge=Judge(store=store, config=JudgeConfig(cache=False, counts="partial")))
     # the model writes prompts; the painter renders them; the judge holds each image to the request
     reward = trl_reward(judge, generator=shape_painter, request_column="request")
     seen: list[list[float | None]] = []
@@ -259,7 +261,7 @@ def test_flow_grpo_training_loop_calls(store):
             grid(2, "circle", "red", **cells),
             grid(3, "circle", "red", **cells),
             grid(1, "square", "blue", **cells),
-            grid(2, "circle", "red", **cells),
+            grid(2, "circle", "red", size=(256, 256), cell=50),  # not a copy of the first: copies score 0
         ]
         pictures = [shapes(d, size=(256, 256)) for d in drawn] * 2
         # the pipeline's output_type="pt" under bf16 mixed precision: [B, 3, H, W] in [0, 1]

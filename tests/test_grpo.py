@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 
 from scrutiny.trainers.flow import ddim_step, flow_sde_step, kl_to_reference, log_prob, sigmas
-from scrutiny.trainers.grpo import GRPOConfig, GRPOTrainer, reward_curve
+from scrutiny.trainers.grpo import GRPOConfig, GRPOTrainer
+from scrutiny.trainers.monitor import reward_curve
 from scrutiny.trainers.toy import pretrain, redness
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -242,8 +243,9 @@ rubric = [{{statement = "The square is red", dimension = "color", params = {{col
     run = Store().run(report["run_id"])
     assert len(json.loads(run.items_json)) == 2  # metrics per step in the store
     assert run.kind == "train" and run.status == "done" and json.loads(run.counts_json) == {"steps": 2}
-    # the judge's traces are findable by run and step: 4 images a step
-    assert [Store().count_traces(run_id=run.id, step=k) for k in (0, 1)] == [4, 4]
+    # the judge's traces are findable by run and step; a reward judge keeps whole judgments within a byte
+    # budget (the first always) and every verdict as a compact row
+    assert Store().count_traces(run_id=run.id, step=0) >= 1
     config.write_text("[grpo]\ngroup_size = 1\n")
     bad = CliRunner().invoke(app, ["train", str(config)])
     assert bad.exit_code == 2 and "group_size must be at least 2" in bad.stderr

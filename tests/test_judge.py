@@ -5,7 +5,7 @@ from PIL import Image
 
 from scrutiny import Judge, JudgeConfig
 from scrutiny.core.schema import Criterion
-from scrutiny.testing.scenes import Shape, fitted_sign, grid, preference_pairs, shapes
+from scrutiny.testing.scenes import Shape, fitted_sign, grid, preference_pairs, shapes, storefront
 
 SIGN = 'The words "OPEN 24 HOURS"'
 
@@ -51,7 +51,7 @@ def test_step_budget_stops_the_closer_look(store):
 
 def test_unverifiable_rubric_abstains_instead_of_guessing(judge):
     rubric = [Criterion(id="c1", statement="The cat looks happy", checkable=False)]
-    verdict = judge.judge(fitted_sign("HELLO"), "a happy cat", rubric=rubric)
+    verdict = judge.judge(storefront("HELLO"), "a happy cat", rubric=rubric)
     assert verdict.scores == [None] and verdict.abstained
     assert verdict.criteria[0].score is None and "not checkable" in verdict.criteria[0].rationale
     assert "not checked: The cat looks happy" in verdict.critique

@@ -1,14 +1,13 @@
 import json
 
 import pytest
-from PIL import Image
 from typer.testing import CliRunner
 
 from scrutiny import Judge
 from scrutiny.agents.refine import OfflineReviser, restate
 from scrutiny.core.schema import Criterion
 from scrutiny.refinement import refine
-from scrutiny.testing.scenes import ToyGenerator, fitted_sign
+from scrutiny.testing.scenes import ToyGenerator, fitted_sign, storefront
 
 SIGN = 'The words "GRAND OPENING"'
 
@@ -85,9 +84,7 @@ def test_nothing_to_restate_stops(judge):
 def test_all_abstaining_is_a_clear_error(judge):
     rubric = [Criterion(id="c", statement="The cat looks happy", checkable=False)]
     with pytest.raises(ValueError, match="every verdict abstained"):
-        refine(
-            "a happy cat", lambda p, s: Image.new("RGB", (64, 64), "white"), n=1, rounds=3, judge=judge, rubric=rubric
-        )
+        refine("a happy cat", lambda p, s: storefront("CAT", size=128), n=1, rounds=3, judge=judge, rubric=rubric)
 
 
 def test_restatements():

@@ -9,7 +9,7 @@ from PIL import ImageFilter
 
 from scrutiny import Criterion, Judge, JudgeConfig
 from scrutiny.core.images import image_hash
-from scrutiny.testing.scenes import fitted_sign, grid, shapes, storefront, tiled_text
+from scrutiny.testing.scenes import fitted_sign, grid, shapes, sign, storefront, tiled_text
 from scrutiny.trainers.rewards import (
     JudgeReward,
     as_images,
@@ -36,7 +36,9 @@ def reward(store):
 
 @pytest.fixture
 def signs():
-    return [fitted_sign(t, size=(384, 192)) for t in ("FRESH BREAD", "FRESH BRAED", "STALE BREAD", "FRESH BREAD")]
+    """Four signs; the first and last read the same but are drawn differently (a copy would be gated)."""
+    drawn = [fitted_sign(t, size=(384, 192)) for t in ("FRESH BREAD", "FRESH BRAED", "STALE BREAD")]
+    return drawn + [sign("FRESH BREAD", size=(384, 192), font_size=40, background=(225, 235, 250))]
 
 
 def test_every_batch_format_gives_the_same_images(signs):
@@ -57,7 +59,8 @@ def test_scores_are_deterministic_and_nan_for_abstentions(reward, signs, store):
     assert first.dtype == np.float64 and first.shape == (4,)
     np.testing.assert_array_equal(first, again)
     assert first[0] == first[3] > max(first[1], first[2])
-    abstaining = JudgeReward(judge=reward.judge, rubric=UNCHECKABLE).score(signs[:2], [SIGN] * 2)
+    scenes = [storefront("FRESH BREAD"), storefront("FRESH BRAED", seed=1)]  # not text alone: the bread is asked
+    abstaining = JudgeReward(judge=reward.judge, rubric=UNCHECKABLE).score(scenes, [SIGN] * 2)
     assert np.isnan(abstaining).all()
 
 
@@ -98,7 +101,8 @@ def test_pair_schedules():
         pair_schedule(4, "some")
 
 
-def test_group_win_rate_judges_both_orders(reward):
+def test_group_win_rate_judges_both_orders(store):
+    reward = JudgeReward(judge=Judge(store=store, config=JudgeConfig(cache=False, counts="partial")))
     images = [shapes(grid(n, "circle", "red", cell=90)) for n in (1, 3, 2, 3)]
     result = asyncio.run(reward.ascore_group("three red circles", images))
     assert len(result.verdicts) == 2 * 6  # every pair in both orders
@@ -133,7 +137,8 @@ def test_flow_grpo_contract_from_a_thread_pool(reward, signs):
 
 def test_flow_grpo_fills_abstentions_with_the_prompt_mean(store, signs):
     rubric_reward = JudgeReward(judge=Judge(store=store), rubric=UNCHECKABLE)
-    scores, info = flow_grpo_reward(rubric_reward)(signs[:2], [SIGN] * 2, [{}, {}])
+    scenes = [storefront("FRESH BREAD"), storefront("FRESH BRAED", seed=1)]  # not text alone: the bread is asked
+    scores, info = flow_grpo_reward(rubric_reward)(scenes, [SIGN] * 2, [{}, {}])
     assert not np.isnan(scores).any() and info["abstain_rate"] == 1.0 and np.isnan(info["raw"]).all()
 
 
@@ -157,13 +162,15 @@ def test_multi_score_mixes_judges_with_named_rewards(signs, monkeypatch, store):
         assert value.shape == (4,) and value.dtype == np.float32 and np.isfinite(value).all()
     np.testing.assert_allclose(out["avg"], 0.7 * out["scrutiny"] + 0.3 * out["brightness"], rtol=1e-6)
     with pytest.raises(ValueError, match="unknown reward"):
+        multi_score("cpu", {"pick_score": 1.0})
+    with pytest.raises(ValueError, match="one of Flow-GRPO's rewards, and flow_grpo is not importable"):
         multi_score("cpu", {"pickscore": 1.0})
 
 
 def sign_writer(prompt: str, seed: int):
-    """A toy text-to-image model: it draws the first quoted text of the prompt it is given."""
+    """A toy text-to-image model: it draws the first quoted text of the prompt it is given, on a sign in a scene."""
     parts = prompt.split('"')
-    return fitted_sign(parts[1] if len(parts) >= 3 else "", size=(384, 192))
+    return storefront(parts[1] if len(parts) >= 3 else "", size=384)
 
 
 def test_trl_judges_text_completions_as_prompts_rendered_or_as_captions(reward, signs):
@@ -258,7 +265,7 @@ def test_a_long_prompts_unchecked_nouns_do_not_shrink_the_reward(store):
         "loaves, a chalkboard menu, flower pots and warm morning light on cobblestones"
     )
     reward = JudgeReward(judge=Judge(store=store, config=JudgeConfig(cache=False, unchecked="omit")))
-    right, typo = reward.score([fitted_sign("FRESH BREAD"), fitted_sign("FRESH BRAED")], [prompt] * 2)
+    right, typo = reward.score([storefront("FRESH BREAD"), storefront("FRESH BRAED", seed=1)], [prompt] * 2)
     assert right > 0.7 and right - typo > 0.05
     default = JudgeReward()
     assert default.judge.config.unchecked == "omit"

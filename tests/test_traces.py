@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from scrutiny import Criterion, Judge
 from scrutiny.cli import app
 from scrutiny.memory import Store
-from scrutiny.testing.scenes import fitted_sign, grid, preference_pairs, shapes
+from scrutiny.testing.scenes import fitted_sign, grid, preference_pairs, shapes, storefront
 
 runner = CliRunner()
 SIGN = 'The words "OPEN 24 HOURS"'
@@ -29,7 +29,7 @@ def filled():
         "typo": judge.judge(fitted_sign("OPNE 24 HOURS"), SIGN),
         "count": judge.compare(shapes(grid(3, "circle", "red")), shapes(grid(2, "circle", "red")), "three red circles"),
         "abstain": judge.judge(
-            fitted_sign("HELLO"),
+            storefront("HELLO"),  # a scene: a sign on a blank page would fail the gate, not abstain
             "a happy cat",
             rubric=[Criterion(id="c", statement="The cat looks happy", checkable=False)],
         ),
@@ -93,8 +93,8 @@ def test_diff_of_two_verdicts_of_one_task(filled):
         "The image shows no text besides the requested",
         "The image is sharp, well exposed and free of noise and compression artefacts",
     ]
-    (row,) = diff["criteria"]
-    assert row["a"] < row["b"] == 1.0 and row["delta"] > 0
+    row, gate = diff["criteria"]  # the text, and the degenerate-image gate both verdicts carry
+    assert row["a"] < row["b"] == 1.0 and row["delta"] > 0 and gate["a"] == gate["b"] == 1.0
     table = run("traces", "diff", v["typo"].trace_id, other.id)
     assert "only in A" in table.stdout and "different" in table.stdout
     mismatch = run("traces", "diff", v["typo"].trace_id, v["count"].trace_id)

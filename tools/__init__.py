@@ -1,5 +1,5 @@
 """Pixel tools the judge uses to look closely: crop, zoom, ocr, text_match, detect, palette, diff,
-quality, safety.
+quality, degenerate, safety.
 
 Importing this package registers every built-in tool in `REGISTRY`. Heavy engines (RapidOCR,
 NudeNet) load on first use.
@@ -20,6 +20,7 @@ from scrutiny.tools.base import (
 )
 from scrutiny.tools.coco import COCO_CLASSES, coco_class
 from scrutiny.tools.crop import crop, zoom
+from scrutiny.tools.degenerate import degenerate
 from scrutiny.tools.detect import Detection, Detector, detect, register_detector
 from scrutiny.tools.diff import diff
 from scrutiny.tools.ocr import ocr
@@ -43,6 +44,7 @@ __all__ = [
     "ToolResult",
     "coco_class",
     "crop",
+    "degenerate",
     "detect",
     "diff",
     "get_tool",

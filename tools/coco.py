@@ -73,10 +73,13 @@ COCO_SYNONYMS = {
 
 
 def coco_class(noun: str) -> str | None:
-    """The COCO class a noun (singular, lower case) names, or None."""
+    """The COCO class a noun (singular, lower case) names, or None. Classes named in the plural
+    ("skis") are found from their singular too."""
     noun = noun.lower().strip()
     if noun in COCO_CLASSES:
         return noun
+    if noun + "s" in COCO_CLASSES:
+        return noun + "s"
     return COCO_SYNONYMS.get(noun)
 
 

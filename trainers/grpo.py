@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from scrutiny.trainers.flow import KLForm, Step, ddim_step, flow_sde_step, kl_to_reference, log_prob, sigmas
+from scrutiny.trainers.monitor import GamingMonitor, image_statistics
 from scrutiny.trainers.rewards import group_advantages
 
 
@@ -93,6 +94,11 @@ class GRPOConfig:
     gathered batch (Flow-GRPO's default)."""
     advantage_clip: float = 5.0
     """Advantages are clipped to ±this."""
+    reward_resolution: float = 0.0
+    """A group whose rewards spread by no more than this gets advantage 0 rather than having std
+    normalisation stretch the spread to the whole range. Whatever it is, a group whose content
+    signal (a Flow-GRPO style reward's `info["signal"]`, as scrutiny's rewards return it) does not
+    spread by more than it gets 0 too: its spread came from image quality alone (`group_advantages`)."""
     drop_zero_advantage: bool = True
     """Leave samples whose advantage is 0 (a group that all scored alike, an abstention) out of the
     loss mean, as Flow-GRPO does; a step where every sample has 0 makes no update."""
@@ -248,6 +254,26 @@ class Rollout:
 
 
 RewardFn = Callable[[torch.Tensor, list[str]], Any]
+
+
+@dataclass
+class Scored:
+    """A rollout's rewards [B], content signal [B] (NaN: not reported), per-criterion scores and text area."""
+
+    values: np.ndarray
+    signal: np.ndarray
+    criteria: dict[str, np.ndarray]
+    text_area: np.ndarray
+
+    @staticmethod
+    def cat(parts: list[Scored]) -> Scored:
+        keys = list(dict.fromkeys(k for p in parts for k in p.criteria))
+        return Scored(
+            np.concatenate([p.values for p in parts]),
+            np.concatenate([p.signal for p in parts]),
+            {k: np.concatenate([p.criteria.get(k, np.full(len(p.values), np.nan)) for p in parts]) for k in keys},
+            np.concatenate([p.text_area for p in parts]),
+        )
 
 
 def _takes_metadata(fn) -> bool:
@@ -406,6 +432,7 @@ class GRPOTrainer:
         self.updates = 0
         """Optimizer updates made: one per `gradient_accumulation` training steps."""
         self.history: list[dict[str, float]] = []
+        self.monitor = GamingMonitor()
         self.pool = ThreadPoolExecutor(max_workers=c.reward_workers)  # rewards run while sampling goes on
 
     # 1. setup
@@ -537,23 +564,45 @@ class GRPOTrainer:
     # 3. rewards and advantages
 
     def rewards(self, rollout: Rollout, evaluation: bool = False) -> np.ndarray:
+        return self.scored(rollout, evaluation).values
+
+    def scored(self, rollout: Rollout, evaluation: bool = False) -> Scored:
+        """The rollout's rewards, with the content signal and per-criterion scores where the reward
+        function returns them (Flow-GRPO's `(scores, info)` with scrutiny's info)."""
         if _takes_metadata(self.reward_fn):  # Flow-GRPO's (images, prompts, metadata): the judge's traces
             metadata = [{"run": self.run_id, "step": self.step_index, "eval": evaluation} for _ in rollout.prompts]
             out = self.reward_fn(rollout.images, rollout.prompts, metadata)
         else:
             out = self.reward_fn(rollout.images, rollout.prompts)
         values = reward_values(out)
-        if values.shape != (len(rollout.prompts),):
-            raise ValueError(f"the reward function gave {values.size} rewards for {len(rollout.prompts)} images")
-        return values
+        n = len(rollout.prompts)
+        if values.shape != (n,):
+            raise ValueError(f"the reward function gave {values.size} rewards for {n} images")
+        info = out[1] if isinstance(out, tuple) and len(out) > 1 and isinstance(out[1], dict) else {}
+        if np.shape(info.get("raw")) == (n,):  # abstentions as NaN: the trainer fills them, and counts them
+            values = np.asarray(info["raw"], dtype=np.float64)
+        signal = np.asarray(info.get("signal", np.full(n, np.nan)), dtype=np.float64).reshape(-1)
+        text = np.asarray(info.get("text_area", np.full(n, np.nan)), dtype=np.float64).reshape(-1)
+        criteria = {k: np.asarray(v, dtype=np.float64) for k, v in (info.get("criteria") or {}).items()}
+        return Scored(values, signal if signal.shape == (n,) else np.full(n, np.nan), criteria, text)
 
-    def advantages(self, rewards: np.ndarray, prompts: list[str]) -> tuple[torch.Tensor, dict[str, float]]:
+    def advantages(
+        self, rewards: np.ndarray, prompts: list[str], signal: np.ndarray | None = None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        if signal is not None and not np.isfinite(signal).any():
+            signal = None  # the reward function reports no content signal
         result = group_advantages(
-            rewards, prompts, per=self.config.advantage_std, clip=self.config.advantage_clip
+            rewards,
+            prompts,
+            per=self.config.advantage_std,
+            clip=self.config.advantage_clip,
+            resolution=self.config.reward_resolution,
+            signal=signal,
         )  # NaN → group mean: advantage 0
         return torch.tensor(result.values, dtype=torch.float32, device=self.device), {
             "abstain_rate": result.abstain_rate,
             "zero_std_groups": result.constant_groups,
+            "unsignalled_groups": result.unsignalled_groups,
         }
 
     # 4. the update
@@ -618,15 +667,15 @@ class GRPOTrainer:
             for start in range(0, c.group_size, chunk):
                 rollout = self.sample([prompt] * min(chunk, c.group_size - start), generator)
                 rollouts.append(rollout)
-                futures.append(self.pool.submit(self.rewards, rollout))  # scored while the next ones sample
+                futures.append(self.pool.submit(self.scored, rollout))  # scored while the next ones sample
         sampled = time.perf_counter()
-        local_rewards = np.concatenate([f.result() for f in futures])
+        scored = Scored.cat([f.result() for f in futures])
         waited = time.perf_counter() - sampled
         batch = Rollout.cat(rollouts)
         # 2. advantages over the gathered batch: every process's groups, in rank order
-        rewards = self._gather(local_rewards)
+        rewards, signal = self._gather(scored.values), self._gather(scored.signal)
         everyone = [p for r in range(self.processes) for p in prompts[r :: self.processes] for _ in range(c.group_size)]
-        advantages, adv_stats = self.advantages(rewards, everyone)
+        advantages, adv_stats = self.advantages(rewards, everyone, signal)
         advantages = advantages.reshape(self.processes, -1)[self.rank]
         # 3. the update, over the samples whose advantage is not zero
         keep = advantages != 0 if c.drop_zero_advantage else torch.ones_like(advantages, dtype=torch.bool)
@@ -682,10 +731,24 @@ class GRPOTrainer:
             "sample_s": sampled - started,
             "reward_wait_s": waited,
             "reward_wait_share": waited / elapsed,
+            **self._watch(batch, scored, signal),
         }
         self.history.append(metrics)
+        metrics["gaming_alarms"] = float(len(self.monitor.update(self.history)))
         self.step_index += 1
         return metrics
+
+    def _watch(self, batch: Rollout, scored: Scored, signal: np.ndarray) -> dict[str, float]:
+        """What a run being gamed shows (`trainers/monitor.py`): the content signal (gathered), and this
+        process's per-criterion means and image statistics."""
+        pixels = (batch.images.float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        finite = signal[np.isfinite(signal)]
+        out = {"content_mean": float(finite.mean()) if finite.size else math.nan}
+        for key, values in scored.criteria.items():
+            if np.isfinite(values).any():
+                out[f"criterion/{key}"] = float(np.nanmean(values))
+        stats = image_statistics(pixels, batch.prompts, scored.text_area)
+        return out | {f"image/{k}": v for k, v in stats.items()}
 
     # 5. evaluation
 
@@ -735,7 +798,7 @@ class GRPOTrainer:
                     store.update_run(
                         self.run_id,
                         counts={"steps": self.step_index},
-                        metrics={"config": asdict(c), "last": metrics},
+                        metrics={"config": asdict(c), "last": metrics, "alarms": self.monitor.alarms},
                         items=self.history,
                     )
                 if c.checkpoint_dir and self.step_index % c.checkpoint_every == 0:
@@ -814,40 +877,6 @@ class GRPOTrainer:
             self.prompt_rng.setstate(saved["rng"]["prompts"])
         np.random.set_state(saved["rng"]["numpy"])
         torch.set_rng_state(saved["rng"]["torch"])
-
-
-def reward_curve(
-    history: list[dict[str, float]], path: str | Path, size: tuple[int, int] = (640, 360), title: str = ""
-) -> Path:
-    """A PNG of the mean reward per step, labelled: title, reward axis, first and last step
-    (drawn with Pillow: no plotting library needed)."""
-    from PIL import Image, ImageDraw
-
-    steps = [(k + 1, h["reward_mean"]) for k, h in enumerate(history) if math.isfinite(h["reward_mean"])]
-    image = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(image)
-    left, top, right, bottom = 60, 30, size[0] - 20, size[1] - 45
-    draw.rectangle((left, top, right, bottom), outline=(180, 180, 180))
-    draw.text((left, 8), title or "GRPO: mean reward per step", fill="black")
-    draw.text((4, (top + bottom) // 2), "mean\nreward", fill=(90, 90, 90))
-    if steps:
-        values = [v for _, v in steps]
-        low, high = min(values), max(values)
-        span = (high - low) or 1.0
-        first, last = steps[0][0], steps[-1][0]
-        points = [
-            (left + (right - left) * (k - first) / max(last - first, 1), bottom - (bottom - top) * (v - low) / span)
-            for k, v in steps
-        ]
-        draw.line(points, fill=(28, 126, 214), width=2)
-        draw.text((8, top), f"{high:.3f}", fill="black")
-        draw.text((8, bottom - 10), f"{low:.3f}", fill="black")
-        draw.text((left, bottom + 6), f"step {first}", fill="black")
-        draw.text((right - 60, bottom + 6), f"step {last}", fill="black")
-    draw.text((left + 120, bottom + 24), f"{len(steps)} steps", fill=(90, 90, 90))
-    path = Path(path)
-    image.save(path)
-    return path
 
 
 def grid_image(rows: list[tuple[str, torch.Tensor]], path: str | Path) -> Path:

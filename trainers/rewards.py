@@ -27,11 +27,12 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from scrutiny.agents.rubric import SHAPE_SYNONYMS, synthesize
+from scrutiny.agents.checks.degenerate import asks_for_plain, near_duplicates
+from scrutiny.agents.rubric import synthesize
 from scrutiny.api import Judge, JudgeConfig
 from scrutiny.core.aio import bounded_map, run_sync
 from scrutiny.core.images import ImageError, load_image
-from scrutiny.core.schema import AttributeCheck, Criterion, ObjectCheck, QualityCheck, RelationCheck, TextCheck, Verdict
+from scrutiny.core.schema import Criterion, CriterionScore, QualityCheck, ScoreParts, Verdict
 
 PairSchedule = Literal["all", "round_robin"] | int
 
@@ -58,27 +59,10 @@ GUARDS = [
     ),
 ]
 """Reward-hacking guards: an OCR reward alone is maximised by crisp text on an empty canvas,
-tiled text or a blurred picture that still reads. These criteria make such images lose."""
-
-
-PLAIN_KINDS = set(SHAPE_SYNONYMS.values()) | {"background", "any"}
-
-
-def asks_for_plain(criteria: list[Criterion]) -> bool:
-    """Whether a prompt asks only for text, flat shapes and colours: then "not text or shapes on a
-    blank canvas" is exactly what was asked, and that guard would punish a correct image."""
-    content = [c for c in criteria if c.dimension not in ("quality", "safety")]
-    for c in content:
-        k = c.check
-        if isinstance(k, TextCheck):
-            continue
-        kinds = {getattr(k, f, None) for f in ("detect", "subject_detect", "object_detect")} - {None}
-        if isinstance(k, AttributeCheck) and k.attribute == "color" and (k.object is None or kinds <= PLAIN_KINDS):
-            continue
-        if isinstance(k, ObjectCheck | RelationCheck) and kinds and kinds <= PLAIN_KINDS:
-            continue
-        return False
-    return bool(content)
+tiled text or a blurred picture that still reads. They qualify the content score (a blurred or
+blank image keeps `min(1, score / met)` of it) and never add points of their own; the judge's
+degenerate-image gate (`JudgeConfig.degenerate`) zeroes noise, flat fields, tiles and text-only
+canvases in every rubric, guarded or not."""
 
 
 def as_images(images: Any) -> list[Image.Image]:
@@ -105,6 +89,9 @@ def as_items(images: Any) -> list[Image.Image | ImageError]:
             images = images.transpose(0, 2, 3, 1)  # [B, C, H, W] → [B, H, W, C]
     out: list[Image.Image | ImageError] = []
     for image in images:
+        if isinstance(image, ImageError):  # read before, and unreadable
+            out.append(image)
+            continue
         try:
             out.append(load_image(image))
         except ImageError as e:
@@ -115,6 +102,78 @@ def as_items(images: Any) -> list[Image.Image | ImageError]:
 def scores_of(verdicts: Sequence[Verdict]) -> np.ndarray:
     """Overall scores as float64, NaN where the judge abstained."""
     return np.array([np.nan if v.score is None else v.score for v in verdicts], dtype=np.float64)
+
+
+def signal_of(verdicts: Sequence[Verdict]) -> np.ndarray:
+    """What the prompt asked for, seen: each verdict's content score times its gate (its overall score
+    less the quality factor), NaN where it abstained. Spread in this is signal; spread in the overall
+    score that this lacks comes from image quality alone."""
+    out = []
+    for v in verdicts:
+        parts = v.parts[0] if v.parts else None
+        if v.score is None or parts is None:
+            out.append(np.nan if v.score is None else v.score)
+        else:
+            out.append(0.0 if parts.gate == 0 else (parts.content or 0.0) * parts.gate)
+    return np.array(out, dtype=np.float64)
+
+
+def criteria_of(verdicts: Sequence[Verdict]) -> dict[str, np.ndarray]:
+    """Each criterion's score per sample (NaN where a sample's rubric lacks it or it was not checked)."""
+    ids = list(dict.fromkeys(s.criterion for v in verdicts for s in v.criteria if s.candidate == 0))
+    out = {k: np.full(len(verdicts), np.nan) for k in ids}
+    for i, v in enumerate(verdicts):
+        for s in v.criteria:
+            if s.candidate == 0 and s.score is not None:
+                out[s.criterion][i] = s.score
+    return out
+
+
+def text_area_of(verdicts: Sequence[Verdict]) -> np.ndarray:
+    """The share of each image inside the boxes of the text OCR read on it (NaN where OCR did not run)."""
+    out = np.full(len(verdicts), np.nan)
+    for i, v in enumerate(verdicts):
+        size = next((e.output for e in v.evidence if e.tool == "degenerate" and e.output and e.candidate == 0), None)
+        reads = [
+            e.output for e in v.evidence if e.tool == "ocr" and e.output and e.arguments.get("image") == "candidate_0"
+        ]
+        if size and reads:
+            area = sum((b[2] - b[0]) * (b[3] - b[1]) for line in reads[0]["lines"] for b in [line["box"]])
+            out[i] = min(1.0, area / max(size["width"] * size["height"], 1))
+    return out
+
+
+RESOLUTION = 0.02
+"""A reward spread within a prompt's group at or below this is not signal: no-reference quality and
+detector jitter move scores by about this much between equally faithful images."""
+
+
+def content_spread(signal: np.ndarray, groups: Sequence[Any], resolution: float = RESOLUTION) -> np.ndarray:
+    """[B] 1.0 where the sample's group spreads by more than `resolution` in what was asked for, else 0."""
+    keys = np.array([str(g) for g in groups])
+    out = np.zeros(len(keys))
+    for key in np.unique(keys):
+        members = keys == key
+        decided = signal[members & np.isfinite(signal)]
+        out[members] = float(decided.size > 1 and np.ptp(decided) > resolution)
+    return out
+
+
+def flatten_unsignalled(
+    rewards: np.ndarray, signal: np.ndarray, groups: Sequence[Any], resolution: float = RESOLUTION
+) -> np.ndarray:
+    """Rewards with every group whose spread does not come from content (`content_spread`) set to its
+    mean: std normalisation (per prompt or over the batch) then gives its samples advantage 0 instead
+    of stretching the quality measure's noise into a training signal."""
+    out = np.asarray(rewards, dtype=np.float64).copy()
+    keys = np.array([str(g) for g in groups])
+    flat = content_spread(signal, groups, resolution) == 0
+    for key in np.unique(keys[flat]):
+        members = keys == key
+        decided = out[members & np.isfinite(out)]
+        if decided.size:
+            out[members & np.isfinite(out)] = decided.mean()
+    return out
 
 
 def fill_abstentions(rewards: np.ndarray, groups: Sequence[Any]) -> tuple[np.ndarray, float]:
@@ -144,25 +203,42 @@ class Advantages:
     """The share of rewards that were NaN (filled with their group's mean: advantage 0)."""
     constant_groups: float
     """The share of groups whose rewards were all equal: their advantages are 0, they teach nothing."""
+    unsignalled_groups: float = 0.0
+    """The share of groups whose spread was within the resolution, or (with `signal`) did not come from
+    what was asked for: their advantages were set to 0."""
 
 
 def group_advantages(
-    rewards: np.ndarray, groups: Sequence[Any], *, per: Literal["group", "batch"] = "group", clip: float = 5.0
+    rewards: np.ndarray,
+    groups: Sequence[Any],
+    *,
+    per: Literal["group", "batch"] = "group",
+    clip: float = 5.0,
+    resolution: float = 0.0,
+    signal: np.ndarray | None = None,
 ) -> Advantages:
-    """(r - group mean) / (std + 1e-4), std per group or over the batch, clipped; abstentions get 0."""
+    """(r - group mean) / (std + 1e-4), std per group or over the batch, clipped; abstentions get 0.
+
+    A group whose rewards spread by no more than `resolution`, or whose `signal` (`signal_of`: the
+    content part of each reward) does not, gets advantage 0: std normalisation would stretch that
+    spread, which is not signal, to the whole range."""
     filled, abstain_rate = fill_abstentions(rewards, groups)
     keys = np.array([str(g) for g in groups])
     out = np.zeros_like(filled)
-    constant = 0
+    constant = unsignalled = 0
+    carries = content_spread(np.asarray(signal, dtype=np.float64), groups, resolution) if signal is not None else None
     for key in np.unique(keys):
         members = keys == key
         if np.ptp(filled[members]) < 1e-9:
             constant += 1
             continue
+        if np.ptp(filled[members]) <= resolution or (carries is not None and not carries[members].any()):
+            unsignalled += 1
+            continue
         std = filled[members].std() if per == "group" else filled.std()
         out[members] = (filled[members] - filled[members].mean()) / (std + 1e-4)
     groups_seen = max(len(np.unique(keys)), 1)
-    return Advantages(np.clip(out, -clip, clip), abstain_rate, constant / groups_seen)
+    return Advantages(np.clip(out, -clip, clip), abstain_rate, constant / groups_seen, unsignalled / groups_seen)
 
 
 def normalize(
@@ -227,13 +303,20 @@ class JudgeReward:
         guards: add the reward-hacking guard criteria (`GUARDS`) to every synthesized rubric.
         rubric: a fixed rubric instead of synthesis (then `guards` is ignored).
         concurrency: judgments in flight at once.
+        duplicates: gate near-copies within a prompt's group (`near_duplicates`): each sample that
+            nearly copies another of its group scores 0, so a generator cannot collapse onto one image.
+            The stored verdicts are the judge's; the returned ones carry the gate.
+
+    The default judge also keeps storage small under training (`JudgeConfig.keep = "sampled"`):
+    every verdict as a compact row, and whole traces with their images within a byte budget.
     """
 
-    judge: Judge = field(default_factory=lambda: Judge(config=JudgeConfig(unchecked="omit")))
+    judge: Judge = field(default_factory=lambda: Judge(config=JudgeConfig(unchecked="omit", keep="sampled")))
     name: str = "scrutiny"
     guards: bool = False
     rubric: list[Criterion] | None = None
     concurrency: int = 8
+    duplicates: bool = True
 
     def rubric_for(self, prompt: str) -> list[Criterion] | None:
         """The rubric a prompt is judged by: the fixed one, the synthesized one with the guards
@@ -248,13 +331,24 @@ class JudgeReward:
         return criteria + [g.model_copy() for g in guards]
 
     async def ascore(
-        self, images: Any, prompts: Sequence[str], metadata: Sequence[dict] | None = None
+        self,
+        images: Any,
+        prompts: Sequence[str],
+        metadata: Sequence[dict] | None = None,
+        *,
+        duplicates: bool | None = None,
     ) -> list[Verdict]:
-        """One verdict per image, judged against its prompt."""
+        """One verdict per image, judged against its prompt; `duplicates` overrides the setting of
+        the same name (text-completion trainers turn it off: equal completions render equal images)."""
         batch = await asyncio.to_thread(as_items, images)
         if len(batch) != len(prompts):
             raise ValueError(f"got {len(batch)} images but {len(prompts)} prompts")
-        metas = list(metadata) if metadata is not None else [None] * len(batch)
+        if metadata is None or isinstance(metadata, dict):  # one dict (or none) for the whole batch
+            metas = [metadata] * len(batch)
+        else:
+            metas = list(metadata)
+        if len(metas) != len(batch):
+            raise ValueError(f"got {len(batch)} images but {len(metas)} metadata entries")
 
         async def one(job) -> Verdict:
             image, prompt, meta = job
@@ -263,7 +357,14 @@ class JudgeReward:
             judgment = self.judge.ajudge(image, prompt, rubric=self.rubric_for(prompt), metadata=meta)
             return await self.judge.or_abstain(judgment, "score", prompt)
 
-        return await bounded_map(one, zip(batch, prompts, metas), self.concurrency)
+        verdicts = await bounded_map(one, zip(batch, prompts, metas), self.concurrency)
+        if (self.duplicates if duplicates is None else duplicates) and len(batch) > 1:
+            partners = await asyncio.to_thread(near_duplicates, batch, list(prompts))
+            copies = {j: i for j, i in enumerate(partners) if i is not None}
+            copies |= {i: j for j, i in copies.items() if i not in copies}
+            for k, other in copies.items():
+                verdicts[k] = duplicate_gated(verdicts[k], other)
+        return verdicts
 
     def score(self, images: Any, prompts: Sequence[str], metadata: Sequence[dict] | None = None) -> np.ndarray:
         """Sync: [B] scores, NaN for abstentions. Safe to call from trainer worker threads."""
@@ -304,6 +405,34 @@ class JudgeReward:
         return GroupRewards(
             rewards=rank_rewards(verdict.scores), wins=np.full((len(batch),) * 2, np.nan), verdicts=[verdict]
         )
+
+
+DUPLICATE_GATE = Criterion(
+    id="duplicate",
+    statement="The image is not a copy of another sample of its prompt's group",
+    dimension="degenerate",
+    origin="given",
+    check={"kind": "degenerate"},
+    met=0.5,
+)
+
+
+def duplicate_gated(verdict: Verdict, other: int) -> Verdict:
+    """A copy of a verdict whose image nearly copies sample `other` of its group: it scores 0."""
+    score = CriterionScore(
+        criterion=DUPLICATE_GATE.id, candidate=0, score=0.0, rationale=f"a near-copy of sample {other} of its group"
+    )
+    parts = verdict.parts[0] if verdict.parts else ScoreParts()
+    parts = parts.model_copy(update={"gate": 0.0, "failed": [*parts.failed, DUPLICATE_GATE.id]})
+    return verdict.model_copy(
+        update={
+            "scores": [0.0],
+            "rubric": [*verdict.rubric, DUPLICATE_GATE],
+            "criteria": [*verdict.criteria, score],
+            "parts": [parts],
+            "critique": verdict.critique + f"\n- failed a gate: a near-copy of sample {other} of its group",
+        }
+    )
 
 
 async def _raise(error: Exception) -> Verdict:
@@ -351,17 +480,35 @@ def rank_rewards(scores: Sequence[float | None]) -> np.ndarray:
 # Flow-GRPO: `_fn(images, prompts, metadata, only_strict=True) -> (scores, info)`
 
 
-def flow_grpo_reward(reward: JudgeReward | None = None) -> Callable[..., tuple[np.ndarray, dict]]:
+def flow_grpo_reward(
+    reward: JudgeReward | None = None, *, resolution: float | None = None
+) -> Callable[..., tuple[np.ndarray, dict]]:
     """A Flow-GRPO reward function. Abstentions come back filled with their prompt's mean in the
-    batch; `info` has the raw scores (NaN for abstentions) and the abstain rate."""
+    batch; `info` has the raw scores (NaN for abstentions), the abstain rate, each sample's content
+    signal (`signal_of`) and whether its group's spread comes from content (`content_spread`).
+
+    With `resolution`, a prompt's samples in the batch whose spread does not come from content get
+    their mean (`flatten_unsignalled`), so Flow-GRPO's std normalisation, per prompt or global,
+    gives them advantage 0 (exactly, when the batch holds the whole group)."""
     reward = reward or JudgeReward()
 
     def _fn(images, prompts, metadata, only_strict: bool = True):
         verdicts = run_sync(reward.ascore(images, prompts, metadata))
-        raw = scores_of(verdicts)
+        raw, signal = scores_of(verdicts), signal_of(verdicts)
         filled, rate = fill_abstentions(raw, prompts)
+        if resolution is not None:
+            filled = flatten_unsignalled(filled, signal, prompts, resolution)
         errors = {i: v.error for i, v in enumerate(verdicts) if v.error}
-        return filled.astype(np.float32), {"raw": raw, "abstain_rate": rate, "errors": errors}
+        info = {
+            "raw": raw,
+            "abstain_rate": rate,
+            "errors": errors,
+            "signal": signal,
+            "content_spread": content_spread(signal, prompts, resolution or RESOLUTION),
+            "criteria": criteria_of(verdicts),
+            "text_area": text_area_of(verdicts),
+        }
+        return filled.astype(np.float32), info
 
     _fn.__name__ = reward.name
     return _fn
@@ -373,44 +520,136 @@ REWARD_FACTORIES: dict[str, Callable[[], JudgeReward]] = {
 }
 """Reward names `multi_score` knows; register more with `REWARD_FACTORIES[name] = factory`."""
 
+FLOW_GRPO_REWARDS = {
+    "deqa": "deqa_score_remote",
+    "ocr": "ocr_score",
+    "video_ocr": "video_ocr_score",
+    "imagereward": "imagereward_score",
+    "pickscore": "pickscore_score",
+    "qwenvl": "qwenvl_score",
+    "aesthetic": "aesthetic_score",
+    "jpeg_compressibility": "jpeg_compressibility",
+    "unifiedreward": "unifiedreward_score_sglang",
+    "geneval": "geneval_score",
+    "seedscore": "seed_score",
+    "clipscore": "clip_score",
+    "image_similarity": "image_similarity_score",
+}
+"""Flow-GRPO's reward names and the factories in `flow_grpo.rewards` they stand for (its `multi_score`)."""
 
-def multi_score(device: Any, score_dict: dict[str, float], extra: dict[str, Callable] | None = None):
+
+def multi_score(device: Any, score_dict: dict[str | Callable, float], extra: dict[str, Callable] | None = None):
     """Drop-in for Flow-GRPO's `multi_score(device, score_dict)`.
 
-    `score_dict` maps reward names to weights. Names come from `REWARD_FACTORIES` (scrutiny
-    judges) or from `extra`: any Flow-GRPO style `_fn(images, prompts, metadata, only_strict)`
-    returning `(scores, info)`. Every call returns the same keys, each a float32 array of length
-    B with abstentions filled by their prompt's batch mean, plus `{name}_abstained` (1.0 where
-    the judge abstained) and `avg`, the weighted sum. `device` is accepted for the signature;
-    the offline judge runs on the CPU and model judges run on their own servers.
+    `score_dict` maps rewards to weights. A reward is a name from `REWARD_FACTORIES` (scrutiny
+    judges), from `extra`, or one of Flow-GRPO's own (`FLOW_GRPO_REWARDS`, when `flow_grpo` is
+    importable), or any Flow-GRPO style callable `_fn(images, prompts, metadata[, only_strict])`
+    returning `(scores, info)` (its `__name__` names it). Every call returns the same keys, each a
+    float32 array of length B with abstentions filled by their prompt's batch mean, plus
+    `{name}_abstained` (1.0 where the sample abstained) and `avg`, the weighted sum.
+
+    Nothing stops a batch: an image that cannot be read (NaN or inf pixels, a corrupt file) is that
+    sample's abstention in every reward, and a reward that fails on the batch is called again one
+    sample at a time, the samples it still fails on abstaining. `device` is passed to Flow-GRPO's
+    factories that take one; the offline judge runs on the CPU and model judges on their servers.
     """
     extra = extra or {}
-    unknown = [n for n in score_dict if n not in REWARD_FACTORIES and n not in extra]
-    if unknown:
-        raise ValueError(f"unknown reward(s) {unknown}; known: {sorted(REWARD_FACTORIES) + sorted(extra)}")
-    functions = {n: extra[n] if n in extra else flow_grpo_reward(REWARD_FACTORIES[n]()) for n in score_dict}
+    functions: dict[str, Callable] = {}
+    weights: dict[str, float] = {}
+    for key, weight in score_dict.items():
+        name, fn = _reward_function(key, device, extra)
+        functions[name], weights[name] = fn, weight
 
     def _fn(images, prompts, metadata, ref_images=None, only_strict: bool = True):
-        batch = as_images(images)
+        items = as_items(images)
+        if len(items) != len(prompts):
+            raise ValueError(f"got {len(items)} images but {len(prompts)} prompts")
+        unreadable = np.array([isinstance(x, Exception) for x in items], dtype=bool)
         out: dict[str, np.ndarray] = {}
         for name, fn in functions.items():
-            # extra rewards get the batch as the trainer passed it (often a tensor); ours take PIL
-            given = images if name in extra else batch
-            how = _strictness(fn)
-            if how == "keyword":
-                scores, info = fn(given, prompts, metadata, only_strict=only_strict)
-            elif how == "positional":  # `_fn(images, prompts, metadata, strict)`
-                scores, info = fn(given, prompts, metadata, only_strict)
-            else:  # Flow-GRPO's own rewards are `_fn(images, prompts, metadata)`
-                scores, info = fn(given, prompts, metadata)
-            scores = np.asarray(scores, dtype=np.float64)
-            raw = np.asarray(info.get("raw", scores), dtype=np.float64) if isinstance(info, dict) else scores
+            ours = getattr(fn, "takes_items", False)  # scrutiny's rewards take the read items
+            scores = _call_reward(fn, items if ours else images, prompts, metadata, only_strict, ref_images)
+            scores[unreadable] = np.nan
             out[name] = fill_abstentions(scores, prompts)[0].astype(np.float32)
-            out[f"{name}_abstained"] = np.isnan(raw).astype(np.float32)
-        out["avg"] = sum(w * out[n] for n, w in score_dict.items()).astype(np.float32)
+            out[f"{name}_abstained"] = np.isnan(scores).astype(np.float32)
+        out["avg"] = sum(w * out[n] for n, w in weights.items()).astype(np.float32)
         return out, {}
 
     return _fn
+
+
+def _reward_function(key: str | Callable, device: Any, extra: dict[str, Callable]) -> tuple[str, Callable]:
+    """A `score_dict` key as (name, Flow-GRPO style function)."""
+    if callable(key):
+        return getattr(key, "__name__", type(key).__name__), key
+    if key in extra:
+        return key, extra[key]
+    if key in REWARD_FACTORIES:
+        fn = flow_grpo_reward(REWARD_FACTORIES[key]())
+        fn.takes_items = True
+        return key, fn
+    if key in FLOW_GRPO_REWARDS:
+        try:
+            import flow_grpo.rewards as upstream
+        except ImportError:
+            raise ValueError(f"{key!r} is one of Flow-GRPO's rewards, and flow_grpo is not importable here") from None
+        factory = getattr(upstream, FLOW_GRPO_REWARDS[key], None)
+        if factory is None:
+            raise ValueError(f"flow_grpo.rewards has no {FLOW_GRPO_REWARDS[key]} (for {key!r}): another version?")
+        takes_device = "device" in inspect.signature(factory).parameters
+        return key, factory(device) if takes_device else factory()
+    known = sorted(REWARD_FACTORIES) + sorted(extra) + sorted(FLOW_GRPO_REWARDS)
+    raise ValueError(f"unknown reward {key!r}; known: {known}, or pass a function")
+
+
+def _call_reward(fn, images, prompts, metadata, only_strict, ref_images) -> np.ndarray:
+    """[B] float64 scores of one reward (NaN abstains); a batch it fails on is retried one sample at a time."""
+    try:
+        return _scores(_invoke(fn, images, prompts, metadata, only_strict, ref_images), len(prompts))
+    except Exception:  # noqa: BLE001 - one bad sample must not stop the batch: find which
+        if len(prompts) <= 1:
+            return np.full(len(prompts), np.nan)
+    metas = metadata if isinstance(metadata, list | tuple) and len(metadata) == len(prompts) else None
+    out = np.full(len(prompts), np.nan)
+    for i in range(len(prompts)):
+        meta = [metas[i]] if metas is not None else metadata
+        refs = ref_images[i : i + 1] if ref_images is not None else None
+        try:
+            out[i] = _scores(_invoke(fn, images[i : i + 1], prompts[i : i + 1], meta, only_strict, refs), 1)[0]
+        except Exception:  # noqa: BLE001 - this sample abstains
+            continue
+    return out
+
+
+def _invoke(fn, images, prompts, metadata, only_strict, ref_images):
+    """Call a Flow-GRPO style reward as it takes its arguments (see `_strictness`)."""
+    if getattr(fn, "__name__", "") == "image_similarity" or ref_images is not None and _takes(fn, "ref_images"):
+        return fn(images, ref_images)
+    how = _strictness(fn)
+    if how == "keyword":
+        return fn(images, prompts, metadata, only_strict=only_strict)
+    if how == "positional":  # `_fn(images, prompts, metadata, strict)`, Flow-GRPO's geneval
+        return fn(images, prompts, metadata, only_strict)
+    return fn(images, prompts, metadata)  # Flow-GRPO's own rewards are `_fn(images, prompts, metadata)`
+
+
+def _scores(result, n: int) -> np.ndarray:
+    """The scores of a reward's answer: `(scores, info)`, or geneval's `(scores, rewards, strict, ...)`;
+    NaN where `info["raw"]` says the sample abstained."""
+    scores, info = result[0], result[1] if len(result) > 1 else None
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if scores.shape != (n,):
+        raise ValueError(f"a reward returned {scores.shape[0]} scores for {n} samples")
+    if isinstance(info, dict) and "raw" in info:
+        scores = np.where(np.isnan(np.asarray(info["raw"], dtype=np.float64)), np.nan, scores)
+    return np.where(np.isfinite(scores), scores, np.nan)
+
+
+def _takes(fn: Callable, name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _strictness(fn: Callable) -> str:
@@ -462,13 +701,13 @@ class TextCompletions:
             if any(r is None for r in requests):
                 raise ValueError("rendering completions needs the original request of every sample")
             rendered = await self.generator.agenerate(list(completions), [self.seed] * len(completions))
-            return await self.reward.ascore(rendered, list(requests))
+            return await self.reward.ascore(rendered, list(requests), duplicates=False)
         if any(i is None for i in images):
             raise ValueError(
                 "the completions are text: give generator=... to render them as prompts, or give each sample "
                 "an image to judge them against (an `image`/`images` column, or extra_info['image'])"
             )
-        return await self.reward.ascore(list(images), list(completions))
+        return await self.reward.ascore(list(images), list(completions), duplicates=False)
 
 
 def _one_image(value: Any) -> Any:

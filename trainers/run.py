@@ -28,7 +28,7 @@ def build_run(path: str | Path) -> tuple[GRPOTrainer, Path]:
     from scrutiny.api import Judge, JudgeConfig
     from scrutiny.core.schema import Criterion
     from scrutiny.memory import Store
-    from scrutiny.trainers.rewards import JudgeReward
+    from scrutiny.trainers.rewards import JudgeReward, flow_grpo_reward
 
     path = Path(path)
     config = GRPOConfig.from_toml(path)
@@ -54,13 +54,15 @@ def build_run(path: str | Path) -> tuple[GRPOTrainer, Path]:
         rubric = [
             Criterion(id=f"given_{i + 1}", origin="given", **c) for i, c in enumerate(reward.get("rubric", []))
         ] or None
-        judge = JudgeReward(judge=Judge(store=store, config=JudgeConfig(cache=False, max_steps=1)), rubric=rubric)
+        config_ = JudgeConfig(cache=False, max_steps=1, keep="sampled")
+        judge = flow_grpo_reward(JudgeReward(judge=Judge(store=store, config=config_), rubric=rubric))
         judge_prompt, upscale = reward.get("judge_prompt"), int(reward.get("upscale", 1))
 
         def reward_fn(images: torch.Tensor, prompts: list[str], metadata: list[dict]):
+            """Flow-GRPO's `(scores, info)`: the info's content signal and criterion scores reach the trainer."""
             if upscale > 1:
                 images = torch.nn.functional.interpolate(images, scale_factor=upscale, mode="nearest")
-            return judge.score(images, [judge_prompt or p for p in prompts], metadata)
+            return judge(images, [judge_prompt or p for p in prompts], metadata)
 
     trainer = GRPOTrainer(policy, reward_fn, config, store=store, run_id=f"train-{uuid.uuid4().hex[:12]}")
     out = Path(config.checkpoint_dir) if config.checkpoint_dir else path.parent

@@ -45,10 +45,15 @@ Dimension = Literal[
     "safety",
     "action",
     "style",
+    "degenerate",
     "custom",
 ]
-GUARD_DIMENSIONS = frozenset({"quality", "safety"})
-"""What an image is like rather than what it shows: never a verdict's only evidence."""
+GUARD_DIMENSIONS = frozenset({"quality", "safety", "degenerate"})
+"""What an image is like rather than what it shows: never a verdict's only evidence, and never points
+of its own. Quality and safety qualify the content score (they can only lower it); "degenerate" is a
+gate (a failed one zeroes it). See `ScoreParts`."""
+GATE_DIMENSIONS = frozenset({"degenerate"})
+"""Guards that gate: a failed gate makes the overall score 0, even where no content could be checked."""
 Unchecked = Literal["lower", "omit", "abstain"]
 """What content criteria that could not be checked do to the overall score (see `Coverage`)."""
 Origin = Literal["given", "synthesized", "skill"]
@@ -125,6 +130,8 @@ class ObjectCheck(Model):
     color: str | None = None
     """Only objects of this colour count (flat shapes, whose colour the shape detector reads)."""
     negated: bool = False
+    partial: bool = False
+    """Score a wrong `count` by how close it is (`1 - |found - count| / count`) instead of 0."""
 
 
 AttributeKind = Literal["color", "material", "size", "state", "absence"]
@@ -199,6 +206,18 @@ class QualityCheck(Model):
     measure: str = "overall"
 
 
+DegenerateFinding = Literal["noise", "flat", "periodic", "copies", "text_canvas"]
+
+
+class DegenerateCheck(Model):
+    """The image is a picture: not noise, a flat field, a tiled pattern, copies of one panel, or text
+    alone on a blank canvas (`tools/degenerate.py`). A gate: failing it zeroes the overall score."""
+
+    kind: Literal["degenerate"] = "degenerate"
+    allow: list[DegenerateFinding] = Field(default_factory=list)
+    """What the prompt asks for and so is not held against the image ("a checkerboard pattern": periodic)."""
+
+
 class JudgmentCheck(Model):
     """A statement only a judge that sees (a vision-language model) can decide; `by` says who wrote it."""
 
@@ -208,7 +227,15 @@ class JudgmentCheck(Model):
 
 
 Check = Annotated[
-    TextCheck | ObjectCheck | AttributeCheck | RelationCheck | EditCheck | GlobalCheck | QualityCheck | JudgmentCheck,
+    TextCheck
+    | ObjectCheck
+    | AttributeCheck
+    | RelationCheck
+    | EditCheck
+    | GlobalCheck
+    | QualityCheck
+    | DegenerateCheck
+    | JudgmentCheck,
     Field(discriminator="kind"),
 ]
 
@@ -351,6 +378,24 @@ class Coverage(Model):
         return len(self.checked) / total if total else 0.0
 
 
+class ScoreParts(Model):
+    """How a candidate's overall score was made: `content × quality × gate`.
+
+    Content decides, quality qualifies: `content` is the weighted mean of the content criteria (what
+    the prompt asks for); `quality` multiplies in each quality and safety criterion as
+    `min(1, score / met) ** weight`, so it is 1 for any image that meets them and can only lower the
+    score; `gate` multiplies in each gate (the degenerate-image check) as `score ** weight`, so a
+    failed gate makes the overall score 0. An image that shows nothing asked for scores 0, however
+    sharp; a failed gate scores 0 even where no content could be checked."""
+
+    content: Score = None
+    """None: no content criterion was checked (the overall score then abstains, unless a gate failed)."""
+    quality: float = 1.0
+    gate: float = 1.0
+    failed: list[str] = Field(default_factory=list)
+    """The ids of the guards that lowered the score (below their `met`)."""
+
+
 class Usage(Model):
     model_calls: int = 0
     prompt_tokens: int = 0
@@ -370,6 +415,8 @@ class Verdict(Model):
     evidence: list[Evidence] = Field(default_factory=list)
     coverage: list[Coverage] = Field(default_factory=list)
     """Per candidate: which content criteria were checked, which were not and why."""
+    parts: list[ScoreParts] = Field(default_factory=list)
+    """Per candidate: the content score, quality factor and gate its overall score is made of."""
     preferred: int | None = None
     """Index of the preferred candidate; None for a tie or when the judge abstained."""
     ranking: list[int] | None = None

@@ -1,0 +1,279 @@
+"""`degenerate`: is this a picture at all? Noise, flat fields, periodic patterns, tiled copies,
+and text alone on a blank canvas, each measured from the pixels.
+
+A reward that checks what a prompt asks for can be earned by images that show nothing: noise
+has every colour and every edge, a flat field has the prompt's colour everywhere, a tiled image
+repeats one find, and the prompt's text written on a blank page reads perfectly. The judge gates
+such images (a gate can only lower a score, see `agents/judge.py`); this tool supplies the
+evidence. Each measure is a number with a threshold, reported whatever the verdict:
+
+- noise: the correlation of neighbouring pixels, at the image's resolution and at 1/2, 1/4 and
+  1/8 of it (so noise drawn at a coarser grain and upscaled is caught at its own scale); the
+  smallest is `structure`. Photographs and drawings stay above 0.5 at every scale, white noise
+  is near 0, and a one-pixel checkerboard is -1.
+- flat: the spread left after fitting a plane (a linear gradient) to each channel of a 64-pixel
+  thumbnail, in 8-bit levels (`spread`), where almost no pixel (under 0.005%, at 1024 a side)
+  stands out of that plane by 24 levels (`marks`). A flat colour or a plain gradient is under 3
+  with no marks; one line of small text on a large blank page has a low spread, but 0.03% marks.
+- periodic: the highest peak of the circular autocorrelation of the detail (the image less its
+  blur) away from the origin (`period_peak`). An image tiled from copies of itself peaks at 1;
+  photographs of repeating things (brick, windows, a fence) stay well under 0.75. Not measured on
+  a canvas (one colour covering over 60%: shapes on a page repeat on purpose), nor where the
+  detail is too faint to repeat (a smooth gradient).
+- copies: the best correlation between the panels of a 2x1, 1x2, 2x2, 3x1, 1x3 or 3x3 grid
+  (`copy_similarity`), for copies laid out with gaps or borders. On a canvas only near-exact
+  copies count (0.97 and up): shapes laid out on a page may repeat, a tiled image repeats exactly.
+- text canvas: on a canvas (`canvas_share` >= 0.5), the share of its non-background pixels that
+  lie in the boxes of OCR's lines of two or more letters or digits (`text_share`): text alone on
+  a blank page is 1, a drawn circle that reads as "O" is not text.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from scrutiny.tools.base import ImageArg, ToolResult, tool
+
+Finding = Literal["noise", "flat", "periodic", "copies", "text_canvas"]
+FINDINGS: tuple[Finding, ...] = ("noise", "flat", "periodic", "copies", "text_canvas")
+
+STRUCTURE = (0.32, 0.45)
+"""Neighbour correlation at which an image is noise (at or under the first) or clearly not (the second)."""
+SPREAD = (3.0, 6.0)
+"""Spread in 8-bit levels after a plane fit at which an image is flat (under the first) or not (the second)."""
+MARKS = (0.00005, 0.00015)
+"""Share of marked pixels at which a low-spread image is flat (under the first) or a page with something
+small on it (the second)."""
+PERIOD = (0.75, 0.9)
+"""Autocorrelation peak at which an image begins to count as tiled, and fully is."""
+COPIES = (0.85, 0.95)
+"""Panel correlation at which panels begin to count as copies, and fully are."""
+CANVAS_COPIES = (0.97, 0.99)
+"""On a canvas, panels must be near-exact copies: shapes laid out on a page may repeat, tiles repeat exactly."""
+TEXT = (0.6, 0.8)
+"""Share of a canvas's marks inside text boxes at which it begins to be text alone, and fully is."""
+CANVAS = 0.5
+"""One colour covering this share of the image makes it a canvas (something drawn on a page)."""
+PATTERN_CANVAS = 0.6
+"""On a canvas this full, repetition is a layout (a grid of shapes), not tiling."""
+
+
+class DegenerateResult(ToolResult):
+    width: int
+    height: int
+    structure: float
+    """The smallest neighbour correlation over four scales (noise is near 0)."""
+    spread: float
+    """Levels of spread left after a plane fit on a 64-pixel thumbnail (flat is under 3)."""
+    marks: float
+    """The share of pixels standing out of a plane fit (small text on a large page is some)."""
+    period_peak: float
+    """Highest circular autocorrelation peak of the detail away from the origin (0 on a canvas)."""
+    copy_similarity: float
+    """Best correlation between grid panels."""
+    canvas_share: float
+    """The share of the most common colour (8 levels per channel)."""
+    text_share: float | None
+    """On a canvas: the share of its marks inside OCR's text boxes; None when OCR did not run."""
+    findings: dict[str, float]
+    """How degenerate the image is in each way, 0 (not at all) to 1 (fully), from the measures above."""
+
+
+def ramp(value: float, low: float, high: float) -> float:
+    """0 at or below `low`, 1 at or above `high`, linear between."""
+    return float(np.clip((value - low) / (high - low), 0.0, 1.0))
+
+
+def _gray(rgb: np.ndarray, side: int) -> np.ndarray:
+    """Luminance as float32, area-shrunk so that the longer side is at most `side`."""
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    h, w = gray.shape
+    scale = side / max(h, w)
+    if scale < 1:
+        gray = cv2.resize(gray, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return gray
+
+
+def _neighbour_correlation(gray: np.ndarray) -> float:
+    """Mean correlation of each pixel with its right and lower neighbours; 1 for a constant image."""
+    out = []
+    for a, b in ((gray[:, :-1], gray[:, 1:]), (gray[:-1, :], gray[1:, :])):
+        a, b = a.ravel() - a.mean(), b.ravel() - b.mean()
+        denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+        out.append(1.0 if denom < 1e-6 else float((a * b).sum() / denom))
+    return float(np.mean(out))
+
+
+def structure(gray: np.ndarray) -> float:
+    """The smallest neighbour correlation at full, 1/2, 1/4 and 1/8 resolution (coarser ones while at
+    least 16 pixels a side)."""
+    values = []
+    for factor in (1, 2, 4, 8):
+        h, w = gray.shape[0] // factor, gray.shape[1] // factor
+        if min(h, w) < 16 and values:
+            break
+        small = gray if factor == 1 else cv2.resize(gray, (w, h), interpolation=cv2.INTER_AREA)
+        values.append(_neighbour_correlation(small))
+    return min(values)
+
+
+def _thumbnail(rgb: np.ndarray, side: int) -> np.ndarray:
+    """The image area-shrunk so that its longer side is at most `side`, as float64."""
+    h, w = rgb.shape[:2]
+    scale = min(1.0, side / max(h, w))
+    size = (max(2, round(w * scale)), max(2, round(h * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA).astype(np.float64)
+
+
+def _plane(rgb: np.ndarray) -> np.ndarray:
+    """Per channel, the plane (a + b·x + c·y, x and y in 0..1) that best fits a 64-pixel thumbnail: [3, 3]."""
+    small = _thumbnail(rgb, 64)
+    yy, xx = np.mgrid[0 : small.shape[0], 0 : small.shape[1]]
+    design = np.stack([np.ones(xx.size), xx.ravel() / small.shape[1], yy.ravel() / small.shape[0]], axis=1)
+    coef, *_ = np.linalg.lstsq(design, small.reshape(-1, 3), rcond=None)
+    return coef
+
+
+def _residual(rgb: np.ndarray, side: int, coef: np.ndarray) -> np.ndarray:
+    """What is left of the image, at most `side` pixels a side, less the plane: [H, W, 3]."""
+    image = _thumbnail(rgb, side)
+    h, w = image.shape[:2]
+    x, y = (np.arange(w)[None, :, None] + 0.5) / w, (np.arange(h)[:, None, None] + 0.5) / h
+    return image - (coef[0] + x * coef[1] + y * coef[2])
+
+
+def spread(rgb: np.ndarray) -> float:
+    """The largest per-channel std left after fitting a plane, on a 64-pixel thumbnail."""
+    return float(_residual(rgb, 64, _plane(rgb)).std(axis=(0, 1)).max())
+
+
+def mark_share(rgb: np.ndarray) -> float:
+    """The share of pixels (at up to 1024 a side) that stand out of the plane by more than `MARK`
+    levels: small text on a large blank page is marks, a plain gradient or faint noise is none."""
+    return float((np.abs(_residual(rgb, 1024, _plane(rgb))).max(axis=2) > MARK).mean())
+
+
+MARK = 24.0
+"""Levels by which a pixel must stand out of the plane fit to be a mark."""
+
+
+def _detail(gray: np.ndarray) -> np.ndarray:
+    """The image less its blur: what repeats when an image is tiled, without the slow shading."""
+    return gray - cv2.GaussianBlur(gray, (0, 0), 4)
+
+
+def period_peak(gray: np.ndarray) -> float:
+    """The highest circular autocorrelation of the detail at a shift of 4 pixels or more (256-pixel scale)."""
+    d = _detail(gray)
+    d -= d.mean()
+    if d.std() < FAINT:
+        return 0.0
+    power = np.abs(np.fft.fft2(d)) ** 2
+    auto = np.real(np.fft.ifft2(power))
+    if auto[0, 0] <= 1e-6:
+        return 0.0
+    auto /= auto[0, 0]
+    auto = np.fft.fftshift(auto)
+    cy, cx = auto.shape[0] // 2, auto.shape[1] // 2
+    auto[cy - 3 : cy + 4, cx - 3 : cx + 4] = -1.0
+    return float(max(auto.max(), 0.0))
+
+
+FAINT = 1.0
+"""Detail (the image less its blur) under this std, in levels, is too faint to call repeated."""
+GRIDS = ((2, 1), (1, 2), (2, 2), (3, 1), (1, 3), (3, 3))
+
+
+def copy_similarity(gray: np.ndarray) -> float:
+    """The best correlation between two panels of the same grid, on 32-pixel thumbnails of the detail.
+    A panel holding only a straight line or a stripe (one singular value carries `LINE_SHARE` of its
+    energy: the edge of a sign crossing two panels) is no picture to copy and is left out."""
+    d = _detail(gray)
+    if d.std() < FAINT:
+        return 0.0
+    best = 0.0
+    for cols, rows in GRIDS:
+        h, w = d.shape[0] // rows, d.shape[1] // cols
+        if min(h, w) < 16:
+            continue
+        panels = []
+        for r, c in itertools.product(range(rows), range(cols)):
+            panel = cv2.resize(d[r * h : (r + 1) * h, c * w : (c + 1) * w], (32, 32), interpolation=cv2.INTER_AREA)
+            panel -= panel.mean()
+            energy = np.linalg.svd(panel, compute_uv=False) ** 2
+            if energy.sum() > (1e-3 * panel.size) ** 2 and energy[0] < LINE_SHARE * energy.sum():
+                panels.append(panel.ravel() / np.sqrt(energy.sum()))
+        for a, b in itertools.combinations(panels, 2):
+            best = max(best, float(a @ b))
+    return best
+
+
+LINE_SHARE = 0.9
+"""A panel whose largest singular value carries this share of its energy is a line, not a picture."""
+
+
+def canvas(rgb: np.ndarray) -> tuple[float, np.ndarray]:
+    """The share of the most common colour (8 levels per channel) and a mask of the other pixels."""
+    levels = rgb.astype(np.uint16) // 32
+    codes = levels[..., 0] * 64 + levels[..., 1] * 8 + levels[..., 2]
+    bins = np.bincount(codes.ravel(), minlength=512)
+    top = int(bins.argmax())
+    return float(bins[top] / codes.size), codes != top
+
+
+def text_share(rgb: np.ndarray, marks: np.ndarray) -> float:
+    """The share of a canvas's marks that lie inside the boxes of the text OCR reads there."""
+    from scrutiny.tools.ocr import run_engine
+
+    boxes = np.zeros(marks.shape, dtype=bool)
+    for text, confidence, quad in run_engine(np.ascontiguousarray(rgb[:, :, ::-1])):
+        if confidence < 0.5 or sum(ch.isalnum() for ch in text) < 2:
+            continue
+        x1, y1 = np.floor(quad.min(axis=0)).astype(int) - 4
+        x2, y2 = np.ceil(quad.max(axis=0)).astype(int) + 4
+        boxes[max(0, y1) : max(0, y2), max(0, x1) : max(0, x2)] = True
+    total = int(marks.sum())
+    return float((marks & boxes).sum() / total) if total else 0.0
+
+
+@tool
+def degenerate(image: ImageArg, read_text: bool = True) -> DegenerateResult:
+    """Measure whether an image is a picture at all: noise, a flat field, a tiled pattern, copies
+    of one panel, or text alone on a blank canvas, each with its measure.
+
+    Args:
+        image: Name of the image to measure.
+        read_text: On a blank canvas, read its text to see whether text is all there is.
+    """
+    rgb = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
+    gray = _gray(rgb, 512)
+    small = _gray(rgb, 256)
+    share, marks = canvas(rgb)
+    patterned = share < PATTERN_CANVAS
+    peak = period_peak(small) if patterned else 0.0
+    copies = copy_similarity(small)
+    texts = text_share(rgb, marks) if read_text and share >= CANVAS and marks.any() else None
+    measures = {"structure": structure(gray), "spread": spread(rgb), "marks": mark_share(rgb)}
+    findings = {
+        "noise": 1.0 - ramp(measures["structure"], *STRUCTURE),
+        "flat": (1.0 - ramp(measures["spread"], *SPREAD)) * (1.0 - ramp(measures["marks"], *MARKS)),
+        "periodic": ramp(peak, *PERIOD),
+        "copies": ramp(copies, *(COPIES if patterned else CANVAS_COPIES)),
+        "text_canvas": ramp(texts, *TEXT) if texts is not None else 0.0,
+    }
+    return DegenerateResult(
+        width=image.width,
+        height=image.height,
+        structure=round(measures["structure"], 6),
+        spread=round(measures["spread"], 6),
+        marks=round(measures["marks"], 6),
+        period_peak=round(peak, 6),
+        copy_similarity=round(copies, 6),
+        canvas_share=round(share, 6),
+        text_share=None if texts is None else round(texts, 6),
+        findings={k: round(v, 6) for k, v in findings.items()},
+    )
