@@ -562,9 +562,12 @@ def _score_color(check: AttributeCheck, seen: dict[str, Observation]) -> Scored:
                 f"(the first one: {seen_colors})",
                 [obs],
             )
-        share = sum(d.color == color for d in candidates) / len(candidates)
+        # by area: a speck the shape detector splits off a ragged shape is not a shape of its own colour
+        share = sum(d.area for d in candidates if d.color == color) / max(sum(d.area for d in candidates), 1)
         colours = ", ".join(sorted({d.color or "?" for d in candidates}))
-        return Scored(share, f"found {len(candidates)} {check.object} coloured {colours}; wanted {color}", [obs])
+        return Scored(
+            share, f"found {len(candidates)} {check.object} coloured {colours} ({share:.0%} {color} by area)", [obs]
+        )
     pal = seen.get("colours")
     if pal is None or pal.result is None:
         return Scored(None, "colours were not measured", [])

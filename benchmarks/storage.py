@@ -1,13 +1,14 @@
 """Megabytes a reward judge writes per 1,000 rewards, sampled against keeping everything.
 
-    python benchmarks/storage.py [--rewards 200]
+    python benchmarks/storage.py [--rewards 1000] [--baseline 100]
 
 The batch is what a text-rendering GRPO run hands its reward: 512x512 storefront scenes of
 Flow-GRPO style sign prompts (half with a typo). It is scored by `JudgeReward(guards=True)` with
 the default reward judge's storage (`keep="sampled"`: compact verdict rows, whole judgments within
-`trace_budget_mb` per 1,000) and again keeping everything (`keep="all"`, the baseline), each into a
-fresh store; the figure is the size of the store folder (database and image files) per 1,000.
-Aim: <= 2 MB per 1,000 rewards sampled.
+`trace_budget_mb` per 1,000) and keeping everything (`keep="all"`, the baseline, on the first
+`--baseline` images: it grows linearly), each into a fresh store; the figure is the size of the
+store folder (database and image files) per 1,000. The first whole judgment is always kept, so the
+sampled figure falls as the run grows. Aim: <= 2 MB per 1,000 rewards sampled.
 """
 
 from __future__ import annotations
@@ -47,17 +48,21 @@ def measure(keep: str, images, prompts) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rewards", type=int, default=200)
+    parser.add_argument("--rewards", type=int, default=1000)
+    parser.add_argument("--baseline", type=int, default=100)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     texts = [f"OPEN {k} DAYS" for k in range(args.rewards)]
     images = [storefront(misspell(t, rng) if k % 2 else t, seed=k) for k, t in enumerate(texts)]
     prompts = [f'A storefront sign that says "{t}"' for t in texts]
     sampled, s_time = measure("sampled", images, prompts)
-    everything, a_time = measure("all", images, prompts)
-    print(f"{args.rewards} rewards of 512x512 images, JudgeReward(guards=True)")
-    print(f"keep='all' (baseline):  {everything:8.2f} MB per 1,000 rewards ({args.rewards / a_time:.1f} rewards/s)")
-    print(f"keep='sampled':         {sampled:8.2f} MB per 1,000 rewards ({args.rewards / s_time:.1f} rewards/s)")
+    n = min(args.baseline, args.rewards)
+    everything, a_time = measure("all", images[:n], prompts[:n])
+    print("JudgeReward(guards=True) on 512x512 storefront scenes")
+    print(f"keep='all' (baseline, {n}):  {everything:8.2f} MB per 1,000 rewards ({n / a_time:.1f} rewards/s)")
+    print(
+        f"keep='sampled' ({args.rewards}): {sampled:8.2f} MB per 1,000 rewards ({args.rewards / s_time:.1f} rewards/s)"
+    )
     print(f"ratio sampled / all: {sampled / everything:.3f}; aim: <= 2 MB per 1,000 sampled")
 
 

@@ -122,11 +122,12 @@ def structure(gray: np.ndarray) -> float:
 
 
 def _thumbnail(rgb: np.ndarray, side: int) -> np.ndarray:
-    """The image area-shrunk so that its longer side is at most `side`, as float64."""
+    """The image area-shrunk so that its longer side is at most `side`, as float32."""
     h, w = rgb.shape[:2]
     scale = min(1.0, side / max(h, w))
-    size = (max(2, round(w * scale)), max(2, round(h * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA).astype(np.float64)
+    if scale < 1:
+        rgb = cv2.resize(rgb, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return rgb.astype(np.float32)
 
 
 def _plane(rgb: np.ndarray) -> np.ndarray:
@@ -134,16 +135,20 @@ def _plane(rgb: np.ndarray) -> np.ndarray:
     small = _thumbnail(rgb, 64)
     yy, xx = np.mgrid[0 : small.shape[0], 0 : small.shape[1]]
     design = np.stack([np.ones(xx.size), xx.ravel() / small.shape[1], yy.ravel() / small.shape[0]], axis=1)
-    coef, *_ = np.linalg.lstsq(design, small.reshape(-1, 3), rcond=None)
-    return coef
+    coef, *_ = np.linalg.lstsq(design, small.reshape(-1, 3).astype(np.float64), rcond=None)
+    return coef.astype(np.float32)
 
 
 def _residual(rgb: np.ndarray, side: int, coef: np.ndarray) -> np.ndarray:
     """What is left of the image, at most `side` pixels a side, less the plane: [H, W, 3]."""
     image = _thumbnail(rgb, side)
     h, w = image.shape[:2]
-    x, y = (np.arange(w)[None, :, None] + 0.5) / w, (np.arange(h)[:, None, None] + 0.5) / h
-    return image - (coef[0] + x * coef[1] + y * coef[2])
+    x = ((np.arange(w, dtype=np.float32) + 0.5) / w)[None, :, None]
+    y = ((np.arange(h, dtype=np.float32) + 0.5) / h)[:, None, None]
+    image -= coef[0]
+    image -= x * coef[1]
+    image -= y * coef[2]
+    return image
 
 
 def spread(rgb: np.ndarray) -> float:

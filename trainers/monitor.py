@@ -110,6 +110,9 @@ def _mean(history: list[dict[str, float]], key: str) -> float:
     return float(np.mean(values)) if values else math.nan
 
 
+CRITERION_COLOURS = ((150, 110, 200), (220, 140, 40), (120, 120, 120), (200, 90, 150), (60, 170, 170))
+
+
 def reward_curve(
     history: list[dict[str, float]],
     path: str | Path,
@@ -117,11 +120,13 @@ def reward_curve(
     title: str = "",
     alarms: list[dict] | None = None,
 ) -> Path:
-    """A PNG of the mean reward per step (blue), the content signal where logged (green), and the
-    steps that raised a gaming alarm (red ticks), labelled; drawn with Pillow."""
+    """A PNG of the mean reward per step (blue), the content signal where logged (green), each
+    criterion's mean (thin, named at the right), and the steps that raised a gaming alarm (red
+    ticks), labelled; drawn with Pillow."""
     from PIL import ImageDraw
 
-    image = Image.new("RGB", size, "white")
+    criteria = sorted({k for h in history for k in h if k.startswith("criterion/")})
+    image = Image.new("RGB", (size[0] + (140 if criteria else 0), size[1]), "white")
     draw = ImageDraw.Draw(image)
     left, top, right, bottom = 60, 30, size[0] - 20, size[1] - 45
     draw.rectangle((left, top, right, bottom), outline=(180, 180, 180))
@@ -129,7 +134,7 @@ def reward_curve(
     draw.text((4, (top + bottom) // 2), "mean\nreward", fill=(90, 90, 90))
     series = {
         key: [(k + 1, h[key]) for k, h in enumerate(history) if math.isfinite(h.get(key, math.nan))]
-        for key in ("reward_mean", "content_mean")
+        for key in ("reward_mean", "content_mean", *criteria)
     }
     steps = series["reward_mean"]
     if steps:
@@ -143,6 +148,11 @@ def reward_curve(
                 v - low
             ) / span
 
+        for n, key in enumerate(criteria):
+            colour = CRITERION_COLOURS[n % len(CRITERION_COLOURS)]
+            if len(series[key]) > 1:
+                draw.line([xy(k, v) for k, v in series[key]], fill=colour, width=1)
+                draw.text((right + 8, top + 14 * n), key.removeprefix("criterion/")[:20], fill=colour)
         for key, colour in (("content_mean", (46, 160, 67)), ("reward_mean", (28, 126, 214))):
             if len(series[key]) > 1:
                 draw.line([xy(k, v) for k, v in series[key]], fill=colour, width=2)
