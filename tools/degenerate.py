@@ -102,10 +102,12 @@ def _neighbour_correlation(gray: np.ndarray) -> float:
     """Mean correlation of each pixel with its right and lower neighbours; 1 for a constant image."""
     out = []
     for a, b in ((gray[:, :-1], gray[:, 1:]), (gray[:-1, :], gray[1:, :])):
+        if a.size == 0:  # an image one pixel wide or high has no neighbours that way
+            continue
         a, b = a.ravel() - a.mean(), b.ravel() - b.mean()
         denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
         out.append(1.0 if denom < 1e-6 else float((a * b).sum() / denom))
-    return float(np.mean(out))
+    return float(np.mean(out)) if out else 1.0
 
 
 def structure(gray: np.ndarray) -> float:
