@@ -351,8 +351,9 @@ async def score(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
 async def _measure_gates(
     state: JudgeState, scores: list[CriterionScore]
 ) -> tuple[list[CriterionScore], list[Observation]]:
-    """The policy's scores with the gates it left unscored measured on pixels (a model judges content,
-    not gates), and the observations those rest on."""
+    """The policy's scores with the gates measured on pixels, and the observations those rest on. Policies
+    judge content; gates are the judge's own, the same for every policy (a policy that scores one anyway
+    keeps its score)."""
     done = {(s.criterion, s.candidate) for s in scores if s.score is not None}
     gates = [c for c in state["rubric"] if c.dimension in GATE_DIMENSIONS and isinstance(c.check, DegenerateCheck)]
     wanted = [(c, i) for i in range(len(state["task"].candidates)) for c in gates if (c.id, i) not in done]

@@ -17,14 +17,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from scrutiny.agents.checks import degenerate
 from scrutiny.agents.judge import JudgeState, Observation, Plan, Scores, ToolRequest
 from scrutiny.agents.rubric import article as _article
 from scrutiny.core.schema import (
+    GATE_DIMENSIONS,
     AttributeCheck,
     Criterion,
     CriterionScore,
-    DegenerateCheck,
     EditCheck,
     GlobalCheck,
     ObjectCheck,
@@ -83,7 +82,7 @@ class OfflinePolicy:
 
     def _plan_candidate(self, state: JudgeState, i: int) -> list[ToolRequest]:
         name = f"candidate_{i}"
-        rubric = [c for c in state["rubric"] if c.checkable]
+        rubric = [c for c in state["rubric"] if c.checkable and c.dimension not in GATE_DIMENSIONS]
         by_tool: dict[str, list[str]] = defaultdict(list)
         for c in rubric:
             for hint in _tools_for(c):
@@ -117,9 +116,6 @@ class OfflinePolicy:
             requests.append(ToolRequest("quality", {"image": name}, i, by_tool["quality"], "quality"))
         if "diff" in by_tool and "source" in state["images"]:
             requests.append(ToolRequest("diff", {"image": name, "source": "source"}, i, by_tool["diff"], "changes"))
-        for c in rubric:
-            if isinstance(c.check, DegenerateCheck):
-                requests += degenerate.plan(state, i, c)
         return requests + self._look_closer(state, i, by_tool)
 
     def _look_closer(self, state: JudgeState, i: int, by_tool: dict[str, list[str]]) -> list[ToolRequest]:
@@ -198,6 +194,8 @@ class OfflinePolicy:
         for i in range(len(state["task"].candidates)):
             seen = _observations(state, i)
             for c in state["rubric"]:
+                if c.dimension in GATE_DIMENSIONS:  # the judge measures gates itself, for every policy
+                    continue
                 value, rationale, used = (
                     self._score_one(c, seen)
                     if c.checkable
@@ -223,8 +221,6 @@ class OfflinePolicy:
             return _score_text(check, seen)
         if isinstance(check, QualityCheck):
             return _score_quality(check, seen)
-        if isinstance(check, DegenerateCheck):
-            return Scored(*degenerate.score(check, seen))
         if isinstance(check, EditCheck):
             return _score_edit(check, seen)
         if isinstance(check, ObjectCheck) and check.negated:
@@ -250,8 +246,6 @@ def _tools_for(c: Criterion) -> list[str]:
         return ["ocr"]
     if isinstance(check, QualityCheck):
         return ["quality"]
-    if isinstance(check, DegenerateCheck):
-        return ["degenerate"]
     if isinstance(check, EditCheck):
         if check.check == "changed_object":
             return ["diff", _finder(check.detect)]

@@ -81,6 +81,8 @@ class JudgeConfig:
             raise ValueError(f"max_steps must be at least 1, got {self.max_steps}")
         if self.concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
+        if self.counts not in ("exact", "partial"):
+            raise ValueError(f"counts must be 'exact' or 'partial', got {self.counts!r}")
         if self.keep not in ("all", "sampled", "verdicts", "none"):
             raise ValueError(f"keep must be 'all', 'sampled', 'verdicts' or 'none', got {self.keep!r}")
         if self.trace_budget_mb < 0:
