@@ -53,6 +53,12 @@ def test_an_unreadable_sample_abstains_and_the_batch_goes_on(store, monkeypatch)
     assert out["theirs_abstained"].tolist() == [0.0, 1.0, 1.0]  # retried one by one: only the bad ones abstain
     assert out["scrutiny"][0] == 1.0 and np.isfinite(out["avg"]).all()
 
+    def broken(images, prompts, metadata):  # fails on every readable sample too: a bug, not bad input
+        raise KeyError("no such column")
+
+    with pytest.raises(KeyError, match="no such column"):
+        multi_score("cpu", {broken: 1.0})(images, [PROMPT] * 3, [{}] * 3)
+
 
 def test_bad_batches_are_one_clear_error(store):
     fn = flow_grpo_reward(reward(store))

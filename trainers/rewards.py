@@ -22,7 +22,7 @@ import itertools
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -554,11 +554,11 @@ def multi_score(device: Any, score_dict: dict[str | Callable, float], extra: dic
     factories that take one; the offline judge runs on the CPU and model judges on their servers.
     """
     extra = extra or {}
-    functions: dict[str, Callable] = {}
+    functions: dict[str, _Reward] = {}
     weights: dict[str, float] = {}
     for key, weight in score_dict.items():
-        name, fn = _reward_function(key, device, extra)
-        functions[name], weights[name] = fn, weight
+        name, reward = _reward_function(key, device, extra)
+        functions[name], weights[name] = reward, weight
 
     def _fn(images, prompts, metadata, ref_images=None, only_strict: bool = True):
         items = as_items(images)
@@ -566,9 +566,9 @@ def multi_score(device: Any, score_dict: dict[str | Callable, float], extra: dic
             raise ValueError(f"got {len(items)} images but {len(prompts)} prompts")
         unreadable = np.array([isinstance(x, Exception) for x in items], dtype=bool)
         out: dict[str, np.ndarray] = {}
-        for name, fn in functions.items():
-            ours = getattr(fn, "takes_items", False)  # scrutiny's rewards take the read items
-            scores = _call_reward(fn, items if ours else images, prompts, metadata, only_strict, ref_images)
+        for name, reward in functions.items():
+            given = items if reward.ours else images  # scrutiny's rewards take the images as read
+            scores = _call_reward(reward, given, prompts, metadata, only_strict, ref_images, unreadable)
             scores[unreadable] = np.nan
             out[name] = fill_abstentions(scores, prompts)[0].astype(np.float32)
             out[f"{name}_abstained"] = np.isnan(scores).astype(np.float32)
@@ -578,16 +578,24 @@ def multi_score(device: Any, score_dict: dict[str | Callable, float], extra: dic
     return _fn
 
 
-def _reward_function(key: str | Callable, device: Any, extra: dict[str, Callable]) -> tuple[str, Callable]:
-    """A `score_dict` key as (name, Flow-GRPO style function)."""
+class _Reward(NamedTuple):
+    """A Flow-GRPO style reward function and how `multi_score` calls it."""
+
+    fn: Callable
+    ours: bool = False
+    """A scrutiny judge: it takes the images as `as_items` read them."""
+    refs: bool = False
+    """Flow-GRPO's image similarity: `fn(images, ref_images)`."""
+
+
+def _reward_function(key: str | Callable, device: Any, extra: dict[str, Callable]) -> tuple[str, _Reward]:
+    """A `score_dict` key as its name and reward."""
     if callable(key):
-        return getattr(key, "__name__", type(key).__name__), key
+        return getattr(key, "__name__", type(key).__name__), _Reward(key)
     if key in extra:
-        return key, extra[key]
+        return key, _Reward(extra[key])
     if key in REWARD_FACTORIES:
-        fn = flow_grpo_reward(REWARD_FACTORIES[key]())
-        fn.takes_items = True
-        return key, fn
+        return key, _Reward(flow_grpo_reward(REWARD_FACTORIES[key]()), ours=True)
     if key in FLOW_GRPO_REWARDS:
         try:
             import flow_grpo.rewards as upstream
@@ -597,33 +605,38 @@ def _reward_function(key: str | Callable, device: Any, extra: dict[str, Callable
         if factory is None:
             raise ValueError(f"flow_grpo.rewards has no {FLOW_GRPO_REWARDS[key]} (for {key!r}): another version?")
         takes_device = "device" in inspect.signature(factory).parameters
-        return key, factory(device) if takes_device else factory()
+        return key, _Reward(factory(device) if takes_device else factory(), refs=key == "image_similarity")
     known = sorted(REWARD_FACTORIES) + sorted(extra) + sorted(FLOW_GRPO_REWARDS)
     raise ValueError(f"unknown reward {key!r}; known: {known}, or pass a function")
 
 
-def _call_reward(fn, images, prompts, metadata, only_strict, ref_images) -> np.ndarray:
-    """[B] float64 scores of one reward (NaN abstains); a batch it fails on is retried one sample at a time."""
+def _call_reward(reward, images, prompts, metadata, only_strict, ref_images, unreadable) -> np.ndarray:
+    """[B] float64 scores of one reward (NaN abstains). A batch it fails on is retried one readable
+    sample at a time, the ones it still fails on abstaining; one that fails on every readable sample
+    is broken, not fed bad images, and its error is raised."""
     try:
-        return _scores(_invoke(fn, images, prompts, metadata, only_strict, ref_images), len(prompts))
-    except Exception:  # noqa: BLE001 - one bad sample must not stop the batch: find which
-        if len(prompts) <= 1:
-            return np.full(len(prompts), np.nan)
+        return _scores(_invoke(reward, images, prompts, metadata, only_strict, ref_images), len(prompts))
+    except Exception as e:  # noqa: BLE001 - one bad sample must not stop the batch: find which
+        first = e
     metas = metadata if isinstance(metadata, list | tuple) and len(metadata) == len(prompts) else None
     out = np.full(len(prompts), np.nan)
-    for i in range(len(prompts)):
+    failed = 0
+    for i in np.flatnonzero(~unreadable):
         meta = [metas[i]] if metas is not None else metadata
         refs = ref_images[i : i + 1] if ref_images is not None else None
         try:
-            out[i] = _scores(_invoke(fn, images[i : i + 1], prompts[i : i + 1], meta, only_strict, refs), 1)[0]
+            out[i] = _scores(_invoke(reward, images[i : i + 1], prompts[i : i + 1], meta, only_strict, refs), 1)[0]
         except Exception:  # noqa: BLE001 - this sample abstains
-            continue
+            failed += 1
+    if failed and failed == int((~unreadable).sum()):
+        raise first
     return out
 
 
-def _invoke(fn, images, prompts, metadata, only_strict, ref_images):
+def _invoke(reward: _Reward, images, prompts, metadata, only_strict, ref_images):
     """Call a Flow-GRPO style reward as it takes its arguments (see `_strictness`)."""
-    if getattr(fn, "__name__", "") == "image_similarity" or ref_images is not None and _takes(fn, "ref_images"):
+    fn = reward.fn
+    if reward.refs:
         return fn(images, ref_images)
     how = _strictness(fn)
     if how == "keyword":
@@ -643,13 +656,6 @@ def _scores(result, n: int) -> np.ndarray:
     if isinstance(info, dict) and "raw" in info:
         scores = np.where(np.isnan(np.asarray(info["raw"], dtype=np.float64)), np.nan, scores)
     return np.where(np.isfinite(scores), scores, np.nan)
-
-
-def _takes(fn: Callable, name: str) -> bool:
-    try:
-        return name in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def _strictness(fn: Callable) -> str:
