@@ -232,29 +232,44 @@ def canvas(rgb: np.ndarray) -> tuple[float, np.ndarray]:
     return float(bins[top] / codes.size), codes != top
 
 
-def text_share(rgb: np.ndarray, marks: np.ndarray) -> float:
-    """The share of a canvas's marks that lie inside the boxes of the text OCR reads there."""
+def text_boxes(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """The boxes of the text OCR reads in an image: lines of two or more letters or digits."""
     from scrutiny.tools.ocr import run_engine
 
-    boxes = np.zeros(marks.shape, dtype=bool)
+    boxes = []
     for text, confidence, quad in run_engine(np.ascontiguousarray(rgb[:, :, ::-1])):
-        if confidence < 0.5 or sum(ch.isalnum() for ch in text) < 2:
-            continue
-        x1, y1 = np.floor(quad.min(axis=0)).astype(int) - 4
-        x2, y2 = np.ceil(quad.max(axis=0)).astype(int) + 4
-        boxes[max(0, y1) : max(0, y2), max(0, x1) : max(0, x2)] = True
+        if confidence >= 0.5 and is_text(text):
+            x1, y1 = np.floor(quad.min(axis=0)).astype(int)
+            x2, y2 = np.ceil(quad.max(axis=0)).astype(int)
+            boxes.append((int(x1), int(y1), int(x2), int(y2)))
+    return boxes
+
+
+def is_text(line: str) -> bool:
+    """Two or more letters or digits: a drawn circle read as "O" is not text."""
+    return sum(ch.isalnum() for ch in line) >= 2
+
+
+def text_share(marks: np.ndarray, boxes: list) -> float:
+    """The share of a canvas's marks that lie inside text boxes (each widened by 4 pixels)."""
+    inside = np.zeros(marks.shape, dtype=bool)
+    for x1, y1, x2, y2 in boxes:
+        inside[max(0, y1 - 4) : max(0, y2 + 4), max(0, x1 - 4) : max(0, x2 + 4)] = True
     total = int(marks.sum())
-    return float((marks & boxes).sum() / total) if total else 0.0
+    return float((marks & inside).sum() / total) if total else 0.0
 
 
 @tool
-def degenerate(image: ImageArg, read_text: bool = True) -> DegenerateResult:
+def degenerate(
+    image: ImageArg, read_text: bool = True, text: list[tuple[int, int, int, int]] | None = None
+) -> DegenerateResult:
     """Measure whether an image is a picture at all: noise, a flat field, a tiled pattern, copies
     of one panel, or text alone on a blank canvas, each with its measure.
 
     Args:
         image: Name of the image to measure.
         read_text: On a blank canvas, read its text to see whether text is all there is.
+        text: Pixel boxes [x1, y1, x2, y2] of the text already read in the image; then it is not read again.
     """
     rgb = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
     gray = _gray(rgb, 512)
@@ -263,7 +278,9 @@ def degenerate(image: ImageArg, read_text: bool = True) -> DegenerateResult:
     patterned = share < PATTERN_CANVAS
     peak = period_peak(small) if patterned else 0.0
     copies = copy_similarity(small)
-    texts = text_share(rgb, marks) if read_text and share >= CANVAS and marks.any() else None
+    texts = None
+    if read_text and share >= CANVAS and marks.any():
+        texts = text_share(marks, text_boxes(rgb) if text is None else text)
     measures = {"structure": structure(gray), "spread": spread(rgb), "marks": mark_share(rgb)}
     findings = {
         "noise": 1.0 - ramp(measures["structure"], *STRUCTURE),

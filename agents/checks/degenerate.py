@@ -24,6 +24,7 @@ from scrutiny.core.schema import (
     RelationCheck,
     TextCheck,
 )
+from scrutiny.tools.degenerate import is_text
 
 if TYPE_CHECKING:  # the judge graph imports this module to gate its rubrics
     from scrutiny.agents.judge import JudgeState, Observation, ToolRequest
@@ -132,11 +133,23 @@ def plan(state: JudgeState, i: int, c: Criterion) -> list[ToolRequest]:
     from scrutiny.agents.judge import ToolRequest
 
     read_text = "text_canvas" not in c.check.allow
-    requests = [ToolRequest("degenerate", {"image": f"candidate_{i}", "read_text": read_text}, i, [c.id], PURPOSE)]
+    arguments = {"image": f"candidate_{i}", "read_text": read_text}
+    if read_text and (boxes := _read(state, f"candidate_{i}")) is not None:
+        arguments["text"] = boxes  # the image was read already: not again
+    requests = [ToolRequest("degenerate", arguments, i, [c.id], PURPOSE)]
     if "source" in state["images"]:
         source = {"image": "source", "read_text": read_text}
         requests.append(ToolRequest("degenerate", source, i, [c.id], SOURCE_PURPOSE))
     return requests
+
+
+def _read(state: JudgeState, image: str) -> list[list[int]] | None:
+    """The boxes of the text lines an OCR call on the whole of `image` read, if one ran."""
+    for o in state.get("observations", []):
+        r = o.request
+        if r.tool == "ocr" and r.arguments.get("image") == image and "box" not in r.arguments and o.result:
+            return [list(line.box) for line in o.result.lines if is_text(line.text)]
+    return None
 
 
 def score(check: DegenerateCheck, seen: dict[str, Observation]) -> tuple[float | None, str, list[Observation]]:
