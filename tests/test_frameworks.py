@@ -185,7 +185,7 @@ def side_env(name: str) -> Path:
 
 @pytest.mark.slow
 def test_verl_reward_managers_call_our_compute_score(tmp_path):
-    python = side_env("verl-0.9.1")
+    python = side_env("verl-0.9.1-k")
     env = {**os.environ, "SCRUTINY_HOME": str(tmp_path / "home")}
     done = subprocess.run(
         [str(python), "-c", VERL_SCRIPT, str(Path(__file__).parent)],
@@ -201,7 +201,9 @@ def test_verl_reward_managers_call_our_compute_score(tmp_path):
         rewards = result["rewards"]
         assert all(np.isfinite(rewards)) and len(set(rewards)) > 1, result  # judged renderings differ
         assert rewards[0] == max(rewards)  # "two red circle circle": exactly what was asked
-        assert result["at_last_token"] == [n - 1 for n in result["lengths"]]  # verl puts it on the last token
+        # verl puts it on the last token (a reward of 0, a wrong count, leaves the row empty)
+        assert result["at_last_token"] == [n - 1 if x else -1 for n, x in zip(result["lengths"], rewards)]
+        assert rewards.count(0.0) < len(rewards)
         assert set(result["extra"]) == {"score", "abstained", "checked"}
     assert out["naive"]["rewards"] == out["batch"]["rewards"]
     assert out["abstained"] == [0.125] * 4  # an abstention is the configured value, never NaN
