@@ -128,7 +128,9 @@ def test_compare_two_traces_side_by_side(site, browser):
     assert page.locator("section").count() == 2
     text = page.inner_text("main")
     assert "Criterion by criterion (identical)" in text and "OPNE 24 HOURS" in text
-    assert page.locator("table.diff tr").count() == 3 + 1  # the text, other text, quality
+    rows = page.locator("table.diff tr")
+    assert rows.count() == 4 + 1  # the text, other text, quality, the degenerate gate; a header
+    assert any(r.startswith("The image is a picture, not noise") for r in rows.all_inner_texts())
     page.goto(url + f"/compare?t={verdicts[0].trace_id}&t={verdicts[3].trace_id}")  # different images
     assert "different tasks" in page.inner_text("main") and page.locator("section").count() == 2
 
