@@ -238,7 +238,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(tmp_path, ray_loca
     import signal
 
     from scrutiny.distributed import JudgeSpec, run_on_ray
-    from scrutiny.memory.store import VerdictRow
+    from scrutiny.memory.tables import VerdictRow
 
     monkeypatch.setenv("SCRUTINY_HOME", str(tmp_path / "home"))
     items = _signs(tmp_path, 16)

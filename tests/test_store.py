@@ -9,7 +9,7 @@ from PIL import Image
 from scrutiny.core.images import image_hash
 from scrutiny.core.schema import Task, Trace, Verdict
 from scrutiny.memory import Store, StoreError
-from scrutiny.memory.store import ArtifactRow, TraceRow, VerdictRow
+from scrutiny.memory.tables import ArtifactRow, TraceRow, VerdictRow
 
 
 def _task(prompt="a red square"):

@@ -9,7 +9,7 @@ from PIL import Image
 
 from scrutiny.core.schema import Task, Trace, Verdict
 from scrutiny.memory import Store, StoreError
-from scrutiny.memory.store import TraceRow, VerdictRow
+from scrutiny.memory.tables import TraceRow, VerdictRow
 
 
 def _task(prompt: str = "a red circle") -> Task:
