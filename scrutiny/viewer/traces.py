@@ -1,73 +1,19 @@
-"""`scrutiny view`: a local web viewer for traces (127.0.0.1, standard library only, no CDN).
-
-Pages are rendered on the server as plain HTML and CSS, a page of traces at a time, so a store
-with thousands of traces opens as fast as one with ten:
-- `/`: the traces, newest first, filterable and paged; tick two to compare them;
-- `/trace/ID`: the task, each image with the boxes the tools found drawn over it (detections,
-  OCR lines, zoomed regions, changed regions), every tool call and model message in order, the
-  per-criterion scores with their rationale, and the critique;
-- `/compare?t=A&t=B`: two traces side by side, criterion by criterion;
-- `/artifact/HASH.png`: an image from the store.
-"""
+"""The trace pages: the list (filtered, paged), one trace with its overlays and steps, two compared."""
 
 from __future__ import annotations
 
-import html
 import json
 import re
-import threading
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlencode, urlparse
+from urllib.parse import quote, urlencode
 
 from scrutiny.core.overlays import COLORS, Overlay, overlays
 from scrutiny.core.schema import Trace, Verdict
 from scrutiny.memory import Store, StoreError
 from scrutiny.traces import conversation, parse_when
+from scrutiny.viewer.markup import BadRequest, esc, fmt, page
 
 PAGE_SIZE = 25
-
-STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
-header{background:#24292f;color:#fff;padding:10px 20px}header a{color:#fff;text-decoration:none;font-weight:600}
-main{padding:16px 20px;max-width:1400px}table{border-collapse:collapse;background:#fff;width:100%}
-td,th{border:1px solid #d0d7de;padding:5px 8px;text-align:left;vertical-align:top}th{background:#eaeef2}
-.score{font-variant-numeric:tabular-nums;white-space:nowrap}.rationale{white-space:normal;font-size:12px;color:#57606a}
-table.criteria td:first-child{width:32%}.low{color:#cf222e;font-weight:600}
-.none{color:#6e7781}figure{display:inline-block;margin:0 16px 16px 0;vertical-align:top}
-.frame{position:relative;display:inline-block}.frame img{display:block;max-width:480px;height:auto}
-.frame svg{position:absolute;left:0;top:0;width:100%;height:100%}figcaption{font-size:12px;color:#57606a}
-pre{background:#fff;border:1px solid #d0d7de;padding:8px;white-space:pre-wrap;overflow-wrap:anywhere}
-.cols{display:grid;grid-template-columns:1fr 1fr;gap:16px}.pager a{margin-right:12px}
-.legend span{display:inline-block;margin-right:12px;font-size:12px}.tool{margin:6px 0}
-form.filters input{margin-right:8px}details{margin:2px 0}.err{color:#cf222e}
-img.thumb{display:block;border:1px solid #d0d7de}.pager a,.pager b{margin:0 3px}
-li.turn{list-style:none;border-left:3px solid #d0d7de;padding:2px 8px;margin:4px 0;background:#fff}
-li.turn.assistant{border-color:#1c7ed6}li.turn.tool{border-color:#2f9e44}li.turn.system{border-color:#8c959f}
-.said{white-space:pre-wrap;font-family:ui-monospace,monospace;font-size:12px}.call{color:#1c7ed6;font-family:ui-monospace,monospace}
-"""
-
-
-def esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def fmt(score: float | None) -> str:
-    if score is None:
-        return '<span class="none">—</span>'
-    return f'<span class="{"low" if score < 0.9 else ""}">{score:.2f}</span>'
-
-
-def page(title: str, body: str) -> str:
-    return (
-        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{esc(title)} · scrutiny</title>"
-        f'<style>{STYLE}</style></head><body><header><a href="/">scrutiny</a> · <a href="/">traces</a> · <a href="/label">label</a></header>'
-        f"<main>{body}</main></body></html>"
-    )
-
-
-# 1. overlays: what the tools found, in the pixel coordinates of each candidate
 
 
 def figure(store: Store, name: str, digest: str | None, boxes: list[Overlay]) -> str:
@@ -90,13 +36,6 @@ def figure(store: Store, name: str, digest: str | None, boxes: list[Overlay]) ->
     )
 
 
-# 2. pages
-
-
-class BadRequest(ValueError):
-    """A query the viewer will not guess at (a page that is not a number): 400."""
-
-
 def page_number(query: dict[str, list[str]]) -> int:
     raw = query.get("page", ["1"])[0] or "1"
     if not re.fullmatch(r"\d{1,9}", raw) or int(raw) < 1:
@@ -113,6 +52,8 @@ LIST_FILTERS = {
     "min": "min score",
     "max": "max score",
 }
+
+
 ORDERS = {"newest": "newest first", "oldest": "oldest first", "best": "best score first", "worst": "worst score first"}
 
 
@@ -386,209 +327,3 @@ def compare_page(store: Store, query: dict[str, list[str]]) -> str:
         for label, t, v in zip("AB", traces, verdicts)
     )
     return page("compare", f"{diff_html}<div class=cols>{columns}</div>")
-
-
-# 3. the server
-
-
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
-"""Host names the viewer answers to; `make_server(allowed_hosts=...)` adds more (a LAN name)."""
-
-
-def label_page(store: Store, query: dict[str, list[str]]) -> str:
-    """The next item of a labelling queue for this labeller: the prompt and the images, the judge's
-    scores only when asked (`evidence=1`, so labels are not anchored by the judge), and a form whose
-    buttons have access keys: a, b, c, … for the better image, t for a tie, s to skip."""
-    queue = query.get("queue", [""])[0]
-    labeller = query.get("labeller", [""])[0].strip()
-    queues = store.label_queues()
-    if queue not in queues:
-        listed = "".join(
-            f'<li><a href="/label?{esc(urlencode({"queue": q}))}">{esc(q)}</a>: {n} items, {k} labels</li>'
-            for q, (n, k) in sorted(queues.items())
-        )
-        hint = "make one with <code>scrutiny label queue NAME --traces</code>"
-        return page("label", f"<h1>Labelling</h1><ul>{listed or f'<li>no queues yet: {hint}</li>'}</ul>")
-    if not labeller:
-        return page(
-            "label",
-            f"<h1>Labelling: {esc(queue)}</h1><form method=get action=/label>"
-            f'<input type=hidden name=queue value="{esc(queue)}"><input name=labeller placeholder="your name" autofocus>'
-            "<button>start</button></form>",
-        )
-    item, done, total = store.next_label_item(queue, labeller)
-    evidence = query.get("evidence", [""])[0] == "1"
-    keep = {"queue": queue, "labeller": labeller}
-    toggle = urlencode({**keep, **({} if evidence else {"evidence": "1"})})
-    head = (
-        f"<h1>Labelling: {esc(queue)}</h1><p>{esc(labeller)} · {done} of {total} labelled · "
-        f'<a id=evidence href="/label?{esc(toggle)}">{"hide" if evidence else "show"} the judge\'s evidence</a></p>'
-    )
-    if item is None:
-        return page("label", head + "<p>Every item of this queue is labelled. Thank you.</p>")
-    images = json.loads(item.images_json)
-    scores: list[str] = [""] * len(images)
-    if evidence and item.trace_id:
-        try:
-            trace = store.trace(item.trace_id)
-            verdict = store.verdict(trace.verdict_id) if trace.verdict_id else None
-        except StoreError:
-            verdict = None
-        if verdict is not None:
-            scores = [f"judge: {fmt(s)}" for s in verdict.scores] + [""] * (len(images) - len(verdict.scores))
-    letters = "abcdefghij"
-    figures = "".join(
-        f'<figure style="display:inline-block;margin:6px"><img src="/artifact/{quote(h)}.png" alt="{letters[k]}" '
-        f'style="max-width:420px;max-height:420px"><figcaption><b>{letters[k].upper()}</b> {scores[k]}</figcaption></figure>'
-        for k, h in enumerate(images)
-    )
-    source = (
-        f'<figure style="display:inline-block;margin:6px"><img src="/artifact/{quote(item.source)}.png" alt="source" '
-        'style="max-width:420px;max-height:420px"><figcaption>source</figcaption></figure>'
-        if item.source
-        else ""
-    )
-    buttons = "".join(
-        f"<button name=choice value={k} accesskey={letters[k]}>{letters[k].upper()} is better</button> "
-        for k in range(len(images))
-    )
-    return page(
-        "label",
-        head
-        + f"<h2>{esc(item.prompt)}</h2>{source}<div>{figures}</div>"
-        + '<form method=post action="/label">'
-        + "".join(f'<input type=hidden name={k} value="{esc(v)}">' for k, v in {**keep, "item": item.id}.items())
-        + ('<input type=hidden name=evidence value="1">' if evidence else "")
-        + f"{buttons}<button name=choice value=tie accesskey=t>tie</button> "
-        + "<button name=choice value=skip accesskey=s>skip</button></form>"
-        + "<p class=none>keys: A, B, … for the better image · T a tie · S skip · E the judge's evidence</p>"
-        + '<script src="/label.js"></script>',
-    )
-
-
-LABEL_KEYS_JS = """// scrutiny's labelling keys: a, b, c, ... choose an image; t a tie; s skip; e the judge's evidence
-document.addEventListener("keydown", (event) => {
-  if (event.ctrlKey || event.metaKey || event.altKey || event.target.matches("input, textarea")) return;
-  const key = event.key.toLowerCase();
-  const target = key === "e" ? document.getElementById("evidence")
-    : document.querySelector(`button[accesskey="${CSS.escape(key)}"]`);
-  if (target) { event.preventDefault(); target.click(); }
-});
-"""
-"""Served as /label.js (a file of its own, no user data in it): pages carry no inline script."""
-
-
-def record_label(store: Store, form: dict[str, list[str]]) -> str:
-    """Store one label from the /label form; returns where to go next."""
-    fields = {k: (form.get(k, [""])[0]) for k in ("queue", "labeller", "item", "choice", "evidence")}
-    if not fields["labeller"].strip() or not fields["item"].isdigit():
-        raise BadRequest("a label needs a labeller and an item")
-    choice = fields["choice"]
-    if choice != "skip":
-        if choice != "tie" and not choice.isdigit():
-            raise BadRequest(f"choice must be an image index, tie or skip, got {choice[:20]!r}")
-        store.record_label(int(fields["item"]), None if choice == "tie" else int(choice), fields["labeller"].strip())
-    keep = {"queue": fields["queue"], "labeller": fields["labeller"].strip()}
-    if fields["evidence"] == "1":
-        keep["evidence"] = "1"
-    return "/label?" + urlencode(keep)
-
-
-class Handler(BaseHTTPRequestHandler):
-    store: Store
-
-    allowed_hosts: frozenset[str] = frozenset()
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        host = (self.headers.get("Host") or "").lower()
-        name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
-        if name not in LOOPBACK | self.allowed_hosts:  # DNS rebinding: a page elsewhere naming this port
-            self._send(HTTPStatus.FORBIDDEN, page("forbidden", f"<p class=err>host {esc(host)} is not allowed</p>"))
-            return
-        url = urlparse(self.path)
-        query = parse_qs(url.query)
-        try:
-            if url.path == "/":
-                self._send(HTTPStatus.OK, list_page(self.store, query))
-            elif url.path.startswith("/trace/"):
-                self._send(HTTPStatus.OK, trace_page(self.store, unquote(url.path.removeprefix("/trace/"))))
-            elif url.path == "/compare":
-                self._send(HTTPStatus.OK, compare_page(self.store, query))
-            elif url.path == "/label":
-                self._send(HTTPStatus.OK, label_page(self.store, query))
-            elif url.path == "/label.js":
-                self._send(HTTPStatus.OK, LABEL_KEYS_JS, "text/javascript; charset=utf-8")
-            elif match := re.fullmatch(r"/artifact/([0-9a-f]{64})\.png", url.path):
-                path = self.store.artifact_path(match.group(1))
-                if not path.exists():
-                    raise StoreError("no such image")
-                self._send(HTTPStatus.OK, path.read_bytes(), "image/png")
-            else:
-                self._send(HTTPStatus.NOT_FOUND, page("not found", f"<p class=err>no page at {esc(url.path)}</p>"))
-        except BadRequest as e:
-            self._send(
-                HTTPStatus.BAD_REQUEST,
-                page("bad request", f'<p class=err>{esc(e)}</p><p><a href="/">all traces</a></p>'),
-            )
-        except (StoreError, ValueError) as e:
-            self._send(
-                HTTPStatus.NOT_FOUND, page("not found", f'<p class=err>{esc(e)}</p><p><a href="/">all traces</a></p>')
-            )
-
-    def do_POST(self) -> None:  # noqa: N802
-        """Labels are the one thing the viewer writes: only from its own page (Host and Origin are checked)."""
-        host = (self.headers.get("Host") or "").lower()
-        name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
-        origin = (self.headers.get("Origin") or "").lower()
-        if name not in LOOPBACK | self.allowed_hosts or (origin and urlparse(origin).netloc != host):
-            self._send(
-                HTTPStatus.FORBIDDEN, page("forbidden", "<p class=err>labels come only from this viewer's pages</p>")
-            )
-            return
-        if urlparse(self.path).path != "/label":
-            self._send(HTTPStatus.NOT_FOUND, page("not found", "<p class=err>nothing to post here</p>"))
-            return
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > 10_000:
-            self._send(HTTPStatus.BAD_REQUEST, page("bad request", "<p class=err>form too large</p>"))
-            return
-        form = parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
-        try:
-            where = record_label(self.store, form)
-        except (BadRequest, StoreError) as e:
-            self._send(HTTPStatus.BAD_REQUEST, page("bad request", f"<p class=err>{esc(e)}</p>"))
-            return
-        self.send_response(HTTPStatus.SEE_OTHER)
-        self.send_header("Location", where)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def _send(self, status: HTTPStatus, body: str | bytes, content_type: str = "text/html; charset=utf-8") -> None:
-        data = body.encode() if isinstance(body, str) else body
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store" if content_type.startswith("text") else "max-age=86400")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: the CLI prints the address once
-        pass
-
-
-def make_server(
-    store: Store, host: str = "127.0.0.1", port: int = 8765, allowed_hosts: tuple[str, ...] = ()
-) -> ThreadingHTTPServer:
-    """A viewer server for `store` (port 0 picks a free port); call `serve_forever` to run it.
-
-    It answers only requests whose Host header names a loopback address, `host` itself, or one of
-    `allowed_hosts`, so a web page elsewhere cannot reach it through DNS rebinding."""
-    names = frozenset(h.lower() for h in (host, *allowed_hosts))
-    handler = type("BoundHandler", (Handler,), {"store": store, "allowed_hosts": names})
-    return ThreadingHTTPServer((host, port), handler)
-
-
-def serve_in_thread(store: Store, host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadingHTTPServer, str]:
-    server = make_server(store, host, port)
-    threading.Thread(target=server.serve_forever, name="scrutiny-viewer", daemon=True).start()
-    return server, f"http://{host}:{server.server_address[1]}"

@@ -1,0 +1,108 @@
+"""The labelling pages: the next item of a queue for a labeller, and the form that stores a label."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote, urlencode
+
+from scrutiny.memory import Store, StoreError
+from scrutiny.viewer.markup import BadRequest, esc, fmt, page
+
+
+def label_page(store: Store, query: dict[str, list[str]]) -> str:
+    """The next item of a labelling queue for this labeller: the prompt and the images, the judge's
+    scores only when asked (`evidence=1`, so labels are not anchored by the judge), and a form whose
+    buttons have access keys: a, b, c, … for the better image, t for a tie, s to skip."""
+    queue = query.get("queue", [""])[0]
+    labeller = query.get("labeller", [""])[0].strip()
+    queues = store.label_queues()
+    if queue not in queues:
+        listed = "".join(
+            f'<li><a href="/label?{esc(urlencode({"queue": q}))}">{esc(q)}</a>: {n} items, {k} labels</li>'
+            for q, (n, k) in sorted(queues.items())
+        )
+        hint = "make one with <code>scrutiny label queue NAME --traces</code>"
+        return page("label", f"<h1>Labelling</h1><ul>{listed or f'<li>no queues yet: {hint}</li>'}</ul>")
+    if not labeller:
+        return page(
+            "label",
+            f"<h1>Labelling: {esc(queue)}</h1><form method=get action=/label>"
+            f'<input type=hidden name=queue value="{esc(queue)}"><input name=labeller placeholder="your name" autofocus>'
+            "<button>start</button></form>",
+        )
+    item, done, total = store.next_label_item(queue, labeller)
+    evidence = query.get("evidence", [""])[0] == "1"
+    keep = {"queue": queue, "labeller": labeller}
+    toggle = urlencode({**keep, **({} if evidence else {"evidence": "1"})})
+    head = (
+        f"<h1>Labelling: {esc(queue)}</h1><p>{esc(labeller)} · {done} of {total} labelled · "
+        f'<a id=evidence href="/label?{esc(toggle)}">{"hide" if evidence else "show"} the judge\'s evidence</a></p>'
+    )
+    if item is None:
+        return page("label", head + "<p>Every item of this queue is labelled. Thank you.</p>")
+    images = json.loads(item.images_json)
+    scores: list[str] = [""] * len(images)
+    if evidence and item.trace_id:
+        try:
+            trace = store.trace(item.trace_id)
+            verdict = store.verdict(trace.verdict_id) if trace.verdict_id else None
+        except StoreError:
+            verdict = None
+        if verdict is not None:
+            scores = [f"judge: {fmt(s)}" for s in verdict.scores] + [""] * (len(images) - len(verdict.scores))
+    letters = "abcdefghij"
+    figures = "".join(
+        f'<figure style="display:inline-block;margin:6px"><img src="/artifact/{quote(h)}.png" alt="{letters[k]}" '
+        f'style="max-width:420px;max-height:420px"><figcaption><b>{letters[k].upper()}</b> {scores[k]}</figcaption></figure>'
+        for k, h in enumerate(images)
+    )
+    source = (
+        f'<figure style="display:inline-block;margin:6px"><img src="/artifact/{quote(item.source)}.png" alt="source" '
+        'style="max-width:420px;max-height:420px"><figcaption>source</figcaption></figure>'
+        if item.source
+        else ""
+    )
+    buttons = "".join(
+        f"<button name=choice value={k} accesskey={letters[k]}>{letters[k].upper()} is better</button> "
+        for k in range(len(images))
+    )
+    return page(
+        "label",
+        head
+        + f"<h2>{esc(item.prompt)}</h2>{source}<div>{figures}</div>"
+        + '<form method=post action="/label">'
+        + "".join(f'<input type=hidden name={k} value="{esc(v)}">' for k, v in {**keep, "item": item.id}.items())
+        + ('<input type=hidden name=evidence value="1">' if evidence else "")
+        + f"{buttons}<button name=choice value=tie accesskey=t>tie</button> "
+        + "<button name=choice value=skip accesskey=s>skip</button></form>"
+        + "<p class=none>keys: A, B, … for the better image · T a tie · S skip · E the judge's evidence</p>"
+        + '<script src="/label.js"></script>',
+    )
+
+
+LABEL_KEYS_JS = """// scrutiny's labelling keys: a, b, c, ... choose an image; t a tie; s skip; e the judge's evidence
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey || event.target.matches("input, textarea")) return;
+  const key = event.key.toLowerCase();
+  const target = key === "e" ? document.getElementById("evidence")
+    : document.querySelector(`button[accesskey="${CSS.escape(key)}"]`);
+  if (target) { event.preventDefault(); target.click(); }
+});
+"""
+"""Served as /label.js (a file of its own, no user data in it): pages carry no inline script."""
+
+
+def record_label(store: Store, form: dict[str, list[str]]) -> str:
+    """Store one label from the /label form; returns where to go next."""
+    fields = {k: (form.get(k, [""])[0]) for k in ("queue", "labeller", "item", "choice", "evidence")}
+    if not fields["labeller"].strip() or not fields["item"].isdigit():
+        raise BadRequest("a label needs a labeller and an item")
+    choice = fields["choice"]
+    if choice != "skip":
+        if choice != "tie" and not choice.isdigit():
+            raise BadRequest(f"choice must be an image index, tie or skip, got {choice[:20]!r}")
+        store.record_label(int(fields["item"]), None if choice == "tie" else int(choice), fields["labeller"].strip())
+    keep = {"queue": fields["queue"], "labeller": fields["labeller"].strip()}
+    if fields["evidence"] == "1":
+        keep["evidence"] = "1"
+    return "/label?" + urlencode(keep)
