@@ -57,33 +57,59 @@ class Labels:
         pending = [i for i in items if i.id not in done]
         return (pending[0] if pending else None), len(items) - len(pending), len(items)
 
-    def record_label(self, item_id: int, preferred: int | None, labeller: str) -> None:
+    def record_label(self, item_id: int, preferred: int | None, labeller: str, queue: str | None = None) -> None:
+        """A labeller's preference on an item: it replaces their earlier label of that item (kept
+        as history, `replaced_at`). With `queue`, the item must belong to that queue."""
+
         def write(session: Session) -> None:
             item = session.get(LabelItemRow, item_id)
-            if item is None:
-                raise StoreError(f"no labelling item {item_id}")
+            if item is None or (queue is not None and item.queue != queue):
+                raise StoreError(f"no labelling item {item_id}" + (f" in queue {queue[:60]!r}" if queue else ""))
             if preferred is not None and not 0 <= preferred < len(json.loads(item.images_json)):
                 raise StoreError(f"item {item_id} has no image {preferred}")
+            now = utcnow()
+            earlier = session.exec(
+                select(LabelRow).where(
+                    LabelRow.item_id == item_id, LabelRow.labeller == labeller, LabelRow.replaced_at.is_(None)
+                )
+            ).all()
+            for row in earlier:
+                row.replaced_at = now
+                session.add(row)
             session.add(
-                LabelRow(item_id=item_id, queue=item.queue, preferred=preferred, labeller=labeller, created_at=utcnow())
+                LabelRow(item_id=item_id, queue=item.queue, preferred=preferred, labeller=labeller, created_at=now)
             )
 
         self._write(write)
 
-    def labels(self, queue: str) -> list[tuple[LabelItemRow, LabelRow]]:
-        """Every label of a queue with its item, in the order they were given."""
+    def labels(self, queue: str, history: bool = False) -> list[tuple[LabelItemRow, LabelRow]]:
+        """The labels of a queue with their items, in the order they were given: one per labeller and
+        item (their newest), or with `history` every label ever given."""
+        query = (
+            select(LabelItemRow, LabelRow)
+            .join(LabelRow, LabelRow.item_id == LabelItemRow.id)
+            .where(LabelRow.queue == queue)
+            .order_by(LabelRow.created_at, LabelRow.id)
+        )
+        if not history:
+            query = query.where(LabelRow.replaced_at.is_(None))
         with self._lock, Session(self.engine) as session:
-            rows = session.exec(
-                select(LabelItemRow, LabelRow)
-                .join(LabelRow, LabelRow.item_id == LabelItemRow.id)
-                .where(LabelRow.queue == queue)
-                .order_by(LabelRow.created_at)
-            ).all()
-        return [(item, label) for item, label in rows]
+            rows = session.exec(query).all()
+        if history:
+            return [(item, label) for item, label in rows]
+        newest = {
+            (label.item_id, label.labeller): (item, label) for item, label in rows
+        }  # stores from before replaced_at
+        return sorted(newest.values(), key=lambda pair: (pair[1].created_at, pair[1].id))
 
     def label_queues(self) -> dict[str, tuple[int, int]]:
-        """Queue name → (items, labels)."""
+        """Queue name → (items, labels), one label per labeller and item."""
         with self._lock, Session(self.engine) as session:
             items = session.exec(select(LabelItemRow.queue, func.count()).group_by(LabelItemRow.queue)).all()
-            labels = dict(session.exec(select(LabelRow.queue, func.count()).group_by(LabelRow.queue)).all())
+            given = session.exec(
+                select(LabelRow.queue, LabelRow.item_id, LabelRow.labeller).where(LabelRow.replaced_at.is_(None))
+            ).all()
+        labels: dict[str, int] = {}
+        for q, _, _ in set(given):
+            labels[q] = labels.get(q, 0) + 1
         return {q: (n, labels.get(q, 0)) for q, n in items}

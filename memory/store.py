@@ -106,13 +106,18 @@ class Store(Traces, Runs, Labels, Artifacts, Writer):
     @staticmethod
     def _get_by_prefix(session: Session, table: type[T], key: str) -> T:
         """A row by its id or an unambiguous id prefix (as `git` takes short hashes)."""
-        row = session.get(table, key)
+        row = session.get(table, key) if len(key) <= 200 else None
         if row is not None:
             return row
-        rows = session.exec(select(table).where(table.id.startswith(key)).limit(2)).all() if len(key) >= 4 else []
+        prefix = 4 <= len(key) <= 200  # an id is 32 characters (a run's a few more); nothing longer is looked up
+        rows = (
+            session.exec(select(table).where(table.id.startswith(key, autoescape=True)).limit(2)).all()
+            if prefix
+            else []
+        )
         if len(rows) == 1:
             return rows[0]
         what = table.__tablename__.rstrip("s")
         raise StoreError(
-            f"no {what} with id {key!r}" if not rows else f"{what} id {key!r} is ambiguous; give more characters"
+            f"no {what} with id {key[:40]!r}" if not rows else f"{what} id {key!r} is ambiguous; give more characters"
         )

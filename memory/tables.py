@@ -120,6 +120,9 @@ class LabelRow(SQLModel, table=True):
     preferred: int | None = None
     labeller: str
     created_at: datetime
+    replaced_at: datetime | None = None
+    """When the same labeller labelled the item again: the row is kept as history, and only the
+    newest label of a labeller on an item counts."""
 
 
 class ArtifactRow(SQLModel, table=True):

@@ -21,6 +21,10 @@ from scrutiny.memory.writer import JudgmentRows, write_rows
 TRACE_ORDERS = ("newest", "oldest", "best", "worst")
 
 
+MAX_PROMPT_FILTER = 500
+"""The longest prompt substring a filter takes (SQLite refuses a LIKE pattern past about 50,000)."""
+
+
 @dataclass
 class TraceFilter:
     """Which traces to list. Scores filter on the verdict's first candidate."""
@@ -38,6 +42,10 @@ class TraceFilter:
     run_id: str | None = None
     """Only the traces of this run (`Task.metadata["run"]`)."""
     step: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.prompt is not None and len(self.prompt) > MAX_PROMPT_FILTER:
+            raise ValueError(f"a prompt filter is at most {MAX_PROMPT_FILTER} characters, got {len(self.prompt):,}")
 
     @property
     def joins_verdicts(self) -> bool:

@@ -711,12 +711,20 @@ def traces_import(path: Path) -> None:
     """Import a JSONL export into this store."""
     from scrutiny.traces import import_lines
 
-    count, known = import_lines(Store(), path)
-    if count == 0 and known:
-        message = f"nothing new: the {_n(known, 'trace')} in {path} are already in this store"
+    report = import_lines(Store(), path)
+    for line in report.refused:
+        err.print(f"refused: {line}", highlight=False, markup=False, soft_wrap=True)
+    if report.added == 0 and report.known:
+        message = f"nothing new: the {_n(report.known, 'trace')} in {path} are already in this store"
     else:
-        message = f"imported {_n(count, 'trace')}" + (f" ({known} were already here)" if known else "")
+        message = f"imported {_n(report.added, 'trace')}" + (
+            f" ({report.known} were already here)" if report.known else ""
+        )
+    if report.refused:
+        message += f"; {_n(len(report.refused), 'record')} refused"
     err.print(message, highlight=False, markup=False, soft_wrap=True)
+    if report.refused and not (report.added or report.known):
+        raise typer.Exit(2)
 
 
 @traces_app.command("replay")

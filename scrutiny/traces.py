@@ -11,7 +11,7 @@ import base64
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -142,13 +142,18 @@ def parse_when(text: str | None):
     if not text:
         return None
     units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-    if text[:-1].isdigit() and text[-1] in units:
-        return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
+    if re.fullmatch(r"[0-9]{1,12}[mhdw]", text):
+        try:
+            return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
+        except OverflowError:
+            raise ValueError(f"{text!r} is further back than a calendar goes: give an age under 9,999 years") from None
     try:
+        if len(text) > 40:
+            raise ValueError
         return datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(
-            f"cannot read {text!r} as a time: give an ISO date like 2026-11-27 or an age like 2h"
+            f"cannot read {text[:40]!r} as a time: give an ISO date like 2026-11-27 or an age like 2h"
         ) from None
 
 
@@ -233,44 +238,102 @@ def export_lines(store: Store, traces: list[Any]) -> Iterator[str]:
         )
 
 
-def import_lines(store: Store, path: Path) -> tuple[int, int]:
-    """Read an export into the store; returns how many traces were new, and how many were already there."""
+@dataclass
+class Imported:
+    """What `import_lines` did: traces added, traces already here, and one line per record refused."""
+
+    added: int = 0
+    known: int = 0
+    refused: list[str] = field(default_factory=list)
+
+
+def import_lines(store: Store, path: Path) -> Imported:
+    """Read an export into the store. A record that is not a valid trace, or holds data of a shape the
+    viewer cannot draw, is refused with one line saying why; the other records are imported."""
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
-    count = known = 0
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{number}: not JSON ({e.msg})") from None
-        if record.get("format") != EXPORT_FORMAT:
-            raise ValueError(f"{path}:{number}: not a scrutiny trace export")
-        if record.get("schema_version") not in READS:
-            raise ValueError(
-                f"{path}:{number}: schema version {record.get('schema_version')}, this scrutiny reads {SCHEMA_VERSION}"
-            )
-        try:
-            verdict = Verdict.model_validate(record["verdict"]) if record.get("verdict") else None
-            trace = Trace.model_validate(record["trace"])
-        except (ValidationError, KeyError, TypeError) as e:
-            raise ValueError(f"{path}:{number}: not a valid trace record ({str(e).splitlines()[0]})") from None
-        artifacts = {h: base64.b64decode(data) for h, data in record.get("artifacts", {}).items()}
-        _check_ids(path, number, trace, verdict, artifacts)
-        if store.has_trace(trace.id):
-            known += 1
-            continue
-        store.record_imported(trace, verdict, artifacts)
-        count += 1
-    return count, known
+    report = Imported()
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                trace, verdict, artifacts = _read_record(line)
+            except ValueError as e:
+                report.refused.append(f"{path}:{number}: {e}")
+                continue
+            if store.has_trace(trace.id):
+                report.known += 1
+                continue
+            try:
+                store.record_imported(trace, verdict, artifacts)
+            except (OSError, ValueError) as e:  # an artifact that is not an image (PIL's errors are both)
+                report.refused.append(f"{path}:{number}: an image in the record cannot be read ({str(e)[:120]})")
+                continue
+            report.added += 1
+    return report
+
+
+def _read_record(line: str) -> tuple[Trace, Verdict | None, dict[str, bytes]]:
+    """One export record, checked: the format, the schema version, ids, hashes and shapes."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not JSON ({e.msg})") from None
+    if not isinstance(record, dict) or record.get("format") != EXPORT_FORMAT:
+        raise ValueError("not a scrutiny trace export")
+    if record.get("schema_version") not in READS:
+        raise ValueError(
+            f"schema version {str(record.get('schema_version'))[:20]}, this scrutiny reads {SCHEMA_VERSION}"
+        )
+    try:
+        verdict = Verdict.model_validate(record["verdict"]) if record.get("verdict") else None
+        trace = Trace.model_validate(record["trace"])
+        artifacts = {
+            h: base64.b64decode(data, validate=True) for h, data in dict(record.get("artifacts") or {}).items()
+        }
+    except (ValidationError, KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"not a valid trace record ({str(e).splitlines()[0][:200]})") from None
+    _check_ids(trace, verdict, artifacts)
+    _check_shapes(trace)
+    return trace, verdict, artifacts
+
+
+EVENT_SHAPES: dict[str, dict[str, tuple[type, ...]]] = {
+    "tool_call": {"tool": (str,), "arguments": (dict,), "purpose": (str,)},
+    "tool_result": {"produced": (dict,), "error": (str,), "evidence": (str,)},
+    "model_request": {"messages": (list,)},
+    "model_response": {"content": (str,), "tool_calls": (list,)},
+}
+"""The event data the viewer draws, by event kind: each field, where present and not null, has one of
+these types. An export whose events say otherwise is refused (`import_lines`)."""
+
+
+def _check_shapes(trace: Trace) -> None:
+    for event in trace.events:
+        for name, types in EVENT_SHAPES.get(event.kind, {}).items():
+            value = event.data.get(name)
+            if value is not None and not isinstance(value, types):
+                raise ValueError(
+                    f"event {event.seq} ({event.kind}): {name} is {type(value).__name__}, not {types[0].__name__}"
+                )
+        produced = event.data.get("produced") or {}
+        if any(not isinstance(h, str) or not HASH.fullmatch(h) for h in produced.values()):
+            raise ValueError(f"event {event.seq} ({event.kind}): produced names an image that is not a content hash")
+        for message in event.data.get("messages") or []:
+            if not isinstance(message, dict) or not isinstance(message.get("content"), str | list | None):
+                raise ValueError(f"event {event.seq} ({event.kind}): a message is not a chat message")
+            if isinstance(message.get("content"), list) and not all(isinstance(p, dict) for p in message["content"]):
+                raise ValueError(f"event {event.seq} ({event.kind}): a message part is not an object")
+        if any(not isinstance(c, dict) for c in event.data.get("tool_calls") or []):
+            raise ValueError(f"event {event.seq} ({event.kind}): a tool call is not an object")
 
 
 ID = re.compile(r"[0-9a-f]{32}")
 HASH = re.compile(r"[0-9a-f]{64}")
 
 
-def _check_ids(path: Path, number: int, trace: Trace, verdict: Verdict | None, artifacts: dict) -> None:
+def _check_ids(trace: Trace, verdict: Verdict | None, artifacts: dict) -> None:
     """Ids and content hashes as scrutiny writes them, and nothing else: an export is data from
     elsewhere, and these strings end up in file names, links and pages."""
     ids = [("trace id", trace.id)] + ([("verdict id", verdict.id)] if verdict else [])
@@ -278,10 +341,10 @@ def _check_ids(path: Path, number: int, trace: Trace, verdict: Verdict | None, a
     hashes = [("image hash", h) for h in [*trace.task.candidates, trace.task.source, *artifacts] if h]
     for what, value in ids:
         if not ID.fullmatch(value):
-            raise ValueError(f"{path}:{number}: {what} {value[:40]!r} is not a scrutiny id (32 hex digits)")
+            raise ValueError(f"{what} {str(value)[:40]!r} is not a scrutiny id (32 hex digits)")
     for what, value in hashes:
         if not HASH.fullmatch(value):
-            raise ValueError(f"{path}:{number}: {what} {value[:40]!r} is not a content hash (64 hex digits)")
+            raise ValueError(f"{what} {str(value)[:40]!r} is not a content hash (64 hex digits)")
 
 
 # replay

@@ -72,32 +72,60 @@ def test_label_five_pairs_with_the_keyboard_and_evolve_from_them(tmp_path, brows
     assert evolved.exit_code == 0, evolved.output
 
 
-def test_labels_come_only_from_the_viewers_own_pages(tmp_path):
-    import urllib.error
+def post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    import http.client
+    import urllib.parse
+
+    parts = urllib.parse.urlparse(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=20)
+    connection.putrequest("POST", "/label", skip_accept_encoding=True)
+    for name, value in {"Content-Type": "application/x-www-form-urlencoded", **headers}.items():
+        connection.putheader(name, value)
+    connection.endheaders(body)
+    return connection.getresponse().status
+
+
+def test_labels_come_only_from_the_viewers_own_pages_and_count_once(tmp_path):
+    import re
+    import urllib.parse
     import urllib.request
+
+    import pytest
+
+    from scrutiny.labels import items_from_traces
+    from scrutiny.memory import StoreError
 
     store = Store(home=tmp_path)
     fill(store)
-    from scrutiny.labels import items_from_traces
-
     store.add_label_items("q", items_from_traces(store))
+    store.add_label_items("other", items_from_traces(store)[:1])
     item, _, _ = store.next_label_item("q", "ann")
     server, url = serve_in_thread(store)
     try:
-        data = f"queue=q&labeller=ann&item={item.id}&choice=0".encode()
-        forged = urllib.request.Request(url + "/label", data=data, headers={"Origin": "http://evil.example"})
-        try:
-            urllib.request.urlopen(forged)
-            raise AssertionError("a cross-site post was accepted")
-        except urllib.error.HTTPError as e:
-            assert e.code == 403
-        bad = urllib.request.Request(url + "/label", data=b"queue=q&labeller=ann&item=1&choice=9")
-        try:
-            urllib.request.urlopen(bad)
-            raise AssertionError("a label for a missing image was accepted")
-        except urllib.error.HTTPError as e:
-            assert e.code == 400
+        form = urllib.request.urlopen(url + "/label?queue=q&labeller=ann").read().decode()
+        token = re.search(r'name=token value="([0-9a-f]{32})"', form).group(1)
+        host = urllib.parse.urlparse(url).netloc
+        fields = {"queue": "q", "labeller": "ann", "item": str(item.id), "choice": "0", "token": token}
+        good = urllib.parse.urlencode(fields).encode()
+        length = {"Content-Length": str(len(good))}
+        assert post(url, good, {**length, "Origin": "http://evil.example"}) == 403  # another site
+        assert post(url, good, length) == 403  # no Origin and no Referer
+        assert post(url, good, {**length, "Referer": "http://evil.example/label"}) == 403
+        for bad in ({"token": "0" * 32}, {"token": ""}, {"choice": "²"}, {"choice": "9"}, {"item": "1" * 40}):
+            body = urllib.parse.urlencode({**fields, **bad}).encode()
+            assert post(url, body, {"Content-Length": str(len(body)), "Origin": url}) == 400, bad
+        for length_header in ("abc", "-1", "", "99999999999"):
+            assert post(url, good, {"Content-Length": length_header, "Origin": url}) == 400, length_header
         assert store.labels("q") == []
+        for _ in range(5):  # a replayed post replaces the label: one labeller, one item, one label
+            assert post(url, good, {**length, "Referer": f"http://{host}/label?queue=q"}) == 303
+        changed = urllib.parse.urlencode({**fields, "choice": "tie"}).encode()
+        assert post(url, changed, {"Content-Length": str(len(changed)), "Origin": url}) == 303
+        labels = store.labels("q")
+        assert len(labels) == 1 and labels[0][1].preferred is None  # the newest label counts
+        assert len(store.labels("q", history=True)) == 6 and store.label_queues()["q"][1] == 1
+        with pytest.raises(StoreError, match="in queue 'other'"):
+            store.record_label(item.id, 0, "ann", queue="other")  # an item of q named with queue other
     finally:
         server.shutdown()
 

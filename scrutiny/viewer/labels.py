@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import re
 from urllib.parse import quote, urlencode
 
 from scrutiny.memory import Store, StoreError
 from scrutiny.viewer.markup import BadRequest, esc, fmt, page
 
 
-def label_page(store: Store, query: dict[str, list[str]]) -> str:
+def label_page(store: Store, query: dict[str, list[str]], secret: bytes = b"") -> str:
     """The next item of a labelling queue for this labeller: the prompt and the images, the judge's
     scores only when asked (`evidence=1`, so labels are not anchored by the judge), and a form whose
     buttons have access keys: a, b, c, … for the better image, t for a tie, s to skip."""
@@ -71,7 +74,10 @@ def label_page(store: Store, query: dict[str, list[str]]) -> str:
         head
         + f"<h2>{esc(item.prompt)}</h2>{source}<div>{figures}</div>"
         + '<form method=post action="/label">'
-        + "".join(f'<input type=hidden name={k} value="{esc(v)}">' for k, v in {**keep, "item": item.id}.items())
+        + "".join(
+            f'<input type=hidden name={k} value="{esc(v)}">'
+            for k, v in {**keep, "item": item.id, "token": form_token(secret, queue, item.id, labeller)}.items()
+        )
         + ('<input type=hidden name=evidence value="1">' if evidence else "")
         + f"{buttons}<button name=choice value=tie accesskey=t>tie</button> "
         + "<button name=choice value=skip accesskey=s>skip</button></form>"
@@ -92,17 +98,29 @@ document.addEventListener("keydown", (event) => {
 """Served as /label.js (a file of its own, no user data in it): pages carry no inline script."""
 
 
-def record_label(store: Store, form: dict[str, list[str]]) -> str:
-    """Store one label from the /label form; returns where to go next."""
-    fields = {k: (form.get(k, [""])[0]) for k in ("queue", "labeller", "item", "choice", "evidence")}
-    if not fields["labeller"].strip() or not fields["item"].isdigit():
-        raise BadRequest("a label needs a labeller and an item")
+def form_token(secret: bytes, queue: str, item: int, labeller: str) -> str:
+    """The token a label form carries: only a page this server handed out (for this queue, item and
+    labeller) can post a label, so another site cannot forge one even from a browser on this machine."""
+    message = "\0".join((queue, str(item), labeller)).encode("utf-8", "replace")
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
+
+
+def record_label(store: Store, form: dict[str, list[str]], secret: bytes = b"") -> str:
+    """Store one label from the /label form; returns where to go next. The form must carry this
+    page's token, and its item must belong to the queue it names."""
+    fields = {k: (form.get(k, [""])[0]) for k in ("queue", "labeller", "item", "choice", "evidence", "token")}
+    labeller = fields["labeller"].strip()
+    if not labeller or len(labeller) > 100 or not re.fullmatch(r"[0-9]{1,12}", fields["item"]):
+        raise BadRequest("a label needs a labeller (at most 100 characters) and an item number")
+    item = int(fields["item"])
+    if not hmac.compare_digest(fields["token"], form_token(secret, fields["queue"], item, labeller)):
+        raise BadRequest("this form's token does not match: reload the labelling page and label again")
     choice = fields["choice"]
     if choice != "skip":
-        if choice != "tie" and not choice.isdigit():
+        if choice != "tie" and not re.fullmatch(r"[0-9]{1,3}", choice):
             raise BadRequest(f"choice must be an image index, tie or skip, got {choice[:20]!r}")
-        store.record_label(int(fields["item"]), None if choice == "tie" else int(choice), fields["labeller"].strip())
-    keep = {"queue": fields["queue"], "labeller": fields["labeller"].strip()}
+        store.record_label(item, None if choice == "tie" else int(choice), labeller, queue=fields["queue"])
+    keep = {"queue": fields["queue"], "labeller": labeller}
     if fields["evidence"] == "1":
         keep["evidence"] = "1"
     return "/label?" + urlencode(keep)

@@ -46,3 +46,12 @@ def page(title: str, body: str) -> str:
 
 class BadRequest(ValueError):
     """A query the viewer will not guess at (a page that is not a number): 400."""
+
+
+def guarded(what: str, render, *args) -> str:
+    """One part of a page, or, when its data has a shape this viewer cannot draw (an imported or
+    older trace), a line saying which part could not be shown and why: a page never fails as a whole."""
+    try:
+        return render(*args)
+    except Exception as e:  # noqa: BLE001 - any failure of one part is shown in that part
+        return f"<p class=err>could not show {esc(what)}: {esc(type(e).__name__)}: {esc(str(e)[:200])}</p>"

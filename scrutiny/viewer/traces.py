@@ -10,8 +10,9 @@ from urllib.parse import quote, urlencode
 from scrutiny.core.overlays import COLORS, Overlay, overlays
 from scrutiny.core.schema import Trace, Verdict
 from scrutiny.memory import Store, StoreError
+from scrutiny.memory.traces import MAX_PROMPT_FILTER
 from scrutiny.traces import conversation, parse_when
-from scrutiny.viewer.markup import BadRequest, esc, fmt, page
+from scrutiny.viewer.markup import BadRequest, esc, fmt, guarded, page
 
 PAGE_SIZE = 25
 
@@ -61,6 +62,9 @@ def _filters(store: Store, query: dict[str, list[str]]) -> tuple[dict[str, str],
     """The list page's query as given (to keep in links) and as `Store.traces` filters."""
     given = {k: query.get(k, [""])[0].strip() for k in (*LIST_FILTERS, "abstained")}
     given = {k: v for k, v in given.items() if v}
+    for key, value in given.items():
+        if len(value) > MAX_PROMPT_FILTER:
+            raise BadRequest(f"the {key} filter is at most {MAX_PROMPT_FILTER} characters, got {len(value):,}")
 
     def score(key: str) -> float | None:
         if key not in given:
@@ -191,6 +195,8 @@ def list_page(store: Store, query: dict[str, list[str]]) -> str:
 
 
 def trace_section(store: Store, trace: Trace, verdict: Verdict | None) -> str:
+    """One trace: its header, the images with the tools' boxes, the criteria, the coverage, the
+    critique and the steps; each part drawn on its own, so bad data in one leaves the others."""
     task = trace.task
     parts = [
         f"<h2>{esc(task.kind)}: {esc(task.prompt)}</h2>"
@@ -203,66 +209,88 @@ def trace_section(store: Store, trace: Trace, verdict: Verdict | None) -> str:
     scores = ", ".join(f"candidate {i}: {fmt(s)}" for i, s in enumerate(verdict.scores))
     preferred = "" if verdict.preferred is None else f" · preferred: candidate {verdict.preferred}"
     parts.append(f"<p class=summary>{scores}{preferred}{' · cached' if verdict.cached else ''}</p>")
-    # images with what the tools found on them
+    parts.append(guarded("the images", _images, store, trace, verdict))
+    parts.append(guarded("the criteria", _criteria, verdict))
+    parts.append(guarded("the coverage", coverage_section, verdict))
+    parts.append(f"<h3>Critique</h3><pre class=critique>{esc(verdict.critique)}</pre>")
+    parts.append("<h3>Steps</h3><ol class=steps>")
+    turns_by_event: dict[int, list] = {}
+    for turn in _conversation(trace):
+        turns_by_event.setdefault(turn.seq, []).append(turn)
+    for event in trace.events:
+        parts.append(guarded(f"step {event.seq} ({event.kind})", _step, event, turns_by_event))
+    if not any(e.kind.startswith("model_") for e in trace.events):
+        parts.append('<li class="none">no model messages (offline policy)</li>')
+    parts.append("</ol>")
+    return "".join(parts)
+
+
+def _images(store: Store, trace: Trace, verdict: Verdict) -> str:
+    """The images with what the tools found on them."""
+    task = trace.task
     boxes = overlays(trace, verdict)
-    parts.append(
+    legend = (
         "<div class=legend>" + "".join(f'<span style="color:{c}">■ {k}</span>' for k, c in COLORS.items()) + "</div>"
     )
     names = [(f"candidate_{i}", h) for i, h in enumerate(task.candidates)] + (
         [("source", task.source)] if task.source else []
     )
-    parts.append("<div class=images>" + "".join(figure(store, n, h, boxes.get(n, [])) for n, h in names) + "</div>")
-    # criteria
-    parts.append(
+    return legend + "<div class=images>" + "".join(figure(store, n, h, boxes.get(n, [])) for n, h in names) + "</div>"
+
+
+def _criteria(verdict: Verdict) -> str:
+    rows = [
         "<h3>Criteria</h3><table class=criteria><tr><th>criterion</th>"
-        + "".join(f"<th>candidate {i}</th>" for i in range(len(task.candidates)))
+        + "".join(f"<th>candidate {i}</th>" for i in range(len(verdict.task.candidates)))
         + "</tr>"
-    )
+    ]
     for c in verdict.rubric:
         cells = []
-        for i in range(len(task.candidates)):
+        for i in range(len(verdict.task.candidates)):
             s = next((s for s in verdict.criteria if s.criterion == c.id and s.candidate == i), None)
             cells.append(
                 f'<td class=score title="{esc(s.rationale) if s else ""}">{fmt(s.score if s else None)}'
                 f"<div class=rationale>{esc(s.rationale) if s else ''}</div></td>"
             )
         note = "" if c.checkable else ' <span class="none">(not checkable offline)</span>'
-        parts.append(f"<tr><td>{esc(c.statement)}{note}</td>{''.join(cells)}</tr>")
-    parts.append("</table>" + coverage_section(verdict))
-    parts.append(f"<h3>Critique</h3><pre class=critique>{esc(verdict.critique)}</pre>")
-    # tool calls and model messages, in order
-    parts.append("<h3>Steps</h3><ol class=steps>")
-    turns_by_event: dict[int, list] = {}
-    for turn in conversation(trace):
-        turns_by_event.setdefault(turn.seq, []).append(turn)
-    for event in trace.events:
-        if event.kind == "tool_call":
-            args = ", ".join(f"{k}={json.dumps(v)}" for k, v in event.data.get("arguments", {}).items())
-            parts.append(
-                f'<li class="tool">{esc(event.data.get("tool"))}({esc(args)})'
-                f"{' — ' + esc(event.data.get('purpose')) if event.data.get('purpose') else ''}"
-            )
-        elif event.kind == "tool_result":
-            output = json.dumps(event.data.get("output"), indent=1)
-            error = f"<div class=err>error: {esc(event.data['error'])}</div>" if event.data.get("error") else ""
-            crops = "".join(
-                f'<img src="/artifact/{quote(str(h))}.png" alt="{esc(n)}" style="max-height:90px;margin:4px" title="{esc(n)}">'
-                for n, h in (event.data.get("produced") or {}).items()
-                if h
-            )
-            parts.append(f"{error}<details><summary>output</summary><pre>{esc(output)}</pre></details>{crops}</li>")
-        elif event.kind in ("model_request", "model_response"):
-            parts.append("".join(_turn_html(t) for t in turns_by_event.get(event.seq, [])))
-        elif event.kind in ("parse_failure", "repair", "retry"):
-            parts.append(
-                f'<li class="model"><b>{esc(event.kind)}</b><pre>{esc(json.dumps(event.data, indent=1))}</pre></li>'
-            )
-        elif event.kind == "node_exit":
-            parts.append(f'<li class="node"><span class=none>{esc(event.node)}</span></li>')
-    if not any(e.kind.startswith("model_") for e in trace.events):
-        parts.append('<li class="none">no model messages (offline policy)</li>')
-    parts.append("</ol>")
-    return "".join(parts)
+        rows.append(f"<tr><td>{esc(c.statement)}{note}</td>{''.join(cells)}</tr>")
+    return "".join(rows) + "</table>"
+
+
+def _conversation(trace: Trace) -> list:
+    try:
+        return conversation(trace)
+    except Exception:  # noqa: BLE001 - messages of a shape the viewer cannot read: each step shows its own
+        return []
+
+
+def _step(event, turns_by_event: dict[int, list]) -> str:
+    """One event of the trace: a tool call, its result, a model turn, a repair, a node left."""
+    data = event.data
+    if event.kind == "tool_call":
+        args = data.get("arguments") or {}
+        shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in args.items()) if isinstance(args, dict) else str(args)
+        purpose = f" — {esc(data['purpose'])}" if data.get("purpose") else ""
+        return f'<li class="tool">{esc(data.get("tool"))}({esc(shown)}){purpose}'
+    if event.kind == "tool_result":
+        output = json.dumps(data.get("output"), indent=1, default=str)
+        error = f"<div class=err>error: {esc(data['error'])}</div>" if data.get("error") else ""
+        produced = data.get("produced") or {}
+        crops = "".join(
+            f'<img src="/artifact/{quote(str(h))}.png" alt="{esc(n)}" style="max-height:90px;margin:4px" title="{esc(n)}">'
+            for n, h in (produced.items() if isinstance(produced, dict) else [])
+            if isinstance(h, str) and re.fullmatch(r"[0-9a-f]{64}", h)
+        )
+        return f"{error}<details><summary>output</summary><pre>{esc(output)}</pre></details>{crops}</li>"
+    if event.kind in ("model_request", "model_response"):
+        return "".join(_turn_html(t) for t in turns_by_event.get(event.seq, []))
+    if event.kind in ("parse_failure", "repair", "retry"):
+        return (
+            f'<li class="model"><b>{esc(event.kind)}</b><pre>{esc(json.dumps(data, indent=1, default=str))}</pre></li>'
+        )
+    if event.kind == "node_exit":
+        return f'<li class="node"><span class=none>{esc(event.node)}</span></li>'
+    return ""
 
 
 def _turn_html(turn) -> str:
@@ -299,29 +327,30 @@ def trace_page(store: Store, trace_id: str) -> str:
     return page(f"trace {esc(trace.id[:12])}", trace_section(store, trace, verdict))
 
 
+def _diff_table(a: Verdict, b: Verdict) -> str:
+    from scrutiny.traces import diff_verdicts, same_task
+
+    if not same_task(a, b):
+        return "<p class=none>different tasks: shown side by side without a criterion diff</p>"
+    diff = diff_verdicts(a, b)
+    rows = "".join(
+        f"<tr><td>{esc(r.statement)}</td><td>{esc(r.candidate)}</td><td class=score>{fmt(r.a)}</td>"
+        f"<td class=score>{fmt(r.b)}</td><td class=score>{'' if r.delta is None else f'{r.delta:+.2f}'}</td></tr>"
+        for r in diff.rows
+    )
+    return (
+        f"<h2>Criterion by criterion ({'identical' if diff.identical else 'different'})</h2>"
+        f"<table class=diff><tr><th>criterion</th><th>candidate</th><th>A</th><th>B</th><th>Δ</th></tr>{rows}</table>"
+    )
+
+
 def compare_page(store: Store, query: dict[str, list[str]]) -> str:
     ids = query.get("t", []) or [x for x in (query.get("a", [""])[0], query.get("b", [""])[0]) if x]
     if len(ids) != 2:
         raise ValueError("tick exactly two traces to compare")
     traces = [store.trace(i) for i in ids]
     verdicts = [store.verdict(t.verdict_id) if t.verdict_id else None for t in traces]
-    diff_html = ""
-    if all(verdicts):
-        from scrutiny.traces import diff_verdicts, same_task
-
-        if same_task(*verdicts):
-            diff = diff_verdicts(*verdicts)
-            rows = "".join(
-                f"<tr><td>{esc(r.statement)}</td><td>{esc(r.candidate)}</td><td class=score>{fmt(r.a)}</td>"
-                f"<td class=score>{fmt(r.b)}</td><td class=score>{'' if r.delta is None else f'{r.delta:+.2f}'}</td></tr>"
-                for r in diff.rows
-            )
-            diff_html = (
-                f"<h2>Criterion by criterion ({'identical' if diff.identical else 'different'})</h2>"
-                f"<table class=diff><tr><th>criterion</th><th>candidate</th><th>A</th><th>B</th><th>Δ</th></tr>{rows}</table>"
-            )
-        else:
-            diff_html = "<p class=none>different tasks: shown side by side without a criterion diff</p>"
+    diff_html = guarded("the criterion diff", _diff_table, *verdicts) if all(verdicts) else ""
     columns = "".join(
         f"<section><h1>{label}</h1>{trace_section(store, t, v)}</section>"
         for label, t, v in zip("AB", traces, verdicts)
