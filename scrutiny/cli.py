@@ -98,6 +98,8 @@ def one_line_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
+        except typer.Exit:  # the command chose its exit code
+            raise
         # no model server answered (BackendError) is the user's setup, not a bug
         except (ValueError, ImageError, StoreError, FileNotFoundError, BackendError) as e:
             err.print(f"error: {e}", highlight=False, markup=False, soft_wrap=True)
