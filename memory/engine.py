@@ -108,3 +108,19 @@ def add_new_columns(engine) -> None:
                             f'CREATE INDEX IF NOT EXISTS ix_{table.name}_{column.name} ON {table.name} ("{column.name}")'
                         )
                     )
+
+
+def describe_failure(error: BaseException, url: str) -> str:
+    """One line for a database error: what is wrong with the store, and what to do about it."""
+    reason = first_line(error)
+    where = safe_url(url)
+    if "readonly" in reason or "read-only" in reason:
+        return f"the store at {where} is read-only ({reason}): make the file and its folder writable, or {WHERE}"
+    if "not a database" in reason or "malformed" in reason or "corrupt" in reason:
+        return (
+            f"the store at {where} is not a readable database ({reason}): move the file aside and a new "
+            f"store is made, or {WHERE}"
+        )
+    if "disk" in reason and "full" in reason:
+        return f"the store at {where} cannot grow: the disk is full ({reason}); free some space, or {WHERE}"
+    return f"the store at {where} cannot be used: {reason}; {WHERE}"

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import func
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, select
 
 from scrutiny.core.schema import READS, SCHEMA_VERSION
 from scrutiny.memory.artifacts import Artifacts
-from scrutiny.memory.engine import WHERE, check_writable, default_home, first_line, open_engine, safe_url
+from scrutiny.memory.engine import check_writable, default_home, describe_failure, open_engine
 from scrutiny.memory.labels import Labels
 from scrutiny.memory.runs import Runs
 from scrutiny.memory.tables import MetaRow, StoreError
@@ -63,8 +63,8 @@ class Store(Traces, Runs, Labels, Artifacts, Writer):
         try:
             self._write(lambda s: None, create=True)
             self._check_schema()
-        except OperationalError as e:
-            raise StoreError(f"cannot open the store at {safe_url(url)}: {first_line(e)}; {WHERE}") from None
+        except DatabaseError as e:
+            raise StoreError(describe_failure(e, url)) from None
         check_writable(self.artifacts_dir)
 
     @classmethod

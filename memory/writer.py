@@ -14,11 +14,11 @@ from typing import TypeVar
 
 from PIL import Image
 from pydantic_core import to_json
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, delete, select
 
 from scrutiny.core.schema import Trace, Verdict, utcnow
-from scrutiny.memory.engine import add_new_columns
+from scrutiny.memory.engine import add_new_columns, describe_failure
 from scrutiny.memory.tables import ArtifactRow, CacheRow, EventRow, StoreError, TraceRow, VerdictRow
 
 T = TypeVar("T")
@@ -57,9 +57,13 @@ class Writer:
                     or "already exists" in str(e)
                     or (isinstance(e, IntegrityError) and create)
                 )
+                if isinstance(e, IntegrityError) and not transient:
+                    raise  # a task stored meanwhile by another writer: `_write_judgments` reads again
                 if not transient or attempt == attempts - 1:
-                    raise
+                    raise StoreError(describe_failure(e, self.url)) from None
                 time.sleep(min(0.02 * 2**attempt, 0.5))
+            except DatabaseError as e:  # not a database, corrupted, read-only: one line, not the SQL
+                raise StoreError(describe_failure(e, self.url)) from None
 
     def _start_writer(self) -> None:
         if self._writer is not None and self._writer.is_alive():

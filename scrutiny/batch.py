@@ -31,6 +31,7 @@ import json
 import math
 import os
 import re
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -322,6 +323,8 @@ class Summary:
     reasons: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     interrupted: bool = False
+    lost: int = 0
+    """Rows judged in this run that are not in the results file at its end (something else wrote it)."""
 
     @property
     def abstained(self) -> int:
@@ -335,6 +338,7 @@ class Summary:
             "errors": self.errors,
             "abstained": self.abstained,
             "passing": self.passing,
+            "lost": self.lost,
             "mean_score": round(sum(self.scores) / len(self.scores), 6) if self.scores else None,
         }
 
@@ -354,12 +358,70 @@ def _reason_kind(reason: str) -> str:
     return reason.strip()[:80]
 
 
+class OneWriter:
+    """One batch writes a results file at a time: an advisory lock on `OUT.lock`, held while the batch
+    runs and released when it ends or its process dies (the system releases it even after kill -9,
+    so a lock file left behind is stale and is simply taken). The file names the holder for the
+    message a second batch gets."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out.with_name(out.name + ".lock")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self.path.open("a+", encoding="utf-8")
+        try:
+            _lock_exclusive(self._file)
+        except BlockingIOError:
+            self._file.seek(0)
+            holder = self._file.read(200).strip() or "another process"
+            self._file.close()
+            raise ValueError(
+                f"another batch is writing {out} ({holder}): wait for it to finish, or give another --out"
+            ) from None
+        self._file.seek(0)
+        self._file.truncate()
+        started = time.strftime("%Y-%m-%d %H:%M:%S")
+        self._file.write(f"pid {os.getpid()} on {socket.gethostname()}, started {started}")
+        self._file.flush()
+
+    def release(self) -> None:
+        if self._file.closed:
+            return
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.close()  # closing the file releases the lock
+
+
+def _lock_exclusive(file) -> None:
+    """An exclusive lock on an open file without waiting (BlockingIOError when another holds it)."""
+    try:
+        import fcntl
+    except ModuleNotFoundError:  # Windows: msvcrt's lock on the first byte
+        import msvcrt
+
+        try:
+            msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            raise BlockingIOError from None
+        return
+    fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 class Results:
     """A results file being written: the rows kept from earlier runs, the items still to judge, and an
-    append-only log that every finished row goes to at once (one writer: the process running the batch)."""
+    append-only log that every finished row goes to at once. One writer: the batch holding its lock
+    (`OneWriter`); the summary counts only rows that are in the file when the batch ends."""
 
     def __init__(self, out: Path, items: list[Item]) -> None:
         self.out = out
+        self._writer = OneWriter(out)
+        try:
+            self._open(items)
+        except BaseException:
+            self._writer.release()
+            raise
+
+    def _open(self, items: list[Item]) -> None:
+        out = self.out
         earlier = load_results(out)
         self.earlier = {r["id"]: r for r in earlier if not r.get("error")}  # error rows are judged again
         _start_log(out, list(self.earlier.values()))
@@ -375,17 +437,24 @@ class Results:
         self.rows.append(row)
 
     def close(self, complete: bool, min_score: float | None = None, passing: Path | None = None) -> Summary:
-        """Close the log; a complete batch to Parquet is written out now. Returns the summary."""
-        self._log.close()
-        summary = self.summary
-        summary.seconds = time.monotonic() - self._started
-        summary.interrupted = not complete
-        _tally(summary, self.rows, self.earlier)
-        if complete:
-            _finish(self.out, self.rows)
-        if min_score is not None:
-            summary.passing = _write_passing(self.rows, min_score, passing or _passing_path(self.out))
-        return summary
+        """Close the log; a complete batch to Parquet is written out now. Returns the summary, which
+        counts the rows the file holds (a row that did not reach it is counted as lost, not judged)."""
+        try:
+            self._log.close()
+            summary = self.summary
+            summary.seconds = time.monotonic() - self._started
+            summary.interrupted = not complete
+            if complete:
+                _finish(self.out, self.rows)
+            in_file = {r.get("id") for r in load_results(self.out)}
+            kept = [r for r in self.rows if r["id"] in in_file]
+            summary.lost = len(self.rows) - len(kept)
+            _tally(summary, kept, self.earlier)
+            if min_score is not None:
+                summary.passing = _write_passing(kept, min_score, passing or _passing_path(self.out))
+            return summary
+        finally:
+            self._writer.release()
 
 
 async def judge_item(judge, item: Item, step: int, run_id: str, rubric: list | None = None) -> dict:

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
+from sqlalchemy.exc import SQLAlchemyError
 
 from scrutiny.agents.rubric import load_rubric
 from scrutiny.api import Judge, JudgeConfig
@@ -102,13 +103,19 @@ def one_line_errors(command):
             raise
         # no model server answered (BackendError) is the user's setup, not a bug
         except (ValueError, ImageError, StoreError, FileNotFoundError, BackendError) as e:
-            err.print(f"error: {e}", highlight=False, markup=False, soft_wrap=True)
+            err.print(f"error: {' '.join(str(e).split())}", highlight=False, markup=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except SQLAlchemyError as e:  # a store file gone bad while it was read: what is wrong, and what to do
+            from scrutiny.memory.engine import default_home, describe_failure
+
+            where = os.environ.get("SCRUTINY_DB_URL") or str(default_home() / "scrutiny.db")
+            err.print(f"error: {describe_failure(e, where)}", highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except Exception as e:  # a bug: one line unless debugging
             if os.environ.get("SCRUTINY_DEBUG"):
                 raise
             err.print(
-                f"error: internal: {type(e).__name__}: {e} (set SCRUTINY_DEBUG=1 for the traceback)",
+                f"error: internal: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:300]} (set SCRUTINY_DEBUG=1 for the traceback)",
                 highlight=False,
                 markup=False,
                 soft_wrap=True,
@@ -408,9 +415,18 @@ def _batch(inputs: list[str], prompt: str | None, out_file: Path, judge: Judge, 
         bar.close()
         judge.store.finish_run(run_id, status, counts=summary.counts() if summary else None)
     counts = summary.counts()
+    if summary.lost:  # never claim rows the file does not hold
+        err.print(
+            f"error: {_n(summary.lost, 'row')} judged in this run are not in {out_file}: something else wrote it meanwhile",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     if options["as_json"]:
         extra = {"histogram": summary.histogram(), "abstentions": dict(summary.reasons)}
         print(json.dumps({"run": run_id, "out": str(out_file), **counts, **extra}))
+        if summary.lost:
+            raise typer.Exit(1)
         return
     out.print(
         f"{_n(counts['judged'], 'item')} judged, {counts['skipped']} already in {out_file} (skipped), "
@@ -428,6 +444,8 @@ def _batch(inputs: list[str], prompt: str | None, out_file: Path, judge: Judge, 
     if summary.passing is not None:
         out.print(f"{_n(summary.passing, 'item')} scored at least {min_score}", highlight=False)
     out.print(f"results in {out_file}; run {run_id}", highlight=False, markup=False, style="dim")
+    if summary.lost:
+        raise typer.Exit(1)
 
 
 def _n(count: int, noun: str) -> str:

@@ -1,5 +1,7 @@
 """Hostile inputs, each in one place: a clear one-line error, and nothing else in the batch lost."""
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -112,3 +114,50 @@ def test_stores_that_cannot_be_used_say_so_before_any_work(tmp_path):
         Store(url="nonsense://x", home=tmp_path)
     with pytest.raises(StoreError, match=r"u:\*\*\*@"):  # a password never reaches a message
         Store(url="postgresql+nosuchdriver://u:secret@localhost/db", home=tmp_path)
+
+
+def test_two_batches_on_one_results_file_the_second_refuses(tmp_path, store, monkeypatch):
+    from typer.testing import CliRunner
+
+    from scrutiny.batch import Item, OneWriter, load_results, run_batch
+    from scrutiny.cli import app
+
+    monkeypatch.setenv("SCRUTINY_HOME", str(store.home))
+    fitted_sign("OPEN").save(tmp_path / "sign.png")
+    out = tmp_path / "results.jsonl"
+    holder = OneWriter(out)  # a batch running elsewhere on this file
+    try:
+        result = CliRunner().invoke(app, ["judge", str(tmp_path / "sign.png"), "-p", "OPEN", "--out", str(out)])
+        assert result.exit_code == 2 and "another batch is writing" in result.output and f"pid {os.getpid()}" in result.output
+        assert len(result.output.strip().splitlines()) == 1 and not out.exists()
+    finally:
+        holder.release()
+    (tmp_path / "results.jsonl.lock").write_text("pid 1 on elsewhere, started long ago")  # left by a killed batch
+    result = CliRunner().invoke(app, ["judge", str(tmp_path / "sign.png"), "-p", "OPEN", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len(load_results(out)) == 1
+
+    items = [Item(id=f"s{k}", image=fitted_sign(f"S{k}"), prompt=f'"S{k}"') for k in range(3)]
+    judge = Judge(store=store, config=JudgeConfig(cache=False, concurrency=1))
+    cut = tmp_path / "cut.jsonl"
+    summary = run_batch(judge, items, cut, run_id="r", on_done=lambda: cut.unlink(missing_ok=True))
+    assert summary.lost == 3 and summary.judged == 0  # the file lost its rows: none is claimed
+
+
+def test_a_store_file_that_cannot_be_used_is_one_line(tmp_path):
+    home = tmp_path / "garbage"
+    home.mkdir()
+    (home / "scrutiny.db").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError) as e:
+        Store(home=home)
+    assert "\n" not in str(e.value) and "not a database" in str(e.value) and "SCRUTINY_HOME" in str(e.value)
+
+    # a read-only database (root writes files whatever their mode, so SQLite is told: query_only)
+    from sqlalchemy import event
+
+    store = Store(home=tmp_path / "readonly")
+    event.listen(store.engine, "connect", lambda connection, _: connection.execute("PRAGMA query_only=ON"))
+    store.engine.dispose()
+    with pytest.raises(StoreError) as e:
+        store.put_artifact(Image.new("RGB", (4, 4)))
+    assert "\n" not in str(e.value) and "read-only" in str(e.value) and "writable" in str(e.value)
