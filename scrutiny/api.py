@@ -27,6 +27,7 @@ from scrutiny.core.backend import BackendError
 from scrutiny.core.images import ImageInput, image_hash, load_image, png_bytes
 from scrutiny.core.progress import ProgressBar
 from scrutiny.core.schema import Criterion, CriterionScore, Task, TaskKind, Trace, Unchecked, Verdict
+from scrutiny.core.text import clean_text
 from scrutiny.memory import Store
 from scrutiny.skills.library import SkillLibrary, current_library
 from scrutiny.skills.router import Router
@@ -228,7 +229,7 @@ class Judge:
             source = "unjudged" if kind == "edit" else None
             task = Task(
                 kind=kind,
-                prompt=prompt or "(empty)",
+                prompt=(clean_text(prompt) if isinstance(prompt, str) else "") or "(empty)",
                 candidates=["unjudged"] * n,
                 source=source,
                 metadata=metadata or {},
@@ -358,9 +359,13 @@ class Judge:
         rubric: list[Criterion] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Verdict:
-        if not isinstance(prompt, str) or not prompt.strip():
+        if not isinstance(prompt, str):
+            raise ValueError(f"the prompt must be text, got {type(prompt).__name__}")
+        prompt = clean_text(prompt)  # a NUL, a terminal escape or a lone surrogate is no part of what was asked
+        if not prompt.strip():
             raise ValueError(
-                "the prompt is empty: give the text the image was generated from (or the edit instruction)"
+                "the prompt is empty (control characters aside): give the text the image was generated from "
+                "(or the edit instruction)"
             )
         # 1. intake, off the event loop: every image normalised once, hashed, and encoded for the store
         # (and for model requests, which send the same PNG bytes)

@@ -161,3 +161,57 @@ def test_a_store_file_that_cannot_be_used_is_one_line(tmp_path):
     with pytest.raises(StoreError) as e:
         store.put_artifact(Image.new("RGB", (4, 4)))
     assert "\n" not in str(e.value) and "read-only" in str(e.value) and "writable" in str(e.value)
+
+
+@pytest.fixture
+def reward(store):
+    from scrutiny.trainers.rewards import JudgeReward
+
+    return JudgeReward(judge=Judge(store=store, config=JudgeConfig(cache=False, unchecked="omit")))
+
+
+def test_every_reward_adapter_abstains_per_sample(reward):
+    import asyncio
+
+    from scrutiny.trainers.rewards import flow_grpo_reward, multi_score, trl_reward, verl_batch_reward
+
+    sign = fitted_sign("OPEN")
+    prompts = ['A sign that says "OPEN"'] * 3
+    trl = trl_reward(reward)
+    scores = asyncio.run(trl(prompts=prompts, completions=prompts, images=[[sign], None, []]))
+    assert scores[0] > 0.9 and scores[1] is None and scores[2] is None  # no image: that sample abstains
+    with pytest.raises(ValueError, match="give each sample an image"):  # no image anywhere: a setup error
+        asyncio.run(trl(prompts=prompts, completions=prompts))
+
+    torch = pytest.importorskip("torch")
+    batch = torch.from_numpy(np.stack([np.asarray(sign)] * 3)).permute(0, 3, 1, 2).float() / 255
+    batch[1] *= 3  # out of range
+    batch[2, 0, 0, 0] = float("nan")
+    out, _ = multi_score("cpu", {"scrutiny": 1.0}, extra={})(batch, prompts, [{}] * 3)
+    assert out["scrutiny_abstained"].tolist() == [0.0, 1.0, 1.0] and out["scrutiny"][0] > 0.9
+    scores, info = flow_grpo_reward(reward)([np.asarray(sign), None, "no/such/file.png"], prompts, [{}] * 3)
+    assert np.isnan(info["raw"][1:]).all() and info["raw"][0] > 0.9 and "NoneType" in info["errors"][1]
+
+    verl = verl_batch_reward(reward)
+    with pytest.raises(ValueError, match=r"differ in length \(2 solution_strs, 1 ground_truths"):
+        verl(solution_strs=prompts[:2], ground_truths=prompts[:1], extra_infos=[{"image": sign}] * 2)
+    rows = verl(solution_strs=prompts[:2], ground_truths=prompts[:2], extra_infos=[{"image": sign}, {}])
+    assert rows[0]["abstained"] == 0.0 and rows[1]["abstained"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ('A sign that says "OPEN"\x00', "judged"),
+        ('A sign\x07 that says "OP\x00EN"\x1b[31m', "judged"),
+        ('A sign that says "OPEN" \ud800', "judged"),  # a lone surrogate no tokenizer takes
+        ("\x00\x1b[0m\x07", "the prompt is empty (control characters aside)"),
+    ],
+)
+def test_odd_text_in_a_prompt_is_cleaned_or_abstains_with_the_true_reason(reward, prompt, expected):
+    (verdict,) = reward.judge.judge_many([fitted_sign("OPEN")], prompt)
+    if expected == "judged":
+        assert verdict.score is not None and verdict.score > 0.9, (verdict.error, verdict.critique)
+        assert "\x00" not in verdict.task.prompt and "\ud800" not in verdict.task.prompt
+    else:
+        assert verdict.score is None and expected in verdict.error

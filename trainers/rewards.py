@@ -708,12 +708,14 @@ class TextCompletions:
                 raise ValueError("rendering completions needs the original request of every sample")
             rendered = await self.generator.agenerate(list(completions), [self.seed] * len(completions))
             return await self.reward.ascore(rendered, list(requests), duplicates=False)
-        if any(i is None for i in images):
+        if all(i is None for i in images):
             raise ValueError(
                 "the completions are text: give generator=... to render them as prompts, or give each sample "
                 "an image to judge them against (an `image`/`images` column, or extra_info['image'])"
             )
-        return await self.reward.ascore(list(images), list(completions), duplicates=False)
+        missing = ImageError("this sample has no image to judge its completion against")
+        given = [missing if i is None else i for i in images]  # that sample abstains, the others are judged
+        return await self.reward.ascore(given, list(completions), duplicates=False)
 
 
 def _one_image(value: Any) -> Any:
@@ -845,7 +847,13 @@ def verl_batch_reward(
     def compute_score(
         data_sources=None, solution_strs=None, ground_truths=None, extra_infos=None, *, solution_images=None, **kw
     ) -> list[dict]:
-        n = len(solution_strs if solution_strs is not None else solution_images)
+        n = _batch_length(
+            solution_strs=solution_strs,
+            solution_images=solution_images,
+            ground_truths=ground_truths,
+            extra_infos=extra_infos,
+            data_sources=data_sources,
+        )
         infos = list(extra_infos) if extra_infos is not None else [None] * n
         truths = list(ground_truths) if ground_truths is not None else [None] * n
         images = list(solution_images) if solution_images is not None else [None] * n
@@ -858,6 +866,17 @@ def verl_batch_reward(
         return [_verl_dict(v, float(f)) for v, f in zip(verdicts, filled)]
 
     return compute_score
+
+
+def _batch_length(**columns: Any) -> int:
+    """The one length every given column of a verl batch has, or a one-line error naming them."""
+    lengths = {name: len(value) for name, value in columns.items() if value is not None}
+    if not lengths or "solution_strs" not in lengths and "solution_images" not in lengths:
+        raise ValueError("verl batch: give solution_strs or solution_images")
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{n} {name}" for name, n in lengths.items())
+        raise ValueError(f"verl batch: the columns differ in length ({shown}); give one entry per sample in each")
+    return next(iter(lengths.values()))
 
 
 async def _verl_verdicts(source: TextCompletions, texts, truths, infos, images) -> list[Verdict]:
