@@ -91,9 +91,9 @@ def test_rubric_file_overrides_synthesis(images, tmp_path):
     ],
 )
 def test_errors_are_one_line_and_a_nonzero_exit(images, args, message, monkeypatch):
-    backend = scrutiny.cli._backend
+    backend = scrutiny.cli.common.make_backend
     # the unreachable server is retried as a real one would be, without the real backoff
-    monkeypatch.setattr(scrutiny.cli, "_backend", lambda *a: dataclasses.replace(backend(*a), backoff_s=0.0))
+    monkeypatch.setattr(scrutiny.cli.common, "make_backend", lambda *a: dataclasses.replace(backend(*a), backoff_s=0.0))
     result = run(*[a.format(**{k: str(v) for k, v in images.items()}) for a in args])
     assert result.exit_code == 2
     assert result.stderr.strip().startswith("error: ") and message in result.stderr

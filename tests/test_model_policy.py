@@ -329,7 +329,7 @@ def test_the_conversation_reads_as_turns_in_the_viewer_and_traces_show(server, s
     page = trace_page(store, trace.id)
     assert 'class="model turn assistant"' in page and "→ ocr(" in page and "Seen enough.\nThe sign" in page
     assert '{"messages"' not in page  # not raw JSON
-    from scrutiny.cli import _print_conversation
+    from scrutiny.cli.traces import _print_conversation
 
     _print_conversation(trace)
     printed = capsys.readouterr().out
