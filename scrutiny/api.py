@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from PIL import Image
 
+from scrutiny import __version__  # one version, in the package root
 from scrutiny.agents.judge import JudgeDeps, JudgeRun, Policy, run_judge
 from scrutiny.agents.offline import OfflinePolicy
 from scrutiny.core.aio import bounded_map, run_sync
@@ -32,8 +33,6 @@ from scrutiny.memory import Store
 from scrutiny.skills.library import SkillLibrary, current_library
 from scrutiny.skills.router import Router
 from scrutiny.tools import REGISTRY
-
-__version__ = "0.1.0"
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """The floor plan (docs/architecture.md): no import runs upward.
 
-front door (scrutiny.api, cli, viewer, ..., trainers) → agents → tools, skills, memory → scrutiny.core
+apps (cli, viewer) → trainers → library (api, batch, traces, ..., testing) → agents → tools, skills,
+memory → scrutiny.core. The package root loads its names lazily, so importing any floor loads
+nothing above it.
 """
 
 import ast
@@ -15,8 +17,19 @@ FOLDERS = {
     "memory": "scrutiny.memory",
     "trainers": "scrutiny.trainers",
 }
-FLOOR = {"core": 0, "tools": 1, "skills": 1, "memory": 1, "agents": 2}
-"""Floors below the front door (3): a module may import its own package and the floors below it."""
+FLOOR = {
+    "root": 0,
+    "core": 0,
+    "tools": 1,
+    "skills": 1,
+    "memory": 1,
+    "agents": 2,
+    "library": 3,
+    "trainers": 4,
+    "apps": 5,
+}
+"""A module may import its own part and the floors below it. The root (`scrutiny`) holds the version
+and loads its public names on first use, so any floor may import it."""
 
 
 def module_name(path: Path) -> str:
@@ -26,9 +39,13 @@ def module_name(path: Path) -> str:
 
 
 def package(module: str) -> str:
-    """The part of the floor plan a module belongs to: core, tools, ..., or the front door."""
+    """The part of the floor plan a module belongs to: core, tools, ..., library, trainers, apps."""
     parts = module.split(".")
-    return parts[1] if len(parts) > 1 and parts[1] in FLOOR else "front door"
+    if len(parts) == 1:
+        return "root"
+    if parts[1] in ("cli", "viewer"):
+        return "apps"
+    return parts[1] if parts[1] in FLOOR else "library"
 
 
 def project_imports(path: Path) -> set[str]:
@@ -49,14 +66,15 @@ def modules() -> dict[str, Path]:
 def test_every_module_is_in_the_plan():
     names = modules()
     assert "scrutiny.core.schema" in names and "scrutiny.agents.judge" in names and "scrutiny.testing.scenes" in names
-    assert {package(n) for n in names} == {"core", "tools", "skills", "memory", "agents", "front door"}
+    assert set(FLOOR) == {package(n) for n in names}
+    assert package("scrutiny.trainers.rewards") == "trainers" and package("scrutiny.cli.common") == "apps"
 
 
 def test_no_import_runs_upward():
     upward = []
     for name, path in sorted(modules().items()):
         mine = package(name)
-        if mine == "front door":
+        if mine == "root":  # its imports are for type checkers only (`test_the_root_imports_nothing_at_load`)
             continue
         for imported in project_imports(path):
             theirs = package(imported)
@@ -70,4 +88,32 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from scrutiny.api import Judge\nimport scrutiny.core.schema\n")
     assert project_imports(bad) == {"scrutiny.api", "scrutiny.core.schema"}
-    assert package("scrutiny.api") == "front door" and package("scrutiny.memory.store") == "memory"
+    assert package("scrutiny.api") == "library" and package("scrutiny.memory.store") == "memory"
+
+
+def test_the_root_imports_nothing_at_load():
+    """`scrutiny/__init__.py` names its public names; they load on first use (PEP 562)."""
+    tree = ast.parse((ROOT / "scrutiny" / "__init__.py").read_text())
+    eager = [
+        ast.unparse(node)
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("scrutiny")
+    ]
+    assert eager == []
+
+
+def test_importing_the_core_loads_nothing_above_it():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, scrutiny.core.schema, scrutiny.core.images\n"
+        "print(sorted(m for m in sys.modules if m.startswith('scrutiny') or m in ('cv2', 'langgraph', 'sqlmodel')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    names = ast.literal_eval(loaded)
+    assert "scrutiny.core.schema" in names
+    assert [n for n in names if n != "scrutiny" and not n.startswith("scrutiny.core")] == []
+    import scrutiny
+
+    assert scrutiny.Judge.__module__ == "scrutiny.api" and "Judge" in dir(scrutiny)
