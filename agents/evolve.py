@@ -32,11 +32,13 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from pydantic import ValidationError
 
+from scrutiny.agents.checks import apply_skills
+from scrutiny.agents.checks.attribute import presence_score
+from scrutiny.agents.checks.edit import preservation_score
 from scrutiny.agents.judge import overall_score
-from scrutiny.agents.offline import presence_score, preservation_score
 from scrutiny.core.schema import GUARD_DIMENSIONS, Criterion, CriterionScore
 from scrutiny.skills.library import DIMENSIONS, Skill, SkillLibrary
-from scrutiny.skills.router import Router, apply_skills, task_text
+from scrutiny.skills.router import Router, task_text
 
 DIMS = sorted(DIMENSIONS)
 

@@ -21,16 +21,10 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from PIL import Image
 
-from scrutiny.agents.checks import degenerate
+from scrutiny.agents import checks
 from scrutiny.agents.judge import MET
 from scrutiny.core.schema import (
-    AttributeCheck,
     Criterion,
-    DegenerateCheck,
-    ObjectCheck,
-    QualityCheck,
-    RelationCheck,
-    TextCheck,
     Verdict,
 )
 
@@ -203,37 +197,9 @@ def stop_reason(best: Verdict | None, rounds: int, deps: RefineDeps) -> str | No
 
 
 def restate(c: Criterion) -> str | None:
-    """One explicit sentence for an unmet criterion, or None when there is nothing to restate."""
-    k = c.check
-    if isinstance(k, TextCheck):
-        return (
-            "Show no text or lettering anywhere."
-            if not k.text
-            else (
-                f'The text must read exactly "{k.text}", letter by letter.'
-                if not k.negated
-                else f'Remove the text "{k.text}".'
-            )
-        )
-    if isinstance(k, ObjectCheck) and k.negated:
-        return f"Do not include any {k.phrase or k.object}."
-    if isinstance(k, ObjectCheck) and k.count is not None:
-        return f"Show exactly {k.count} {k.phrase or k.object}, no more and no fewer."
-    if isinstance(k, ObjectCheck):
-        return f"Show the {k.phrase or k.object} clearly."
-    if isinstance(k, AttributeCheck) and k.attribute == "color":
-        return f"The {k.object or 'main subject'} must be {k.value}."
-    if isinstance(k, RelationCheck) and k.object is not None:
-        return f"Place the {k.subject_phrase or k.subject} {k.relation} the {k.object_phrase or k.object}."
-    if isinstance(k, RelationCheck):
-        return f"Place the {k.subject_phrase or k.subject} at the {k.relation} of the image."
-    if c.dimension == "preservation":
-        return "Change nothing outside the edited region."
-    if isinstance(k, QualityCheck):
-        return "Make the image sharp, well exposed and detailed."
-    if isinstance(k, DegenerateCheck):
-        return degenerate.restate(k)
-    return None
+    """One explicit sentence for an unmet criterion, or None when there is nothing to restate (its
+    check's room says it: `agents/checks/`)."""
+    return checks.restate(c)
 
 
 class OfflineReviser:

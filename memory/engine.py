@@ -110,8 +110,9 @@ def add_new_columns(engine) -> None:
                     )
 
 
-def describe_failure(error: BaseException, url: str) -> str:
-    """One line for a database error: what is wrong with the store, and what to do about it."""
+def describe_failure(error: BaseException, url: str, doing: str = "use") -> str:
+    """One line for a database error: what is wrong with the store, and what to do about it. `doing`:
+    what failed ("open", "write to", "use")."""
     reason = first_line(error)
     where = safe_url(url)
     if "readonly" in reason or "read-only" in reason:
@@ -123,4 +124,4 @@ def describe_failure(error: BaseException, url: str) -> str:
         )
     if "disk" in reason and "full" in reason:
         return f"the store at {where} cannot grow: the disk is full ({reason}); free some space, or {WHERE}"
-    return f"the store at {where} cannot be used: {reason}; {WHERE}"
+    return f"cannot {doing} the store at {where}: {reason}; {WHERE}"

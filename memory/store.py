@@ -64,7 +64,7 @@ class Store(Traces, Runs, Labels, Artifacts, Writer):
             self._write(lambda s: None, create=True)
             self._check_schema()
         except DatabaseError as e:
-            raise StoreError(describe_failure(e, url)) from None
+            raise StoreError(describe_failure(e, url, "open")) from None
         check_writable(self.artifacts_dir)
 
     @classmethod

@@ -40,6 +40,9 @@ class Writer:
     """The store's writes: `_write` retries a transaction a locked database refused; one writer thread commits judgments in batches."""
 
     def _write(self, fn: Callable[[Session], T], *, create: bool = False, attempts: int = 30) -> T | None:
+        """Run `fn` in a transaction and commit; retried while the database is locked. A failure that is
+        not a lock is a one-line `StoreError` ("cannot open ..." while the store is made)."""
+        doing = "open" if create else "write to"
         for attempt in range(attempts):
             try:
                 with self._lock:
@@ -60,10 +63,10 @@ class Writer:
                 if isinstance(e, IntegrityError) and not transient:
                     raise  # a task stored meanwhile by another writer: `_write_judgments` reads again
                 if not transient or attempt == attempts - 1:
-                    raise StoreError(describe_failure(e, self.url)) from None
+                    raise StoreError(describe_failure(e, self.url, doing)) from None
                 time.sleep(min(0.02 * 2**attempt, 0.5))
             except DatabaseError as e:  # not a database, corrupted, read-only: one line, not the SQL
-                raise StoreError(describe_failure(e, self.url)) from None
+                raise StoreError(describe_failure(e, self.url, doing)) from None
 
     def _start_writer(self) -> None:
         if self._writer is not None and self._writer.is_alive():

@@ -14,7 +14,6 @@ import threading
 from collections import Counter
 from typing import Any
 
-from scrutiny.core.schema import AttributeCheck, EditCheck
 from scrutiny.skills.library import Skill, SkillLibrary
 
 _model: Any = None
@@ -155,21 +154,3 @@ class Router:
                 score += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(doc) / average))
             scores.append(score)
         return scores
-
-
-def apply_skills(criteria: list, skills: list[Skill]) -> list:
-    """Criteria re-weighted by the skills' params per dimension; `met` thresholds per dimension, and
-    the scoring thresholds `presence_share` (colour presence) and `collateral_tolerance` (edits)."""
-    out = []
-    for c in criteria:
-        weight, met, check = c.weight, c.met, c.check
-        for s in skills:
-            weight *= s.params.weights.get(c.dimension, 1.0)
-            met = s.params.met.get(c.dimension, met)
-            t = s.params.thresholds
-            if t.presence_share is not None and isinstance(check, AttributeCheck) and not check.detect:
-                check = check.model_copy(update={"share": t.presence_share})
-            if t.collateral_tolerance is not None and isinstance(check, EditCheck) and check.check == "outside_region":
-                check = check.model_copy(update={"collateral_tolerance": t.collateral_tolerance})
-        out.append(c.model_copy(update={"weight": weight, "met": met, "check": check}))
-    return out

@@ -51,7 +51,8 @@ def test_a_lead_made_by_quality_alone_is_a_tie():
 
 
 def test_text_is_scored_on_its_best_window_case_free_and_other_text_is_its_own_criterion(store):
-    from scrutiny.agents.offline import _match, _text_value
+    from scrutiny.agents.checks.text import match as _match
+    from scrutiny.agents.checks.text import text_value as _text_value
     from scrutiny.testing.scenes import fitted_sign
 
     assert _text_value(_match("WHY PAY FOR NOTHING?", "WHY")) == 1.0  # the word, read inside a scene's sentence

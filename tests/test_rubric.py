@@ -295,7 +295,7 @@ def test_plain_statement_rubrics_go_through_the_parser(tmp_path):
 
 
 def test_a_missing_parser_model_is_one_line_naming_the_package(monkeypatch):
-    from scrutiny.agents import scene
+    from scrutiny.agents.scene import model as scene
 
     scene.nlp.cache_clear()
     real_import = scene.importlib.import_module

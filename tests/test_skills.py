@@ -4,9 +4,10 @@ import pytest
 from typer.testing import CliRunner
 
 from scrutiny import Criterion, Judge
+from scrutiny.agents.checks import apply_skills
 from scrutiny.cli import app
 from scrutiny.skills.library import Skill, SkillError, SkillLibrary, current_library, load_skill
-from scrutiny.skills.router import Router, apply_skills, task_text
+from scrutiny.skills.router import Router, task_text
 from scrutiny.testing.scenes import preference_pairs
 
 runner = CliRunner()

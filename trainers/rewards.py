@@ -17,12 +17,12 @@ per GPU batch (Pref-GRPO judges pairs formed within a GPU batch, which biases sm
 from __future__ import annotations
 
 import asyncio
-import inspect
+import importlib
 import itertools
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -33,8 +33,19 @@ from scrutiny.api import Judge, JudgeConfig
 from scrutiny.core.aio import bounded_map, run_sync
 from scrutiny.core.images import ImageError, load_image
 from scrutiny.core.schema import Criterion, CriterionScore, QualityCheck, ScoreParts, Verdict
+from scrutiny.trainers.advantages import (  # noqa: F401 - re-exported
+    RESOLUTION,
+    Advantages,
+    combine,
+    content_spread,
+    fill_abstentions,
+    flatten_unsignalled,
+    group_advantages,
+    normalize,
+)
 
 PairSchedule = Literal["all", "round_robin"] | int
+
 
 GUARDS = [
     Criterion(
@@ -141,136 +152,6 @@ def text_area_of(verdicts: Sequence[Verdict]) -> np.ndarray:
             area = sum((b[2] - b[0]) * (b[3] - b[1]) for line in reads[0]["lines"] for b in [line["box"]])
             out[i] = min(1.0, area / max(size["width"] * size["height"], 1))
     return out
-
-
-RESOLUTION = 0.02
-"""A reward spread within a prompt's group at or below this is not signal: no-reference quality and
-detector jitter move scores by about this much between equally faithful images."""
-
-
-def content_spread(signal: np.ndarray, groups: Sequence[Any], resolution: float = RESOLUTION) -> np.ndarray:
-    """[B] 1.0 where the sample's group spreads by more than `resolution` in what was asked for, else 0."""
-    keys = np.array([str(g) for g in groups])
-    out = np.zeros(len(keys))
-    for key in np.unique(keys):
-        members = keys == key
-        decided = signal[members & np.isfinite(signal)]
-        out[members] = float(decided.size > 1 and np.ptp(decided) > resolution)
-    return out
-
-
-def flatten_unsignalled(
-    rewards: np.ndarray, signal: np.ndarray, groups: Sequence[Any], resolution: float = RESOLUTION
-) -> np.ndarray:
-    """Rewards with every group whose spread does not come from content (`content_spread`) set to its
-    mean: std normalisation (per prompt or over the batch) then gives its samples advantage 0 instead
-    of stretching the quality measure's noise into a training signal."""
-    out = np.asarray(rewards, dtype=np.float64).copy()
-    keys = np.array([str(g) for g in groups])
-    flat = content_spread(signal, groups, resolution) == 0
-    for key in np.unique(keys[flat]):
-        members = keys == key
-        decided = out[members & np.isfinite(out)]
-        if decided.size:
-            out[members & np.isfinite(out)] = decided.mean()
-    return out
-
-
-def fill_abstentions(rewards: np.ndarray, groups: Sequence[Any]) -> tuple[np.ndarray, float]:
-    """Replace NaN by the mean of its group (advantage 0); return the filled copy and the abstain rate.
-
-    A group with no decided reward at all gets the batch mean (any constant gives its members
-    advantage 0); a batch with no decided reward at all gets 0.5.
-    """
-    rewards = np.asarray(rewards, dtype=np.float64)
-    missing = np.isnan(rewards)
-    filled = rewards.copy()
-    batch_mean = float(np.nanmean(rewards)) if (~missing).any() else 0.5
-    keys = np.array([str(g) for g in groups])
-    for key in np.unique(keys[missing]):
-        members = keys == key
-        decided = rewards[members & ~missing]
-        filled[members & missing] = decided.mean() if decided.size else batch_mean
-    return filled, float(missing.mean()) if rewards.size else 0.0
-
-
-@dataclass
-class Advantages:
-    """Group-relative advantages of a batch, with what a trainer logs about them."""
-
-    values: np.ndarray
-    abstain_rate: float
-    """The share of rewards that were NaN (filled with their group's mean: advantage 0)."""
-    constant_groups: float
-    """The share of groups whose rewards were all equal: their advantages are 0, they teach nothing."""
-    unsignalled_groups: float = 0.0
-    """The share of groups whose spread was within the resolution, or (with `signal`) did not come from
-    what was asked for: their advantages were set to 0."""
-
-
-def group_advantages(
-    rewards: np.ndarray,
-    groups: Sequence[Any],
-    *,
-    per: Literal["group", "batch"] = "group",
-    clip: float = 5.0,
-    resolution: float = 0.0,
-    signal: np.ndarray | None = None,
-) -> Advantages:
-    """(r - group mean) / (std + 1e-4), std per group or over the batch, clipped; abstentions get 0.
-
-    A group whose rewards spread by no more than `resolution`, or whose `signal` (`signal_of`: the
-    content part of each reward) does not, gets advantage 0: std normalisation would stretch that
-    spread, which is not signal, to the whole range."""
-    filled, abstain_rate = fill_abstentions(rewards, groups)
-    keys = np.array([str(g) for g in groups])
-    out = np.zeros_like(filled)
-    constant = unsignalled = 0
-    carries = content_spread(np.asarray(signal, dtype=np.float64), groups, resolution) if signal is not None else None
-    for key in np.unique(keys):
-        members = keys == key
-        if np.ptp(filled[members]) < 1e-9:
-            constant += 1
-            continue
-        if np.ptp(filled[members]) <= resolution or (carries is not None and not carries[members].any()):
-            unsignalled += 1
-            continue
-        std = filled[members].std() if per == "group" else filled.std()
-        out[members] = (filled[members] - filled[members].mean()) / (std + 1e-4)
-    groups_seen = max(len(np.unique(keys)), 1)
-    return Advantages(np.clip(out, -clip, clip), abstain_rate, constant / groups_seen, unsignalled / groups_seen)
-
-
-def normalize(
-    rewards: np.ndarray, groups: Sequence[Any], *, per: Literal["group", "batch"] = "group", clip: float = 5.0
-) -> np.ndarray:
-    """Group-relative advantages (`group_advantages`), as an array."""
-    return group_advantages(rewards, groups, per=per, clip=clip).values
-
-
-def combine(
-    rewards: dict[str, np.ndarray],
-    weights: dict[str, float],
-    groups: Sequence[Any],
-    *,
-    mode: Literal["sum_then_normalize", "normalize_then_sum"] = "sum_then_normalize",
-    per: Literal["group", "batch"] = "group",
-) -> np.ndarray:
-    """Several rewards into one advantage per sample.
-
-    `sum_then_normalize` normalises the weighted sum (rewards on large scales dominate);
-    `normalize_then_sum` normalises each reward within its groups first, so each contributes by
-    its weight alone.
-    """
-    unknown = set(weights) - set(rewards)
-    if unknown:
-        raise ValueError(f"weights name rewards that were not given: {sorted(unknown)}")
-    filled = {name: fill_abstentions(rewards[name], groups)[0] for name in weights}
-    if mode == "sum_then_normalize":
-        return normalize(sum(w * filled[n] for n, w in weights.items()), groups, per=per)
-    if mode == "normalize_then_sum":
-        return sum(w * normalize(filled[n], groups, per=per) for n, w in weights.items())
-    raise ValueError(f"mode must be 'sum_then_normalize' or 'normalize_then_sum', got {mode!r}")
 
 
 @dataclass
@@ -477,430 +358,21 @@ def rank_rewards(scores: Sequence[float | None]) -> np.ndarray:
     return out
 
 
-# Flow-GRPO: `_fn(images, prompts, metadata, only_strict=True) -> (scores, info)`
-
-
-def flow_grpo_reward(
-    reward: JudgeReward | None = None, *, resolution: float | None = None
-) -> Callable[..., tuple[np.ndarray, dict]]:
-    """A Flow-GRPO reward function. Abstentions come back filled with their prompt's mean in the
-    batch; `info` has the raw scores (NaN for abstentions), the abstain rate, each sample's content
-    signal (`signal_of`) and whether its group's spread comes from content (`content_spread`).
-
-    With `resolution`, a prompt's samples in the batch whose spread does not come from content get
-    their mean (`flatten_unsignalled`), so Flow-GRPO's std normalisation, per prompt or global,
-    gives them advantage 0 (exactly, when the batch holds the whole group)."""
-    reward = reward or JudgeReward()
-
-    def _fn(images, prompts, metadata, only_strict: bool = True):
-        verdicts = run_sync(reward.ascore(images, prompts, metadata))
-        raw, signal = scores_of(verdicts), signal_of(verdicts)
-        filled, rate = fill_abstentions(raw, prompts)
-        if resolution is not None:
-            filled = flatten_unsignalled(filled, signal, prompts, resolution)
-        errors = {i: v.error for i, v in enumerate(verdicts) if v.error}
-        info = {
-            "raw": raw,
-            "abstain_rate": rate,
-            "errors": errors,
-            "signal": signal,
-            "content_spread": content_spread(signal, prompts, resolution or RESOLUTION),
-            "criteria": criteria_of(verdicts),
-            "text_area": text_area_of(verdicts),
-        }
-        return filled.astype(np.float32), info
-
-    _fn.__name__ = reward.name
-    return _fn
-
-
-REWARD_FACTORIES: dict[str, Callable[[], JudgeReward]] = {
-    "scrutiny": lambda: JudgeReward(name="scrutiny"),
-    "scrutiny_guarded": lambda: JudgeReward(name="scrutiny_guarded", guards=True),
+# the adapters live in their own modules; they are found here too, where the README shows them
+_ADAPTERS = {
+    "flow_grpo_reward": "scrutiny.trainers.flow_grpo",
+    "REWARD_FACTORIES": "scrutiny.trainers.flow_grpo",
+    "FLOW_GRPO_REWARDS": "scrutiny.trainers.flow_grpo",
+    "multi_score": "scrutiny.trainers.flow_grpo",
+    "TextCompletions": "scrutiny.trainers.text_rewards",
+    "trl_reward": "scrutiny.trainers.text_rewards",
+    "VERL_ABSTAIN_SCORE": "scrutiny.trainers.text_rewards",
+    "verl_reward": "scrutiny.trainers.text_rewards",
+    "verl_batch_reward": "scrutiny.trainers.text_rewards",
 }
-"""Reward names `multi_score` knows; register more with `REWARD_FACTORIES[name] = factory`."""
-
-FLOW_GRPO_REWARDS = {
-    "deqa": "deqa_score_remote",
-    "ocr": "ocr_score",
-    "video_ocr": "video_ocr_score",
-    "imagereward": "imagereward_score",
-    "pickscore": "pickscore_score",
-    "qwenvl": "qwenvl_score",
-    "aesthetic": "aesthetic_score",
-    "jpeg_compressibility": "jpeg_compressibility",
-    "unifiedreward": "unifiedreward_score_sglang",
-    "geneval": "geneval_score",
-    "seedscore": "seed_score",
-    "clipscore": "clip_score",
-    "image_similarity": "image_similarity_score",
-}
-"""Flow-GRPO's reward names and the factories in `flow_grpo.rewards` they stand for (its `multi_score`)."""
 
 
-def multi_score(device: Any, score_dict: dict[str | Callable, float], extra: dict[str, Callable] | None = None):
-    """Drop-in for Flow-GRPO's `multi_score(device, score_dict)`.
-
-    `score_dict` maps rewards to weights. A reward is a name from `REWARD_FACTORIES` (scrutiny
-    judges), from `extra`, or one of Flow-GRPO's own (`FLOW_GRPO_REWARDS`, when `flow_grpo` is
-    importable), or any Flow-GRPO style callable `_fn(images, prompts, metadata[, only_strict])`
-    returning `(scores, info)` (its `__name__` names it). Every call returns the same keys, each a
-    float32 array of length B with abstentions filled by their prompt's batch mean, plus
-    `{name}_abstained` (1.0 where the sample abstained) and `avg`, the weighted sum.
-
-    Nothing stops a batch: an image that cannot be read (NaN or inf pixels, a corrupt file) is that
-    sample's abstention in every reward, and a reward that fails on the batch is called again one
-    sample at a time, the samples it still fails on abstaining. `device` is passed to Flow-GRPO's
-    factories that take one; the offline judge runs on the CPU and model judges on their servers.
-    """
-    extra = extra or {}
-    functions: dict[str, _Reward] = {}
-    weights: dict[str, float] = {}
-    for key, weight in score_dict.items():
-        name, reward = _reward_function(key, device, extra)
-        functions[name], weights[name] = reward, weight
-
-    def _fn(images, prompts, metadata, ref_images=None, only_strict: bool = True):
-        items = as_items(images)
-        if len(items) != len(prompts):
-            raise ValueError(f"got {len(items)} images but {len(prompts)} prompts")
-        unreadable = np.array([isinstance(x, Exception) for x in items], dtype=bool)
-        out: dict[str, np.ndarray] = {}
-        for name, reward in functions.items():
-            given = items if reward.ours else images  # scrutiny's rewards take the images as read
-            scores = _call_reward(reward, given, prompts, metadata, only_strict, ref_images, unreadable)
-            scores[unreadable] = np.nan
-            out[name] = fill_abstentions(scores, prompts)[0].astype(np.float32)
-            out[f"{name}_abstained"] = np.isnan(scores).astype(np.float32)
-        out["avg"] = sum(w * out[n] for n, w in weights.items()).astype(np.float32)
-        return out, {}
-
-    return _fn
-
-
-class _Reward(NamedTuple):
-    """A Flow-GRPO style reward function and how `multi_score` calls it."""
-
-    fn: Callable
-    ours: bool = False
-    """A scrutiny judge: it takes the images as `as_items` read them."""
-    refs: bool = False
-    """Flow-GRPO's image similarity: `fn(images, ref_images)`."""
-
-
-def _reward_function(key: str | Callable, device: Any, extra: dict[str, Callable]) -> tuple[str, _Reward]:
-    """A `score_dict` key as its name and reward."""
-    if callable(key):
-        return getattr(key, "__name__", type(key).__name__), _Reward(key)
-    if key in extra:
-        return key, _Reward(extra[key])
-    if key in REWARD_FACTORIES:
-        return key, _Reward(flow_grpo_reward(REWARD_FACTORIES[key]()), ours=True)
-    if key in FLOW_GRPO_REWARDS:
-        try:
-            import flow_grpo.rewards as upstream
-        except ImportError:
-            raise ValueError(f"{key!r} is one of Flow-GRPO's rewards, and flow_grpo is not importable here") from None
-        factory = getattr(upstream, FLOW_GRPO_REWARDS[key], None)
-        if factory is None:
-            raise ValueError(f"flow_grpo.rewards has no {FLOW_GRPO_REWARDS[key]} (for {key!r}): another version?")
-        takes_device = "device" in inspect.signature(factory).parameters
-        return key, _Reward(factory(device) if takes_device else factory(), refs=key == "image_similarity")
-    known = sorted(REWARD_FACTORIES) + sorted(extra) + sorted(FLOW_GRPO_REWARDS)
-    raise ValueError(f"unknown reward {key!r}; known: {known}, or pass a function")
-
-
-def _call_reward(reward, images, prompts, metadata, only_strict, ref_images, unreadable) -> np.ndarray:
-    """[B] float64 scores of one reward (NaN abstains). A batch it fails on is retried one readable
-    sample at a time, the ones it still fails on abstaining; one that fails on every readable sample
-    is broken, not fed bad images, and its error is raised."""
-    try:
-        return _scores(_invoke(reward, images, prompts, metadata, only_strict, ref_images), len(prompts))
-    except Exception as e:  # noqa: BLE001 - one bad sample must not stop the batch: find which
-        first = e
-    metas = metadata if isinstance(metadata, list | tuple) and len(metadata) == len(prompts) else None
-    out = np.full(len(prompts), np.nan)
-    failed = 0
-    for i in np.flatnonzero(~unreadable):
-        meta = [metas[i]] if metas is not None else metadata
-        refs = ref_images[i : i + 1] if ref_images is not None else None
-        try:
-            out[i] = _scores(_invoke(reward, images[i : i + 1], prompts[i : i + 1], meta, only_strict, refs), 1)[0]
-        except Exception:  # noqa: BLE001 - this sample abstains
-            failed += 1
-    if failed and failed == int((~unreadable).sum()):
-        raise first
-    return out
-
-
-def _invoke(reward: _Reward, images, prompts, metadata, only_strict, ref_images):
-    """Call a Flow-GRPO style reward as it takes its arguments (see `_strictness`)."""
-    fn = reward.fn
-    if reward.refs:
-        return fn(images, ref_images)
-    how = _strictness(fn)
-    if how == "keyword":
-        return fn(images, prompts, metadata, only_strict=only_strict)
-    if how == "positional":  # `_fn(images, prompts, metadata, strict)`, Flow-GRPO's geneval
-        return fn(images, prompts, metadata, only_strict)
-    return fn(images, prompts, metadata)  # Flow-GRPO's own rewards are `_fn(images, prompts, metadata)`
-
-
-def _scores(result, n: int) -> np.ndarray:
-    """The scores of a reward's answer: `(scores, info)`, or geneval's `(scores, rewards, strict, ...)`;
-    NaN where `info["raw"]` says the sample abstained."""
-    scores, info = result[0], result[1] if len(result) > 1 else None
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if scores.shape != (n,):
-        raise ValueError(f"a reward returned {scores.shape[0]} scores for {n} samples")
-    if isinstance(info, dict) and "raw" in info:
-        scores = np.where(np.isnan(np.asarray(info["raw"], dtype=np.float64)), np.nan, scores)
-    return np.where(np.isfinite(scores), scores, np.nan)
-
-
-def _strictness(fn: Callable) -> str:
-    """How a Flow-GRPO style reward takes `only_strict`: "keyword" (by that name, or `**kwargs`),
-    "positional" (a fourth positional parameter by another name), or "none" (three parameters)."""
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
-        return "keyword"
-    if any(p.name == "only_strict" or p.kind == p.VAR_KEYWORD for p in params):
-        return "keyword"
-    positional = [
-        p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) or p.kind == p.VAR_POSITIONAL
-    ]
-    return "positional" if len(positional) >= 4 or any(p.kind == p.VAR_POSITIONAL for p in params) else "none"
-
-
-# Text completions (TRL, verl): either the completion is a prompt that a generator renders and the
-# judge scores against the original request, or the completion describes an image from the data
-# (a caption, a description) and the judge scores that image against the completion.
-
-
-@dataclass
-class TextCompletions:
-    """What a text-completion trainer's samples are judged on; shared by the TRL and verl adapters.
-
-    With `generator` (any `fn(prompt, seed) -> image`, a diffusers pipeline, or an object with
-    `agenerate(prompts, seeds)`): each completion is a prompt; the generator renders it (seed
-    `seed`, the same for every completion, so only the prompt differs) and the image is judged
-    against the original request. Without: each completion is judged as the prompt of an image the
-    sample carries (its `image`/`images` column or `extra_info["image"]`), e.g. a caption.
-    """
-
-    reward: JudgeReward = field(default_factory=lambda: JudgeReward())
-    generator: Any = None
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.generator is not None:
-            from scrutiny.generators import as_generator
-
-            self.generator = as_generator(self.generator)
-
-    async def averdicts(
-        self, completions: Sequence[str], requests: Sequence[str | None], images: Sequence[Any]
-    ) -> list[Verdict]:
-        """`requests[i]`: what the user asked for (with a generator); `images[i]`: the sample's image (without)."""
-        if self.generator is not None:
-            if any(r is None for r in requests):
-                raise ValueError("rendering completions needs the original request of every sample")
-            rendered = await self.generator.agenerate(list(completions), [self.seed] * len(completions))
-            return await self.reward.ascore(rendered, list(requests), duplicates=False)
-        if all(i is None for i in images):
-            raise ValueError(
-                "the completions are text: give generator=... to render them as prompts, or give each sample "
-                "an image to judge them against (an `image`/`images` column, or extra_info['image'])"
-            )
-        missing = ImageError("this sample has no image to judge its completion against")
-        given = [missing if i is None else i for i in images]  # that sample abstains, the others are judged
-        return await self.reward.ascore(given, list(completions), duplicates=False)
-
-
-def _one_image(value: Any) -> Any:
-    """A sample's image: a path or an image, or the first of a list of them (TRL's `images` column)."""
-    if isinstance(value, (list, tuple)):
-        return value[0] if value else None
-    return value
-
-
-def _completion_text(completion: Any) -> str:
-    """A completion as text: a string, or the text of a conversational completion's messages."""
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, list):
-        parts = []
-        for message in completion:
-            content = message.get("content") if isinstance(message, dict) else None
-            if isinstance(content, str):
-                parts.append(content)
-            elif isinstance(content, list):
-                parts.extend(part.get("text", "") for part in content if part.get("type") == "text")
-        return " ".join(parts)
-    raise ValueError(f"cannot read a completion from {type(completion).__name__}")
-
-
-# TRL: `reward_funcs=[fn]`, fn(prompts, completions, completion_ids=None, **kwargs) -> list[float | None]
-
-
-def trl_reward(
-    reward: JudgeReward | None = None, *, generator: Any = None, seed: int = 0, request_column: str | None = None
-) -> Callable[..., Any]:
-    """An async TRL `GRPOTrainer` reward function; `None` abstains (TRL ignores it in nanmean/nanstd).
-
-    Two uses (see `TextCompletions`):
-    - `trl_reward(generator=pipe)`: train a prompt writer. Each completion is a prompt; `pipe`
-      renders it and the judge scores the image against the request: the dataset's
-      `request_column` when given, else the prompt the model was given (its last user message).
-    - `trl_reward()` on a dataset with an `image` or `images` column (a list per example: the first
-      is used): each completion is judged as the prompt of that image (a captioner, a describer).
-
-    The critique of each verdict goes to `log_extra` and the abstain rate to `log_metric` when TRL
-    passes them.
-    """
-    source = TextCompletions(reward or JudgeReward(), generator, seed)
-
-    async def fn(prompts, completions, completion_ids=None, **kwargs) -> list[float | None]:
-        texts = [_completion_text(c) for c in completions]
-        if request_column is not None:
-            requests = list(kwargs[request_column])
-        else:
-            requests = [_prompt_text(p) for p in prompts]
-        column = kwargs.get("images", kwargs.get("image"))
-        images = [_one_image(x) for x in column] if column is not None else [None] * len(texts)
-        verdicts = await source.averdicts(texts, requests, images)
-        log_extra = kwargs.get("log_extra")
-        if log_extra is not None:
-            log_extra(f"{source.reward.name}_critique", [v.critique for v in verdicts])
-        log_metric = kwargs.get("log_metric")
-        if log_metric is not None:
-            log_metric(f"{source.reward.name}/abstain_rate", float(np.mean([v.score is None for v in verdicts])))
-        return [v.score for v in verdicts]
-
-    fn.__name__ = source.reward.name
-    return fn
-
-
-def _prompt_text(prompt: Any) -> str:
-    if isinstance(prompt, str):
-        return prompt
-    if isinstance(prompt, list):  # chat messages: the last user turn
-        for message in reversed(prompt):
-            if message.get("role") == "user":
-                content = message.get("content")
-                if isinstance(content, str):
-                    return content
-                return " ".join(part.get("text", "") for part in content if part.get("type") == "text")
-    raise ValueError(f"cannot read a prompt from {type(prompt).__name__}; pass a string or chat messages")
-
-
-# verl: its reward managers call compute_score(data_source=, solution_str=, ground_truth=, extra_info=)
-# one sample at a time (NaiveRewardManager), or compute_score(data_sources=, solution_strs=,
-# ground_truths=, extra_infos=) for a batch (BatchRewardManager); a float or {"score": ..., ...} back.
-
-VERL_ABSTAIN_SCORE = 0.0
-"""What an abstention becomes in verl by default (verl has no "no reward"; NaN would poison its
-advantages). A constant is neutral where a whole group abstains (its advantages are 0); the batch
-form first fills an abstention with the mean of its prompt's other samples."""
-
-
-def verl_reward(
-    reward: JudgeReward | None = None,
-    *,
-    generator: Any = None,
-    seed: int = 0,
-    abstain_score: float = VERL_ABSTAIN_SCORE,
-) -> Callable[..., dict]:
-    """A verl `compute_score` for `NaiveRewardManager` (one sample per call, by keyword).
-
-    What is judged (see `TextCompletions`): with `generator`, `solution_str` is a prompt, rendered
-    and judged against the request (`ground_truth`, a dict's "prompt", or `extra_info["prompt"]`);
-    without, the image comes from `extra_info["image"]` (a path, an image, or a list of them: the
-    first) and is judged against `solution_str`; an image generator's output passed as
-    `solution_image` is judged against the request. Returns {"score", "abstained", "checked"}:
-    numbers only, as verl logs every key; an abstention scores `abstain_score`, never NaN.
-    """
-    source = TextCompletions(reward or JudgeReward(), generator, seed)
-
-    def compute_score(
-        data_source=None, solution_str=None, ground_truth=None, extra_info=None, *, solution_image=None, **kw
-    ) -> dict:
-        (verdict,) = run_sync(_verl_verdicts(source, [solution_str], [ground_truth], [extra_info], [solution_image]))
-        return _verl_dict(verdict, verdict.score if verdict.score is not None else abstain_score)
-
-    return compute_score
-
-
-def verl_batch_reward(
-    reward: JudgeReward | None = None,
-    *,
-    generator: Any = None,
-    seed: int = 0,
-    abstain_score: float = VERL_ABSTAIN_SCORE,
-) -> Callable[..., list[dict]]:
-    """verl's batched form for `BatchRewardManager`: lists in by keyword, one dict per sample out.
-    An abstention takes the mean score of its prompt's other samples, or `abstain_score` when the
-    whole prompt abstained."""
-    source = TextCompletions(reward or JudgeReward(), generator, seed)
-
-    def compute_score(
-        data_sources=None, solution_strs=None, ground_truths=None, extra_infos=None, *, solution_images=None, **kw
-    ) -> list[dict]:
-        n = _batch_length(
-            solution_strs=solution_strs,
-            solution_images=solution_images,
-            ground_truths=ground_truths,
-            extra_infos=extra_infos,
-            data_sources=data_sources,
-        )
-        infos = list(extra_infos) if extra_infos is not None else [None] * n
-        truths = list(ground_truths) if ground_truths is not None else [None] * n
-        images = list(solution_images) if solution_images is not None else [None] * n
-        texts = list(solution_strs) if solution_strs is not None else [None] * n
-        verdicts = run_sync(_verl_verdicts(source, texts, truths, infos, images))
-        raw = scores_of(verdicts)
-        groups = [_verl_request(t, e, required=False) or k for k, (t, e) in enumerate(zip(truths, infos))]
-        filled, _ = fill_abstentions(raw, groups)
-        filled = np.where(np.isnan(filled), abstain_score, filled)
-        return [_verl_dict(v, float(f)) for v, f in zip(verdicts, filled)]
-
-    return compute_score
-
-
-def _batch_length(**columns: Any) -> int:
-    """The one length every given column of a verl batch has, or a one-line error naming them."""
-    lengths = {name: len(value) for name, value in columns.items() if value is not None}
-    if not lengths or "solution_strs" not in lengths and "solution_images" not in lengths:
-        raise ValueError("verl batch: give solution_strs or solution_images")
-    if len(set(lengths.values())) > 1:
-        shown = ", ".join(f"{n} {name}" for name, n in lengths.items())
-        raise ValueError(f"verl batch: the columns differ in length ({shown}); give one entry per sample in each")
-    return next(iter(lengths.values()))
-
-
-async def _verl_verdicts(source: TextCompletions, texts, truths, infos, images) -> list[Verdict]:
-    if source.generator is None and all(i is not None for i in images):  # an image generator's samples
-        return await source.reward.ascore(list(images), [_verl_request(t, e) for t, e in zip(truths, infos)])
-    requests = [_verl_request(t, e, required=source.generator is not None) for t, e in zip(truths, infos)]
-    own = [_one_image((e or {}).get("image")) if i is None else i for i, e in zip(images, infos)]
-    return await source.averdicts([t or "" for t in texts], requests, own)
-
-
-def _verl_dict(verdict: Verdict, score: float) -> dict:
-    checked = verdict.coverage[0].share if verdict.coverage else 0.0
-    return {"score": float(score), "abstained": float(verdict.score is None), "checked": float(checked)}
-
-
-def _verl_request(ground_truth: Any, extra_info: dict | None, required: bool = True) -> str | None:
-    if isinstance(ground_truth, dict) and ground_truth.get("prompt"):
-        return ground_truth["prompt"]
-    if isinstance(ground_truth, str) and ground_truth:
-        return ground_truth
-    if extra_info and extra_info.get("prompt"):
-        return extra_info["prompt"]
-    if not required:
-        return None
-    raise ValueError(
-        "verl ground_truth must be the prompt (or a dict with 'prompt'), or extra_info must carry 'prompt'"
-    )
+def __getattr__(name: str) -> Any:
+    if name in _ADAPTERS:
+        return getattr(importlib.import_module(_ADAPTERS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,11 +10,12 @@ is not held to be a text canvas. For an edit, whatever the source image already 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
+from scrutiny.agents.checks.evidence import Scored
+from scrutiny.agents.state import JudgeState, Observation, ToolRequest
 from scrutiny.core.schema import (
     AttributeCheck,
     Criterion,
@@ -25,9 +26,6 @@ from scrutiny.core.schema import (
     TextCheck,
 )
 from scrutiny.tools.degenerate import is_text
-
-if TYPE_CHECKING:  # the judge graph imports this module to gate its rubrics
-    from scrutiny.agents.judge import JudgeState, Observation, ToolRequest
 
 GATE_ID = "degenerate"
 STATEMENT = "The image is a picture, not noise, a flat field, a tiled pattern, copies, or text alone on a blank canvas"
@@ -127,11 +125,14 @@ def with_gate(prompt: str, criteria: list[Criterion]) -> list[Criterion]:
 PURPOSE, SOURCE_PURPOSE = "degenerate", "degenerate source"
 
 
+def steps(c: Criterion) -> list[str]:
+    """None for a policy's planner: the judge measures the gate itself, for every policy (`plan`)."""
+    return []
+
+
 def plan(state: JudgeState, i: int, c: Criterion) -> list[ToolRequest]:
     """Measure the candidate (and the source of an edit, whose findings are then allowed). Text is
     read on a blank canvas only when text alone there would be held against the image."""
-    from scrutiny.agents.judge import ToolRequest
-
     read_text = "text_canvas" not in c.check.allow
     arguments = {"image": f"candidate_{i}", "read_text": read_text}
     if read_text and (boxes := _read(state, f"candidate_{i}")) is not None:
@@ -152,11 +153,12 @@ def _read(state: JudgeState, image: str) -> list[list[int]] | None:
     return None
 
 
-def score(check: DegenerateCheck, seen: dict[str, Observation]) -> tuple[float | None, str, list[Observation]]:
+def score(c: Criterion, seen: dict[str, Observation]) -> Scored:
     """1 minus the strongest finding not allowed; the rationale names the finding and its measure."""
+    check: DegenerateCheck = c.check
     obs = seen.get(PURPOSE)
     if obs is None or obs.result is None:
-        return None, "the image was not measured", []
+        return Scored(None, "the image was not measured", [])
     findings, used = dict(obs.result.findings), [obs]
     source = seen.get(SOURCE_PURPOSE)
     inherited = set()
@@ -167,9 +169,9 @@ def score(check: DegenerateCheck, seen: dict[str, Observation]) -> tuple[float |
     if not held:
         allowed_seen = [f for f, v in findings.items() if v > 0]
         note = f" ({', '.join(allowed_seen)}: asked for)" if allowed_seen else ""
-        return 1.0, f"a picture{note}: {describe(obs.result)}", used
+        return Scored(1.0, f"a picture{note}: {describe(obs.result)}", used)
     worst = max(held, key=held.get)
-    return 1.0 - held[worst], f"{EXPLAIN[worst]}: {describe(obs.result)}", used
+    return Scored(1.0 - held[worst], f"{EXPLAIN[worst]}: {describe(obs.result)}", used)
 
 
 EXPLAIN = {
@@ -222,6 +224,6 @@ def _thumbnail(image) -> np.ndarray:
     return np.asarray(image.convert("RGB").resize((128, 128), Image.Resampling.BOX), dtype=np.float32)
 
 
-def restate(check: DegenerateCheck) -> str:
+def restate(c: Criterion) -> str:
     """The sentence refinement adds when the gate failed."""
     return "Draw a complete, detailed picture of the scene, not a pattern, noise or text on a blank page."

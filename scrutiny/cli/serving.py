@@ -37,7 +37,7 @@ def train_cmd(
     freeze_gc()  # the models are loaded: the collector need not walk them every full collection
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from scrutiny.trainers.grpo import sample_grid
+    from scrutiny.trainers.grids import sample_grid
     from scrutiny.trainers.monitor import reward_curve
 
     folder = curve_path.parent

@@ -1,0 +1,104 @@
+"""Attribute checks: "a red car", "the background is white", "the image contains blue".
+
+Planned: the detector that finds the object (its colours measured in its box) or, for the image as a
+whole, the palette. An attribute other than colour, or the colour of an object no detector here
+finds, is an image-text model's (`contrast`). Scored: the colour's share of the object's middle, of
+a shape by area, or of the image.
+"""
+
+from __future__ import annotations
+
+from scrutiny.agents.checks import contrast
+from scrutiny.agents.checks.evidence import Scored, detections, finder, matches
+from scrutiny.agents.state import Observation
+from scrutiny.core.schema import AttributeCheck, Criterion
+
+PRESENCE_SHARE = 0.02
+"""A colour covering this share of the image counts as present (for objects no detector finds)."""
+OBJECT_COLOR_SHARE = 0.3
+"""A colour covering this share of the middle of a detected object's box makes it that colour."""
+
+
+def presence_score(share: float, full: float = PRESENCE_SHARE) -> float:
+    """A colour covering `full` of the image (or more) is fully present."""
+    return min(1.0, share / full)
+
+
+def steps(c: Criterion) -> list[str]:
+    if contrast.applies(c):
+        return contrast.steps(c)
+    return ["palette"] if not c.check.detect else [finder(c.check.detect)]
+
+
+def score(c: Criterion, seen: dict[str, Observation]) -> Scored:
+    if contrast.applies(c):
+        return contrast.score(c, seen)
+    check: AttributeCheck = c.check
+    if check.attribute != "color":
+        return Scored(None, "no offline check for this criterion", [])
+    if check.detect == "background":
+        return _score_background(check, seen)
+    if check.detect:
+        return _score_object_color(check, seen)
+    pal = seen.get("colours")
+    if pal is None or pal.result is None:
+        return Scored(None, "colours were not measured", [])
+    share = pal.result.shares.get(check.value, 0.0)
+    return Scored(
+        presence_score(share, check.share or PRESENCE_SHARE), f"{check.value} covers {share:.1%} of the image", [pal]
+    )
+
+
+def _score_background(check: AttributeCheck, seen: dict[str, Observation]) -> Scored:
+    _, obs = detections(seen, "shapes")
+    if obs is None:
+        return Scored(None, "detection did not run", [])
+    bg = obs.result.background
+    return Scored((1.0 if bg == check.value else 0.0), f"the background is {bg}", [obs])
+
+
+def _score_object_color(check: AttributeCheck, seen: dict[str, Observation]) -> Scored:
+    color = check.value
+    dets, obs = detections(seen, check.detect)
+    if obs is None:
+        return Scored(None, "detection did not run", [])
+    candidates = [d for d in dets if matches(d, check.detect, None)]
+    if not candidates:
+        return Scored(0.0, f"found no {check.object} to check its colour", [obs])
+    if candidates[0].detector != "shapes":  # a photo's object is many colours
+        share = max(d.colors.get(color, 0.0) for d in candidates)
+        seen_colors = ", ".join(f"{k} {v:.0%}" for k, v in candidates[0].colors.items())
+        return Scored(
+            presence_score(share, OBJECT_COLOR_SHARE),
+            f"found {len(candidates)} {check.object}; {color} covers {share:.0%} of its middle "
+            f"(the first one: {seen_colors})",
+            [obs],
+        )
+    # by area: a speck the shape detector splits off a ragged shape is not a shape of its own colour
+    share = sum(d.area for d in candidates if d.color == color) / max(sum(d.area for d in candidates), 1)
+    colours = ", ".join(sorted({d.color or "?" for d in candidates}))
+    return Scored(
+        share, f"found {len(candidates)} {check.object} coloured {colours} ({share:.0%} {color} by area)", [obs]
+    )
+
+
+def measures(c: Criterion, used: list[Observation]) -> dict[str, float]:
+    """The colour's share of the image, so a library with another presence bar re-scores without judging."""
+    if c.check.detect:
+        return {}
+    for o in used:
+        if o.result is not None and o.request.purpose == "colours":
+            return {"share": o.result.shares.get(c.check.value, 0.0)}
+    return {}
+
+
+def tune(check: AttributeCheck, thresholds) -> AttributeCheck:
+    """A skill's presence bar for colours of the image as a whole."""
+    if thresholds.presence_share is not None and not check.detect:
+        return check.model_copy(update={"share": thresholds.presence_share})
+    return check
+
+
+def restate(c: Criterion) -> str | None:
+    k: AttributeCheck = c.check
+    return f"The {k.object or 'main subject'} must be {k.value}." if k.attribute == "color" else None

@@ -1,0 +1,91 @@
+"""Object checks: "a dog", "exactly three red circles", "no people".
+
+Planned: the detector that finds the kind (shapes, COCO objects, faces, an open-vocabulary model).
+Scored: a learned detector's presence follows its confidence, and a find the detector also gives
+another label is contested; counts and absence count only confident finds.
+"""
+
+from __future__ import annotations
+
+from scrutiny.agents.checks.evidence import Scored, confident, counted, detections, finder, matches
+from scrutiny.agents.state import Observation
+from scrutiny.core.schema import Criterion, ObjectCheck
+from scrutiny.tools.boxes import iou
+from scrutiny.tools.coco import presence_from_confidence
+
+RIVAL_IOU, RIVAL_SHARE, CONTESTED = 0.6, 0.8, 0.8
+"""A find whose box the detector also gives another label (overlap above `RIVAL_IOU`, confidence at
+least `RIVAL_SHARE` of the find's) is contested: its presence stays below met (at most `CONTESTED`).
+SSD-MobileNet calls a bulldog seen from behind a cat at 0.76 and a dog at 0.70."""
+
+
+def steps(c: Criterion) -> list[str]:
+    return [finder(c.check.detect)]
+
+
+def score(c: Criterion, seen: dict[str, Observation]) -> Scored:
+    check: ObjectCheck = c.check
+    if check.negated:
+        return _score_absent(check, seen)
+    if check.count is not None:
+        return _score_count(check, seen)
+    if check.quantity is None:
+        return _score_presence(check, seen)
+    return Scored(None, "no offline check for this criterion", [])
+
+
+def _score_presence(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
+    """Is the object there? A COCO object is as present as the detector is confident of its best find;
+    a shape or a face is there when the detector found one."""
+    dets, obs = detections(seen, check.detect)
+    if obs is None:
+        return Scored(None, "object detection did not run", [])
+    found = [d for d in dets if matches(d, check.detect, check.color)]
+    if not found:
+        others = ", ".join(sorted({d.label for d in dets})) or "nothing it knows"
+        return Scored(0.0, f"found no {check.phrase or check.object} (found {others})", [obs])
+    best = max(found, key=lambda d: d.score)
+    if best.detector in ("shapes", "faces"):
+        return Scored(1.0, f"found {counted(len(found), check)} (the first at {list(best.box)})", [obs])
+    value = presence_from_confidence(best.score)  # a learned detector: presence follows its confidence
+    said = f"found {check.object} (confidence {best.score:.2f}) at {list(best.box)}"
+    rival = max(
+        (d for d in dets if d.label != best.label and iou(d.box, best.box) > RIVAL_IOU),
+        key=lambda d: d.score,
+        default=None,
+    )
+    if rival is not None and rival.score >= RIVAL_SHARE * best.score:
+        value = min(value, CONTESTED)
+        said += f", which the detector also calls a {rival.label} ({rival.score:.2f})"
+    return Scored(value, said, [obs])
+
+
+def _score_absent(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
+    dets, obs = detections(seen, check.detect)
+    if obs is None:
+        return Scored(None, "detection did not run", [])
+    found = [d for d in dets if matches(d, check.detect, check.color) and confident(d)]
+    return Scored(
+        (1.0 if not found else 0.0),
+        (f"found {counted(len(found), check)}" if found else f"found no {check.phrase or check.object}"),
+        [obs],
+    )
+
+
+def _score_count(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
+    dets, obs = detections(seen, check.detect)
+    if obs is None:
+        return Scored(None, "detection did not run", [])
+    found = sum(matches(d, check.detect, check.color) and confident(d) for d in dets)
+    expected = check.count
+    value = max(0.0, 1.0 - abs(found - expected) / max(expected, 1)) if check.partial else float(found == expected)
+    return Scored(value, f"found {counted(found, check)}, expected {expected}", [obs])
+
+
+def restate(c: Criterion) -> str | None:
+    k: ObjectCheck = c.check
+    if k.negated:
+        return f"Do not include any {k.phrase or k.object}."
+    if k.count is not None:
+        return f"Show exactly {k.count} {k.phrase or k.object}, no more and no fewer."
+    return f"Show the {k.phrase or k.object} clearly."

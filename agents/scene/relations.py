@@ -1,0 +1,237 @@
+"""Where things are and what they do: predicate adjectives, prepositions and actions bound to objects."""
+
+from __future__ import annotations
+
+from scrutiny.agents.scene.model import Entity, Relation
+from scrutiny.agents.scene.nouns import (
+    add_attribute,
+    measured_entity,
+    of_object,
+)
+from scrutiny.agents.scene.words import (
+    ACTION_PREPS,
+    COLLECTIVE,
+    COLOR_WORDS,
+    FRAME,
+    MEDIA,
+    MOTION,
+    NOT_SPATIAL,
+    PERSONAL,
+    PLACING,
+    POSITIONS,
+    RELATIONS,
+    SEEING,
+    STATIVE,
+    TEXT_NOUNS,
+)
+
+
+def is_placed(t) -> bool:
+    """A medium's noun placed relative to another thing ("a painting on the top of a rabbit", "a
+    photo next to a lamp"): a thing in the picture, not what the picture is."""
+    for c in t.children:
+        if c.dep_ == "prep" and c.text.lower() in PLACING:
+            key, end = relation_words(c)
+            if end is None or end.lemma_.lower() in FRAME | MEDIA:
+                continue
+            if end.text.lower() not in POSITIONS or key.endswith(" of"):
+                return True
+    return False
+
+
+def owner_of(t, by_index: dict[int, Entity]) -> Entity | None:
+    """The entity a modifier or predicate adjective describes."""
+    if t.head.i in by_index and t.dep_ in ("amod", "compound", "nmod", "conj", "appos"):
+        return by_index[t.head.i]
+    if t.dep_ == "amod" and t.head.dep_ == "compound" and t.head.head.i in by_index:
+        return by_index[t.head.head.i]  # "a green stop sign"
+    head = t.head
+    while head.dep_ == "conj" and head.head.i != head.i:
+        if head.head.i in by_index:
+            return by_index[head.head.i]
+        head = head.head
+    if t.dep_ in ("acomp", "attr", "oprd") or (t.dep_ == "conj" and _conjunct_root(t).dep_ in ("acomp", "attr")):
+        verb = t.head if t.dep_ != "conj" else _conjunct_root(t).head
+        return subject_of(verb, by_index)
+    return None
+
+
+def _conjunct_root(t):
+    """The first of a list joined by "and" or commas ("white, red, and black": white)."""
+    while t.dep_ == "conj" and t.head.i != t.i:
+        t = t.head
+    return t
+
+
+def bind_predicates(doc, by_index: dict[int, Entity]) -> None:
+    """Predicate adjectives bind to their subject: "the sofa is red", "a cat that is black"."""
+    for t in doc:
+        if t.dep_ in ("acomp", "oprd") or (t.dep_ == "conj" and _conjunct_root(t).dep_ in ("acomp", "oprd")):
+            owner = owner_of(_conjunct_root(t) if t.dep_ == "conj" else t, by_index)
+            if owner is not None and t.pos_ in ("ADJ", "NOUN", "VERB"):
+                before = len(owner.attributes)
+                add_attribute(owner, t)
+                if len(owner.attributes) == before and t.text.lower() in COLOR_WORDS:
+                    owner.attributes.append(("color", COLOR_WORDS[t.text.lower()], t.text.lower()))
+        elif t.tag_ == "VBN" and t.dep_ == "ROOT" and any(c.dep_ == "auxpass" for c in t.children):
+            owner = subject_of(t, by_index)  # "the train is parked at a station"
+            if owner is not None:
+                add_attribute(owner, t)
+
+
+def subject_of(verb, by_index: dict[int, Entity]) -> Entity | None:
+    """Who does what `verb` says: its subject, the noun it modifies, or the subject of the verb it is joined to."""
+    for _ in range(4):
+        subjects = [c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass", "expl")]
+        for s in subjects:
+            if s.i in by_index:
+                return by_index[s.i]
+            if s.text.lower() in ("that", "which", "who") and verb.dep_ == "relcl" and verb.head.i in by_index:
+                return by_index[verb.head.i]  # "a sign that says ...": the sign
+            if s.text.lower() in ("they", "he", "she", "it"):
+                return antecedent_of(s, by_index)  # "... people skiing. They are holding poles"
+            if s.text.lower() in ("we", "i", "you", "one") and verb.lemma_.lower() in SEEING:
+                seen = next((c for c in verb.children if c.dep_ in ("dobj", "attr") and c.i in by_index), None)
+                if seen is not None:  # "in the background we can see railings": the railings
+                    return by_index[seen.i]
+            if s.dep_ == "expl":  # "there is a cat on the mat": the cat ("a stack of books": the books)
+                for attr in (c for c in verb.children if c.dep_ in ("attr", "dobj")):
+                    if (found := measured_entity(attr, by_index)) is not None:
+                        return found
+        if subjects:
+            return None  # a pronoun or something not an object: never guess
+        if verb.dep_ in ("acl", "relcl", "appos") and verb.head.i in by_index:
+            return by_index[verb.head.i]
+        if verb.dep_ in ("conj", "advcl", "xcomp", "pcomp") and verb.head.i != verb.i:
+            verb = verb.head
+            if verb.i in by_index:
+                return by_index[verb.i]
+            continue
+        if verb.dep_ == "ROOT" and verb.pos_ in ("NOUN", "PROPN") and verb.i in by_index:
+            return by_index[verb.i]
+        return None
+    return None
+
+
+def relation_words(prep) -> tuple[str, object]:
+    """The relation a preposition starts, and the token it ends on: "to the left of the cat" →
+    ("to left of", cat); "on the left" → ("on left", left)."""
+    words = [prep.text.lower()]
+    if prep.text.lower() == "next" or prep.text.lower() == "close":
+        to = next((c for c in prep.children if c.dep_ == "prep"), None)
+        if to is None:
+            return " ".join(words), None
+        prep, words = to, [*words, to.text.lower()]
+    obj = next((c for c in prep.children if c.dep_ in ("pobj", "pcomp")), None)
+    if obj is None:
+        return " ".join(words), None
+    if obj.text.lower() in POSITIONS and obj.text.lower() not in ("background",):
+        sides = [c.text.lower() for c in obj.lefts if c.text.lower() in ("left", "right", "top", "bottom")]
+        words.append(sides[-1] if sides and obj.text.lower() in ("side", "corner", "edge") else obj.text.lower())
+        if any(c.text.lower() == "side" for c in obj.rights if c.dep_ == "compound"):
+            words.append("side")
+        of = next((c for c in obj.children if c.dep_ == "prep" and c.text.lower() == "of"), None)
+        if of is not None:
+            inner = next((c for c in of.children if c.dep_ == "pobj"), None)
+            if inner is not None:
+                return " ".join([*words, "of"]), inner
+        return " ".join(words), obj
+    return " ".join(words), obj
+
+
+def antecedent_of(t, by_index: dict[int, Entity]) -> Entity | None:
+    """What a pronoun ("him", "it", "them") most likely refers to: an object named before it of the
+    same kind (a person for him/her, a plural for them, one other thing for it), the nearest that
+    was a sentence's subject ("A plane near the sea. It is white": the plane) or else the nearest;
+    None when unsure."""
+    kind = PERSONAL.get(t.text.lower())
+    if kind is None:
+        return None
+    from scrutiny.tools.coco import coco_class  # persons by name ("man", "astronaut", "chef")
+
+    fitting = []
+    for e in sorted((e for e in by_index.values() if e.index < t.i), key=lambda e: -e.index):
+        person = coco_class(e.noun.split()[-1]) == "person" or e.proper
+        thing = kind == "thing" and not person and not e.plural  # "it" is one thing
+        if (kind == "person" and person) or (kind == "plural" and e.plural) or thing:
+            fitting.append(e)
+    subjects = [e for e in fitting if t.doc[e.index].dep_ in ("ROOT", "nsubj", "nsubjpass")]
+    return (subjects or fitting or [None])[0]
+
+
+def relations_of(doc, by_index: dict[int, Entity]) -> list[Relation]:
+    out: list[Relation] = []
+    for t in doc:
+        if t.dep_ not in ("prep", "agent") and not (t.dep_ == "advmod" and t.text.lower() in ("next", "close")):
+            continue
+        if t.text.lower() in NOT_SPATIAL or (t.dep_ == "prep" and t.head.text.lower() in ("next", "close")):
+            continue
+        if t.text.lower() in MOTION and t.head.pos_ == "VERB":
+            continue  # "crashing into a skyscraper": an action (below), not a place
+        key, end = relation_words(t)
+        if end is None:
+            continue
+        head = t.head
+        if head.pos_ == "PRON" and head.dep_ in ("dobj", "attr", "pobj") and head.head.pos_ in ("VERB", "AUX"):
+            head = head.head  # 'a sign that says "HI" above a square': what the text is on
+        subject = measured_entity(head, by_index) or subject_of(head, by_index)
+        fronted = next((c for c in t.children if c.dep_ == "npadvmod" and c.i in by_index), None)
+        if fronted is not None:  # "person below traffic light": the tagger hangs the person on "below"
+            subject = by_index[fronted.i]
+        if subject is None:
+            continue
+        frame = end.text.lower() in POSITIONS or end.lemma_.lower() in FRAME or end.lemma_.lower() in MEDIA
+        if frame:
+            where = POSITIONS.get(end.text.lower(), "center")
+            if end.text.lower() in POSITIONS and key.split()[-1] == "of":
+                continue
+            if end.lemma_.lower() in FRAME | MEDIA:
+                inner = key.split()
+                where = next((POSITIONS[w] for w in inner if w in POSITIONS), None)
+                if where is None:
+                    continue
+            out.append(Relation(subject, where))
+            continue
+        if end.i not in by_index and (inner := of_object(end)) is not None and end.lemma_.lower() in COLLECTIVE:
+            end = inner  # "in front of a pile of books": the books
+        obj = by_index.get(end.i) or antecedent_of(end, by_index)
+        if obj is None or obj is subject or obj.phrase == subject.phrase:
+            continue
+        relation = RELATIONS.get(key, RELATIONS.get(key.replace(" side", ""), key))
+        if relation == "on" and obj.noun in ("background", "backdrop", "wall") and obj.noun == "background":
+            continue
+        out.append(Relation(subject, relation, obj))
+        for conj in end.conjuncts:  # "between a cat and a dog", "on a table and a chair"
+            if conj.i in by_index and relation != "between":
+                out.append(Relation(subject, relation, by_index[conj.i]))
+    for t in doc:  # actions: "an astronaut riding a horse", "chihuahuas running on the beach"
+        reading = t.lemma_.lower() == "read" and any(
+            c.dep_ == "dobj" and c.i in by_index and c.pos_ == "NOUN" and c.lemma_.lower() not in TEXT_NOUNS
+            for c in t.children
+        )
+        if t.pos_ != "VERB" or (t.lemma_.lower() in STATIVE and not reading) or t.tag_ == "VBN":
+            continue  # "a sign that reads ..." says something; "a man reading a newspaper" does something
+        obj = next((by_index[c.i] for c in t.children if c.dep_ == "dobj" and c.i in by_index), None)
+        if obj is None and any(c.dep_ in ("dobj", "ccomp", "xcomp") for c in t.children):
+            continue  # its object is not a thing in the picture ("says something", "seems to")
+        verb = t.text.lower()
+        if obj is None:  # "waiting for a coffee", "looking at the sky": the verb and its preposition
+            for prep in (c for c in t.children if c.dep_ == "prep" and c.text.lower() in ACTION_PREPS):
+                pobj = next((c for c in prep.children if c.dep_ == "pobj" and c.i in by_index), None)
+                if pobj is not None:
+                    obj, verb = by_index[pobj.i], f"{verb} {prep.text.lower()}"
+                    break
+        subject = subject_of(t, by_index)
+        if subject is None or subject is obj or t.lemma_.lower() in SEEING:
+            continue
+        out.append(Relation(subject, verb, obj, action=True, verb=t.tag_))
+    # where one of several things joined by "and" or commas is, the others are too ("a wall, a pole
+    # and trees in the background")
+    for r in list(out):
+        if r.action:
+            continue
+        token = next((t for t in doc if t.i == r.subject.index), None)
+        for conj in token.conjuncts if token is not None else ():
+            if conj.i in by_index and conj.i > token.i and by_index[conj.i] is not r.object:
+                out.append(Relation(by_index[conj.i], r.relation, r.object))
+    return out

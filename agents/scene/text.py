@@ -1,0 +1,116 @@
+"""The prompt's text before parsing: quoted text to render, masks, prompt-engineering tags, two-word names."""
+
+from __future__ import annotations
+
+import re
+
+QUOTE_PATTERNS = [
+    r'"([^"]+)"',
+    r"“([^”]+)”",
+    r"‘([^’]+)’",
+    r"«([^»]+)»",
+    r"„([^“”]+)[“”]",
+    r"(?<![\w'])'([^'\s](?:[^']*[^'\s])?)'(?![\w])",
+]
+
+
+MASK = re.compile(r"_{2,}|\[[A-Z_]+\]")
+"""Masked spans ("____", "[MASK]") in benchmark prompts: never an object."""
+
+
+def _quote_spans(prompt: str) -> list[tuple[int, int, str]]:
+    found = []
+    for pattern in QUOTE_PATTERNS:
+        found += [(m.start(), m.end(), m.group(1)) for m in re.finditer(pattern, prompt)]
+    kept: list[tuple[int, int, str]] = []
+    for start, end, text in sorted(found, key=lambda f: (f[0], -f[1])):
+        if not any(s <= start and end <= e for s, e, _ in kept):
+            kept.append((start, end, text))
+    return kept
+
+
+def quoted_texts(prompt: str) -> list[str]:
+    """Every quoted span, in order of appearance, without duplicates; punctuation that closes a
+    sentence inside the quotes ("Open." → "Open") is not part of the text."""
+    texts = []
+    for _, _, text in _quote_spans(prompt):
+        text = text.strip()
+        if len(text) > 1 and text[-1] in ".,;:" and text[-2].isalnum():
+            text = text[:-1]
+        if text and text not in texts:
+            texts.append(text)
+    return texts
+
+
+def mask_quotes(prompt: str) -> str:
+    """The prompt with quoted text and masks replaced by a neutral pronoun ("something"), and the bare
+    "left of" / "right of" (which the tagger reads as a verb) spelled out."""
+    spans = sorted([(s, e) for s, e, _ in _quote_spans(prompt)] + [m.span() for m in MASK.finditer(prompt)])
+    out, at = [], 0
+    for start, end in spans:
+        if start >= at:
+            out += [prompt[at:start], " something "]
+            at = end
+    text = "".join([*out, prompt[at:]])
+    text = re.sub(r"(?<!the )(?<!to )\b(left|right) of\b", r"to the \1 of", text, flags=re.I)
+    text = re.sub(r"\b([a-z]+)[- ]colou?red\b", r"\1", text, flags=re.I)  # "green-colored car": a green car
+    text = text.replace(" + ", " and ")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _multiword() -> list[str]:
+    from scrutiny.tools.coco import COCO_CLASSES, COCO_SYNONYMS
+
+    names = {n for n in (*COCO_CLASSES, *COCO_SYNONYMS) if " " in n}
+    return sorted(names, key=len, reverse=True)
+
+
+MULTIWORD = _multiword()
+"""Object names of two words (COCO's "fire hydrant", "stop sign", ...), kept as one token while parsing."""
+
+
+NAMES = re.compile(r"\b(" + "|".join(re.escape(n) for n in MULTIWORD) + r")(s?)\b", re.I)
+
+
+PREFIX = "There is "
+
+
+TAG = re.compile(
+    r"(\d+ ?k|4k|8k|hd|uhd|hdr|fhd|(highly |very |ultra[- ]?|hyper[- ]?|extremely |insanely )?(detailed|realistic|photorealistic)"
+    r"|detail|sharp focus|focus|trending on \w+|artstation|deviantart|behance|pixiv|unreal engine( \d+)?|unreal|octane( render)?"
+    r"|cinema ?4d|c4d|blender|redshift|vray|bokeh|depth of field|dof|masterpiece|best quality|high quality|award[- ]winning"
+    r"|\d+ ?mm|\d+ ?mm lens|matte painting|concept art|digital art|digital painting|fantasy art|smooth|intricate|elegant"
+    r"|rim light|volumetric (light|lighting)|global illumination|ray tracing|raytracing|studio quality|\d+k resolution"
+    r"|resolution|cinematic|epic|beautiful|stunning|gorgeous|wallpaper|illustration|ultra|hyper|dramatic|professional"
+    r"|--\w+( [\w:.]+)?|::\s*\d*)",
+    re.I,
+)
+"""Prompt-engineering tags ("8k", "trending on artstation", "--ar 9:16"): whole-image properties."""
+
+
+def split_tags(text: str) -> tuple[str, list[str]]:
+    """The prompt without its comma-separated fragments made only of tags, and those fragments."""
+    text = re.sub(r"\s--(\w+)", r", --\1", text)  # "--ar 9:16" flags are fragments of their own
+    kept, tags = [], []
+    for fragment in re.split(r"(?:,|::|\||\s[-–—]\s)\s*", text):  # spaced dashes part fragments too
+        rest = TAG.sub(" ", fragment)
+        if fragment.strip() and not re.search(
+            r"[a-z]{2,}", re.sub(r"\b(and|with|in|of|the|a|an|very|by)\b", " ", rest, flags=re.I), re.I
+        ):
+            tags.append(re.sub(r"\s+", " ", fragment.strip(" .")).lower())
+        else:
+            kept.append(fragment)
+    return ", ".join(k.strip() for k in kept if k.strip()), [t for t in tags if t]
+
+
+def merge_names(text: str) -> tuple[str, dict[int, str]]:
+    """Two-word object names written as their last word, which the tagger reads as a noun ("a blue
+    fire hydrant" → "a blue hydrant"; left whole, it tags "hydrant" an adverb), and where each was:
+    {character offset of that word: the name}."""
+    out, at, names = [], 0, {}
+    for m in NAMES.finditer(text):
+        out.append(text[at : m.start()])
+        names[sum(map(len, out))] = m.group(1).lower()
+        out.append(m.group(1).split()[-1] + m.group(2))
+        at = m.end()
+    return "".join([*out, text[at:]]), names
