@@ -11,12 +11,8 @@ target plus "everything else is preserved".
 from __future__ import annotations
 
 import functools
-import json
 import re
-from pathlib import Path
-
-import yaml
-from pydantic import TypeAdapter, ValidationError
+from dataclasses import dataclass
 
 from scrutiny.agents.scene import COLOR_WORDS, NUMBER_WORDS, Entity, ParserMissing, Scene, parse, quoted_texts
 from scrutiny.core.schema import (
@@ -34,7 +30,7 @@ from scrutiny.core.schema import (
 from scrutiny.tools import coco, hf
 from scrutiny.tools.detect import DETECTORS, SHAPE_NAMES
 
-__all__ = ["COLOR_WORDS", "NUMBER_WORDS", "ParserMissing", "edit_action", "load_rubric", "quoted_texts", "synthesize"]
+__all__ = ["COLOR_WORDS", "NUMBER_WORDS", "ParserMissing", "edit_action", "quoted_texts", "synthesize"]
 
 SHAPE_SYNONYMS = {"dot": "circle", "disc": "circle", "disk": "circle", "oval": "ellipse", "ball": "circle"} | {
     s: s for s in SHAPE_NAMES if s != "blob"
@@ -156,7 +152,8 @@ def _texts(b: _Builder, scene: Scene) -> None:
 
 
 def _objects(b: _Builder, scene: Scene) -> None:
-    """Each object: its presence (or absence), its count, its attributes."""
+    """Each object: its presence (or absence), its count, its attributes; the background's colour and
+    colours of no object."""
     for e in scene.entities:
         if e.noun == "background":
             continue
@@ -170,73 +167,75 @@ def _objects(b: _Builder, scene: Scene) -> None:
             object=e.noun, phrase=e.phrase, detect=kind, count=e.count, quantity=e.quantity, color=color
         )
         if e.negated:
-            b.add(
-                "object",
-                f"There {'are' if e.plural else 'is'} no {e.phrase}",
-                ["detect"],
-                check.model_copy(update={"negated": True, "count": None}),
-                checkable=kind is not None,
-            )
+            absent = check.model_copy(update={"negated": True, "count": None})
+            b.add("object", f"There {_be(e)} no {e.phrase}", ["detect"], absent, checkable=kind is not None)
             continue
-        if e.count is not None:
-            plural = e.count != 1
-            b.add(
-                "count",
-                f"There {'are' if plural else 'is'} exactly {e.count} {e.phrase}",
-                ["detect"],
-                check,
-                checkable=kind is not None,
-                met=EXACT,
-            )
-        elif e.quantity:
-            verb = "are" if e.plural else "is"  # "a group of people", "a piece of paper"
-            b.add("count", f"There {verb} {e.quantity} {e.phrase}", ["detect"], check, checkable=False)
-        else:
-            what = e.noun
-            if e.plural:
-                what = e.phrase.split()[-1] if e.phrase else what
-                if " " in e.noun:
-                    what = " ".join(e.noun.split()[:-1] + [what])
-            statement = f"The image shows {what}" if e.plural or e.proper else f"The image shows {article(what)} {what}"
-            b.add("object", statement, ["detect"], check, checkable=kind is not None)
+        _presence(b, e, check, kind)
         for attribute, value, word in e.attributes:
-            if attribute == "color" and color is not None:
-                continue  # counted (or looked for) by colour already
-            if attribute == "color":
-                seeable = kind is not None and kind != "any"
-                b.add(
-                    "color",
-                    f"The {_name(e)} {_be(e)} {word}",
-                    ["detect", "palette"] if seeable else ["similarity"],
-                    AttributeCheck(
-                        attribute="color", value=value, word=word, object=e.noun, phrase=e.phrase, detect=kind
-                    ),
-                    checkable=seeable or comparable(),
-                    met=EXACT if kind in SHAPE_SYNONYMS.values() else None,
-                )
-            else:
-                b.add(
-                    "attribute",
-                    f"The {_name(e)} {_be(e)} {word}",
-                    ["similarity"],
-                    AttributeCheck(attribute=attribute, value=value, word=word, object=e.noun, phrase=e.phrase),
-                    checkable=comparable(),
-                )
+            if not (attribute == "color" and color is not None):  # counted (or looked for) by colour already
+                _attribute(b, e, kind, attribute, value, word)
+    _scene_colors(b, scene)
+
+
+def _presence(b: _Builder, e: Entity, check: ObjectCheck, kind: str | None) -> None:
+    """An object's count ("exactly 3"), quantity ("a group of") or presence."""
+    if e.count is not None:
+        b.add(
+            "count",
+            f"There {'are' if e.count != 1 else 'is'} exactly {e.count} {e.phrase}",
+            ["detect"],
+            check,
+            checkable=kind is not None,
+            met=EXACT,
+        )
+    elif e.quantity:  # "a group of people", "a piece of paper"
+        b.add("count", f"There {_be(e)} {e.quantity} {e.phrase}", ["detect"], check, checkable=False)
+    else:
+        what = e.noun
+        if e.plural:
+            what = e.phrase.split()[-1] if e.phrase else what
+            if " " in e.noun:
+                what = " ".join(e.noun.split()[:-1] + [what])
+        statement = f"The image shows {what}" if e.plural or e.proper else f"The image shows {article(what)} {what}"
+        b.add("object", statement, ["detect"], check, checkable=kind is not None)
+
+
+def _attribute(b: _Builder, e: Entity, kind: str | None, attribute: str, value: str, word: str) -> None:
+    """An object's colour (seen on the object a detector finds) or another attribute (an image-text model's)."""
+    if attribute != "color":
+        b.add(
+            "attribute",
+            f"The {_name(e)} {_be(e)} {word}",
+            ["similarity"],
+            AttributeCheck(attribute=attribute, value=value, word=word, object=e.noun, phrase=e.phrase),
+            checkable=comparable(),
+        )
+        return
+    seeable = kind is not None and kind != "any"
+    b.add(
+        "color",
+        f"The {_name(e)} {_be(e)} {word}",
+        ["detect", "palette"] if seeable else ["similarity"],
+        AttributeCheck(attribute="color", value=value, word=word, object=e.noun, phrase=e.phrase, detect=kind),
+        checkable=seeable or comparable(),
+        met=EXACT if kind in SHAPE_SYNONYMS.values() else None,
+    )
+
+
+def _scene_colors(b: _Builder, scene: Scene) -> None:
+    """The background's colour, and colours of no object ("red and blue")."""
     background = next((e for e in scene.entities if e.noun == "background" and e.color), None)
     if background is not None:
-        b.add(
-            "color",
-            f"The background is {background.attributes[0][2]}",
-            ["detect", "palette"],
-            AttributeCheck(
-                attribute="color",
-                value=background.color,
-                word=background.attributes[0][2],
-                object="background",
-                phrase="background",
-                detect="background",
-            ),
+        word = background.attributes[0][2]
+        check = AttributeCheck(
+            attribute="color",
+            value=background.color,
+            word=word,
+            object="background",
+            phrase="background",
+            detect="background",
         )
+        b.add("color", f"The background is {word}", ["detect", "palette"], check)
     for value, word in scene.colors:
         b.add(
             "color",
@@ -248,63 +247,57 @@ def _objects(b: _Builder, scene: Scene) -> None:
 
 def _relations(b: _Builder, scene: Scene) -> None:
     for r in scene.relations:
-        s = r.subject
-        s_kind = detectable(s.noun)
-        if r.action and r.object is None:  # "chihuahuas running on the beach"
-            verb = f"{_be(s)} {r.relation}" if r.verb == "VBG" else r.relation
-            b.add(
-                "action",
-                f"The {s.phrase} {verb}",
-                ["similarity"],
-                RelationCheck(relation=r.relation, subject=s.noun, subject_phrase=s.phrase, action=True),
-                checkable=comparable(),
-            )
-            continue
         if r.object is None:
-            b.add(
-                "position",
-                f"The {s.phrase} {_be(s)} {'in' if r.relation in ('background', 'foreground') else 'at'} the "
-                f"{r.relation} of the image",
-                ["detect"],
-                RelationCheck(
-                    relation=r.relation,
-                    subject=s.noun,
-                    subject_phrase=s.phrase,
-                    subject_color=s.color,
-                    subject_detect=s_kind,
-                ),
-                checkable=r.relation in FRAME_PLACES and s_kind not in (None, "any", "background"),
-            )
-            continue
-        o = r.object
-        o_kind = detectable(o.noun)
-        check = RelationCheck(
-            relation=r.relation,
-            subject=s.noun,
-            subject_phrase=s.phrase,
-            subject_color=s.color,
-            subject_detect=s_kind,
-            object=o.noun,
-            object_phrase=o.phrase,
-            object_color=o.color,
-            object_detect=o_kind,
-            action=r.action,
-        )
-        if r.action:
-            verb = f"{_be(s)} {r.relation}" if r.verb == "VBG" else r.relation
-            b.add("action", f"The {s.phrase} {verb} the {o.phrase}", ["similarity"], check, checkable=comparable())
-            continue
-        if r.relation == "without":
-            continue  # the absent thing's own criterion says it
-        if r.relation == "with":  # "a man with a hat", "a field with a tractor": they go together
-            b.add(
-                "position",
-                f"The {s.phrase} {'have' if s.plural else 'has'} {article(o.phrase)} {o.phrase}",
-                [],
-                check,
-                checkable=False,
-            )
-            continue
+            _place(b, r)
+        else:
+            _between(b, r)
+
+
+def _place(b: _Builder, r) -> None:
+    """What one thing does ("chihuahuas running on the beach") or where it is in the frame."""
+    s = r.subject
+    if r.action:
+        verb = f"{_be(s)} {r.relation}" if r.verb == "VBG" else r.relation
+        check = RelationCheck(relation=r.relation, subject=s.noun, subject_phrase=s.phrase, action=True)
+        b.add("action", f"The {s.phrase} {verb}", ["similarity"], check, checkable=comparable())
+        return
+    s_kind = detectable(s.noun)
+    check = RelationCheck(
+        relation=r.relation, subject=s.noun, subject_phrase=s.phrase, subject_color=s.color, subject_detect=s_kind
+    )
+    where = "in" if r.relation in ("background", "foreground") else "at"
+    b.add(
+        "position",
+        f"The {s.phrase} {_be(s)} {where} the {r.relation} of the image",
+        ["detect"],
+        check,
+        checkable=r.relation in FRAME_PLACES and s_kind not in (None, "any", "background"),
+    )
+
+
+def _between(b: _Builder, r) -> None:
+    """What one thing does to another, where it is relative to it, or that they go together ("with")."""
+    s, o = r.subject, r.object
+    s_kind, o_kind = detectable(s.noun), detectable(o.noun)
+    check = RelationCheck(
+        relation=r.relation,
+        subject=s.noun,
+        subject_phrase=s.phrase,
+        subject_color=s.color,
+        subject_detect=s_kind,
+        object=o.noun,
+        object_phrase=o.phrase,
+        object_color=o.color,
+        object_detect=o_kind,
+        action=r.action,
+    )
+    if r.action:
+        verb = f"{_be(s)} {r.relation}" if r.verb == "VBG" else r.relation
+        b.add("action", f"The {s.phrase} {verb} the {o.phrase}", ["similarity"], check, checkable=comparable())
+    elif r.relation == "with":  # "a man with a hat", "a field with a tractor": they go together
+        has = "have" if s.plural else "has"
+        b.add("position", f"The {s.phrase} {has} {article(o.phrase)} {o.phrase}", [], check, checkable=False)
+    elif r.relation != "without":  # the absent thing's own criterion says it
         seeable = {s_kind, o_kind}.isdisjoint({None, "any", "background"})
         b.add(
             "position",
@@ -421,107 +414,110 @@ def _edit_targets(instruction: str) -> list[Entity]:
     return named or found
 
 
+@dataclass
+class _Edit:
+    """An edit instruction read once: its action, the colours and targets it names, its text."""
+
+    action: str
+    colors: list[str]
+    targets: list[Entity]
+    instruction: str
+
+    @property
+    def target(self) -> Entity | None:
+        return self.targets[0] if self.targets else None
+
+    @property
+    def head(self) -> str:
+        return self.target.noun if self.target else ""
+
+    @property
+    def phrase(self) -> str:
+        return self.target.phrase if self.target else "the edited region"
+
+    @property
+    def text(self) -> str:
+        return self.instruction.strip().rstrip(".")
+
+
 def synthesize_edit(instruction: str) -> list[Criterion]:
-    action = edit_action(instruction) or "other"
     lower = instruction.lower()
+    e = _Edit(
+        action=edit_action(instruction) or "other",
+        colors=[COLOR_WORDS[w] for w in re.findall(r"[a-z]+", lower) if w in COLOR_WORDS],
+        targets=_edit_targets(instruction),
+        instruction=instruction,
+    )
     b = _Builder()
-    colors = [COLOR_WORDS[w] for w in re.findall(r"[a-z]+", lower) if w in COLOR_WORDS]
-    targets = _edit_targets(instruction)
-    target = targets[0] if targets else None
-    head = target.noun if target else ""
-    phrase = target.phrase if target else "the edited region"
-    instruction_text = instruction.strip().rstrip(".")
-    if action != "style":
+    if e.action != "style":
         b.add(
             "object",
-            f"The edit was applied: {instruction_text}",
+            f"The edit was applied: {e.text}",
             ["diff"],
-            EditCheck(check="change_present", action=action, object=head, phrase=phrase),
+            EditCheck(check="change_present", action=e.action, object=e.head, phrase=e.phrase),
         )
-    if action == "text":
-        texts = quoted_texts(instruction)
-        b.add(
-            "text",
-            f'The edited image shows the text "{texts[-1]}", spelled exactly',
-            ["ocr", "text_match"],
-            TextCheck(text=texts[-1]),
-            met=EXACT,
-        )
-        if len(texts) > 1 and re.search(r"\bfrom\b|\breplace\b", lower):
-            b.add(
-                "text",
-                f'The old text "{texts[0]}" is gone',
-                ["ocr", "text_match"],
-                TextCheck(text=texts[0], negated=True),
-            )
-    elif action in ("add", "recolor", "replace") and colors:
-        b.add(
-            "color",
-            f"The {'changed' if action != 'add' else 'added'} {head or 'object'} is {colors[-1]}",
-            ["diff", "palette"],
-            EditCheck(check="changed_region_color", action=action, object=head, phrase=phrase, color=colors[-1]),
-        )
-    # what the edit made, where the image changed: "add a red square" is not met by a red circle, and
-    # "make the circle red" not by a red square
-    made = targets[-1] if action == "replace" and targets else target
-    if action in ("add", "recolor", "replace") and made is not None and detectable(made.noun) not in (None, "any"):
-        new_color = colors[-1] if colors else None
-        b.add(
-            "object",
-            f"Where the image changed there is {article(name := ' '.join(x for x in (new_color, made.noun) if x))} {name}",
-            ["diff", "detect"],
-            EditCheck(
-                check="changed_object",
-                action=action,
-                object=made.noun,
-                phrase=made.phrase,
-                color=new_color,
-                detect=detectable(made.noun),
-            ),
-        )
-    if action == "remove" and detectable(head) not in (None, "any"):
-        b.add(
-            "object",
-            f"No {phrase} remains",
-            ["detect"],
-            # "Remove the purple triangle": only a purple triangle left behind counts against the edit
-            ObjectCheck(
-                object=head,
-                phrase=phrase,
-                detect=detectable(head),
-                negated=True,
-                color=target.color if target else None,
-            ),
-        )
-    if action in ("add", "replace", "move", "resize", "attribute", "other") and not colors:
-        b.add(
-            "object",
-            f"The result matches the instruction: {instruction_text}",
-            [],
-            EditCheck(check="instruction", action=action, object=head, phrase=phrase),
-            checkable=False,
-        )
-    if action == "style":
-        b.add(
-            "style",
-            f"The image is restyled as asked: {instruction_text}",
-            [],
-            EditCheck(check="instruction", action=action),
-            checkable=False,
-        )
+    _edit_text_or_color(b, e, lower)
+    _edit_made(b, e)
+    if e.action in ("add", "replace", "move", "resize", "attribute", "other") and not e.colors:
+        check = EditCheck(check="instruction", action=e.action, object=e.head, phrase=e.phrase)
+        b.add("object", f"The result matches the instruction: {e.text}", [], check, checkable=False)
+    if e.action == "style":
+        check = EditCheck(check="instruction", action=e.action)
+        b.add("style", f"The image is restyled as asked: {e.text}", [], check, checkable=False)
         b.add("preservation", "The layout and content of the source are kept", ["diff"], EditCheck(check="structure"))
     else:
-        b.add(
-            "preservation",
-            "Everything outside the edited region is preserved",
-            ["diff"],
-            EditCheck(check="outside_region"),
-        )
+        check = EditCheck(check="outside_region")
+        b.add("preservation", "Everything outside the edited region is preserved", ["diff"], check)
     _quality(b, edit=True)
     return b.criteria
 
 
-# 3. the synthesizer and rubric files
+def _edit_text_or_color(b: _Builder, e: _Edit, lower: str) -> None:
+    """The text an edit writes (and the text it replaces), or the colour of what it adds or changes."""
+    if e.action == "text":
+        texts = quoted_texts(e.instruction)
+        statement = f'The edited image shows the text "{texts[-1]}", spelled exactly'
+        b.add("text", statement, ["ocr", "text_match"], TextCheck(text=texts[-1]), met=EXACT)
+        if len(texts) > 1 and re.search(r"\bfrom\b|\breplace\b", lower):
+            gone = TextCheck(text=texts[0], negated=True)
+            b.add("text", f'The old text "{texts[0]}" is gone', ["ocr", "text_match"], gone)
+    elif e.action in ("add", "recolor", "replace") and e.colors:
+        check = EditCheck(
+            check="changed_region_color", action=e.action, object=e.head, phrase=e.phrase, color=e.colors[-1]
+        )
+        done = "changed" if e.action != "add" else "added"
+        b.add("color", f"The {done} {e.head or 'object'} is {e.colors[-1]}", ["diff", "palette"], check)
+
+
+def _edit_made(b: _Builder, e: _Edit) -> None:
+    """What the edit made, where the image changed ("add a red square" is not met by a red circle, nor
+    "make the circle red" by a red square), or that what it removed is gone."""
+    made = e.targets[-1] if e.action == "replace" and e.targets else e.target
+    if e.action in ("add", "recolor", "replace") and made is not None and detectable(made.noun) not in (None, "any"):
+        new_color = e.colors[-1] if e.colors else None
+        name = " ".join(x for x in (new_color, made.noun) if x)
+        check = EditCheck(
+            check="changed_object",
+            action=e.action,
+            object=made.noun,
+            phrase=made.phrase,
+            color=new_color,
+            detect=detectable(made.noun),
+        )
+        b.add("object", f"Where the image changed there is {article(name)} {name}", ["diff", "detect"], check)
+    if e.action == "remove" and detectable(e.head) not in (None, "any"):
+        # "Remove the purple triangle": only a purple triangle left behind counts against the edit
+        check = ObjectCheck(
+            object=e.head,
+            phrase=e.phrase,
+            detect=detectable(e.head),
+            negated=True,
+            color=e.target.color if e.target else None,
+        )
+        b.add("object", f"No {e.phrase} remains", ["detect"], check)
+
+
+# 3. the synthesizer
 
 
 @functools.lru_cache(maxsize=4096)
@@ -534,70 +530,3 @@ def synthesize(prompt: str, *, edit: bool = False, library_version: str = "") ->
     if not prompt.strip():
         raise ValueError("the prompt is empty: give the text the image was generated from")
     return [c.model_copy(deep=True) for c in _cached(prompt, edit, library_version)]
-
-
-def from_statement(statement: str, id: str) -> list[Criterion]:
-    """A rubric's plain statement as typed criteria, read by the prompt parser.
-
-    One thing checked ("The sign reads "OPEN"", "There are three cats") keeps the statement and id;
-    several ("a red car left of a dog") become one criterion each (`id_1`, `id_2`, ...); nothing the
-    parser recognises stays a judgment only a model can make. An object's mere presence is dropped
-    when the statement says more about it.
-    """
-    found = [  # a statement about some text says nothing about other text
-        c
-        for c in synthesize_t2i(statement)
-        if c.dimension != "quality" and not (isinstance(c.check, TextCheck) and c.check.allowed)
-    ]
-    specific = [
-        c for c in found if not (isinstance(c.check, ObjectCheck) and c.check.count is None and not c.check.negated)
-    ]
-    if any(c.dimension == "text" for c in specific):
-        found = specific
-    else:
-        named = {getattr(c.check, k, None) for c in specific for k in ("object", "subject")}
-        found = [c for c in found if c in specific or c.check.object not in named]
-    if not found:
-        return [Criterion(id=id, statement=statement.strip(), origin="given", checkable=False)]
-    if len(found) == 1:
-        return [found[0].model_copy(update={"id": id, "statement": statement.strip(), "origin": "given"})]
-    return [c.model_copy(update={"id": f"{id}_{n}", "origin": "given"}) for n, c in enumerate(found, 1)]
-
-
-def load_rubric(path: str | Path) -> list[Criterion]:
-    """Read a rubric file: a JSON or YAML list of criteria (strings or objects), marked `given`.
-
-    A plain string is read by the same parser as prompts (`from_statement`): "The sign reads "OPEN""
-    becomes a text criterion. An object may set any `Criterion` field (`id`, `statement`, `dimension`,
-    `weight`, `check`, `met`; the version-1 `params` is read too).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"rubric file {path} does not exist")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ValueError(f"rubric file {path} is not UTF-8 text; save it as UTF-8") from None
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise ValueError(
-            f"rubric file {path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {str(e).splitlines()[0]}"
-        ) from None
-    if not isinstance(data, list) or not data:
-        raise ValueError(f"rubric file {path} must hold a non-empty list of criteria")
-    items, parsed = [], []
-    for i, item in enumerate(data, 1):
-        if isinstance(item, str) and item.strip():
-            parsed += from_statement(item, f"given_{i}")
-            continue
-        if not isinstance(item, dict):
-            raise ValueError(f"rubric file {path}: item {i} must be a non-empty string or an object")
-        items.append({"id": f"given_{i}", "dimension": "custom", **item, "origin": "given"})
-    try:
-        return parsed + TypeAdapter(list[Criterion]).validate_python(items)
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise ValueError(
-            f"rubric file {path}: item {err['loc'][0] + 1}, {'.'.join(map(str, err['loc'][1:]))}: {err['msg']}"
-        ) from None

@@ -397,11 +397,18 @@ class Judge:
         verdict.version = __version__
         trace.verdict_id = verdict.id
         kept = {hashes[name]: image for name, image in images.items()} | run.artifacts
+        return await self._keep(verdict, trace, kept, key, intake.encoded)
+
+    async def _keep(
+        self, verdict: Verdict, trace: Trace, kept: dict[str, Image.Image], key: str | None, encoded: dict
+    ) -> Verdict:
+        """Store a judgment as `JudgeConfig.keep` says: whole (trace, images, verdict), as a compact
+        verdict row, or not at all; a task another judge stored first comes back as that verdict."""
         whole = self.config.keep == "all" or (self.config.keep == "sampled" and self._kept.take(_cost(kept, trace)))
         if self.config.keep == "none":
             return verdict.model_copy(update={"trace_id": None})
         if whole:
-            submitted = self.store.submit_judgment(trace, verdict, kept, key, encoded=intake.encoded)
+            submitted = self.store.submit_judgment(trace, verdict, kept, key, encoded=encoded)
         else:  # a compact row: what curves and statistics need, not what a viewer shows
             verdict = verdict.model_copy(update={"trace_id": None})
             submitted = self.store.submit_judgment(None, compact(verdict), {}, key)

@@ -146,43 +146,48 @@ class OpenAIBackend:
         # pool are still the client's.
         body = to_json(request)
         async with self._limit():
-            last_error: Exception | None = None
-            for attempt in range(self.max_retries + 1):
-                endpoint = self._pick()
-                if endpoint is None:
-                    await asyncio.sleep(self.backoff_s * 2**attempt)
-                    continue
-                endpoint.outstanding += 1
-                started = time.monotonic()
-                try:
-                    with self._client(endpoint) as client:
-                        raw = await client.post("/chat/completions", cast_to=bytes, **{_RAW_BODY: body})
-                    completion = _completion(json.loads(raw), endpoint.url)
-                except (
-                    openai.APIConnectionError,
-                    openai.APITimeoutError,
-                    openai.InternalServerError,
-                    json.JSONDecodeError,
-                    _BadAnswer,
-                ) as e:
-                    self._failed(endpoint, started)
-                    last_error = _explained(e, endpoint.url, self.timeout_s)
-                    # a refused connection is known at once: the next try need not wait long for it
-                    refused = isinstance(last_error, _Refused)
-                    await asyncio.sleep(min(self.backoff_s, 0.1) if refused else self.backoff_s * 2**attempt)
-                    continue
-                except openai.APIStatusError as e:
-                    if e.status_code >= 500:
-                        self._failed(endpoint, started)
-                        last_error = _explained(e, endpoint.url, self.timeout_s)
-                        await asyncio.sleep(self.backoff_s * 2**attempt)
-                        continue
+            return await self._post(body)
+
+    async def _post(self, body: bytes) -> Completion:
+        """Post a request body to the least busy endpoint that is not cooling down, retrying another
+        (with backoff) on a connection failure, a timeout, a 5xx or an unreadable answer."""
+        last_error: Exception | None = None
+        for attempt in range(self.max_retries + 1):
+            endpoint = self._pick()
+            if endpoint is None:
+                await asyncio.sleep(self.backoff_s * 2**attempt)
+                continue
+            endpoint.outstanding += 1
+            started = time.monotonic()
+            try:
+                with self._client(endpoint) as client:
+                    raw = await client.post("/chat/completions", cast_to=bytes, **{_RAW_BODY: body})
+                completion = _completion(json.loads(raw), endpoint.url)
+            except (
+                openai.APIConnectionError,
+                openai.APITimeoutError,
+                openai.InternalServerError,
+                json.JSONDecodeError,
+                _BadAnswer,
+            ) as e:
+                self._failed(endpoint, started)
+                last_error = _explained(e, endpoint.url, self.timeout_s)
+                # a refused connection is known at once: the next try need not wait long for it
+                refused = isinstance(last_error, _Refused)
+                await asyncio.sleep(min(self.backoff_s, 0.1) if refused else self.backoff_s * 2**attempt)
+                continue
+            except openai.APIStatusError as e:
+                if e.status_code < 500:
                     raise BackendError(f"{endpoint.url} refused the request ({e.status_code}): {e.message}") from None
-                finally:
-                    endpoint.outstanding -= 1
-                    endpoint.probing = False
-                self._succeeded(endpoint)
-                return completion
+                self._failed(endpoint, started)
+                last_error = _explained(e, endpoint.url, self.timeout_s)
+                await asyncio.sleep(self.backoff_s * 2**attempt)
+                continue
+            finally:
+                endpoint.outstanding -= 1
+                endpoint.probing = False
+            self._succeeded(endpoint)
+            return completion
         raise BackendError(
             f"no endpoint answered after {self.max_retries + 1} attempts: {last_error or 'all endpoints are cooling down'}"
         )

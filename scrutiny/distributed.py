@@ -167,22 +167,11 @@ def run_on_ray(
     results = Results(out, items)
     if on_start is not None:
         on_start(len(results.todo))
-    started_here = not ray.is_initialized()
-    if started_here:
-        env = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
-        kwargs: dict[str, Any] = {
-            "runtime_env": {"env_vars": env},
-            "log_to_driver": False,
-            "logging_level": logging.WARNING,
-        }
-        if address in (None, "local"):
-            kwargs.update(num_cpus=max(workers, os.cpu_count() or 1), include_dashboard=False)
-        else:
-            kwargs["address"] = address
-        ray.init(**kwargs)
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False  # ours counts rows; Ray's would interleave with it
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    try:
+        started_here = _start_ray(ray, address, workers)
+    except BaseException:
+        results.close(False)  # the results file's lock is released; nothing was judged
+        raise
     complete = False
     try:
         if results.todo:
@@ -209,6 +198,27 @@ def run_on_ray(
         if started_here:
             ray.shutdown()
     return summary
+
+
+def _start_ray(ray, address: str | None, workers: int) -> bool:
+    """Join or start Ray (quiet: our bar counts rows); whether it was started here (and stops with the run)."""
+    started_here = not ray.is_initialized()
+    if started_here:
+        env = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
+        kwargs: dict[str, Any] = {
+            "runtime_env": {"env_vars": env},
+            "log_to_driver": False,
+            "logging_level": logging.WARNING,
+        }
+        if address in (None, "local"):
+            kwargs.update(num_cpus=max(workers, os.cpu_count() or 1), include_dashboard=False)
+        else:
+            kwargs["address"] = address
+        ray.init(**kwargs)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # ours counts rows; Ray's would interleave with it
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    return started_here
 
 
 def spec_of(judge, backend: str | None, model: str | None, tag_tools: bool) -> JudgeSpec:

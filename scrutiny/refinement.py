@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image
 
-from scrutiny.agents.refine import OfflineReviser, RefineDeps, Reviser, Round, run_refine
+from scrutiny.agents.refine_graph import OfflineReviser, RefineDeps, Reviser, Round, run_refine
 from scrutiny.api import Judge
 from scrutiny.core.aio import run_sync
 from scrutiny.core.images import ImageInput
@@ -95,7 +95,12 @@ async def arefine(
     on_round: Callable[[Round], None] | None = None,
     run_id: str | None = None,
 ) -> RefineResult:
-    """Refine until every checkable criterion is met, `threshold` is reached, or the budget is spent.
+    """Generate, critique, revise the prompt, regenerate; keep the best image.
+
+    Each round renders `n` images (seeds `seed .. seed + n - 1`), judges them against `prompt`,
+    and rewrites the prompt from the unmet criteria for the next round. It stops when every
+    checkable criterion is met, the best score reaches `threshold`, `rounds` are done, or
+    `time_budget_s` is spent, and never returns worse than the first round's best.
 
     Args:
         prompt: what the user wants; every round is judged against it.
@@ -113,6 +118,9 @@ async def arefine(
         on_round: called with each finished round (progress displays).
         run_id: the run's id in the store (default: a new one); its traces carry it, with the round
             as their step (`scrutiny traces list --run ID --step K`).
+
+    Returns:
+        A `RefineResult`: `best_image`, `best_score`, `best_prompt`, every round, the stop reason.
     """
     if not prompt.strip():
         raise ValueError("the prompt is empty")
@@ -121,32 +129,24 @@ async def arefine(
     judge = judge or Judge()
     run_id = run_id or f"refine-{uuid.uuid4().hex[:12]}"
     finished: list[Round] = []
-
-    async def judge_fn(image: Image.Image, original: str) -> Verdict:
-        metadata = {"run": run_id, "step": len(finished)}
-        if source is not None:
-            return await judge.aedit(source, image, original, rubric=rubric, metadata=metadata)
-        return await judge.ajudge(image, original, rubric=rubric, metadata=metadata)
-
-    def round_done(r: Round) -> None:
-        finished.append(r)
-        if on_round is not None:
-            on_round(r)
-
     deps = RefineDeps(
         generator=as_generator(generator, source),
-        judge=judge_fn,
+        judge=_judge_fn(judge, run_id, finished, source, rubric),
         reviser=reviser or OfflineReviser(),
         n=n,
         max_rounds=rounds,
         threshold=threshold,
         time_budget_s=time_budget_s,
         seed=seed,
-        on_round=round_done,
+        on_round=lambda r: (finished.append(r), on_round(r) if on_round is not None else None),
     )
     config = {"n": n, "rounds": rounds, "threshold": threshold, "seed": seed, "edit": source is not None}
-    store = judge.store
-    store.start_run("refine", f"refine {prompt!r}", config, judge.library_version, run_id=run_id)
+    judge.store.start_run("refine", f"refine {prompt!r}", config, judge.library_version, run_id=run_id)
+    return await _recorded(prompt, deps, judge.store, run_id, finished)
+
+
+async def _recorded(prompt: str, deps: RefineDeps, store, run_id: str, finished: list[Round]) -> RefineResult:
+    """Run the refinement loop, and close its run in the store however it ends (done, interrupted, failed)."""
     status, result = "failed", None
     try:
         state = await run_refine(prompt, deps)
@@ -161,10 +161,22 @@ async def arefine(
         raise
     finally:
         counts = {"rounds": len(finished), "images": sum(len(r.images) for r in finished)}
-        metrics = result.summary() if result is not None else None
         if result is not None:
             counts["best_score"] = result.best_score
-        store.finish_run(run_id, status, counts=counts, metrics=metrics)
+        store.finish_run(run_id, status, counts=counts, metrics=result.summary() if result is not None else None)
+
+
+def _judge_fn(judge: Judge, run_id: str, finished: list, source: ImageInput | None, rubric: list[Criterion] | None):
+    """How a round's image is judged: against the original prompt (or, for an edit, against its source
+    and instruction), with the run's id and the round as its step."""
+
+    async def judge_fn(image: Image.Image, original: str) -> Verdict:
+        metadata = {"run": run_id, "step": len(finished)}
+        if source is not None:
+            return await judge.aedit(source, image, original, rubric=rubric, metadata=metadata)
+        return await judge.ajudge(image, original, rubric=rubric, metadata=metadata)
+
+    return judge_fn
 
 
 def refine(

@@ -21,6 +21,7 @@ def test_module_level_judge_uses_scrutiny_home(tmp_path, monkeypatch):
     assert (tmp_path / "home" / "scrutiny.db").is_file()
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_second_identical_judgment_is_a_cache_hit(store):
     judge = Judge(store=store)
     first = judge.judge(fitted_sign("FRESH BREAD"), SIGN)
@@ -33,6 +34,7 @@ def test_second_identical_judgment_is_a_cache_hit(store):
     assert not no_cache.cached and no_cache.id != first.id
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_judge_many_keeps_order_and_checks_lengths(store):
     judge = Judge(store=store, config=JudgeConfig(concurrency=3))
     images = [fitted_sign(t) for t in ("FRESH BREAD", "FRESH BRAED", "STALE BREAD", "FRESH BREAD")]
@@ -43,6 +45,7 @@ def test_judge_many_keeps_order_and_checks_lengths(store):
         judge.judge_many(images, [SIGN])
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_async_twins_run_inside_a_running_loop(store):
     judge = Judge(store=store)
 

@@ -94,6 +94,7 @@ def test_the_request_body_is_the_openai_wire_format(servers):
     }
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 @pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 def test_a_hang_times_out_and_fails_over(servers, transport):
     a, b = servers
@@ -113,6 +114,7 @@ def test_4xx_is_not_retried(servers):
     assert len(a.requests) == 1
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_circuit_breaker_skips_a_dead_server_then_probes_it(servers):
     a, b = servers
     a.default = Reply(status=500)

@@ -13,6 +13,7 @@ def judge(store):
     return Judge(store=store, config=JudgeConfig(cache=False, concurrency=4))
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_one_corrupt_image_among_twelve_loses_nothing(judge, store, tmp_path):
     (tmp_path / "fake.png").write_text("this is text named .png")
     images = [fitted_sign(w) for w in ("OPEN", "SHUT", "SALE", "FREE", "OPEN", "SHUT")] * 2
@@ -44,6 +45,7 @@ def test_a_nan_sample_gets_its_group_mean_and_the_rest_are_scored(judge):
     assert info["errors"] == {1: "ImageError: torch tensor contains NaN or infinite values"}
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_the_faults_benchmark_loses_nothing():
     """Two servers with 20% faults of six kinds, one killed halfway (benchmarks/faults.py, scaled down)."""
     import json

@@ -21,6 +21,7 @@ def test_tiny_diffusers_text_to_image_pipeline(tiny_sd):
     assert image_hash(other_seed[0]) != image_hash(images[0])
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_tiny_diffusers_edit_pipeline(tiny_pix2pix):
     source = Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))
     generator = as_generator(tiny_pix2pix, source=source)

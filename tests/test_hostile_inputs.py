@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from scrutiny import Judge, JudgeConfig
-from scrutiny.agents.rubric import load_rubric, synthesize
+from scrutiny.agents.rubric import synthesize
+from scrutiny.agents.rubric_files import load_rubric
 from scrutiny.memory import Store, StoreError
 from scrutiny.testing.scenes import fitted_sign
 from scrutiny.tools import REGISTRY
@@ -60,6 +61,7 @@ def test_unusual_but_valid_images_are_judged(make, size, store):
     assert verdict.error is None and verdict.task.candidates[0]
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_decompression_bombs_are_refused_and_the_limit_is_ours(tmp_path, monkeypatch):
     from scrutiny.core.images import ImageError, load_image
 
@@ -80,6 +82,7 @@ def test_bad_boxes_are_tool_errors(box):
     assert call.result is None and call.error and "\n" not in call.error
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_prompts_empty_and_huge():
     with pytest.raises(ValueError, match="prompt is empty"):
         synthesize("   ")
@@ -116,6 +119,7 @@ def test_stores_that_cannot_be_used_say_so_before_any_work(tmp_path):
         Store(url="postgresql+nosuchdriver://u:secret@localhost/db", home=tmp_path)
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_two_batches_on_one_results_file_the_second_refuses(tmp_path, store, monkeypatch):
     from typer.testing import CliRunner
 
@@ -128,7 +132,11 @@ def test_two_batches_on_one_results_file_the_second_refuses(tmp_path, store, mon
     holder = OneWriter(out)  # a batch running elsewhere on this file
     try:
         result = CliRunner().invoke(app, ["judge", str(tmp_path / "sign.png"), "-p", "OPEN", "--out", str(out)])
-        assert result.exit_code == 2 and "another batch is writing" in result.output and f"pid {os.getpid()}" in result.output
+        assert (
+            result.exit_code == 2
+            and "another batch is writing" in result.output
+            and f"pid {os.getpid()}" in result.output
+        )
         assert len(result.output.strip().splitlines()) == 1 and not out.exists()
     finally:
         holder.release()
@@ -170,6 +178,7 @@ def reward(store):
     return JudgeReward(judge=Judge(store=store, config=JudgeConfig(cache=False, unchecked="omit")))
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_every_reward_adapter_abstains_per_sample(reward):
     import asyncio
 
@@ -208,6 +217,7 @@ def test_every_reward_adapter_abstains_per_sample(reward):
         ("\x00\x1b[0m\x07", "the prompt is empty (control characters aside)"),
     ],
 )
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_odd_text_in_a_prompt_is_cleaned_or_abstains_with_the_true_reason(reward, prompt, expected):
     (verdict,) = reward.judge.judge_many([fitted_sign("OPEN")], prompt)
     if expected == "judged":

@@ -3,11 +3,14 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 import scrutiny
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_import_scrutiny_does_not_import_torch():
     """Nor do the reward adapters: a Flow-GRPO user needs only the core install for them."""
     code = (
@@ -29,6 +32,7 @@ def test_folders_are_one_namespace():
     assert Path(scrutiny.__file__).parent == ROOT / "scrutiny"
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_wheel_ships_only_the_scrutiny_namespace(tmp_path):
     subprocess.run(
         [

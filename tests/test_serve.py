@@ -103,6 +103,7 @@ def test_serve_starts_one_server_per_gpu_writes_endpoints_and_stops_all(stand_in
             assert s.connect_ex(("127.0.0.1", p)) != 0
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_a_server_that_dies_is_reported_with_its_log(tmp_path):
     dying = tmp_path / "vllm"
     dying.write_text("#!/bin/sh\necho 'torch.OutOfMemoryError: CUDA out of memory'\nexit 3\n")
@@ -115,6 +116,7 @@ def test_a_server_that_dies_is_reported_with_its_log(tmp_path):
     assert "server 0 on GPU 0" in stderr and "exited with code 3" in stderr and "CUDA out of memory" in stderr
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_missing_vllm_is_a_clear_error(tmp_path):
     process = start(
         ["serve", "m", "--gpus", "0", "--vllm", tmp_path / "nope", "--port", free_port()], tmp_path / "home"

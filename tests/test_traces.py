@@ -45,6 +45,7 @@ def listed(*args):
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_list_filters_and_pages(filled):
     store, v = filled
     everything = listed()
@@ -65,6 +66,7 @@ def test_list_filters_and_pages(filled):
     assert bad.exit_code == 2 and "cannot read 'soon' as a time" in bad.stderr
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_show_walks_task_rubric_evidence_scores_critique(filled):
     _, v = filled
     result = run("traces", "show", v["typo"].trace_id[:10])
@@ -73,6 +75,7 @@ def test_show_walks_task_rubric_evidence_scores_critique(filled):
     assert positions == sorted(positions) and 'OCR read "OPNE 24 HOURS"' in text
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_diff_of_two_verdicts_of_one_task(filled):
     _, v = filled
     # the same task judged again with a different rubric: a second verdict to compare with
@@ -101,6 +104,7 @@ def test_diff_of_two_verdicts_of_one_task(filled):
     assert mismatch.exit_code == 2 and "different tasks" in mismatch.stderr
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_replay_reproduces_an_offline_verdict_exactly(filled):
     _, v = filled
     for key in ("typo", "count", "edit", "abstain"):
@@ -109,6 +113,7 @@ def test_replay_reproduces_an_offline_verdict_exactly(filled):
         assert diff["a"]["scores"] == diff["b"]["scores"] and diff["a"]["id"] != diff["b"]["id"]
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_replay_with_another_budget_differs(filled):
     _, v = filled
     diff = json.loads(run("traces", "replay", v["typo"].trace_id, "--max-steps", "1", "--json").stdout)
@@ -117,6 +122,7 @@ def test_replay_with_another_budget_differs(filled):
     assert "after zooming" not in text["rationale_b"]
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_export_import_round_trip(filled, tmp_path, monkeypatch):
     store, v = filled
     path = tmp_path / "traces.jsonl"

@@ -5,7 +5,8 @@ Importing this package registers every built-in tool in `REGISTRY`. Heavy engine
 NudeNet) load on first use.
 """
 
-from scrutiny.tools import hf
+from scrutiny.tools import open_vocab
+from scrutiny.tools import open_vocab as hf  # the name it had before 0.2: `scrutiny.tools.hf.use(...)` still works
 from scrutiny.tools.base import (
     REGISTRY,
     ImageArg,
@@ -32,6 +33,8 @@ from scrutiny.tools.text_match import match_text, ocr_score, strict_score, text_
 
 __all__ = [
     "REGISTRY",
+    "hf",
+    "open_vocab",
     "OnnxDetector",
     "COCO_CLASSES",
     "Detection",
@@ -63,4 +66,4 @@ __all__ = [
 ]
 
 from_environment()  # SCRUTINY_DETECTOR: a user's ONNX detector in the "coco" slot
-hf.from_environment()  # SCRUTINY_OPEN_DETECTOR: OWLv2 from the local Hugging Face cache
+open_vocab.from_environment()  # SCRUTINY_OPEN_DETECTOR: OWLv2 from the local Hugging Face cache

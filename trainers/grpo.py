@@ -344,7 +344,40 @@ class GRPOTrainer:
         started = time.perf_counter()
         # 1. every process draws the same prompts and samples its own share of the groups
         prompts = [self.prompt_rng.choice(c.prompts) for _ in range(c.groups_per_step)]
-        mine = prompts[self.rank :: self.processes]
+        batch, scored, sampled, waited = self._sample_and_score(prompts[self.rank :: self.processes])
+        # 2. advantages over the gathered batch: every process's groups, in rank order
+        rewards, signal = self._gather(scored.values), self._gather(scored.signal)
+        everyone = [p for r in range(self.processes) for p in prompts[r :: self.processes] for _ in range(c.group_size)]
+        advantages, adv_stats = self.advantages(rewards, everyone, signal)
+        advantages = advantages.reshape(self.processes, -1)[self.rank]
+        # 3. the update, over the samples whose advantage is not zero
+        totals, kept = self._update(batch, advantages)
+        updated = self._optimizer_step()
+        finite = rewards[np.isfinite(rewards)]
+        elapsed = time.perf_counter() - started
+        metrics = {
+            "step": self.step_index,
+            "reward_mean": float(finite.mean()) if finite.size else math.nan,
+            "reward_std": float(finite.std()) if finite.size else math.nan,
+            **totals,
+            **adv_stats,
+            "kept": kept / len(advantages),
+            "updated": float(updated),
+            "step_s": elapsed,
+            "sample_s": sampled - started,
+            "reward_wait_s": waited,
+            "reward_wait_share": waited / elapsed,
+            **self._watch(batch, scored, signal),
+        }
+        self.history.append(metrics)
+        metrics["gaming_alarms"] = float(len(self.monitor.update(self.history)))
+        self.step_index += 1
+        return metrics
+
+    def _sample_and_score(self, mine: list[str]) -> tuple[Rollout, Scored, float, float]:
+        """This process's groups, sampled in reward-sized chunks, each scored in the pool while the next
+        samples; returns the batch, its scores, when sampling ended and how long rewards were waited for."""
+        c = self.config
         generator = torch.Generator(device=self.device).manual_seed(
             (c.seed * 1_000_003 + self.step_index) * 1009 + self.rank
         )
@@ -357,14 +390,12 @@ class GRPOTrainer:
                 futures.append(self.pool.submit(self.scored, rollout))  # scored while the next ones sample
         sampled = time.perf_counter()
         scored = Scored.cat([f.result() for f in futures])
-        waited = time.perf_counter() - sampled
-        batch = Rollout.cat(rollouts)
-        # 2. advantages over the gathered batch: every process's groups, in rank order
-        rewards, signal = self._gather(scored.values), self._gather(scored.signal)
-        everyone = [p for r in range(self.processes) for p in prompts[r :: self.processes] for _ in range(c.group_size)]
-        advantages, adv_stats = self.advantages(rewards, everyone, signal)
-        advantages = advantages.reshape(self.processes, -1)[self.rank]
-        # 3. the update, over the samples whose advantage is not zero
+        return Rollout.cat(rollouts), scored, sampled, time.perf_counter() - sampled
+
+    def _update(self, batch: Rollout, advantages: torch.Tensor) -> tuple[dict[str, float], int]:
+        """Gradients of the clipped loss over the kept samples and trained transitions, in minibatches;
+        returns the loss statistics and how many samples this process kept."""
+        c = self.config
         keep = advantages != 0 if c.drop_zero_advantage else torch.ones_like(advantages, dtype=torch.bool)
         kept = int(keep.sum())
         kept_everywhere = int(self._gather(np.array([kept])).sum())
@@ -394,6 +425,11 @@ class GRPOTrainer:
                 totals["loss"] += loss.item() / (scale * len(batch.trained) * max(kept, 1))
                 for key, value in stats.items():
                     totals[key] += value * len(part) / len(index) / len(batch.trained)
+        return totals, kept
+
+    def _optimizer_step(self) -> bool:
+        """One clipped AdamW update (and the EMA's) every `gradient_accumulation` steps; whether it ran."""
+        c = self.config
         updated = (self.step_index + 1) % c.gradient_accumulation == 0
         if updated:
             if any(p.grad is not None for p in self.trainable):
@@ -404,26 +440,7 @@ class GRPOTrainer:
             if self.ema is not None and self.updates % c.ema_every == 0:
                 self.ema.update()
         self.policy.model.eval()
-        finite = rewards[np.isfinite(rewards)]
-        elapsed = time.perf_counter() - started
-        metrics = {
-            "step": self.step_index,
-            "reward_mean": float(finite.mean()) if finite.size else math.nan,
-            "reward_std": float(finite.std()) if finite.size else math.nan,
-            **totals,
-            **adv_stats,
-            "kept": kept / len(advantages),
-            "updated": float(updated),
-            "step_s": elapsed,
-            "sample_s": sampled - started,
-            "reward_wait_s": waited,
-            "reward_wait_share": waited / elapsed,
-            **self._watch(batch, scored, signal),
-        }
-        self.history.append(metrics)
-        metrics["gaming_alarms"] = float(len(self.monitor.update(self.history)))
-        self.step_index += 1
-        return metrics
+        return updated
 
     def _watch(self, batch: Rollout, scored: Scored, signal: np.ndarray) -> dict[str, float]:
         """What a run being gamed shows (`trainers/monitor.py`): the content signal (gathered), and this

@@ -113,6 +113,35 @@ def _mean(history: list[dict[str, float]], key: str) -> float:
 CRITERION_COLOURS = ((150, 110, 200), (220, 140, 40), (120, 120, 120), (200, 90, 150), (60, 170, 170))
 
 
+def _plot(draw, series: dict[str, list], criteria: list[str], frame: tuple[int, int, int, int], alarms: list) -> None:
+    """The lines of a reward curve in its frame, scaled to every series' range, with its axis labels."""
+    left, top, right, bottom = frame
+    values = [v for points in series.values() for _, v in points]
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    steps = series["reward_mean"]
+    first, last = steps[0][0], steps[-1][0]
+
+    def xy(k: float, v: float) -> tuple[float, float]:
+        return left + (right - left) * (k - first) / max(last - first, 1), bottom - (bottom - top) * (v - low) / span
+
+    for n, key in enumerate(criteria):
+        colour = CRITERION_COLOURS[n % len(CRITERION_COLOURS)]
+        if len(series[key]) > 1:
+            draw.line([xy(k, v) for k, v in series[key]], fill=colour, width=1)
+            draw.text((right + 8, top + 14 * n), key.removeprefix("criterion/")[:20], fill=colour)
+    for key, colour in (("content_mean", (46, 160, 67)), ("reward_mean", (28, 126, 214))):
+        if len(series[key]) > 1:
+            draw.line([xy(k, v) for k, v in series[key]], fill=colour, width=2)
+    for alarm in alarms:
+        x = xy(alarm["step"] + 1, low)[0]
+        draw.line([(x, bottom - 12), (x, bottom)], fill=(214, 40, 40), width=2)
+    draw.text((8, top), f"{high:.3f}", fill="black")
+    draw.text((8, bottom - 10), f"{low:.3f}", fill="black")
+    draw.text((left, bottom + 6), f"step {first}", fill="black")
+    draw.text((right - 60, bottom + 6), f"step {last}", fill="black")
+
+
 def reward_curve(
     history: list[dict[str, float]],
     path: str | Path,
@@ -138,31 +167,7 @@ def reward_curve(
     }
     steps = series["reward_mean"]
     if steps:
-        values = [v for points in series.values() for _, v in points]
-        low, high = min(values), max(values)
-        span = (high - low) or 1.0
-        first, last = steps[0][0], steps[-1][0]
-
-        def xy(k: float, v: float) -> tuple[float, float]:
-            return left + (right - left) * (k - first) / max(last - first, 1), bottom - (bottom - top) * (
-                v - low
-            ) / span
-
-        for n, key in enumerate(criteria):
-            colour = CRITERION_COLOURS[n % len(CRITERION_COLOURS)]
-            if len(series[key]) > 1:
-                draw.line([xy(k, v) for k, v in series[key]], fill=colour, width=1)
-                draw.text((right + 8, top + 14 * n), key.removeprefix("criterion/")[:20], fill=colour)
-        for key, colour in (("content_mean", (46, 160, 67)), ("reward_mean", (28, 126, 214))):
-            if len(series[key]) > 1:
-                draw.line([xy(k, v) for k, v in series[key]], fill=colour, width=2)
-        for alarm in alarms or []:
-            x = xy(alarm["step"] + 1, low)[0]
-            draw.line([(x, bottom - 12), (x, bottom)], fill=(214, 40, 40), width=2)
-        draw.text((8, top), f"{high:.3f}", fill="black")
-        draw.text((8, bottom - 10), f"{low:.3f}", fill="black")
-        draw.text((left, bottom + 6), f"step {first}", fill="black")
-        draw.text((right - 60, bottom + 6), f"step {last}", fill="black")
+        _plot(draw, series, criteria, (left, top, right, bottom), alarms or [])
     legend = f"{len(steps)} steps; blue: reward" + ("; green: content" if series["content_mean"] else "")
     legend += f"; red: {len(alarms)} gaming alarms" if alarms else ""
     draw.text((left + 120, bottom + 24), legend, fill=(90, 90, 90))

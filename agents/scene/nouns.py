@@ -152,6 +152,7 @@ def is_in_as(t) -> bool:
 
 
 def entity_of(t) -> Entity:
+    """The object a noun names: its head, number, count or quantity, negation, attributes and phrase."""
     e = Entity(
         noun=_noun(t),
         phrase="",
@@ -161,34 +162,8 @@ def entity_of(t) -> Entity:
     )
     modifiers = []
     for child in t.lefts:
-        word = child.text.lower()
-        if mistagged_noun(child):
-            continue  # a noun of its own ("an oven, two dogs")
-        if child.dep_ == "nummod" or (child.dep_ in ("amod", "quantmod") and number(child) is not None):
-            n = number(child)
-            if n is not None and not any(g.text.lower() in ("o'clock",) for g in child.rights):
-                e.count = n
-            continue
-        if child.dep_ == "det" and word in ("no", "neither"):
-            e.negated = True
-            continue
-        if child.dep_ in ("det", "amod") and word in VAGUE:
-            e.quantity = "a few" if word == "few" else word
-            continue
-        for grand in child.children:  # "light blue", "bright red and white"
-            if grand.dep_ == "conj" and grand.text.lower() in COLOR_WORDS:
-                add_attribute(e, grand)
-            elif child.dep_ == "compound" and grand.i < child.i and _describes(grand):
-                add_attribute(e, grand)  # "a green stop sign": the colour is the sign's
-                modifiers.append(grand)
-                for conj in grand.conjuncts:  # "black and white floor tiles": both the tiles'
-                    if conj.text.lower() in COLOR_WORDS:
-                        add_attribute(e, conj)
-                        modifiers.append(conj)
-        if child.dep_ in ("amod", "compound", "nmod", "npadvmod") or (child.dep_ == "advmod" and word in COLOR_WORDS):
-            add_attribute(e, child)
-            if child.dep_ != "compound" or word in COLOR_WORDS or word in MATERIALS:
-                modifiers.append(child)
+        if not mistagged_noun(child) and not _counts_or_negates(e, child):  # a noun of its own ("an oven, two dogs")
+            modifiers += _modifiers(e, child)
     if (e.count or 0) > 1 or e.quantity:
         e.plural = True  # "three chihuahuas", which the tagger may call singular
     if t.head.text.lower() == "without" and t.dep_ == "pobj":
@@ -206,6 +181,46 @@ def entity_of(t) -> Entity:
         head = " ".join([*name.split()[:-1], head])  # "fire hydrants"
     e.phrase = " ".join([*dict.fromkeys(words), head])
     return e
+
+
+def _counts_or_negates(e: Entity, child) -> bool:
+    """A number ("three"), "no"/"neither" or a vague quantity ("several") before the noun, set on the
+    entity; False for any other word."""
+    word = child.text.lower()
+    if child.dep_ == "nummod" or (child.dep_ in ("amod", "quantmod") and number(child) is not None):
+        n = number(child)
+        if n is not None and not any(g.text.lower() in ("o'clock",) for g in child.rights):
+            e.count = n
+        return True
+    if child.dep_ == "det" and word in ("no", "neither"):
+        e.negated = True
+        return True
+    if child.dep_ in ("det", "amod") and word in VAGUE:
+        e.quantity = "a few" if word == "few" else word
+        return True
+    return False
+
+
+def _modifiers(e: Entity, child) -> list:
+    """The attributes a word before the noun gives it ("light blue", "a green stop sign"), and the
+    words of the noun's phrase it contributes."""
+    word = child.text.lower()
+    modifiers = []
+    for grand in child.children:  # "light blue", "bright red and white"
+        if grand.dep_ == "conj" and grand.text.lower() in COLOR_WORDS:
+            add_attribute(e, grand)
+        elif child.dep_ == "compound" and grand.i < child.i and _describes(grand):
+            add_attribute(e, grand)  # "a green stop sign": the colour is the sign's
+            modifiers.append(grand)
+            for conj in grand.conjuncts:  # "black and white floor tiles": both the tiles'
+                if conj.text.lower() in COLOR_WORDS:
+                    add_attribute(e, conj)
+                    modifiers.append(conj)
+    if child.dep_ in ("amod", "compound", "nmod", "npadvmod") or (child.dep_ == "advmod" and word in COLOR_WORDS):
+        add_attribute(e, child)
+        if child.dep_ != "compound" or word in COLOR_WORDS or word in MATERIALS:
+            modifiers.append(child)
+    return modifiers
 
 
 def _describes(t) -> bool:

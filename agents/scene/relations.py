@@ -160,74 +160,101 @@ def antecedent_of(t, by_index: dict[int, Entity]) -> Entity | None:
 
 
 def relations_of(doc, by_index: dict[int, Entity]) -> list[Relation]:
+    """Where things are (prepositions) and what they do (verbs), then the same place for the things
+    joined to a subject by "and" or commas."""
     out: list[Relation] = []
     for t in doc:
-        if t.dep_ not in ("prep", "agent") and not (t.dep_ == "advmod" and t.text.lower() in ("next", "close")):
-            continue
-        if t.text.lower() in NOT_SPATIAL or (t.dep_ == "prep" and t.head.text.lower() in ("next", "close")):
-            continue
-        if t.text.lower() in MOTION and t.head.pos_ == "VERB":
-            continue  # "crashing into a skyscraper": an action (below), not a place
-        key, end = relation_words(t)
-        if end is None:
-            continue
-        head = t.head
-        if head.pos_ == "PRON" and head.dep_ in ("dobj", "attr", "pobj") and head.head.pos_ in ("VERB", "AUX"):
-            head = head.head  # 'a sign that says "HI" above a square': what the text is on
-        subject = measured_entity(head, by_index) or subject_of(head, by_index)
-        fronted = next((c for c in t.children if c.dep_ == "npadvmod" and c.i in by_index), None)
-        if fronted is not None:  # "person below traffic light": the tagger hangs the person on "below"
-            subject = by_index[fronted.i]
-        if subject is None:
-            continue
-        frame = end.text.lower() in POSITIONS or end.lemma_.lower() in FRAME or end.lemma_.lower() in MEDIA
-        if frame:
-            where = POSITIONS.get(end.text.lower(), "center")
-            if end.text.lower() in POSITIONS and key.split()[-1] == "of":
-                continue
-            if end.lemma_.lower() in FRAME | MEDIA:
-                inner = key.split()
-                where = next((POSITIONS[w] for w in inner if w in POSITIONS), None)
-                if where is None:
-                    continue
-            out.append(Relation(subject, where))
-            continue
-        if end.i not in by_index and (inner := of_object(end)) is not None and end.lemma_.lower() in COLLECTIVE:
-            end = inner  # "in front of a pile of books": the books
-        obj = by_index.get(end.i) or antecedent_of(end, by_index)
-        if obj is None or obj is subject or obj.phrase == subject.phrase:
-            continue
-        relation = RELATIONS.get(key, RELATIONS.get(key.replace(" side", ""), key))
-        if relation == "on" and obj.noun in ("background", "backdrop", "wall") and obj.noun == "background":
-            continue
-        out.append(Relation(subject, relation, obj))
-        for conj in end.conjuncts:  # "between a cat and a dog", "on a table and a chair"
-            if conj.i in by_index and relation != "between":
-                out.append(Relation(subject, relation, by_index[conj.i]))
+        out += _placement(t, by_index)
     for t in doc:  # actions: "an astronaut riding a horse", "chihuahuas running on the beach"
-        reading = t.lemma_.lower() == "read" and any(
-            c.dep_ == "dobj" and c.i in by_index and c.pos_ == "NOUN" and c.lemma_.lower() not in TEXT_NOUNS
-            for c in t.children
-        )
-        if t.pos_ != "VERB" or (t.lemma_.lower() in STATIVE and not reading) or t.tag_ == "VBN":
-            continue  # "a sign that reads ..." says something; "a man reading a newspaper" does something
-        obj = next((by_index[c.i] for c in t.children if c.dep_ == "dobj" and c.i in by_index), None)
-        if obj is None and any(c.dep_ in ("dobj", "ccomp", "xcomp") for c in t.children):
-            continue  # its object is not a thing in the picture ("says something", "seems to")
-        verb = t.text.lower()
-        if obj is None:  # "waiting for a coffee", "looking at the sky": the verb and its preposition
-            for prep in (c for c in t.children if c.dep_ == "prep" and c.text.lower() in ACTION_PREPS):
-                pobj = next((c for c in prep.children if c.dep_ == "pobj" and c.i in by_index), None)
-                if pobj is not None:
-                    obj, verb = by_index[pobj.i], f"{verb} {prep.text.lower()}"
-                    break
-        subject = subject_of(t, by_index)
-        if subject is None or subject is obj or t.lemma_.lower() in SEEING:
-            continue
-        out.append(Relation(subject, verb, obj, action=True, verb=t.tag_))
-    # where one of several things joined by "and" or commas is, the others are too ("a wall, a pole
-    # and trees in the background")
-    for r in list(out):
+        if (action := _action(t, by_index)) is not None:
+            out.append(action)
+    return out + _shared_places(out, doc, by_index)
+
+
+def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
+    """The relations a preposition makes: a place in the frame ("on the left") or a place relative to
+    another object ("to the left of the cat"), for each object it joins ("on a table and a chair")."""
+    if t.dep_ not in ("prep", "agent") and not (t.dep_ == "advmod" and t.text.lower() in ("next", "close")):
+        return []
+    if t.text.lower() in NOT_SPATIAL or (t.dep_ == "prep" and t.head.text.lower() in ("next", "close")):
+        return []
+    if t.text.lower() in MOTION and t.head.pos_ == "VERB":
+        return []  # "crashing into a skyscraper": an action (below), not a place
+    key, end = relation_words(t)
+    if end is None:
+        return []
+    subject = _placed_subject(t, by_index)
+    if subject is None:
+        return []
+    if end.text.lower() in POSITIONS or end.lemma_.lower() in FRAME or end.lemma_.lower() in MEDIA:
+        where = _frame_place(key, end)
+        return [] if where is None else [Relation(subject, where)]
+    if end.i not in by_index and (inner := of_object(end)) is not None and end.lemma_.lower() in COLLECTIVE:
+        end = inner  # "in front of a pile of books": the books
+    obj = by_index.get(end.i) or antecedent_of(end, by_index)
+    if obj is None or obj is subject or obj.phrase == subject.phrase:
+        return []
+    relation = RELATIONS.get(key, RELATIONS.get(key.replace(" side", ""), key))
+    if relation == "on" and obj.noun in ("background", "backdrop", "wall") and obj.noun == "background":
+        return []
+    out = [Relation(subject, relation, obj)]
+    for conj in end.conjuncts:  # "between a cat and a dog", "on a table and a chair"
+        if conj.i in by_index and relation != "between":
+            out.append(Relation(subject, relation, by_index[conj.i]))
+    return out
+
+
+def _placed_subject(t, by_index: dict[int, Entity]) -> Entity | None:
+    """What a preposition places: the noun it hangs on, what a text is on, or a fronted noun."""
+    head = t.head
+    if head.pos_ == "PRON" and head.dep_ in ("dobj", "attr", "pobj") and head.head.pos_ in ("VERB", "AUX"):
+        head = head.head  # 'a sign that says "HI" above a square': what the text is on
+    subject = measured_entity(head, by_index) or subject_of(head, by_index)
+    fronted = next((c for c in t.children if c.dep_ == "npadvmod" and c.i in by_index), None)
+    if fronted is not None:  # "person below traffic light": the tagger hangs the person on "below"
+        subject = by_index[fronted.i]
+    return subject
+
+
+def _frame_place(key: str, end) -> str | None:
+    """The place in the frame a preposition names ("on the left": left), or None ("the left of ...")."""
+    where = POSITIONS.get(end.text.lower(), "center")
+    if end.text.lower() in POSITIONS and key.split()[-1] == "of":
+        return None
+    if end.lemma_.lower() in FRAME | MEDIA:
+        return next((POSITIONS[w] for w in key.split() if w in POSITIONS), None)
+    return where
+
+
+def _action(t, by_index: dict[int, Entity]) -> Relation | None:
+    """What a verb says someone does, to what ("riding a horse", "waiting for a coffee")."""
+    reading = t.lemma_.lower() == "read" and any(
+        c.dep_ == "dobj" and c.i in by_index and c.pos_ == "NOUN" and c.lemma_.lower() not in TEXT_NOUNS
+        for c in t.children
+    )
+    if t.pos_ != "VERB" or (t.lemma_.lower() in STATIVE and not reading) or t.tag_ == "VBN":
+        return None  # "a sign that reads ..." says something; "a man reading a newspaper" does something
+    obj = next((by_index[c.i] for c in t.children if c.dep_ == "dobj" and c.i in by_index), None)
+    if obj is None and any(c.dep_ in ("dobj", "ccomp", "xcomp") for c in t.children):
+        return None  # its object is not a thing in the picture ("says something", "seems to")
+    verb = t.text.lower()
+    if obj is None:  # "waiting for a coffee", "looking at the sky": the verb and its preposition
+        for prep in (c for c in t.children if c.dep_ == "prep" and c.text.lower() in ACTION_PREPS):
+            pobj = next((c for c in prep.children if c.dep_ == "pobj" and c.i in by_index), None)
+            if pobj is not None:
+                obj, verb = by_index[pobj.i], f"{verb} {prep.text.lower()}"
+                break
+    subject = subject_of(t, by_index)
+    if subject is None or subject is obj or t.lemma_.lower() in SEEING:
+        return None
+    return Relation(subject, verb, obj, action=True, verb=t.tag_)
+
+
+def _shared_places(found: list[Relation], doc, by_index: dict[int, Entity]) -> list[Relation]:
+    """Where one of several things joined by "and" or commas is, the others are too ("a wall, a pole
+    and trees in the background")."""
+    out = []
+    for r in found:
         if r.action:
             continue
         token = next((t for t in doc if t.i == r.subject.index), None)

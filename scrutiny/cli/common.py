@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from scrutiny.agents.rubric import load_rubric
+from scrutiny.agents.rubric_files import load_rubric
 from scrutiny.api import Judge, JudgeConfig
 from scrutiny.core.backend import BackendError
 from scrutiny.core.images import ImageError
@@ -86,6 +86,13 @@ BackendOpt = Annotated[
 ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Served model name for --backend.")]
 
 
+# trace filters, the same in every command that takes them
+FilterPromptOpt = Annotated[Optional[str], typer.Option("--prompt", help="Only traces whose prompt contains this.")]
+FilterRunOpt = Annotated[
+    Optional[str], typer.Option("--run", help="Only the traces of this run (see `scrutiny runs list`).")
+]
+SinceOpt = Annotated[Optional[str], typer.Option(help="Only newer traces: ISO date/time, or an age like 2h, 3d.")]
+UntilOpt = Annotated[Optional[str], typer.Option(help="Only older traces: ISO date/time, or an age like 2h, 3d.")]
 TagToolsOpt = Annotated[
     bool,
     typer.Option(

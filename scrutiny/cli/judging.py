@@ -30,17 +30,46 @@ from scrutiny.cli.common import (
 from scrutiny.core.aio import freeze_gc
 from scrutiny.core.progress import ProgressBar
 
+InputsArg = Annotated[
+    list[str],
+    typer.Argument(
+        help="An image; or many: files, folders, glob patterns, JSONL/CSV/Parquet manifests, a saved dataset.",
+        show_default=False,
+    ),
+]
+OutOpt = Annotated[
+    Optional[Path],
+    typer.Option("--out", "-o", help="Results file for a batch, .jsonl or .parquet; a rerun resumes it."),
+]
+MinScoreOpt = Annotated[
+    Optional[float], typer.Option("--min-score", help="Also write the items scoring at least this (filtering).")
+]
+PassingOpt = Annotated[
+    Optional[Path], typer.Option("--passing", help="Where --min-score writes them (default: OUT.passing.jsonl).")
+]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", "-j", help="Judgments in flight at once.")]
+RayOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--ray", help="Judge the batch on Ray: 'local' (a Ray instance on this machine) or a cluster address."
+    ),
+]
+WorkersOpt = Annotated[int, typer.Option("--workers", help="Judge actors with --ray.")]
+
+
+def _one_image(inputs: list[str]) -> bool:
+    """One image file (or one path that is not there: that is an error, not a batch of one bad row)."""
+    import glob
+
+    first = Path(inputs[0])
+    single = len(inputs) == 1 and not first.is_dir() and not glob.has_magic(inputs[0])
+    return single and first.suffix.lower() not in (".jsonl", ".csv", ".parquet")
+
 
 @app.command("judge")
 @one_line_errors
 def judge_cmd(
-    inputs: Annotated[
-        list[str],
-        typer.Argument(
-            help="An image; or many: files, folders, glob patterns, JSONL/CSV/Parquet manifests, a saved dataset.",
-            show_default=False,
-        ),
-    ],
+    inputs: InputsArg,
     prompt: Annotated[
         Optional[str],
         typer.Option("--prompt", "-p", help="The prompt the images were generated from (manifests carry their own)."),
@@ -51,25 +80,12 @@ def judge_cmd(
     backend: BackendOpt = None,
     model: ModelOpt = None,
     tag_tools: TagToolsOpt = False,
-    out_file: Annotated[
-        Optional[Path],
-        typer.Option("--out", "-o", help="Results file for a batch, .jsonl or .parquet; a rerun resumes it."),
-    ] = None,
-    min_score: Annotated[
-        Optional[float], typer.Option("--min-score", help="Also write the items scoring at least this (filtering).")
-    ] = None,
-    passing: Annotated[
-        Optional[Path], typer.Option("--passing", help="Where --min-score writes them (default: OUT.passing.jsonl).")
-    ] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-j", help="Judgments in flight at once.")] = 4,
-    ray: Annotated[
-        Optional[str],
-        typer.Option(
-            "--ray",
-            help="Judge the batch on Ray: 'local' (a Ray instance on this machine) or a cluster address.",
-        ),
-    ] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Judge actors with --ray.")] = 2,
+    out_file: OutOpt = None,
+    min_score: MinScoreOpt = None,
+    passing: PassingOpt = None,
+    concurrency: ConcurrencyOpt = 4,
+    ray: RayOpt = None,
+    workers: WorkersOpt = 2,
 ) -> None:
     """Score an image against its prompt, or a whole dataset into a results file.
 
@@ -77,19 +93,11 @@ def judge_cmd(
     results row per item in --out (default scrutiny-results.jsonl), a score histogram and the
     abstentions by reason at the end. Rerun the same command to resume an interrupted batch.
     """
-    import glob
-
-    first = Path(inputs[0])
-    # one image file (or one path that is not there: that is an error, not a batch of one bad row)
-    single = len(inputs) == 1 and not first.is_dir() and not glob.has_magic(inputs[0])
-    single = single and first.suffix.lower() not in (".jsonl", ".csv", ".parquet")
-    if single and out_file is None and min_score is None and ray is None:
+    if _one_image(inputs) and out_file is None and min_score is None and ray is None:
         if prompt is None:
             raise ValueError("give the prompt the image was generated from: --prompt '...'")
-        verdict = make_judge(no_cache, backend, model, tag_tools).judge(
-            Path(inputs[0]), prompt, rubric=read_rubric(rubric)
-        )
-        show_verdict(verdict, as_json, [Path(inputs[0]).name])
+        judge = make_judge(no_cache, backend, model, tag_tools)
+        show_verdict(judge.judge(Path(inputs[0]), prompt, rubric=read_rubric(rubric)), as_json, [Path(inputs[0]).name])
         return
     if concurrency < 1:
         raise ValueError(f"--concurrency must be at least 1, got {concurrency}")
@@ -192,20 +200,10 @@ def refine_cmd(
     With --backend the model judges and an LLM rewrites the prompt from the critique; otherwise the
     offline judge and the offline reviser (one explicit sentence per unmet criterion) do.
     """
-    from scrutiny.agents.refine import ModelReviser, OfflineReviser
+    from scrutiny.agents.refine_graph import ModelReviser, OfflineReviser
     from scrutiny.refinement import refine
 
-    def progress(r) -> None:
-        if not as_json:
-            best = "abstain" if r.best_score is None else f"{r.best_score:.3f}"
-            err.print(
-                f"round {r.index + 1}: best {best} {'(accepted)' if r.accepted else '(rejected: lower than the best so far)'}"
-                f" in {r.seconds:.1f}s — {r.prompt}",
-                highlight=False,
-                markup=False,
-                soft_wrap=True,
-            )
-
+    progress = _round_printer(as_json)
     judge = make_judge(False, backend, model, tag_tools)
     reviser = ModelReviser(judge.policy.backend) if backend else OfflineReviser()
     generate = load_generator(generator)
@@ -225,12 +223,30 @@ def refine_cmd(
     print(result.best_verdict.critique)
 
 
+def _round_printer(as_json: bool):
+    """What `refine` prints as each round ends (nothing with --json)."""
+
+    def progress(r) -> None:
+        if as_json:
+            return
+        best = "abstain" if r.best_score is None else f"{r.best_score:.3f}"
+        kept = "(accepted)" if r.accepted else "(rejected: lower than the best so far)"
+        err.print(
+            f"round {r.index + 1}: best {best} {kept} in {r.seconds:.1f}s — {r.prompt}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+
+    return progress
+
+
 def _batch(inputs: list[str], prompt: str | None, out_file: Path, judge: Judge, options: dict) -> None:
     """`scrutiny judge` over many items (see `scrutiny.batch`)."""
     import shlex
     import sys
 
-    from scrutiny.batch import histogram_lines, previous_run, read_items, run_batch
+    from scrutiny.batch import previous_run, read_items, run_batch
 
     if out_file.suffix.lower() not in (".jsonl", ".parquet"):
         raise ValueError(f"--out must end in .jsonl or .parquet, got {out_file.name!r}")
@@ -264,35 +280,37 @@ def _batch(inputs: list[str], prompt: str | None, out_file: Path, judge: Judge, 
     finally:
         bar.close()
         judge.store.finish_run(run_id, status, counts=summary.counts() if summary else None)
+    _report(summary, run_id, out_file, options)
+
+
+def _report(summary, run_id: str, out_file: Path, options: dict) -> None:
+    """A batch's summary: counts, the score histogram, abstentions by reason; JSON with --json. A
+    row judged in this run but missing from the file is an error (exit 1), never a claim."""
+    from scrutiny.batch import histogram_lines
+
     counts = summary.counts()
-    if summary.lost:  # never claim rows the file does not hold
-        err.print(
-            f"error: {plural(summary.lost, 'row')} judged in this run are not in {out_file}: something else wrote it meanwhile",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
+    if summary.lost:
+        lost = (
+            f"{plural(summary.lost, 'row')} judged in this run are not in {out_file}: something else wrote it meanwhile"
         )
+        err.print(f"error: {lost}", highlight=False, markup=False, soft_wrap=True)
     if options["as_json"]:
         extra = {"histogram": summary.histogram(), "abstentions": dict(summary.reasons)}
         print(json.dumps({"run": run_id, "out": str(out_file), **counts, **extra}))
-        if summary.lost:
-            raise typer.Exit(1)
-        return
-    out.print(
-        f"{plural(counts['judged'], 'item')} judged, {counts['skipped']} already in {out_file} (skipped), "
-        f"{plural(counts['errors'], 'error')}, {counts['abstained']} without a score, in {summary.seconds:.1f} s",
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
-    )
-    if summary.scores:
-        out.print(f"scores (mean {counts['mean_score']:.3f}):", highlight=False)
-        for line in histogram_lines(summary):
-            out.print("  " + line, highlight=False, markup=False)
-    for reason, n in summary.reasons.most_common():
-        out.print(f"  no score, {reason}: {n} ({n / max(counts['total'], 1):.0%})", highlight=False, markup=False)
-    if summary.passing is not None:
-        out.print(f"{plural(summary.passing, 'item')} scored at least {min_score}", highlight=False)
-    out.print(f"results in {out_file}; run {run_id}", highlight=False, markup=False, style="dim")
+    else:
+        said = (
+            f"{plural(counts['judged'], 'item')} judged, {counts['skipped']} already in {out_file} (skipped), "
+            f"{plural(counts['errors'], 'error')}, {counts['abstained']} without a score, in {summary.seconds:.1f} s"
+        )
+        out.print(said, highlight=False, markup=False, soft_wrap=True)
+        if summary.scores:
+            out.print(f"scores (mean {counts['mean_score']:.3f}):", highlight=False)
+            for line in histogram_lines(summary):
+                out.print("  " + line, highlight=False, markup=False)
+        for reason, n in summary.reasons.most_common():
+            out.print(f"  no score, {reason}: {n} ({n / max(counts['total'], 1):.0%})", highlight=False, markup=False)
+        if summary.passing is not None:
+            out.print(f"{plural(summary.passing, 'item')} scored at least {options['min_score']}", highlight=False)
+        out.print(f"results in {out_file}; run {run_id}", highlight=False, markup=False, style="dim")
     if summary.lost:
         raise typer.Exit(1)

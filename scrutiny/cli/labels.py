@@ -11,6 +11,7 @@ import typer
 from scrutiny.api import Judge
 from scrutiny.cli.common import (
     BackendOpt,
+    FilterPromptOpt,
     JsonOpt,
     ModelOpt,
     err,
@@ -32,7 +33,7 @@ def label_queue(
     name: Annotated[str, typer.Argument(help="The queue's name.")],
     traces: Annotated[bool, typer.Option("--traces", help="From the store's traces (filters below).")] = False,
     results: Annotated[Optional[Path], typer.Option("--results", help="From a batch results file.")] = None,
-    prompt: Annotated[Optional[str], typer.Option(help="Only traces whose prompt contains this.")] = None,
+    prompt: FilterPromptOpt = None,
     run: Annotated[Optional[str], typer.Option("--run", help="Only the traces of this run.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many traces.")] = 1000,
     disagree_with: Annotated[

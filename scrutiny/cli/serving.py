@@ -58,18 +58,27 @@ def train_cmd(
         after = sample_grid(trainer, folder / f"samples-step-{trainer.step_index:06d}.png")
     alarms = trainer.monitor.alarms
     reward_curve(history, curve_path, title=f"GRPO run {trainer.run_id}: mean reward per step", alarms=alarms)
-    files = {"curve": str(curve_path), "samples_before": str(before), "samples_after": str(after)}
+    files = {"curve": curve_path, "samples_before": before, "samples_after": after}
+    _print_training(trainer.run_id, history, alarms, files, as_json)
+
+
+def _print_training(
+    run_id: str, history: list[dict], alarms: list[dict], files: dict[str, Path], as_json: bool
+) -> None:
+    """A finished run: the reward's first and last mean, the curve and sample grids, the share of step
+    time spent waiting for rewards, and any gaming alarm."""
     if as_json:
-        print(json.dumps({"run_id": trainer.run_id, "history": history, "alarms": alarms, **files}, indent=2))
+        paths = {k: str(v) for k, v in files.items()}
+        print(json.dumps({"run_id": run_id, "history": history, "alarms": alarms, **paths}, indent=2))
         return
     for alarm in alarms:
         err.print(f"gaming alarm at step {alarm['step']}: {alarm['alarm']}", highlight=False, markup=False)
     first, last = history[0]["reward_mean"], history[-1]["reward_mean"]
     waited = sum(h.get("reward_wait_s", 0.0) for h in history) / max(sum(h.get("step_s", 0.0) for h in history), 1e-9)
     print(
-        f"{len(history)} steps: mean reward {first:.3f} → {last:.3f}; curve {curve_path}; "
-        f"samples before {before.name} and after {after.name}; {waited:.0%} of step time waiting for "
-        f"rewards; run {trainer.run_id}"
+        f"{len(history)} steps: mean reward {first:.3f} → {last:.3f}; curve {files['curve']}; "
+        f"samples before {files['samples_before'].name} and after {files['samples_after'].name}; {waited:.0%} of "
+        f"step time waiting for rewards; run {run_id}"
     )
 
 
@@ -115,20 +124,23 @@ def serve_cmd(
         health_timeout_s=health_timeout,
     )
     if dry_run:
-        import shlex
-
-        plan = config.plan()
-        if as_json:
-            print(json.dumps(plan, indent=2))
-            return
-        for server in plan:
-            gpus = ",".join(map(str, server["gpus"]))
-            print(f"CUDA_VISIBLE_DEVICES={gpus} {shlex.join(server['command'])}")
+        _print_plan(config.plan(), as_json)
         return
     try:
         serve(config, say=lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True))
     except ServeError as e:
         raise ValueError(str(e)) from None
+
+
+def _print_plan(plan: list[dict], as_json: bool) -> None:
+    """The vLLM command lines `serve` would run, one per server."""
+    import shlex
+
+    if as_json:
+        print(json.dumps(plan, indent=2))
+        return
+    for server in plan:
+        print(f"CUDA_VISIBLE_DEVICES={','.join(map(str, server['gpus']))} {shlex.join(server['command'])}")
 
 
 @app.command("view")

@@ -41,7 +41,7 @@ def bench_cmd(
     tag_tools: TagToolsOpt = False,
 ) -> None:
     """Agreement with human preferences: pairwise and group accuracy, ties, Cohen's kappa, 95% CI."""
-    from scrutiny.bench import abench, load_preferences
+    from scrutiny.agreement import abench, load_preferences
 
     items = load_preferences(data)
     judge = make_judge(False, backend, model, tag_tools)
@@ -183,6 +183,26 @@ def skills_rollback(version: str) -> None:
     err.print(f"current library is now {library.version} (was {current.version})", highlight=False, markup=False)
 
 
+def _preferences(store: Store, data: Path | None, labels: str | None) -> list:
+    """The preference items to evolve on: a file, or the labels of a labelling queue."""
+    from scrutiny.agreement import load_preferences
+
+    if (data is None) == (labels is None):
+        raise ValueError("give a preference file or --labels QUEUE (one of them)")
+    if labels is None:
+        return load_preferences(data)
+    import tempfile
+
+    from scrutiny.labels import export_preferences
+
+    check_queue_name(labels)
+    with tempfile.TemporaryDirectory() as folder:
+        exported = Path(folder) / "labels.jsonl"
+        if export_preferences(store, labels, exported) == 0:
+            raise ValueError(f"the queue {labels!r} has no labels yet (label it in `scrutiny view`, at /label)")
+        return load_preferences(exported)
+
+
 @skills_app.command("evolve")
 @one_line_errors
 def skills_evolve(
@@ -206,25 +226,11 @@ def skills_evolve(
 ) -> None:
     """Evolve the library on preference data; the result becomes the current library."""
     from scrutiny.agents.evolve import ThresholdProposer, WeightProposer, evolve
-    from scrutiny.bench import aexamples, load_preferences
+    from scrutiny.agreement import aexamples
 
     store = Store()
     library = _libraries(store)
-    if (data is None) == (labels is None):
-        raise ValueError("give a preference file or --labels QUEUE (one of them)")
-    if labels is not None:
-        import tempfile
-
-        check_queue_name(labels)
-        from scrutiny.labels import export_preferences
-
-        with tempfile.TemporaryDirectory() as folder:
-            exported = Path(folder) / "labels.jsonl"
-            if export_preferences(store, labels, exported) == 0:
-                raise ValueError(f"the queue {labels!r} has no labels yet (label it in `scrutiny view`, at /label)")
-            items = load_preferences(exported)
-    else:
-        items = load_preferences(data)
+    items = _preferences(store, data, labels)
     freeze_gc()
     examples = run_sync(aexamples(Judge(store=store, library=library), items, progress=not as_json))
     proposers = [WeightProposer(), ThresholdProposer()]
@@ -245,16 +251,14 @@ def skills_evolve(
     )
     evolved = SkillLibrary.from_json(final["library_json"])
     evolved.save(store.home / "skills")
-    summary = {
-        "baseline_val_accuracy": final["baseline"],
-        "val_accuracy": final["best"],
-        "version": evolved.version,
-        "parent": library.version,
-        "history": final["history"],
-    }
+    _show_evolution(final, library.version, evolved.version, as_json)
+
+
+def _show_evolution(final: dict, parent: str, version: str, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(summary, indent=2))
+        summary = {"baseline_val_accuracy": final["baseline"], "val_accuracy": final["best"], "version": version}
+        print(json.dumps({**summary, "parent": parent, "history": final["history"]}, indent=2))
         return
     for h in final["history"]:
         print(f"{'kept    ' if h['kept'] else 'rejected'} {h['proposer']:<16} val {h['val_accuracy']:.3f}  {h['edit']}")
-    print(f"validation accuracy {final['baseline']:.3f} → {final['best']:.3f}; current library {evolved.version}")
+    print(f"validation accuracy {final['baseline']:.3f} → {final['best']:.3f}; current library {version}")

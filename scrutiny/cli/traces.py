@@ -14,7 +14,11 @@ from rich.tree import Tree
 
 from scrutiny.api import Judge, JudgeConfig
 from scrutiny.cli.common import (
+    FilterPromptOpt,
+    FilterRunOpt,
     JsonOpt,
+    SinceOpt,
+    UntilOpt,
     err,
     one_line_errors,
     out,
@@ -34,25 +38,18 @@ traces_app = typer.Typer(no_args_is_help=True, help="List and show the traces be
 def traces_list(
     limit: Annotated[int, typer.Option(help="How many traces per page.")] = 20,
     page: Annotated[int, typer.Option(help="Which page (1 = newest).")] = 1,
-    prompt: Annotated[Optional[str], typer.Option(help="Only traces whose prompt contains this.")] = None,
-    since: Annotated[
-        Optional[str], typer.Option(help="Only newer traces: ISO date/time, or an age like 2h, 3d.")
-    ] = None,
-    until: Annotated[
-        Optional[str], typer.Option(help="Only older traces: ISO date/time, or an age like 2h, 3d.")
-    ] = None,
+    prompt: FilterPromptOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     policy: Annotated[Optional[str], typer.Option(help="Only this policy (offline, model).")] = None,
     model: Annotated[Optional[str], typer.Option(help="Only this model.")] = None,
     library: Annotated[Optional[str], typer.Option(help="Only this skill-library version.")] = None,
     min_score: Annotated[Optional[float], typer.Option(help="Only verdicts scoring at least this.")] = None,
     max_score: Annotated[Optional[float], typer.Option(help="Only verdicts scoring at most this.")] = None,
     abstained: Annotated[
-        Optional[bool],
-        typer.Option("--abstained/--decided", help="Only abstentions, or only decided verdicts."),
+        Optional[bool], typer.Option("--abstained/--decided", help="Only abstentions, or only decided verdicts.")
     ] = None,
-    run: Annotated[
-        Optional[str], typer.Option("--run", help="Only the traces of this run (see `scrutiny runs list`).")
-    ] = None,
+    run: FilterRunOpt = None,
     step: Annotated[
         Optional[int], typer.Option("--step", help="Only this step of the run (training step, batch item).")
     ] = None,
@@ -86,42 +83,27 @@ def traces_list(
     verdicts = store.verdicts_by_id([r.verdict_id for r in rows if r.verdict_id])  # one query for the page
     scores = {r.id: verdicts[r.verdict_id].scores if r.verdict_id in verdicts else None for r in rows}
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "total": total,
-                    "page": page,
-                    "limit": limit,
-                    "traces": [
-                        {
-                            "id": r.id,
-                            "created_at": r.created_at.isoformat(),
-                            "kind": r.kind,
-                            "prompt": r.prompt,
-                            "policy": r.policy,
-                            "model": r.model,
-                            "library_version": r.library_version,
-                            "verdict_id": r.verdict_id,
-                            "run_id": r.run_id,
-                            "step": r.step,
-                            "scores": scores[r.id],
-                        }
-                        for r in rows
-                    ],
-                },
-                indent=2,
-            )
-        )
+        listed = [_trace_row(r, scores[r.id]) for r in rows]
+        print(json.dumps({"total": total, "page": page, "limit": limit, "traces": listed}, indent=2))
         return
-    table = Table(caption=f"page {page} of {pages}, {plural(total, 'trace')}")
+    _print_traces(rows, scores, f"page {page} of {pages}, {plural(total, 'trace')}")
+
+
+def _print_traces(rows: list, scores: dict, caption: str) -> None:
+    table = Table(caption=caption)
     for column in ("id", "when", "kind", "policy", "scores", "prompt"):
         table.add_column(column)
     for r in rows:
         shown = ", ".join("—" if s is None else f"{s:.2f}" for s in scores[r.id] or [])
-        table.add_row(
-            r.id[:12], r.created_at.strftime("%Y-%m-%d %H:%M:%S"), r.kind, r.policy, shown, escape(r.prompt[:60])
-        )
+        when = r.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(r.id[:12], when, r.kind, r.policy, shown, escape(r.prompt[:60]))
     out.print(table)
+
+
+def _trace_row(r, scores: list | None) -> dict:
+    """A listed trace as `traces list --json` prints it."""
+    fields = ("id", "kind", "prompt", "policy", "model", "library_version", "verdict_id", "run_id", "step")
+    return {**{k: getattr(r, k) for k in fields}, "created_at": r.created_at.isoformat(), "scores": scores}
 
 
 @traces_app.command("diff")
@@ -170,8 +152,8 @@ def _show_diff(diff, as_json: bool) -> None:
 @one_line_errors
 def traces_export(
     out_file: Annotated[Optional[Path], typer.Option("--out", help="JSONL file to write (default: stdout).")] = None,
-    prompt: Annotated[Optional[str], typer.Option(help="Only traces whose prompt contains this.")] = None,
-    run: Annotated[Optional[str], typer.Option("--run", help="Only the traces of this run.")] = None,
+    prompt: FilterPromptOpt = None,
+    run: FilterRunOpt = None,
     limit: Annotated[Optional[int], typer.Option(help="At most this many traces, newest first (default: all).")] = None,
 ) -> None:
     """Export traces with their verdicts and images as JSONL, streamed (any number of traces)."""

@@ -240,8 +240,28 @@ Check = Annotated[
 ]
 
 
+def dimension_of(check: Any) -> str | None:
+    """The dimension a check's kind (and its fields) make: what skills weigh and `score_parts` sorts
+    into content, qualifiers and gates. None for a judgment, whose dimension is the one given."""
+    kind = check.kind
+    if kind == "object":
+        return "count" if check.count is not None or check.quantity else "object"
+    if kind == "attribute":
+        return "color" if check.attribute == "color" else "attribute"
+    if kind == "relation":
+        return "action" if check.action else "position"
+    if kind == "edit":
+        if check.check in ("outside_region", "structure"):
+            return "preservation"
+        if check.check == "changed_region_color":
+            return "color"
+        return "style" if check.check == "instruction" and check.action == "style" else "object"
+    return {"text": "text", "global": "style", "quality": "quality", "degenerate": "degenerate"}.get(kind)
+
+
 class Criterion(Model):
-    """One yes/no-checkable statement about a candidate image."""
+    """One yes/no-checkable statement about a candidate image. Its `dimension` follows its check
+    (`dimension_of`), so the two never disagree; a judgment check keeps the dimension given."""
 
     id: str
     statement: str
@@ -256,6 +276,15 @@ class Criterion(Model):
     """What exactly is checked, typed by kind (the target text, the object and its count, the relation)."""
     met: float | None = Field(default=None, ge=0.0, le=1.0)
     """The score from which this criterion counts as met; None: the judge's default."""
+
+    @model_validator(mode="after")
+    def _dimension_from_check(self) -> Criterion:
+        """One classification: a typed check decides the dimension (`dimension_of`); only a judgment
+        (what a model or a person settles) keeps the dimension it was given."""
+        derived = dimension_of(self.check)
+        if derived is not None and derived != self.dimension:
+            object.__setattr__(self, "dimension", derived)
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -229,84 +229,121 @@ SIGN_TEXTS = ("OPEN 24 HOURS", "FRESH BREAD", "Cafe Luna", "NO PARKING", "EXIT",
 def _hard_pair(kind: str, k: int, rng, shape: str, color: str, other: str, texts: list[str] | None) -> Pair:
     """One pair of a hard class; `k` alternates the variant where a class has two."""
     target = texts[k % len(texts)] if texts else SIGN_TEXTS[k % len(SIGN_TEXTS)]
-    if kind == "whole_frame":
-        # a faithful addition against one that also repaints the whole picture
-        source = _textured_scene(rng)
-        x, y = int(rng.integers(40, 360)), int(rng.integers(40, 360))
-        faithful = source.copy()
-        ImageDraw.Draw(faithful).rectangle((x, y, x + 89, y + 89), fill=RGB[color])
-        shifted = np.asarray(source).astype(np.int16) + np.array([40, -25, 30]) * (1 if k % 2 else -1)
-        repainted = Image.fromarray(np.clip(shifted, 0, 255).astype(np.uint8))
-        ImageDraw.Draw(repainted).rectangle((x, y, x + 89, y + 89), fill=RGB[color])
-        return Pair(kind, f"Add a {color} square", faithful, repainted, source)
-    if kind == "colored_removal":
-        # two shapes of one kind; the instruction names one by its colour
-        background = ("white", "gray", "black")[k % 3]
-        a, b = Shape(shape, color, (60, 160, 200, 300)), Shape(shape, other, (310, 160, 450, 300))
-        source = shapes([a, b], background=background)
-        right, wrong = shapes([b], background=background), shapes([a], background=background)
-        return Pair(kind, f"Remove the {color} {shape}", right, wrong, source)
-    if kind == "recolor":
-        # recolour the named shape, not the other one
-        other_shape = next(s for s in SHAPE_KINDS if s != shape)
-        base = "green" if color != "green" else "blue"
-        a, b = Shape(shape, base, (60, 160, 200, 300)), Shape(other_shape, base, (310, 160, 450, 300))
-        source = shapes([a, b])
-        right = shapes([Shape(shape, color, a.box), b])
-        wrong = shapes([a, Shape(other_shape, color, b.box)])
-        verb = ("Make the {s} {c}", "Recolor the {s} {c}", "Paint the {s} {c}")[k % 3]
-        return Pair(kind, verb.format(s=shape, c=color), right, wrong, source)
-    if kind == "wrong_shape_addition":
-        other_shape = next(s for s in SHAPE_KINDS if s != shape)
-        source = _textured_scene(rng)
-        x, y = int(rng.integers(40, 360)), int(rng.integers(40, 360))
-        right, wrong = (shapes_on(source, [Shape(s, color, (x, y, x + 100, y + 100))]) for s in (shape, other_shape))
-        return Pair(kind, f"Add {'an' if color[0] in 'aeiou' else 'a'} {color} {shape}", right, wrong, source)
-    if kind in ("dark_background", "textured_background"):
-        count = int(rng.integers(1, 5))
-        plural = "s" if count > 1 else ""
-        if kind == "dark_background":
-            name, fill = list(DARK.items())[k % len(DARK)]
-            color = color if color not in ("purple", "blue") else "yellow"  # keep the shapes visible
+    make = _HARD.get(kind)
+    if make is None:
+        raise ValueError(f"unknown pair kind {kind!r}")
+    return make(kind, k, rng, shape, color, other, target)
 
-            def draw(items):
-                return _on(Image.new("RGB", (512, 512), fill), items)
 
-            prompt = f"{NUMBER_NAMES[count]} {color} {shape}{plural} on a {name} background"
-        else:
-            scene = _textured_scene(rng)
+def _whole_frame(kind, k, rng, shape, color, other, target) -> Pair:
+    """A faithful addition against one that also repaints the whole picture."""
+    source = _textured_scene(rng)
+    x, y = int(rng.integers(40, 360)), int(rng.integers(40, 360))
+    faithful = source.copy()
+    ImageDraw.Draw(faithful).rectangle((x, y, x + 89, y + 89), fill=RGB[color])
+    shifted = np.asarray(source).astype(np.int16) + np.array([40, -25, 30]) * (1 if k % 2 else -1)
+    repainted = Image.fromarray(np.clip(shifted, 0, 255).astype(np.uint8))
+    ImageDraw.Draw(repainted).rectangle((x, y, x + 89, y + 89), fill=RGB[color])
+    return Pair(kind, f"Add a {color} square", faithful, repainted, source)
 
-            def draw(items):
-                return shapes_on(scene, items)
 
-            prompt = f"{NUMBER_NAMES[count]} {color} {shape}{plural}"
-        if k % 2:  # the wrong colour
-            worse = draw(grid(count, shape, other if other != color else "white", cell=90))
-        else:  # the wrong count
-            worse = draw(grid(count + (1 if count == 1 or rng.integers(2) else -1), shape, color, cell=90))
-        return Pair(kind, prompt, draw(grid(count, shape, color, cell=90)), worse)
-    if kind == "scene_text":
-        words = [DISTRACTORS[i] for i in rng.choice(len(DISTRACTORS), 2, replace=False)]
-        seed = int(rng.integers(1 << 30))
-        return Pair(
-            kind,
-            f'A storefront with a sign that says "{target}"',
-            _with_words(storefront(target, seed=seed), words),
-            _with_words(storefront(misspell(target, rng), seed=seed), words),
-        )
-    if kind == "case":
-        shown = (str.upper, str.lower, str.title)[k % 3](target)
-        asked = target if shown != target else target.swapcase()
-        return Pair(kind, f'A sign that says "{asked}"', fitted_sign(shown), fitted_sign(misspell(shown, rng)))
-    if kind == "tiny_text":
-        return Pair(kind, f'A poster with the words "{target}"', _tiny(target, k), _tiny(misspell(target, rng), k))
-    if kind == "extra_text":
-        extra = DISTRACTORS[int(rng.integers(len(DISTRACTORS)))]
-        wrong = fitted_sign(misspell(target, rng))
-        better = _footer(fitted_sign(target), extra)
-        worse = _footer(wrong, extra) if k % 2 == 0 else wrong
-        return Pair(kind, f'A sign that says "{target}"', better, worse)
-    raise ValueError(f"unknown pair kind {kind!r}")
+def _colored_removal(kind, k, rng, shape, color, other, target) -> Pair:
+    """Two shapes of one kind; the instruction names one by its colour."""
+    background = ("white", "gray", "black")[k % 3]
+    a, b = Shape(shape, color, (60, 160, 200, 300)), Shape(shape, other, (310, 160, 450, 300))
+    source = shapes([a, b], background=background)
+    right, wrong = shapes([b], background=background), shapes([a], background=background)
+    return Pair(kind, f"Remove the {color} {shape}", right, wrong, source)
+
+
+def _recolor(kind, k, rng, shape, color, other, target) -> Pair:
+    """Recolour the named shape, not the other one."""
+    other_shape = next(s for s in SHAPE_KINDS if s != shape)
+    base = "green" if color != "green" else "blue"
+    a, b = Shape(shape, base, (60, 160, 200, 300)), Shape(other_shape, base, (310, 160, 450, 300))
+    source = shapes([a, b])
+    right = shapes([Shape(shape, color, a.box), b])
+    wrong = shapes([a, Shape(other_shape, color, b.box)])
+    verb = ("Make the {s} {c}", "Recolor the {s} {c}", "Paint the {s} {c}")[k % 3]
+    return Pair(kind, verb.format(s=shape, c=color), right, wrong, source)
+
+
+def _wrong_shape_addition(kind, k, rng, shape, color, other, target) -> Pair:
+    other_shape = next(s for s in SHAPE_KINDS if s != shape)
+    source = _textured_scene(rng)
+    x, y = int(rng.integers(40, 360)), int(rng.integers(40, 360))
+    right, wrong = (shapes_on(source, [Shape(s, color, (x, y, x + 100, y + 100))]) for s in (shape, other_shape))
+    return Pair(kind, f"Add {'an' if color[0] in 'aeiou' else 'a'} {color} {shape}", right, wrong, source)
+
+
+def _busy_background(kind, k, rng, shape, color, other, target) -> Pair:
+    """Counted shapes on a dark or a textured background: the wrong colour or the wrong count."""
+    count = int(rng.integers(1, 5))
+    plural = "s" if count > 1 else ""
+    if kind == "dark_background":
+        name, fill = list(DARK.items())[k % len(DARK)]
+        color = color if color not in ("purple", "blue") else "yellow"  # keep the shapes visible
+
+        def draw(items):
+            return _on(Image.new("RGB", (512, 512), fill), items)
+
+        prompt = f"{NUMBER_NAMES[count]} {color} {shape}{plural} on a {name} background"
+    else:
+        scene = _textured_scene(rng)
+
+        def draw(items):
+            return shapes_on(scene, items)
+
+        prompt = f"{NUMBER_NAMES[count]} {color} {shape}{plural}"
+    if k % 2:  # the wrong colour
+        worse = draw(grid(count, shape, other if other != color else "white", cell=90))
+    else:  # the wrong count
+        worse = draw(grid(count + (1 if count == 1 or rng.integers(2) else -1), shape, color, cell=90))
+    return Pair(kind, prompt, draw(grid(count, shape, color, cell=90)), worse)
+
+
+def _scene_text(kind, k, rng, shape, color, other, target) -> Pair:
+    words = [DISTRACTORS[i] for i in rng.choice(len(DISTRACTORS), 2, replace=False)]
+    seed = int(rng.integers(1 << 30))
+    return Pair(
+        kind,
+        f'A storefront with a sign that says "{target}"',
+        _with_words(storefront(target, seed=seed), words),
+        _with_words(storefront(misspell(target, rng), seed=seed), words),
+    )
+
+
+def _case(kind, k, rng, shape, color, other, target) -> Pair:
+    shown = (str.upper, str.lower, str.title)[k % 3](target)
+    asked = target if shown != target else target.swapcase()
+    return Pair(kind, f'A sign that says "{asked}"', fitted_sign(shown), fitted_sign(misspell(shown, rng)))
+
+
+def _tiny_text(kind, k, rng, shape, color, other, target) -> Pair:
+    return Pair(kind, f'A poster with the words "{target}"', _tiny(target, k), _tiny(misspell(target, rng), k))
+
+
+def _extra_text(kind, k, rng, shape, color, other, target) -> Pair:
+    extra = DISTRACTORS[int(rng.integers(len(DISTRACTORS)))]
+    wrong = fitted_sign(misspell(target, rng))
+    better = _footer(fitted_sign(target), extra)
+    worse = _footer(wrong, extra) if k % 2 == 0 else wrong
+    return Pair(kind, f'A sign that says "{target}"', better, worse)
+
+
+_HARD = {
+    "whole_frame": _whole_frame,
+    "colored_removal": _colored_removal,
+    "recolor": _recolor,
+    "wrong_shape_addition": _wrong_shape_addition,
+    "dark_background": _busy_background,
+    "textured_background": _busy_background,
+    "scene_text": _scene_text,
+    "case": _case,
+    "tiny_text": _tiny_text,
+    "extra_text": _extra_text,
+}
+"""The maker of each hard class's pairs."""
 
 
 def _on(image: Image.Image, items: list[Shape]) -> Image.Image:

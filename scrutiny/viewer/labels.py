@@ -43,16 +43,26 @@ def label_page(store: Store, query: dict[str, list[str]], secret: bytes = b"") -
     )
     if item is None:
         return page("label", head + "<p>Every item of this queue is labelled. Thank you.</p>")
+    return page("label", head + _item_form(store, item, keep, evidence, secret))
+
+
+def _judge_scores(store: Store, item, count: int) -> list[str]:
+    """The stored verdict's score under each image, when the judge's evidence is asked for."""
+    try:
+        trace = store.trace(item.trace_id)
+        verdict = store.verdict(trace.verdict_id) if trace.verdict_id else None
+    except StoreError:
+        verdict = None
+    if verdict is None:
+        return [""] * count
+    return [f"judge: {fmt(s)}" for s in verdict.scores] + [""] * (count - len(verdict.scores))
+
+
+def _item_form(store: Store, item, keep: dict[str, str], evidence: bool, secret: bytes) -> str:
+    """An item: its prompt, its source (for an edit), its images lettered A, B, ..., and the form whose
+    buttons label it (with this page's token)."""
     images = json.loads(item.images_json)
-    scores: list[str] = [""] * len(images)
-    if evidence and item.trace_id:
-        try:
-            trace = store.trace(item.trace_id)
-            verdict = store.verdict(trace.verdict_id) if trace.verdict_id else None
-        except StoreError:
-            verdict = None
-        if verdict is not None:
-            scores = [f"judge: {fmt(s)}" for s in verdict.scores] + [""] * (len(images) - len(verdict.scores))
+    scores = _judge_scores(store, item, len(images)) if evidence and item.trace_id else [""] * len(images)
     letters = "abcdefghij"
     figures = "".join(
         f'<figure style="display:inline-block;margin:6px"><img src="/artifact/{quote(h)}.png" alt="{letters[k]}" '
@@ -69,20 +79,16 @@ def label_page(store: Store, query: dict[str, list[str]], secret: bytes = b"") -
         f"<button name=choice value={k} accesskey={letters[k]}>{letters[k].upper()} is better</button> "
         for k in range(len(images))
     )
-    return page(
-        "label",
-        head
-        + f"<h2>{esc(item.prompt)}</h2>{source}<div>{figures}</div>"
+    token = form_token(secret, keep["queue"], item.id, keep["labeller"])
+    hidden = {**keep, "item": item.id, "token": token} | ({"evidence": "1"} if evidence else {})
+    return (
+        f"<h2>{esc(item.prompt)}</h2>{source}<div>{figures}</div>"
         + '<form method=post action="/label">'
-        + "".join(
-            f'<input type=hidden name={k} value="{esc(v)}">'
-            for k, v in {**keep, "item": item.id, "token": form_token(secret, queue, item.id, labeller)}.items()
-        )
-        + ('<input type=hidden name=evidence value="1">' if evidence else "")
+        + "".join(f'<input type=hidden name={k} value="{esc(v)}">' for k, v in hidden.items())
         + f"{buttons}<button name=choice value=tie accesskey=t>tie</button> "
         + "<button name=choice value=skip accesskey=s>skip</button></form>"
         + "<p class=none>keys: A, B, … for the better image · T a tie · S skip · E the judge's evidence</p>"
-        + '<script src="/label.js"></script>',
+        + '<script src="/label.js"></script>'
     )
 
 

@@ -131,6 +131,25 @@ def _pager(number: int, pages: int, keep: dict[str, str]) -> str:
     return f"<p class=pager>{prev} {' '.join(links)} {following}</p>"
 
 
+def _filter_form(given: dict[str, str], order: str) -> str:
+    """The list page's filters, as given, and its sort order."""
+    inputs = "".join(
+        f'<input name={name} placeholder="{esc(label)}" value="{esc(given.get(name, ""))}" size=14>'
+        for name, label in LIST_FILTERS.items()
+    )
+    abstained = "".join(
+        f"<option value={v}{' selected' if given.get('abstained', '') == v else ''}>{label}</option>"
+        for v, label in (("", "all verdicts"), ("no", "decided only"), ("yes", "abstentions only"))
+    )
+    sorts = "".join(
+        f"<option value={k}{' selected' if k == order else ''}>{label}</option>" for k, label in ORDERS.items()
+    )
+    return (
+        f'<h1>Traces</h1><form class=filters method=get action="/">{inputs}'
+        f"<select name=abstained>{abstained}</select><select name=sort>{sorts}</select><button>filter</button></form>"
+    )
+
+
 def list_page(store: Store, query: dict[str, list[str]]) -> str:
     number = page_number(query)
     order = query.get("sort", ["newest"])[0] or "newest"
@@ -144,21 +163,7 @@ def list_page(store: Store, query: dict[str, list[str]]) -> str:
     pages = max(1, -(-total // PAGE_SIZE))
     keep = {**given, **({"sort": order} if order != "newest" else {})}
     link = {**keep, **({"pin": pins} if pins else {})}  # pinned traces follow every link, for comparing across pages
-    inputs = "".join(
-        f'<input name={name} placeholder="{esc(label)}" value="{esc(given.get(name, ""))}" size=14>'
-        for name, label in LIST_FILTERS.items()
-    )
-    abstained = "".join(
-        f"<option value={v}{' selected' if given.get('abstained', '') == v else ''}>{label}</option>"
-        for v, label in (("", "all verdicts"), ("no", "decided only"), ("yes", "abstentions only"))
-    )
-    sorts = "".join(
-        f"<option value={k}{' selected' if k == order else ''}>{label}</option>" for k, label in ORDERS.items()
-    )
-    body = [
-        f'<h1>Traces</h1><form class=filters method=get action="/">{inputs}'
-        f"<select name=abstained>{abstained}</select><select name=sort>{sorts}</select><button>filter</button></form>"
-    ]
+    body = [_filter_form(given, order)]
     if number > pages:
         body.append(
             f"<p class=err>there is no page {number}: {total} trace{'s' if total != 1 else ''} make {pages} "

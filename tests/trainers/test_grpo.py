@@ -15,8 +15,11 @@ from scrutiny.trainers.grpo import GRPOConfig, GRPOTrainer
 from scrutiny.trainers.monitor import reward_curve
 from scrutiny.trainers.toy import pretrain, redness
 
-ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.usefixtures("fresh_accelerate")  # each test's trainer sets accelerate up as it asks
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [
+    pytest.mark.usefixtures("fresh_accelerate"),  # each test's trainer sets accelerate up as it asks
+    pytest.mark.slow,  # tiny diffusers pipelines and accelerate: the fast loop leaves GRPO to the full suite
+]
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +101,7 @@ def test_recomputed_log_probs_reproduce_the_stored_ones_and_first_ratio_is_one(p
             assert stats["kl"] == 0.0  # a fresh adapter is the identity: KL to the reference is exactly 0
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_train_window_uses_ode_steps_outside_it(pretrained):
     t = trainer(pretrained, train_window=(2, 5), timestep_fraction=1.0)
     rollout = t.sample(["a square"] * 2, torch.Generator().manual_seed(0))
@@ -144,6 +148,7 @@ def test_a_step_changes_the_adapter_and_nan_rewards_never_reach_the_optimizer(pr
     assert math.isfinite(metrics["loss"]) and metrics["abstain_rate"] > 0
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_resume_reproduces_the_next_step_exactly(pretrained, tmp_path):
     straight = trainer(pretrained)
     straight.train_step()
@@ -156,6 +161,7 @@ def test_resume_reproduces_the_next_step_exactly(pretrained, tmp_path):
     assert got["loss"] == expected["loss"] and got["reward_mean"] == expected["reward_mean"] and got["step"] == 2
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_resume_in_the_middle_of_an_accumulated_update(pretrained, tmp_path):
     straight = trainer(pretrained, gradient_accumulation=2)
     straight.train_step()  # gradients pending: the update comes after the next step
@@ -202,6 +208,7 @@ def test_one_step_on_the_gpu(pretrained):
     assert math.isfinite(metrics["loss"]) and next(t.policy.model.parameters()).is_cuda
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_cli_train_runs_a_toml_config_and_draws_the_curve(tmp_path, monkeypatch):
     import json
 
@@ -279,6 +286,7 @@ def test_grpo_on_a_tiny_sd3_pipeline(tiny_sd3, guidance):
     assert all(not p.requires_grad for p in tiny_sd3.vae.parameters())
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_grpo_with_ddim_on_a_tiny_unet_pipeline(tiny_sd):
     from scrutiny.trainers.diffusers_policy import UNetDDIMPolicy
 
@@ -333,6 +341,7 @@ def test_the_example_rubric_pays_for_a_red_shape_not_a_red_field(store):
     assert square == 1.0 and field <= blue < frame < square
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 @pytest.mark.parametrize(("accumulate", "updates"), [(1, 4), (2, 2), (3, 1)])
 def test_gradient_accumulation_counts_training_steps(pretrained, accumulate, updates):
     t = trainer(pretrained, steps=4, gradient_accumulation=accumulate)

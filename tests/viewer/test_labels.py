@@ -3,6 +3,7 @@ Chromium, the labels exported in the bench format and learned from by `skills ev
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from scrutiny import Judge, JudgeConfig, Store
@@ -27,6 +28,7 @@ def fill(store):
     judge.compare(shapes(grid(3, "circle", "red")), shapes(grid(2, "circle", "red")), "three red circles")
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_label_five_pairs_with_the_keyboard_and_evolve_from_them(tmp_path, browser, monkeypatch):
     home = tmp_path / "home"
     monkeypatch.setenv("SCRUTINY_HOME", str(home))
@@ -85,6 +87,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> int:
     return connection.getresponse().status
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_labels_come_only_from_the_viewers_own_pages_and_count_once(tmp_path):
     import re
     import urllib.parse
@@ -130,6 +133,7 @@ def test_labels_come_only_from_the_viewers_own_pages_and_count_once(tmp_path):
         server.shutdown()
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_a_queue_of_the_comparisons_two_libraries_decide_differently(tmp_path, monkeypatch):
     from scrutiny.skills.library import Skill, SkillLibrary
 

@@ -18,6 +18,7 @@ def labels(shared_data):
     return folder, [json.loads(line) for line in (folder / "labels.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 @needs_coco
 def test_the_coco_detector_finds_labelled_objects_in_real_photos(shared_data):
     folder, items = labels(shared_data)
@@ -34,6 +35,7 @@ def test_the_coco_detector_finds_labelled_objects_in_real_photos(shared_data):
     assert found >= 7  # 9 photos hold labelled objects; SSD-MobileNet misses some (a dog it calls a cat)
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 @needs_coco
 def test_absent_objects_are_never_met_on_real_photos(shared_data, store):
     """False confidence: a prompt naming a class that is not in the photo never scores as met."""
@@ -99,6 +101,7 @@ def test_quality_alone_never_makes_a_score(store):
     ("mode", "expected"),
     [("lower", 0.5), ("omit", 1.0), ("abstain", None)],
 )
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_unchecked_content_lowers_is_omitted_or_abstains(store, mode, expected):
     from scrutiny.testing.scenes import storefront
 

@@ -41,6 +41,7 @@ def data(tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_a_folder_and_a_manifest_become_one_results_file_and_bad_rows_are_rows(data):
     out = data / "results.jsonl"
     result = run("judge", data / "shots", data / "items.jsonl", "-p", SIGN, "--out", out, "--json")
@@ -66,6 +67,7 @@ def test_the_summary_shows_a_histogram_and_abstentions_by_reason(data):
     assert "no score, bad row: 2" in result.stdout and "no score, ImageError: 1" in result.stdout
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_a_rerun_resumes_an_interrupted_batch_and_judges_error_rows_again(data, monkeypatch):
     out = data / "results.jsonl"
     assert run("judge", data / "shots", "-p", SIGN, "--out", out).exit_code == 0
@@ -82,6 +84,7 @@ def test_a_rerun_resumes_an_interrupted_batch_and_judges_error_rows_again(data, 
     assert summary["run"] == json.loads(kept[0])["run_id"]  # the rerun continues the same run
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_min_score_writes_the_passing_items_as_a_manifest(data):
     out = data / "results.jsonl"
     result = run("judge", data / "shots", "-p", SIGN, "--out", out, "--min-score", "0.5")
@@ -92,6 +95,7 @@ def test_min_score_writes_the_passing_items_as_a_manifest(data):
     assert json.loads(again.stdout.strip().splitlines()[-1])["judged"] == 1
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_parquet_in_and_out_csv_and_a_saved_dataset(data):
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
@@ -125,6 +129,7 @@ def test_bad_batch_options_are_one_line_errors(data):
     assert result.exit_code == 2 and "--prompt" in result.output
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_runs_are_recorded_and_their_traces_found(data, monkeypatch):
     out = data / "results.jsonl"
     args = ["judge", str(data / "shots"), "-p", SIGN, "--out", str(out), "--json"]
@@ -142,6 +147,7 @@ def test_runs_are_recorded_and_their_traces_found(data, monkeypatch):
     assert "no run with id" in run("runs", "show", "nope-nope").output
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_export_streams_every_trace_or_says_how_many_were_left_out(data):
     run("judge", data / "shots", "-p", SIGN, "--out", data / "r.jsonl")
     everything = run("traces", "export", "--out", data / "all.jsonl")
@@ -157,6 +163,7 @@ def test_version():
     assert result.exit_code == 0 and result.stdout.strip() == f"scrutiny {__version__}"
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_a_batch_cancelled_midway_keeps_what_it_finished(tmp_path, store):
     import asyncio
 

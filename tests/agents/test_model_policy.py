@@ -220,6 +220,7 @@ def _answer_by_content(scores: dict[int, int], pairwise: dict[bool, str]):
     return respond
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_pairwise_in_both_orders_and_disagreement_is_a_tie(server, store):
     a, b = shapes(grid(3, "circle", "red")), shapes(grid(2, "circle", "red"))
     rubric = [Criterion(id="c", statement="three red circles", dimension="count")]
@@ -233,6 +234,7 @@ def test_pairwise_in_both_orders_and_disagreement_is_a_tie(server, store):
     assert judge_with(server, store).compare(a, b, "three red circles", rubric=rubric).preferred is None
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_candidates_are_asked_at_once(server, store):
     server.default = Reply(content="done", delay=0.3)
     server.responder = lambda r: final({"c": 4}) if "Final answer" in json.dumps(r["messages"]) else None

@@ -45,6 +45,7 @@ def get(url: str, path: str, host: str | None = None) -> tuple[int, str]:
     return response.status, response.read().decode()
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_hostile_text_is_shown_never_run(hostile, browser):
     url, verdicts, _ = hostile
     page = browser.new_page()
@@ -180,6 +181,7 @@ def test_a_body_that_never_comes_is_cut_off_and_answered(hostile, monkeypatch):
         assert time.monotonic() - start < 8 and (data == b"" or data.startswith(b"HTTP/1."))
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_cli_filters_have_the_same_bounds(hostile, monkeypatch):
     from typer.testing import CliRunner
 

@@ -4,7 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scrutiny import Judge
-from scrutiny.agents.refine import OfflineReviser, restate
+from scrutiny.agents.refine_graph import OfflineReviser, restate
 from scrutiny.core.schema import Criterion
 from scrutiny.refinement import refine
 from scrutiny.testing.scenes import ToyGenerator, fitted_sign, storefront
@@ -39,6 +39,7 @@ def test_round_budget_and_best_of_n(judge):
     assert len(best_of_n.rounds) == 1 and best_of_n.best_score == max(v.score for v in best_of_n.rounds[0].verdicts)
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_threshold_stops_early(judge):
     result = refine(SIGN, ToyGenerator(), n=2, rounds=5, threshold=0.85, judge=judge)
     assert len(result.rounds) == 2 and result.stop_reason.startswith("score ")
@@ -49,6 +50,7 @@ def test_time_budget(judge):
     assert len(result.rounds) == 1 and result.stop_reason == "time budget spent (0 s)"
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_a_worse_revision_is_rejected_and_the_best_kept(judge):
     calls = []
 
@@ -116,7 +118,7 @@ def test_cli_refine(tmp_path):
 
 
 def test_model_reviser_rewrites_from_the_critique(judge):
-    from scrutiny.agents.refine import ModelReviser
+    from scrutiny.agents.refine_graph import ModelReviser
     from scrutiny.backends import OpenAIBackend
     from scrutiny.testing.fake_server import FakeServer, Reply
 
@@ -134,6 +136,7 @@ def test_model_reviser_rewrites_from_the_critique(judge):
         server.stop()
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_a_refine_run_is_recorded_and_its_traces_carry_the_round(judge):
     result = refine(SIGN, ToyGenerator(), n=2, rounds=2, judge=judge, run_id="refine-test")
     run = judge.store.run("refine-test")
@@ -142,6 +145,7 @@ def test_a_refine_run_is_recorded_and_its_traces_carry_the_round(judge):
     assert [judge.store.count_traces(run_id="refine-test", step=k) for k in (0, 1)] == [2, 2]
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_a_generator_from_a_file_or_the_current_folder(tmp_path, monkeypatch):
     from scrutiny.cli import app
 

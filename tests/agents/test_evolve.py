@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from scrutiny import Judge, JudgeConfig
 from scrutiny.agents.evolve import ModelProposer, WeightProposer, accuracy, evolve, fit_l1_logistic, split
+from scrutiny.agreement import Preference, aexamples, cohen_kappa, load_preferences, metrics
 from scrutiny.backends import OpenAIBackend
-from scrutiny.bench import Preference, aexamples, cohen_kappa, load_preferences, metrics
 from scrutiny.cli import app
 from scrutiny.skills.library import SkillLibrary
 from scrutiny.testing.fake_server import FakeServer, Reply
@@ -235,6 +235,7 @@ def test_model_proposer_through_the_backend(examples):
         server.stop()
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_threshold_tuning_learns_how_much_colour_counts(tmp_path, store):
     """A team for whom "red" means mostly red: the default presence share (2%) calls a speck of red
     fully red, so it cannot tell the pairs apart; tuning the threshold can."""
@@ -268,6 +269,7 @@ def test_threshold_tuning_learns_how_much_colour_counts(tmp_path, store):
     assert verdict.preferred == items[0].preferred
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_edits_are_kept_only_on_a_strict_gain_and_never_switch_a_guard_off(examples):
     from scrutiny.agents.evolve import Proposal
     from scrutiny.skills.library import Skill

@@ -8,8 +8,8 @@ local Hugging Face cache: nothing is ever downloaded (`local_files_only=True`).
   is happy"), actions and whole-image properties (style, medium, lighting) by contrast: the asked
   text against its alternatives ("a red sofa" against "a blue sofa", ...).
 
-    from scrutiny.tools import hf
-    hf.use(detector="google/owlv2-base-patch16-ensemble", scorer="openai/clip-vit-base-patch32")
+    from scrutiny.tools import open_vocab
+    open_vocab.use(detector="google/owlv2-base-patch16-ensemble", scorer="openai/clip-vit-base-patch32")
 
 or `SCRUTINY_OPEN_DETECTOR` / `SCRUTINY_CLIP` in the environment (a model id in the cache, or a
 folder). torch and transformers come with the `[train]` extra; the judge imports them only when

@@ -1,4 +1,4 @@
-"""Run by `accelerate launch --cpu --num_processes 2` from tests/test_grpo_scale.py: a few GRPO steps
+"""Run by `accelerate launch --cpu --num_processes 2` from tests/trainers/test_grpo_scale.py: a few GRPO steps
 of the toy generator on every process, each writing what it saw to OUT/rank-R.json.
 
     python grpo_ranks.py OUT STEPS [RESUME_CHECKPOINT]

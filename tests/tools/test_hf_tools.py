@@ -8,8 +8,10 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from scrutiny.agents import rubric  # noqa: E402
-from scrutiny.tools import hf  # noqa: E402
+from scrutiny.tools import open_vocab as hf  # noqa: E402
 from scrutiny.tools.detect import DETECTORS, detect  # noqa: E402
+
+pytestmark = pytest.mark.slow  # tiny OWLv2 and CLIP models built from config: the full suite runs them
 
 TEXT = dict(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2)
 TEXT |= dict(

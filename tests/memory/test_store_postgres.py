@@ -21,6 +21,7 @@ def url(postgres_server):
     return postgres_server()
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_traces_verdicts_cache_and_filters_round_trip(url, tmp_path):
     store = Store(url=url, home=tmp_path)
     trace = Trace(task=_task("100% off_sale"))
@@ -44,6 +45,7 @@ def _writer(url: str, home: str, worker: int, n: int) -> None:
     store.close()
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_two_writer_processes(url, tmp_path):
     Store(url=url, home=tmp_path).close()  # the tables exist before the race, as they would in use
     context = multiprocessing.get_context("spawn")
@@ -68,6 +70,7 @@ def _judge_tasks(url: str, home: str) -> None:
     judge.store.close()
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_two_processes_judging_the_same_tasks_store_one_verdict_each(url, tmp_path):
     Store(url=url, home=tmp_path).close()
     context = multiprocessing.get_context("spawn")

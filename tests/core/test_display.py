@@ -1,6 +1,7 @@
 """A verdict for people: a short repr, rich HTML in notebooks, a drawing with the boxes."""
 
 import numpy as np
+import pytest
 
 from scrutiny import Judge, JudgeConfig, Store, Verdict
 from scrutiny.testing.scenes import fitted_sign, preference_pairs
@@ -27,6 +28,7 @@ def test_an_edit_draws_source_and_candidates_and_a_foreign_verdict_still_shows(t
     assert "image not in the store" in foreign._repr_html_() and foreign.show(width=100).size[0] == 316
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_group_rewards_print_short(store):
     from scrutiny.core.aio import run_sync
     from scrutiny.trainers.rewards import JudgeReward

@@ -1,5 +1,6 @@
 """Failure classes of the offline checks on edits and ties (issue 16), each on images built here."""
 
+import pytest
 from PIL import Image, ImageDraw
 
 from scrutiny import Judge, JudgeConfig
@@ -78,6 +79,7 @@ def test_guards_do_not_punish_a_correct_image_of_plain_content(store):
     assert guarded >= plain - 0.05 and guarded > 0.9
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_when_nothing_was_read_the_judge_looks_again_a_quarter_at_a_time(store):
     from scrutiny.testing.scenes import font
 
@@ -128,6 +130,7 @@ def _two_shapes(first: str, second: str, colors=("green", "green")):
     return shapes([Shape(first, colors[0], (40, 120, 180, 260)), Shape(second, colors[1], (300, 120, 440, 260))])
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_a_recolour_is_judged_on_the_named_shape(store):
     source = _two_shapes("circle", "square")
     right = _two_shapes("circle", "square", ("red", "green"))

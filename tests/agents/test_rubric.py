@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from scrutiny.agents.rubric import edit_action, load_rubric, quoted_texts, synthesize
+from scrutiny.agents.rubric import edit_action, quoted_texts, synthesize
+from scrutiny.agents.rubric_files import load_rubric
 from scrutiny.core.schema import GlobalCheck, TextCheck
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _by_dim(criteria, dimension):

@@ -9,6 +9,8 @@ from scrutiny import Judge, JudgeConfig
 from scrutiny.testing.scenes import fitted_sign, grid, preference_pairs, shapes
 from scrutiny.viewer import PAGE_SIZE, serve_in_thread
 
+pytestmark = pytest.mark.slow  # a judged store and a real Chromium: the full suite runs them
+
 SIGN = 'The words "OPEN 24 HOURS"'
 
 
@@ -35,6 +37,7 @@ def site(tmp_path_factory):
     server.shutdown()
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_pages_are_served_on_loopback_without_a_browser(site):
     url, verdicts = site
     assert url.startswith("http://127.0.0.1:")
@@ -45,6 +48,7 @@ def test_pages_are_served_on_loopback_without_a_browser(site):
     assert "<script" not in page and "http" not in page.split("<main>")[1].split("</main>")[0].replace(url, "")
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_list_click_through_to_a_trace_with_boxes_and_steps(site, browser, tmp_path):
     url, verdicts = site
     page = browser.new_page(viewport={"width": 1300, "height": 900})
@@ -80,6 +84,7 @@ def test_paging_and_filtering(site, browser):
     assert page.locator("#traces tr").count() == 3 + 1
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_filters_sorting_thumbnails_and_numbered_pages(site, browser):
     url, verdicts = site
     page = browser.new_page()
@@ -100,6 +105,7 @@ def test_filters_sorting_thumbnails_and_numbered_pages(site, browser):
     assert "page 2 of 2" in page.inner_text("main")
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_compare_across_pages_by_pinning(site, browser):
     url, verdicts = site
     page = browser.new_page()
@@ -144,6 +150,7 @@ def test_edit_trace_shows_source_and_changed_regions(site, browser):
     assert "preferred: candidate 0" in page.inner_text("p.summary")
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_a_trace_says_what_was_not_checked_and_why(site, browser):
     url, verdicts = site
     page = browser.new_page()

@@ -21,6 +21,7 @@ CAUGHT = {
 }
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 @pytest.mark.parametrize("finding", CAUGHT)
 def test_each_degenerate_class_is_found_with_its_measure(finding):
     for image in CAUGHT[finding]:
@@ -28,6 +29,7 @@ def test_each_degenerate_class_is_found_with_its_measure(finding):
         assert result.findings[finding] >= 0.99, (finding, result)
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_pictures_are_not_degenerate(shared_data):
     """Every labelled real photo, and the synthetic scenes tests judge, show no finding at all."""
     photos = sorted(p for p in (shared_data / "real_photos").iterdir() if p.suffix in (".jpg", ".png"))
@@ -105,6 +107,7 @@ def test_a_given_rubric_is_gated_too(store):
     assert verdict.score == 0.0 and verdict.parts[0].failed == ["degenerate"]
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_an_edit_is_not_held_to_what_its_source_already_was(store):
     """Changing the words on a text-only page keeps a text-only page: that is the edit, not a hack."""
     source = hacks.text_canvas("OPEN TODAY")

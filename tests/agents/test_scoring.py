@@ -58,6 +58,7 @@ def test_a_lead_that_quality_alone_makes_is_a_tie():
     assert preference([a.overall, c.overall], [a.content, c.content])[0] == 0
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_a_wrong_count_scores_zero_by_default_and_a_right_one_never_below_it(store):
     image = shapes(grid(2, "circle", "red"))
     exact = Judge(store=store, config=JudgeConfig(cache=False))

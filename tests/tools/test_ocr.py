@@ -9,6 +9,7 @@ from scrutiny.tools import ocr
 from scrutiny.tools.text_match import levenshtein
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 @pytest.mark.parametrize("font_name", available_fonts())
 @pytest.mark.parametrize("font_size", [28, 56, 96])
 def test_reads_rendered_text_in_several_fonts_and_sizes(font_name, font_size):
@@ -58,6 +59,7 @@ def test_engine_is_shared_and_safe_across_threads():
     assert [results[i] for i in range(4)] == ["ALPHA", "BRAVO", "CHARLIE", "DELTA"]
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_real_latin_script_images(shared_data):
     folder = shared_data / "rapidocr_test_images"
     labels = {row["image"]: row for row in map(json.loads, (folder / "labels.jsonl").read_text().splitlines())}

@@ -101,6 +101,7 @@ def test_pair_schedules():
         pair_schedule(4, "some")
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_group_win_rate_judges_both_orders(store):
     reward = JudgeReward(judge=Judge(store=store, config=JudgeConfig(cache=False, counts="partial")))
     images = [shapes(grid(n, "circle", "red", cell=90)) for n in (1, 3, 2, 3)]
@@ -142,6 +143,7 @@ def test_flow_grpo_fills_abstentions_with_the_prompt_mean(store, signs):
     assert not np.isnan(scores).any() and info["abstain_rate"] == 1.0 and np.isnan(info["raw"]).all()
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_multi_score_mixes_judges_with_named_rewards(signs, monkeypatch, store):
     from scrutiny.trainers import rewards as module
 
@@ -173,6 +175,7 @@ def sign_writer(prompt: str, seed: int):
     return storefront(parts[1] if len(parts) >= 3 else "", size=384)
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_trl_judges_text_completions_as_prompts_rendered_or_as_captions(reward, signs):
     # 1. a prompt writer: each completion is rendered, and the image judged against the request
     fn = trl_reward(JudgeReward(judge=reward.judge, name="scrutiny_ocr"), generator=sign_writer)
@@ -203,6 +206,7 @@ def test_trl_judges_text_completions_as_prompts_rendered_or_as_captions(reward, 
         asyncio.run(captions([SIGN], ["some text"]))  # text completions and no image to judge them against
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_verl_is_called_by_keyword_and_never_gets_nan(reward, signs, tmp_path):
     path = tmp_path / "sign.png"
     signs[0].save(path)
@@ -257,6 +261,7 @@ def test_reward_hacks_do_not_outscore_a_faithful_image(store):
         assert scores[0] > score + 0.1, name
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_a_long_prompts_unchecked_nouns_do_not_shrink_the_reward(store):
     """Twenty nouns no tool can see are left out of the reward (the default reward judge omits
     them), so a correct sign scores near the top of the range and its typo visibly lower."""

@@ -103,6 +103,7 @@ def test_flow_grpo_names_resolve_to_its_own_rewards(tmp_path, monkeypatch):
         multi_score("cpu", {"nope": 1.0})
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_copies_within_a_group_score_zero(store):
     a, b = storefront("OPEN 24 HOURS", seed=0), storefront("OPEN 24 HOURS", seed=9)
     prompt, other = 'A storefront sign that says "OPEN 24 HOURS"', 'A sign that says "OPEN 24 HOURS"'
@@ -114,6 +115,7 @@ def test_copies_within_a_group_score_zero(store):
     assert off[0] == off[1] > 0.5
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_sampled_storage_keeps_compact_verdicts_and_whole_judgments_within_a_budget(tmp_path):
     store = Store(home=tmp_path / "home")
     judge = Judge(store=store, config=JudgeConfig(cache=False, keep="sampled", trace_budget_mb=0.3))

@@ -35,6 +35,7 @@ def run(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_judge_prints_scores_critique_and_trace(images):
     result = run("judge", images["typo"], "--prompt", SIGN)
     assert result.exit_code == 0, result.output
@@ -48,6 +49,7 @@ def test_judge_json(images):
     assert verdict["scores"][0] > 0.9 and verdict["trace_id"] and verdict["evidence"]
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_compare_rank_and_edit(images):
     compare = json.loads(run("compare", images["typo"], images["right"], "-p", SIGN, "--json").stdout)
     assert compare["preferred"] == 1
@@ -90,6 +92,7 @@ def test_rubric_file_overrides_synthesis(images, tmp_path):
         (["traces", "list", "--page", "5"], "there is no page 5"),
     ],
 )
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_errors_are_one_line_and_a_nonzero_exit(images, args, message, monkeypatch):
     backend = scrutiny.cli.common.make_backend
     # the unreachable server is retried as a real one would be, without the real backoff
@@ -107,6 +110,7 @@ def test_not_an_image_is_one_line(tmp_path):
     assert result.exit_code == 2 and "not an image file" in result.stderr
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_traces_list_and_show(images):
     verdict = json.loads(run("judge", images["typo"], "-p", SIGN, "--json").stdout)
     listed = json.loads(run("traces", "list", "--json").stdout)["traces"]
@@ -130,6 +134,7 @@ def test_traces_list_and_show(images):
     assert verdict["trace_id"][:12] in table.stdout
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_help_and_messages_read_as_english(images, tmp_path):
     assert "<bool>" not in run("judge", "--help").output  # a flag has no type
     assert "[grpo], [model] and [reward]" in run("train", "--help").output  # brackets are not markup

@@ -20,7 +20,10 @@ from scrutiny.trainers.grpo import GRPOConfig, GRPOTrainer
 from scrutiny.trainers.toy import pretrain, redness
 
 HERE = Path(__file__).resolve().parent
-pytestmark = pytest.mark.usefixtures("fresh_accelerate")  # each test's trainer sets accelerate up as it asks
+pytestmark = [
+    pytest.mark.usefixtures("fresh_accelerate"),  # each test's trainer sets accelerate up as it asks
+    pytest.mark.slow,  # tiny diffusers pipelines and accelerate: the fast loop leaves GRPO to the full suite
+]
 
 
 @pytest.fixture(scope="module")
@@ -213,6 +216,7 @@ def test_flux_policy_samples_as_the_pipeline_does_and_trains(tiny_flux):
     assert all("lora_" in n for n in before) and not any(p.requires_grad for p in tiny_flux.vae.parameters())
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 @pytest.mark.parametrize("kind", ["sd3", "flux"])
 def test_bfloat16_pipelines_train_with_a_float32_adapter(kind, tiny_sd3, tiny_flux):
     from scrutiny.trainers.diffusers_policy import FluxFlowPolicy, SD3FlowPolicy
@@ -241,6 +245,7 @@ def pending_gradients(t: GRPOTrainer) -> dict[str, torch.Tensor]:
     return {n: p.grad.clone() for n, p in t.policy.model.named_parameters() if p.requires_grad}
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_minibatches_give_the_same_gradients_as_one_batch(pretrained):
     results = []
     for size in (None, 3):
@@ -324,6 +329,7 @@ def test_samples_with_zero_advantage_are_left_out_of_the_loss(pretrained):
 # 4. rewards: Flow-GRPO's calling convention, a pool, the wait measured
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_a_flow_grpo_reward_function_and_the_reward_pool(pretrained):
     started = []
 

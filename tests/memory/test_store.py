@@ -118,6 +118,7 @@ def _writer(home: str, worker: int, n: int) -> None:
     store.close()
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_two_processes_write_at_once(tmp_path):
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=_writer, args=(str(tmp_path), w, 40)) for w in range(2)]
@@ -141,6 +142,7 @@ def _judge_tasks(home: str, worker: int) -> None:
     judge.store.close()
 
 
+@pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_two_processes_judging_the_same_tasks_store_one_verdict_each(tmp_path):
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=_judge_tasks, args=(str(tmp_path), w)) for w in range(2)]
