@@ -26,6 +26,7 @@ from scrutiny.agents.offline import OfflinePolicy
 from scrutiny.core.aio import bounded_map, run_sync
 from scrutiny.core.backend import BackendError
 from scrutiny.core.images import ImageInput, image_hash, load_image, png_bytes
+from scrutiny.core.lazy import once
 from scrutiny.core.progress import ProgressBar
 from scrutiny.core.schema import Criterion, CriterionScore, Task, TaskKind, Trace, Unchecked, Verdict
 from scrutiny.core.text import clean_text
@@ -495,15 +496,10 @@ class _Intake:
     encoded: dict[str, bytes]
 
 
-_default: Judge | None = None
-
-
+@once
 def default_judge() -> Judge:
     """The judge behind the module-level functions: offline policy, store at $SCRUTINY_HOME."""
-    global _default
-    if _default is None:
-        _default = Judge()
-    return _default
+    return Judge()
 
 
 def judge(

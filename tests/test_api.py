@@ -15,10 +15,13 @@ def test_public_surface_is_small():
 
 
 def test_module_level_judge_uses_scrutiny_home(tmp_path, monkeypatch):
-    monkeypatch.setattr(scrutiny.api, "_default", None)
-    verdict = scrutiny.judge(fitted_sign("FRESH BREAD"), SIGN)
-    assert verdict.score > 0.9
-    assert (tmp_path / "home" / "scrutiny.db").is_file()
+    scrutiny.api.default_judge.reset()  # made on first use, under this test's SCRUTINY_HOME
+    try:
+        verdict = scrutiny.judge(fitted_sign("FRESH BREAD"), SIGN)
+        assert verdict.score > 0.9
+        assert (tmp_path / "home" / "scrutiny.db").is_file()
+    finally:
+        scrutiny.api.default_judge.reset()
 
 
 @pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite

@@ -10,26 +10,26 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel
 
+from scrutiny.core.lazy import once
 from scrutiny.tools.base import ImageArg, ToolResult, tool
 from scrutiny.tools.boxes import Box, Units, to_pixels
 
 OCR_PARAMS = {"Det.limit_type": "max", "Det.limit_side_len": 960}
 """RapidOCR's defaults resize small images up and split lines; these keep lines whole."""
 
-_engine: Any = None
-_lock = threading.Lock()
+
+_calls = threading.Lock()
+"""One call of the engine at a time: its pre- and post-processing are not re-entrant."""
 
 
+@once
 def ocr_engine() -> Any:
     """The process-wide RapidOCR engine, built on first use."""
-    global _engine
-    with _lock:
-        if _engine is None:
-            from rapidocr import RapidOCR
+    from rapidocr import RapidOCR
 
-            _engine = RapidOCR(params=OCR_PARAMS)
-            logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # "no text found" is an answer, not a warning
-        return _engine
+    engine = RapidOCR(params=OCR_PARAMS)
+    logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # "no text found" is an answer, not a warning
+    return engine
 
 
 class OcrLine(BaseModel):
@@ -48,7 +48,7 @@ class OcrResult(ToolResult):
 def run_engine(bgr: np.ndarray) -> list[tuple[str, float, np.ndarray]]:
     """One engine call under the lock (the engine's pre- and post-processing are not re-entrant)."""
     engine = ocr_engine()
-    with _lock:
+    with _calls:
         out = engine(bgr)
     if out.txts is None:
         return []

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel
 
+from scrutiny.core.lazy import once
 from scrutiny.tools.base import ImageArg, ToolError, ToolResult, tool
 
 EXPLICIT = {
@@ -35,20 +36,19 @@ SUGGESTIVE = {
 }
 Category = Literal["safe", "suggestive", "explicit"]
 
-_detector: Any = None
-_lock = threading.Lock()
+
+_calls = threading.Lock()
+"""One call of the engine at a time: its pre- and post-processing are not re-entrant."""
 
 
+@once
 def nudenet_detector() -> Any:
-    global _detector
-    with _lock:
-        if _detector is None:
-            try:
-                from nudenet import NudeDetector
-            except ImportError:
-                raise ToolError("the safety tool needs NudeNet: pip install 'scrutiny[safety]'") from None
-            _detector = NudeDetector()
-        return _detector
+    """NudeNet's bundled detector, built on first use."""
+    try:
+        from nudenet import NudeDetector
+    except ImportError:
+        raise ToolError("the safety tool needs NudeNet: pip install 'scrutiny[safety]'") from None
+    return NudeDetector()
 
 
 class SafetyFinding(BaseModel):
@@ -78,7 +78,7 @@ def safety(image: ImageArg, min_score: float = 0.4) -> SafetyResult:
     """
     detector = nudenet_detector()
     bgr = np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
-    with _lock:
+    with _calls:
         raw = detector.detect(bgr)
     findings = [
         SafetyFinding(
