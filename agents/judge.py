@@ -31,8 +31,8 @@ from scrutiny.agents.rubric import synthesize
 from scrutiny.agents.state import (  # noqa: F401 - re-exported: the graph's types, where callers have found them
     MET,
     QUALITY_MET,
-    JudgeRun,
     JudgeState,
+    JudgmentRecord,
     ModelTurn,
     Observation,
     Pairwise,
@@ -65,7 +65,7 @@ from scrutiny.tools import REGISTRY, ToolCall, get_tool
 @dataclass(frozen=True)
 class JudgeDeps:
     """What the graph runs with, passed as its context (never module globals); the same for every run
-    of a judge. What a run records goes in its state (`JudgeRun`)."""
+    of a judge. What a run records goes in its state (`JudgmentRecord`)."""
 
     policy: Policy
     store: Store | None = None
@@ -212,7 +212,7 @@ async def score(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     """score (every criterion, from the evidence), then aggregate (overall scores, preference, critique)."""
     deps, run = runtime.context, state["run"]
     result = await deps.policy.score(state)
-    scores, observations = await _measure_gates(state, result.criteria)
+    scores, observations = await _measure_gates(state, result.criterion_scores)
     run.trace.add("node_exit", "score", scores=[s.model_dump(mode="json") for s in scores])
     task, criteria = state["task"], state["rubric"]
     mine = [[s for s in scores if s.candidate == i] for i in range(len(task.candidates))]
@@ -226,7 +226,7 @@ async def score(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
         task=task,
         rubric=criteria,
         scores=overall,
-        criteria=scores,
+        criterion_scores=scores,
         evidence=[o.evidence for o in state.get("observations", []) + observations],
         preferred=preferred if len(overall) > 1 else None,
         ranking=ranking if len(overall) > 1 else None,
@@ -240,7 +240,7 @@ async def score(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
         usage=run.usage,
     )
     run.trace.add("node_exit", "aggregate", scores=overall, preferred=verdict.preferred, ranking=verdict.ranking)
-    update = {"scores": scores, "verdict": verdict}
+    update = {"criterion_scores": scores, "verdict": verdict}
     return update | ({"pairwise": result.pairwise} if result.pairwise is not None else {})
 
 
@@ -289,7 +289,11 @@ JUDGE_GRAPH = build_judge_graph()
 
 
 async def run_judge(
-    task: Task, images: dict[str, Image.Image], deps: JudgeDeps, run: JudgeRun, hashes: dict[str, str] | None = None
+    task: Task,
+    images: dict[str, Image.Image],
+    deps: JudgeDeps,
+    run: JudgmentRecord,
+    hashes: dict[str, str] | None = None,
 ) -> Verdict:
     """Run the judge graph on one task, recording into `run`; the verdict's latency covers the whole run.
 

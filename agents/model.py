@@ -28,7 +28,7 @@ from typing import Any, Literal
 from PIL import Image
 from pydantic import BaseModel, Field, ValidationError
 
-from scrutiny.agents.judge import JudgeRun, JudgeState, ModelTurn, Pairwise, Plan, Scores, ToolRequest
+from scrutiny.agents.judge import JudgeState, JudgmentRecord, ModelTurn, Pairwise, Plan, Scores, ToolRequest
 from scrutiny.core.aio import bounded_map
 from scrutiny.core.backend import Backend, Completion
 from scrutiny.core.images import data_url
@@ -394,7 +394,7 @@ class ModelPolicy:
 
     # the backend, with the trace and usage kept
 
-    async def _chat(self, messages: list[dict[str, Any]], run: JudgeRun, node: str, **kw: Any) -> Completion:
+    async def _chat(self, messages: list[dict[str, Any]], run: JudgmentRecord, node: str, **kw: Any) -> Completion:
         # The trace keeps what is new in each request: messages an earlier request of this run began
         # with (the system text, the conversation so far) are named by that request's event and count.
         prefix, source = 0, None
@@ -428,7 +428,7 @@ class ModelPolicy:
     async def _ask_json(
         self,
         messages: list[dict[str, Any]],
-        run: JudgeRun,
+        run: JudgmentRecord,
         node: str,
         model: type[BaseModel],
         response_format: dict[str, Any],

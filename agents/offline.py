@@ -57,32 +57,14 @@ class OfflinePolicy:
         return Plan(requests)
 
     def _plan_candidate(self, state: JudgeState, i: int) -> list[ToolRequest]:
-        name = f"candidate_{i}"
+        """The first look each step the rubric needs takes at candidate `i`, then the closer looks the
+        text and edit rooms ask for once they have seen it."""
         rubric = [c for c in state["rubric"] if c.checkable and c.dimension not in GATE_DIMENSIONS]
         by_step: dict[str, list[str]] = defaultdict(list)
         for c in rubric:
             for step in checks.steps(c):
                 by_step[step].append(c.id)
-        requests = [
-            ToolRequest(STEPS[step][0], {"image": name, **STEPS[step][1]}, i, by_step[step], PURPOSES[step])
-            for step in ("ocr", "detect", "objects")
-            if step in by_step
-        ]
-        if "open" in by_step:
-            arguments = {"image": name, "detector": "open", "query": ", ".join(_open_nouns(rubric, by_step["open"]))}
-            requests.append(ToolRequest("detect", arguments, i, by_step["open"], OPEN_PURPOSE))
-        for c in rubric:
-            if c.id in by_step.get("similarity", []):
-                arguments = {"image": name, "texts": contrast.texts(c)}
-                requests.append(ToolRequest("similarity", arguments, i, [c.id], f"compare {c.id}"))
-        requests += [
-            ToolRequest(STEPS[step][0], {"image": name, **STEPS[step][1]}, i, by_step[step], PURPOSES[step])
-            for step in ("faces", "palette", "quality")
-            if step in by_step
-        ]
-        if "diff" in by_step and "source" in state["images"]:
-            arguments = {"image": name, "source": "source"}
-            requests.append(ToolRequest("diff", arguments, i, by_step["diff"], "changes"))
+        requests = _first_looks(state, i, rubric, by_step)
         seen = observations(state, i)
         if "ocr" in by_step:
             requests += text.look_closer(state, i, by_step["ocr"], seen)
@@ -111,6 +93,35 @@ class OfflinePolicy:
                     )
                 )
         return Scores(scores)
+
+
+def _first_looks(
+    state: JudgeState, i: int, rubric: list[Criterion], by_step: dict[str, list[str]]
+) -> list[ToolRequest]:
+    """One request per step on candidate `i`, in a fixed order: read, find (shapes, objects, named
+    things), compare with texts, faces, colours, quality, and the diff with the source."""
+    name = f"candidate_{i}"
+
+    def plain(steps: tuple[str, ...]) -> list[ToolRequest]:
+        return [
+            ToolRequest(STEPS[step][0], {"image": name, **STEPS[step][1]}, i, by_step[step], PURPOSES[step])
+            for step in steps
+            if step in by_step
+        ]
+
+    requests = plain(("ocr", "detect", "objects"))
+    if "open" in by_step:
+        arguments = {"image": name, "detector": "open", "query": ", ".join(_open_nouns(rubric, by_step["open"]))}
+        requests.append(ToolRequest("detect", arguments, i, by_step["open"], OPEN_PURPOSE))
+    for c in rubric:
+        if c.id in by_step.get("similarity", []):
+            requests.append(
+                ToolRequest("similarity", {"image": name, "texts": contrast.texts(c)}, i, [c.id], f"compare {c.id}")
+            )
+    requests += plain(("faces", "palette", "quality"))
+    if "diff" in by_step and "source" in state["images"]:
+        requests.append(ToolRequest("diff", {"image": name, "source": "source"}, i, by_step["diff"], "changes"))
+    return requests
 
 
 def _open_nouns(rubric: list[Criterion], ids: list[str]) -> list[str]:

@@ -177,7 +177,7 @@ async def run_refine(prompt: str, deps: RefineDeps) -> RefineState:
 
 def unmet(verdict: Verdict) -> list[Criterion]:
     """Checkable criteria of the first candidate scoring below their threshold."""
-    scores = {s.criterion: s.score for s in verdict.criteria if s.candidate == 0}
+    scores = {s.criterion: s.score for s in verdict.criterion_scores if s.candidate == 0}
     return [
         c for c in verdict.rubric if scores.get(c.id) is not None and scores[c.id] < (MET if c.met is None else c.met)
     ]
@@ -185,7 +185,7 @@ def unmet(verdict: Verdict) -> list[Criterion]:
 
 def stop_reason(best: Verdict | None, rounds: int, deps: RefineDeps) -> str | None:
     if best is not None and best.score is not None:
-        if not unmet(best) and any(s.score is not None for s in best.criteria):
+        if not unmet(best) and any(s.score is not None for s in best.criterion_scores):
             return "every checkable criterion is met"
         if deps.threshold is not None and best.score >= deps.threshold:
             return f"score {best.score:.3f} reached the threshold {deps.threshold}"
@@ -238,7 +238,7 @@ class ModelReviser:
         self.fallback = OfflineReviser()
 
     async def revise(self, original: str, accepted: str, verdict: Verdict) -> str:
-        scores = {s.criterion: s for s in verdict.criteria if s.candidate == 0}
+        scores = {s.criterion: s for s in verdict.criterion_scores if s.candidate == 0}
         problems = "\n".join(f"- {c.statement}: {scores[c.id].rationale}" for c in unmet(verdict)) or "- none found"
         completion = await self.backend.chat(
             [{"role": "user", "content": REVISE.format(original=original, accepted=accepted, problems=problems)}],

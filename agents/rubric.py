@@ -454,19 +454,19 @@ def synthesize_edit(instruction: str) -> list[Criterion]:
             "object",
             f"The edit was applied: {e.text}",
             ["diff"],
-            EditCheck(check="change_present", action=e.action, object=e.head, phrase=e.phrase),
+            EditCheck(aspect="change_present", action=e.action, object=e.head, phrase=e.phrase),
         )
     _edit_text_or_color(b, e, lower)
     _edit_made(b, e)
     if e.action in ("add", "replace", "move", "resize", "attribute", "other") and not e.colors:
-        check = EditCheck(check="instruction", action=e.action, object=e.head, phrase=e.phrase)
+        check = EditCheck(aspect="instruction", action=e.action, object=e.head, phrase=e.phrase)
         b.add("object", f"The result matches the instruction: {e.text}", [], check, checkable=False)
     if e.action == "style":
-        check = EditCheck(check="instruction", action=e.action)
+        check = EditCheck(aspect="instruction", action=e.action)
         b.add("style", f"The image is restyled as asked: {e.text}", [], check, checkable=False)
-        b.add("preservation", "The layout and content of the source are kept", ["diff"], EditCheck(check="structure"))
+        b.add("preservation", "The layout and content of the source are kept", ["diff"], EditCheck(aspect="structure"))
     else:
-        check = EditCheck(check="outside_region")
+        check = EditCheck(aspect="outside_region")
         b.add("preservation", "Everything outside the edited region is preserved", ["diff"], check)
     _quality(b, edit=True)
     return b.criteria
@@ -483,7 +483,7 @@ def _edit_text_or_color(b: _Builder, e: _Edit, lower: str) -> None:
             b.add("text", f'The old text "{texts[0]}" is gone', ["ocr", "text_match"], gone)
     elif e.action in ("add", "recolor", "replace") and e.colors:
         check = EditCheck(
-            check="changed_region_color", action=e.action, object=e.head, phrase=e.phrase, color=e.colors[-1]
+            aspect="changed_region_color", action=e.action, object=e.head, phrase=e.phrase, color=e.colors[-1]
         )
         done = "changed" if e.action != "add" else "added"
         b.add("color", f"The {done} {e.head or 'object'} is {e.colors[-1]}", ["diff", "palette"], check)
@@ -497,7 +497,7 @@ def _edit_made(b: _Builder, e: _Edit) -> None:
         new_color = e.colors[-1] if e.colors else None
         name = " ".join(x for x in (new_color, made.noun) if x)
         check = EditCheck(
-            check="changed_object",
+            aspect="changed_object",
             action=e.action,
             object=made.noun,
             phrase=made.phrase,

@@ -69,12 +69,12 @@ class Pairwise:
 class Scores:
     """What a policy's scoring returns: a score per criterion and candidate, and a pairwise judgment if made."""
 
-    criteria: list[CriterionScore]
+    criterion_scores: list[CriterionScore]
     pairwise: Pairwise | None = None
 
 
 @dataclass
-class JudgeRun:
+class JudgmentRecord:
     """What one judgment records as it runs: its trace, usage, the images its tools made, the requests sent."""
 
     trace: Trace
@@ -97,7 +97,7 @@ class Observation:
 
 class JudgeState(TypedDict, total=False):
     task: Task
-    run: JudgeRun
+    run: JudgmentRecord
     images: dict[str, Image.Image]
     hashes: dict[str, str]
     """Content hash of every named image (request encodings and artifacts are keyed by it)."""
@@ -109,7 +109,8 @@ class JudgeState(TypedDict, total=False):
     steps: int
     turns: Annotated[list[ModelTurn], operator.add]
     """A model policy's conversation so far (the offline policy has none)."""
-    scores: list[CriterionScore]
+    criterion_scores: list[CriterionScore]
+    """Each criterion's score per candidate (not `Verdict.scores`, the candidates' overall scores)."""
     pairwise: Pairwise
     """Set when a comparison was judged side by side; it then decides the preference."""
     verdict: Verdict

@@ -349,7 +349,7 @@ def photos(data: Path) -> dict:
                 if verdict.score is None:
                     abstained += 1
                     continue
-                presence = [s for s in verdict.criteria if s.criterion.startswith("object_")]
+                presence = [s for s in verdict.criterion_scores if s.criterion.startswith("object_")]
                 met += any(s.score is not None and s.score >= 0.9 for s in presence) or verdict.score >= 0.9
     finally:
         store.close()

@@ -21,25 +21,17 @@ class Labels:
         def write(session: Session) -> int:
             rows = session.exec(select(LabelItemRow).where(LabelItemRow.queue == queue)).all()
             have = {(r.prompt, r.images_json, r.source) for r in rows}
-            position, added = len(rows), 0
+            new = []
             for item in items:
                 key = (item["prompt"], json.dumps(item["images"]), item.get("source"))
-                if key in have:
-                    continue
-                have.add(key)
-                session.add(
-                    LabelItemRow(
-                        queue=queue,
-                        position=position,
-                        prompt=item["prompt"],
-                        images_json=key[1],
-                        source=item.get("source"),
-                        trace_id=item.get("trace_id"),
-                    )
-                )
-                position += 1
-                added += 1
-            return added
+                if key not in have:
+                    have.add(key)
+                    new.append((key, item.get("trace_id")))
+            for position, ((prompt, images, source), trace_id) in enumerate(new, len(rows)):
+                row = LabelItemRow(queue=queue, position=position, prompt=prompt, images_json=images, source=source)
+                row.trace_id = trace_id
+                session.add(row)
+            return len(new)
 
         return self._write(write)
 

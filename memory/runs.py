@@ -102,14 +102,11 @@ class Runs:
             if row is None:
                 raise StoreError(f"no run with id {run_id!r}")
             row.status = status or row.status
-            if finished:
-                row.finished_at = utcnow()
-            if counts is not None:
-                row.counts_json = json.dumps(counts)
-            if metrics is not None:
-                row.metrics_json = json.dumps(metrics, default=str)
-            if items is not None:
-                row.items_json = json.dumps(items, default=str)
+            row.finished_at = utcnow() if finished else row.finished_at
+            given = {"counts_json": counts, "metrics_json": metrics, "items_json": items}
+            for column, value in given.items():
+                if value is not None:
+                    setattr(row, column, json.dumps(value, default=str))
             session.add(row)
 
         self._write(write)

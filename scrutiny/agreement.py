@@ -222,10 +222,11 @@ async def aexamples(judge: Judge, items: list[Preference], *, progress: bool = F
     examples = []
     for item, verdict in zip(items, verdicts):
         per_image = [
-            {s.criterion: s.score for s in verdict.criteria if s.candidate == k} for k in range(len(item.images))
+            {s.criterion: s.score for s in verdict.criterion_scores if s.candidate == k}
+            for k in range(len(item.images))
         ]
         measured = [
-            {s.criterion: s.measures for s in verdict.criteria if s.candidate == k and s.measures}
+            {s.criterion: s.measures for s in verdict.criterion_scores if s.candidate == k and s.measures}
             for k in range(len(item.images))
         ]
         kind = "edit" if item.source else "score"

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from PIL import Image
 
 from scrutiny import __version__  # one version, in the package root
-from scrutiny.agents.judge import JudgeDeps, JudgeRun, Policy, run_judge
+from scrutiny.agents.judge import JudgeDeps, JudgmentRecord, Policy, run_judge
 from scrutiny.agents.offline import OfflinePolicy
 from scrutiny.core.aio import bounded_map, run_sync
 from scrutiny.core.backend import BackendError
@@ -388,7 +388,7 @@ class Judge:
             return hit
         # 3. judge, then keep the images, the trace and the verdict
         trace = Trace(task=task, policy=self.policy.name, model=self.policy.model, library_version=self.library_version)
-        run = JudgeRun(trace)
+        run = JudgmentRecord(trace)
         try:
             verdict = await run_judge(task, images, self._deps, run, hashes)
         except BackendError as e:
@@ -457,7 +457,8 @@ def compact(verdict: Verdict) -> Verdict:
             "evidence": [],
             "critique": "",
             "criteria": [
-                CriterionScore(criterion=s.criterion, candidate=s.candidate, score=s.score) for s in verdict.criteria
+                CriterionScore(criterion=s.criterion, candidate=s.candidate, score=s.score)
+                for s in verdict.criterion_scores
             ],
             "coverage": [c.model_copy(update={"unchecked": dict.fromkeys(c.unchecked, "")}) for c in verdict.coverage],
             "rubric": [],

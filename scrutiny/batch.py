@@ -245,7 +245,9 @@ def result_row(item: Item, verdict: Verdict | None, run_id: str, error: str | No
         abstained=verdict.scores[0] is None,
         error=verdict.error,
         reason=verdict.error or (coverage.abstain_reason if coverage else None),
-        criteria={statements.get(s.criterion, s.criterion): s.score for s in verdict.criteria if s.candidate == 0},
+        criteria={
+            statements.get(s.criterion, s.criterion): s.score for s in verdict.criterion_scores if s.candidate == 0
+        },
         checked=len(coverage.checked) if coverage else 0,
         unchecked=len(coverage.unchecked) if coverage else 0,
         trace_id=verdict.trace_id,
@@ -496,9 +498,10 @@ async def arun_batch(
             if on_done is not None:
                 on_done()
 
+    workers = max(1, min(judge.config.concurrency, len(results.todo)))
     complete = False
     try:
-        await asyncio.gather(*(worker() for _ in range(max(1, min(judge.config.concurrency, len(results.todo))))))
+        await asyncio.gather(*(worker() for _ in range(workers)))
         complete = True
     finally:
         summary = results.close(complete, min_score, passing)

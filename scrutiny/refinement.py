@@ -95,12 +95,8 @@ async def arefine(
     on_round: Callable[[Round], None] | None = None,
     run_id: str | None = None,
 ) -> RefineResult:
-    """Generate, critique, revise the prompt, regenerate; keep the best image.
-
-    Each round renders `n` images (seeds `seed .. seed + n - 1`), judges them against `prompt`,
-    and rewrites the prompt from the unmet criteria for the next round. It stops when every
-    checkable criterion is met, the best score reaches `threshold`, `rounds` are done, or
-    `time_budget_s` is spent, and never returns worse than the first round's best.
+    """Generate, critique, revise the prompt, regenerate; keep the best image (`refine` documents
+    the loop; the arguments and the `RefineResult` are the same).
 
     Args:
         prompt: what the user wants; every round is judged against it.
@@ -118,9 +114,6 @@ async def arefine(
         on_round: called with each finished round (progress displays).
         run_id: the run's id in the store (default: a new one); its traces carry it, with the round
             as their step (`scrutiny traces list --run ID --step K`).
-
-    Returns:
-        A `RefineResult`: `best_image`, `best_score`, `best_prompt`, every round, the stop reason.
     """
     if not prompt.strip():
         raise ValueError("the prompt is empty")

@@ -174,30 +174,38 @@ def diff_verdicts(a: Verdict, b: Verdict) -> VerdictDiff:
         )
     by_statement_a = {c.statement: c.id for c in a.rubric}
     by_statement_b = {c.statement: c.id for c in b.rubric}
-    scores_a = {(s.criterion, s.candidate): s for s in a.criteria}
-    scores_b = {(s.criterion, s.candidate): s for s in b.criteria}
-    rows = []
-    for statement in [s for s in by_statement_a if s in by_statement_b]:
-        for candidate in range(len(a.task.candidates)):
-            sa = scores_a.get((by_statement_a[statement], candidate))
-            sb = scores_b.get((by_statement_b[statement], candidate))
-            rows.append(
-                CriterionDiff(
-                    criterion=by_statement_a[statement],
-                    statement=statement,
-                    candidate=candidate,
-                    a=sa.score if sa else None,
-                    b=sb.score if sb else None,
-                    rationale_a=sa.rationale if sa else "",
-                    rationale_b=sb.rationale if sb else "",
-                )
-            )
+    scores_a = {(s.criterion, s.candidate): s for s in a.criterion_scores}
+    scores_b = {(s.criterion, s.candidate): s for s in b.criterion_scores}
+    rows = [
+        _row(
+            by_statement_a[statement],
+            statement,
+            candidate,
+            scores_a.get((by_statement_a[statement], candidate)),
+            scores_b.get((by_statement_b[statement], candidate)),
+        )
+        for statement in [s for s in by_statement_a if s in by_statement_b]
+        for candidate in range(len(a.task.candidates))
+    ]
     return VerdictDiff(
         a,
         b,
         rows,
         [s for s in by_statement_a if s not in by_statement_b],
         [s for s in by_statement_b if s not in by_statement_a],
+    )
+
+
+def _row(criterion: str, statement: str, candidate: int, sa, sb) -> CriterionDiff:
+    """One criterion of one candidate in both verdicts (a score missing on a side is None)."""
+    return CriterionDiff(
+        criterion=criterion,
+        statement=statement,
+        candidate=candidate,
+        a=sa.score if sa else None,
+        b=sb.score if sb else None,
+        rationale_a=sa.rationale if sa else "",
+        rationale_b=sb.rationale if sb else "",
     )
 
 

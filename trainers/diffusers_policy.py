@@ -52,8 +52,36 @@ def _guided(both: torch.Tensor, scale: float) -> torch.Tensor:
     return unconditional + scale * (conditional - unconditional)
 
 
-class SD3FlowPolicy:
+class _TransformerPolicy:
+    """What the SD3 and FLUX policies share: the pipeline, its transformer (what GRPO trains) in its own
+    dtype, frozen encoders and VAE, the image size checked against the transformer's 2×2 patches, and
+    decoding latents to images in [0, 1]."""
+
     sampler = "flow"
+
+    def __init__(
+        self, pipe: Any, height: int, width: int, guidance_scale: float, max_sequence_length: int, encoders: tuple
+    ):
+        self.factor = _patch_factor(pipe, height, width)
+        self.pipe = pipe
+        self.model = pipe.transformer
+        self.height, self.width = height, width
+        self.guidance_scale = guidance_scale
+        self.max_sequence_length = max_sequence_length
+        self.dtype = pipe.transformer.dtype
+        _freeze(pipe.vae, *encoders)
+
+    @torch.no_grad()
+    def decode(self, x: torch.Tensor) -> torch.Tensor:
+        vae = self.pipe.vae
+        latents = x / vae.config.scaling_factor + vae.config.shift_factor
+        images = vae.decode(latents.to(vae.dtype), return_dict=False)[0]
+        return (images / 2 + 0.5).clamp(0, 1).float()  # [B, 3, H, W]
+
+
+class SD3FlowPolicy(_TransformerPolicy):
+    """A Stable Diffusion 3 pipeline (diffusers `StableDiffusion3Pipeline`) as a GRPO policy, with
+    classifier-free guidance inside `velocity` when `guidance_scale` > 1 (Flow-GRPO: 4.5)."""
 
     def __init__(
         self,
@@ -64,14 +92,9 @@ class SD3FlowPolicy:
         guidance_scale: float = 1.0,
         max_sequence_length: int = 256,
     ):
-        factor = _patch_factor(pipe, height, width)
-        self.pipe = pipe
-        self.model = pipe.transformer
-        self.guidance_scale = guidance_scale
-        self.max_sequence_length = max_sequence_length
-        self.latent_shape = (pipe.transformer.config.in_channels, height // factor, width // factor)
-        self.dtype = pipe.transformer.dtype
-        _freeze(pipe.vae, pipe.text_encoder, pipe.text_encoder_2, pipe.text_encoder_3)
+        encoders = (pipe.text_encoder, pipe.text_encoder_2, pipe.text_encoder_3)
+        super().__init__(pipe, height, width, guidance_scale, max_sequence_length, encoders)
+        self.latent_shape = (pipe.transformer.config.in_channels, height // self.factor, width // self.factor)
 
     def flow_schedule(self, steps: int, shift: float | None = None) -> torch.Tensor:
         """The sigmas the pipeline samples with (its scheduler's shift: 3.0 for SD3), or `shift`."""
@@ -107,13 +130,6 @@ class SD3FlowPolicy:
             return_dict=False,
         )[0].float()
         return _guided(both, self.guidance_scale)
-
-    @torch.no_grad()
-    def decode(self, x: torch.Tensor) -> torch.Tensor:
-        vae = self.pipe.vae
-        latents = x / vae.config.scaling_factor + vae.config.shift_factor
-        images = vae.decode(latents.to(vae.dtype), return_dict=False)[0]
-        return (images / 2 + 0.5).clamp(0, 1).float()  # [B, 3, H, W]
 
 
 class UNetDDIMPolicy:
@@ -182,7 +198,7 @@ class FluxCondition:
     text_ids: torch.Tensor  # [L, 3]
 
 
-class FluxFlowPolicy:
+class FluxFlowPolicy(_TransformerPolicy):
     """A FLUX.1 pipeline (diffusers `FluxPipeline`) as a GRPO policy.
 
     Latents are kept unpacked, [C, 2·⌊H/2f⌋, 2·⌊W/2f⌋] (f: the VAE's scale factor), and packed
@@ -191,8 +207,6 @@ class FluxFlowPolicy:
     (3.5 by default), not classifier-free guidance. The schedule is FLUX's: sigmas
     linspace(1, 1/N, N) with the dynamic shift μ of the image's sequence length.
     """
-
-    sampler = "flow"
 
     def __init__(
         self,
@@ -203,16 +217,12 @@ class FluxFlowPolicy:
         guidance_scale: float = 3.5,
         max_sequence_length: int = 512,
     ):
-        factor = _patch_factor(pipe, height, width)
-        self.pipe = pipe
-        self.model = pipe.transformer
-        self.height, self.width = height, width
-        self.guidance_scale = guidance_scale
-        self.max_sequence_length = max_sequence_length
+        super().__init__(
+            pipe, height, width, guidance_scale, max_sequence_length, (pipe.text_encoder, pipe.text_encoder_2)
+        )
         channels = pipe.transformer.config.in_channels // 4  # packed 2×2 patches
-        self.latent_shape = (channels, 2 * (height // (factor * 2)), 2 * (width // (factor * 2)))
-        self.dtype = pipe.transformer.dtype
-        _freeze(pipe.vae, pipe.text_encoder, pipe.text_encoder_2)
+        f = self.factor
+        self.latent_shape = (channels, 2 * (height // (f * 2)), 2 * (width // (f * 2)))
 
     def flow_schedule(self, steps: int, shift: float | None = None) -> torch.Tensor:
         """FLUX's sigmas: the dynamic shift μ for this image size, or a fixed `shift` if given."""
@@ -261,10 +271,3 @@ class FluxFlowPolicy:
             return_dict=False,
         )[0]
         return pipe._unpack_latents(out, self.height, self.width, pipe.vae_scale_factor).float()
-
-    @torch.no_grad()
-    def decode(self, x: torch.Tensor) -> torch.Tensor:
-        vae = self.pipe.vae
-        latents = x / vae.config.scaling_factor + vae.config.shift_factor
-        images = vae.decode(latents.to(vae.dtype), return_dict=False)[0]
-        return (images / 2 + 0.5).clamp(0, 1).float()  # [B, 3, H, W]

@@ -33,20 +33,24 @@ def flow_grpo_reward(
         filled, rate = fill_abstentions(raw, prompts)
         if resolution is not None:
             filled = flatten_unsignalled(filled, signal, prompts, resolution)
-        errors = {i: v.error for i, v in enumerate(verdicts) if v.error}
-        info = {
-            "raw": raw,
-            "abstain_rate": rate,
-            "errors": errors,
-            "signal": signal,
-            "content_spread": content_spread(signal, prompts, resolution or RESOLUTION),
-            "criteria": criteria_of(verdicts),
-            "text_area": text_area_of(verdicts),
-        }
-        return filled.astype(np.float32), info
+        return filled.astype(np.float32), _info(verdicts, prompts, raw, rate, signal, resolution or RESOLUTION)
 
     _fn.__name__ = reward.name
     return _fn
+
+
+def _info(verdicts, prompts, raw: np.ndarray, rate: float, signal: np.ndarray, resolution: float) -> dict:
+    """What a Flow-GRPO reward reports beside its scores: raw scores, the abstain rate and errors, the
+    content signal and spread, each criterion's scores, the text area."""
+    return {
+        "raw": raw,
+        "abstain_rate": rate,
+        "errors": {i: v.error for i, v in enumerate(verdicts) if v.error},
+        "signal": signal,
+        "content_spread": content_spread(signal, prompts, resolution),
+        "criteria": criteria_of(verdicts),
+        "text_area": text_area_of(verdicts),
+    }
 
 
 REWARD_FACTORIES: dict[str, Callable[[], JudgeReward]] = {

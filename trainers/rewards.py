@@ -131,10 +131,10 @@ def signal_of(verdicts: Sequence[Verdict]) -> np.ndarray:
 
 def criteria_of(verdicts: Sequence[Verdict]) -> dict[str, np.ndarray]:
     """Each criterion's score per sample (NaN where a sample's rubric lacks it or it was not checked)."""
-    ids = list(dict.fromkeys(s.criterion for v in verdicts for s in v.criteria if s.candidate == 0))
+    ids = list(dict.fromkeys(s.criterion for v in verdicts for s in v.criterion_scores if s.candidate == 0))
     out = {k: np.full(len(verdicts), np.nan) for k in ids}
     for i, v in enumerate(verdicts):
-        for s in v.criteria:
+        for s in v.criterion_scores:
             if s.candidate == 0 and s.score is not None:
                 out[s.criterion][i] = s.score
     return out
@@ -309,7 +309,7 @@ def duplicate_gated(verdict: Verdict, other: int) -> Verdict:
         update={
             "scores": [0.0],
             "rubric": [*verdict.rubric, DUPLICATE_GATE],
-            "criteria": [*verdict.criteria, score],
+            "criterion_scores": [*verdict.criterion_scores, score],
             "parts": [parts],
             "critique": verdict.critique + f"\n- failed a gate: a near-copy of sample {other} of its group",
         }

@@ -32,9 +32,9 @@ def preservation_score(collateral: float, ssim: float, tolerance: float = COLLAT
 
 def steps(c: Criterion) -> list[str]:
     check: EditCheck = c.check
-    if check.check == "changed_object":
+    if check.aspect == "changed_object":
         return ["diff", finder(check.detect)]
-    return ["diff", "region_palette"] if check.check == "changed_region_color" else ["diff"]
+    return ["diff", "region_palette"] if check.aspect == "changed_region_color" else ["diff"]
 
 
 def look_closer(
@@ -64,7 +64,7 @@ def score(c: Criterion, seen: dict[str, Observation]) -> Scored:
     if (
         _frame_share(r) >= WHOLE_FRAME
         and _is_local(check)
-        and check.check in ("change_present", "changed_region_color")
+        and check.aspect in ("change_present", "changed_region_color")
     ):
         # "add a red square" is not done by painting the whole picture red
         return Scored(
@@ -72,23 +72,23 @@ def score(c: Criterion, seen: dict[str, Observation]) -> Scored:
             f"the whole image changed ({r.changed_fraction:.0%} of its pixels), not one {check.object or 'object'}",
             [first],
         )
-    if check.check == "change_present":
+    if check.aspect == "change_present":
         if not r.regions:
             return Scored(0.0, "diff found no change from the source", [first])
         where = f"at {list(r.regions[0])} ({r.changed_fraction:.1%} of the image changed)"
         return Scored(1.0, f"diff found a change {where}", [first])
-    if check.check == "structure":
+    if check.aspect == "structure":
         value = float(np.clip((r.preserved_ssim - 0.3) / 0.7, 0, 1))
         return Scored(value, f"structural similarity to the source {r.preserved_ssim:.2f}", [first])
-    if check.check == "instruction":
+    if check.aspect == "instruction":
         return Scored(None, "whether the result matches the instruction is not checkable offline", [])
-    if check.check == "changed_object":
+    if check.aspect == "changed_object":
         return _score_changed_object(check, r, first, seen)
     if not r.regions:
-        if check.check == "changed_region_color":
+        if check.aspect == "changed_region_color":
             return Scored(0.0, "no changed region to check the colour of", [first])
         return Scored(1.0, "nothing changed, so everything is preserved", [first])
-    if check.check == "outside_region":
+    if check.aspect == "outside_region":
         return _score_outside(check, r, first, seen.get("outside the edit"))
     return _score_region_color(check, first, seen)
 
@@ -176,7 +176,7 @@ def _frame_share(r) -> float:
 
 def measures(c: Criterion, used: list[Observation]) -> dict[str, float]:
     """Collateral change and structure outside the edit, so another tolerance re-scores without judging."""
-    if c.check.check != "outside_region":
+    if c.check.aspect != "outside_region":
         return {}
     for o in used:
         if o.result is not None and o.request.purpose == "outside the edit":
@@ -186,7 +186,7 @@ def measures(c: Criterion, used: list[Observation]) -> dict[str, float]:
 
 def tune(check: EditCheck, thresholds) -> EditCheck:
     """A skill's tolerance for change outside the edit."""
-    if thresholds.collateral_tolerance is not None and check.check == "outside_region":
+    if thresholds.collateral_tolerance is not None and check.aspect == "outside_region":
         return check.model_copy(update={"collateral_tolerance": thresholds.collateral_tolerance})
     return check
 

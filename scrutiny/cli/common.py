@@ -104,7 +104,8 @@ TagToolsOpt = Annotated[
 
 
 def one_line_errors(command):
-    """Expected failures (bad input, missing files, unknown ids) become one line and exit 2."""
+    """Expected failures (bad input, missing files, unknown ids, a store gone bad, no model server)
+    become one line and exit 2; anything else is a bug: one line and exit 1 (SCRUTINY_DEBUG=1 raises)."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -114,26 +115,23 @@ def one_line_errors(command):
             raise
         # no model server answered (BackendError) is the user's setup, not a bug
         except (ValueError, ImageError, StoreError, FileNotFoundError, BackendError) as e:
-            err.print(f"error: {' '.join(str(e).split())}", highlight=False, markup=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            _fail(" ".join(str(e).split()), 2)
         except SQLAlchemyError as e:  # a store file gone bad while it was read: what is wrong, and what to do
             from scrutiny.memory.engine import default_home, describe_failure
 
-            where = os.environ.get("SCRUTINY_DB_URL") or str(default_home() / "scrutiny.db")
-            err.print(f"error: {describe_failure(e, where)}", highlight=False, markup=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            _fail(describe_failure(e, os.environ.get("SCRUTINY_DB_URL") or str(default_home() / "scrutiny.db")), 2)
         except Exception as e:  # a bug: one line unless debugging
             if os.environ.get("SCRUTINY_DEBUG"):
                 raise
-            err.print(
-                f"error: internal: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:300]} (set SCRUTINY_DEBUG=1 for the traceback)",
-                highlight=False,
-                markup=False,
-                soft_wrap=True,
-            )
-            raise typer.Exit(1) from None
+            first = (str(e).splitlines() or [""])[0][:300]
+            _fail(f"internal: {type(e).__name__}: {first} (set SCRUTINY_DEBUG=1 for the traceback)", 1)
 
     return wrapper
+
+
+def _fail(line: str, code: int) -> None:
+    err.print(f"error: {line}", highlight=False, markup=False, soft_wrap=True)
+    raise typer.Exit(code) from None
 
 
 def make_judge(no_cache: bool, backend: str | None = None, model: str | None = None, tag_tools: bool = False) -> Judge:
@@ -183,7 +181,7 @@ def show_verdict(verdict: Verdict, as_json: bool, names: list[str]) -> None:
     for c in verdict.rubric:
         cells = []
         for i in range(len(names)):
-            s = next((s for s in verdict.criteria if s.criterion == c.id and s.candidate == i), None)
+            s = next((s for s in verdict.criterion_scores if s.criterion == c.id and s.candidate == i), None)
             cells.append("—" if s is None or s.score is None else f"{s.score:.2f}")
         table.add_row(escape(c.statement), *cells)
     table.add_row(

@@ -39,19 +39,17 @@ def runs_list(
     for column in ("kind", "status", "started", "finished", "done"):
         table.add_column(column)
     for r in rows:
-        d = _run_dict(r)
-        c = d["counts"] or {}
-        counts = f"{c.get('judged', 0) + c.get('skipped', 0)}/{c['total']}" if "total" in c else ""
-        counts += f", {plural(c['errors'], 'error')}" if c.get("errors") else ""
-        table.add_row(
-            escape(r.id),
-            r.kind,
-            r.status or "—",
-            r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            r.finished_at.strftime("%H:%M:%S") if r.finished_at else "—",
-            escape(counts),
-        )
+        started = r.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        finished = r.finished_at.strftime("%H:%M:%S") if r.finished_at else "—"
+        table.add_row(escape(r.id), r.kind, r.status or "—", started, finished, escape(_done(_run_dict(r)["counts"])))
     out.print(table)
+
+
+def _done(c: dict | None) -> str:
+    """How much of a run is done: "judged/total, n errors"."""
+    c = c or {}
+    done = f"{c.get('judged', 0) + c.get('skipped', 0)}/{c['total']}" if "total" in c else ""
+    return done + (f", {plural(c['errors'], 'error')}" if c.get("errors") else "")
 
 
 @runs_app.command("show")

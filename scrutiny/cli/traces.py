@@ -116,6 +116,10 @@ def traces_diff(a: str, b: str, as_json: JsonOpt = False) -> None:
     _show_diff(diff_verdicts(verdict_of(store, a), verdict_of(store, b)), as_json)
 
 
+def _num(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}"
+
+
 def _show_diff(diff, as_json: bool) -> None:
     if as_json:
         print(json.dumps(diff.to_json(), indent=2))
@@ -127,19 +131,14 @@ def _show_diff(diff, as_json: bool) -> None:
     table = Table(title=f"{escape(diff.a.task.prompt)}", title_justify="left")
     for column in ("criterion", "candidate", f"A ({label(diff.a)})", f"B ({label(diff.b)})", "Δ"):
         table.add_column(escape(column))
-    fmt = lambda x: "—" if x is None else f"{x:.2f}"  # noqa: E731
     for r in diff.rows:
-        style = "bold" if r.changed else None
-        table.add_row(
-            escape(r.statement),
-            str(r.candidate),
-            fmt(r.a),
-            fmt(r.b),
-            "" if r.delta is None else f"{r.delta:+.2f}",
-            style=style,
-        )
+        delta = "" if r.delta is None else f"{r.delta:+.2f}"
+        row = (escape(r.statement), str(r.candidate), _num(r.a), _num(r.b), delta)
+        table.add_row(*row, style="bold" if r.changed else None)
     for i, (x, y) in enumerate(zip(diff.a.scores, diff.b.scores)):
-        table.add_row("[bold]overall[/bold]", str(i), fmt(x), fmt(y), "" if x is None or y is None else f"{y - x:+.2f}")
+        table.add_row(
+            "[bold]overall[/bold]", str(i), _num(x), _num(y), "" if x is None or y is None else f"{y - x:+.2f}"
+        )
     out.print(table)
     for statement in diff.only_a:
         out.print(f"only in A: {escape(statement)}")
@@ -273,7 +272,7 @@ def traces_show(trace_id: str, as_json: JsonOpt = False) -> None:
                 f"coverage: {len(cov.checked)} of {len(cov.checked) + len(cov.unchecked)} content criteria checked"
                 + (f"; abstained: {escape(cov.abstain_reason)}" if cov.abstain_reason else "")
             )
-        for s in (s for s in verdict.criteria if s.candidate == i):
+        for s in (s for s in verdict.criterion_scores if s.candidate == i):
             shown = "—" if s.score is None else f"{s.score:.2f}"
             tools = ", ".join(by_id[e].tool for e in s.evidence if e in by_id)
             node.add(f"{s.criterion} {shown}: {escape(s.rationale)}" + (f" [dim]({tools})[/dim]" if tools else ""))

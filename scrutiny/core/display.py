@@ -105,7 +105,7 @@ def verdict_html(verdict: Verdict) -> str:
     for c in verdict.rubric:
         cells = []
         for i in range(n):
-            s = next((s for s in verdict.criteria if s.criterion == c.id and s.candidate == i), None)
+            s = next((s for s in verdict.criterion_scores if s.criterion == c.id and s.candidate == i), None)
             if s is None:
                 cells.append("<td>—</td>")
             else:

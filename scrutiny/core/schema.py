@@ -17,12 +17,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """2: `Criterion.check` (a typed union) and `Criterion.met` replace `Criterion.params`; version-1 records
-are read and converted (`Criterion._from_params`)."""
-READS = (1, 2)
+are read and converted (`Criterion._from_params`). 3: `Verdict.criterion_scores` is the name of what
+versions 1 and 2 called `Verdict.criteria` (read under either name)."""
+READS = (1, 2, 3)
 """The schema versions this scrutiny reads (older ones are converted on reading)."""
 
 
@@ -179,7 +180,8 @@ class EditCheck(Model):
     """What an edit must do (and keep), measured against the source image."""
 
     kind: Literal["edit"] = "edit"
-    check: EditCheckKind
+    aspect: EditCheckKind = Field(validation_alias=AliasChoices("aspect", "check"))
+    """Which part of the edit is checked (made, coloured, kept, ...). Versions before 0.2 call it `check`."""
     action: str = "other"
     object: str = ""
     phrase: str = ""
@@ -251,11 +253,11 @@ def dimension_of(check: Any) -> str | None:
     if kind == "relation":
         return "action" if check.action else "position"
     if kind == "edit":
-        if check.check in ("outside_region", "structure"):
+        if check.aspect in ("outside_region", "structure"):
             return "preservation"
-        if check.check == "changed_region_color":
+        if check.aspect == "changed_region_color":
             return "color"
-        return "style" if check.check == "instruction" and check.action == "style" else "object"
+        return "style" if check.aspect == "instruction" and check.action == "style" else "object"
     return {"text": "text", "global": "style", "quality": "quality", "degenerate": "degenerate"}.get(kind)
 
 
@@ -440,7 +442,11 @@ class Verdict(Model):
     task: Task
     rubric: list[Criterion] = Field(default_factory=list)
     scores: list[Score]
-    criteria: list[CriterionScore] = Field(default_factory=list)
+    criterion_scores: list[CriterionScore] = Field(
+        default_factory=list, validation_alias=AliasChoices("criterion_scores", "criteria")
+    )
+    """Each criterion's score per candidate, with its evidence and rationale (`rubric` holds the
+    criteria themselves). Verdicts stored before 0.2 call it `criteria`, and read the same."""
     evidence: list[Evidence] = Field(default_factory=list)
     coverage: list[Coverage] = Field(default_factory=list)
     """Per candidate: which content criteria were checked, which were not and why."""

@@ -252,7 +252,7 @@ def _criteria(verdict: Verdict) -> str:
     for c in verdict.rubric:
         cells = []
         for i in range(len(verdict.task.candidates)):
-            s = next((s for s in verdict.criteria if s.criterion == c.id and s.candidate == i), None)
+            s = next((s for s in verdict.criterion_scores if s.criterion == c.id and s.candidate == i), None)
             cells.append(
                 f'<td class=score title="{esc(s.rationale) if s else ""}">{fmt(s.score if s else None)}'
                 f"<div class=rationale>{esc(s.rationale) if s else ''}</div></td>"
@@ -278,15 +278,7 @@ def _step(event, turns_by_event: dict[int, list]) -> str:
         purpose = f" — {esc(data['purpose'])}" if data.get("purpose") else ""
         return f'<li class="tool">{esc(data.get("tool"))}({esc(shown)}){purpose}'
     if event.kind == "tool_result":
-        output = json.dumps(data.get("output"), indent=1, default=str)
-        error = f"<div class=err>error: {esc(data['error'])}</div>" if data.get("error") else ""
-        produced = data.get("produced") or {}
-        crops = "".join(
-            f'<img src="/artifact/{quote(str(h))}.png" alt="{esc(n)}" style="max-height:90px;margin:4px" title="{esc(n)}">'
-            for n, h in (produced.items() if isinstance(produced, dict) else [])
-            if isinstance(h, str) and re.fullmatch(r"[0-9a-f]{64}", h)
-        )
-        return f"{error}<details><summary>output</summary><pre>{esc(output)}</pre></details>{crops}</li>"
+        return _tool_result(data)
     if event.kind in ("model_request", "model_response"):
         return "".join(_turn_html(t) for t in turns_by_event.get(event.seq, []))
     if event.kind in ("parse_failure", "repair", "retry"):
@@ -296,6 +288,19 @@ def _step(event, turns_by_event: dict[int, list]) -> str:
     if event.kind == "node_exit":
         return f'<li class="node"><span class=none>{esc(event.node)}</span></li>'
     return ""
+
+
+def _tool_result(data: dict) -> str:
+    """A tool's output (folded), its error, and the images it made (crops, masks) small."""
+    output = json.dumps(data.get("output"), indent=1, default=str)
+    error = f"<div class=err>error: {esc(data['error'])}</div>" if data.get("error") else ""
+    produced = data.get("produced") or {}
+    crops = "".join(
+        f'<img src="/artifact/{quote(str(h))}.png" alt="{esc(n)}" style="max-height:90px;margin:4px" title="{esc(n)}">'
+        for n, h in (produced.items() if isinstance(produced, dict) else [])
+        if isinstance(h, str) and re.fullmatch(r"[0-9a-f]{64}", h)
+    )
+    return f"{error}<details><summary>output</summary><pre>{esc(output)}</pre></details>{crops}</li>"
 
 
 def _turn_html(turn) -> str:

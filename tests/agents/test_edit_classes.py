@@ -21,7 +21,7 @@ def test_an_edit_that_repaints_everything_preserves_nothing(store):
     draw.rectangle((20, 20, 60, 60), fill="blue")
     draw.ellipse((120, 120, 170, 170), fill="green")
     verdict = judge(store).edit(source, [faithful, repainted], "Add a green circle")
-    kept = {s.candidate: s for s in verdict.criteria if s.criterion.startswith("preservation")}
+    kept = {s.candidate: s for s in verdict.criterion_scores if s.criterion.startswith("preservation")}
     assert kept[0].score > 0.9 and kept[1].score == 0.0
     assert "changed the whole image" in kept[1].rationale and "changed the whole image" in verdict.critique
     assert verdict.preferred == 0
@@ -39,7 +39,7 @@ def test_removal_is_judged_on_the_named_colour(store):
     verdict = judge(store).edit(source, [removed, source.copy()], "Remove the purple triangle")
     gone = {
         s.candidate: s
-        for s in verdict.criteria
+        for s in verdict.criterion_scores
         if "remains" in next(c.statement for c in verdict.rubric if c.id == s.criterion)
     }
     assert gone[0].score == 1.0 and gone[1].score == 0.0 and verdict.preferred == 0
@@ -64,7 +64,7 @@ def test_text_is_scored_on_its_best_window_case_free_and_other_text_is_its_own_c
     )
     assert right > wrong  # a word read right never ties with its misspelling
     verdict = judge(store).judge(fitted_sign("OPEN NOW est 1987"), 'A sign that says "OPEN NOW"')
-    scores = {c.statement: s.score for c in verdict.rubric for s in verdict.criteria if s.criterion == c.id}
+    scores = {c.statement: s.score for c in verdict.rubric for s in verdict.criterion_scores if s.criterion == c.id}
     assert scores['The image shows the text "OPEN NOW", spelled exactly'] == 1.0  # not penalised for the rest
     assert scores["The image shows no text besides the requested"] == 0.5  # "est 1987": 7 of the 14 letters unasked
 
@@ -86,7 +86,7 @@ def test_when_nothing_was_read_the_judge_looks_again_a_quarter_at_a_time(store):
     image = Image.new("RGB", (2400, 1600), "white")  # small text in a large image: shrunk to read, it vanishes
     ImageDraw.Draw(image).text((1700, 1300), "OPEN NOW", font=font(size=14), fill="black")
     verdict = judge(store).judge(image, 'The words "OPEN NOW"')
-    text = next(s for s in verdict.criteria if s.criterion == "text_1")
+    text = next(s for s in verdict.criterion_scores if s.criterion == "text_1")
     assert text.score == 1.0 and "second look" in text.rationale
     assert [e.tool for e in verdict.evidence].count("zoom") == 4
 
@@ -110,7 +110,7 @@ def test_case_is_kept_only_when_asked(store):
     strict = Judge(store=store, config=JudgeConfig(cache=False, text_case="sensitive")).judge(
         image, 'A sign that says "EXIT"'
     )
-    free_text, strict_text = (next(s for s in v.criteria if s.criterion == "text_1") for v in (free, strict))
+    free_text, strict_text = (next(s for s in v.criterion_scores if s.criterion == "text_1") for v in (free, strict))
     assert free_text.score == 1.0 and strict_text.score <= 0.5, strict_text.rationale  # "Exit": 3 of 4 letters differ
     assert next(c for c in strict.rubric if c.id == "text_1").check.case_sensitive
 
@@ -137,7 +137,7 @@ def test_a_recolour_is_judged_on_the_named_shape(store):
     wrong = _two_shapes("circle", "square", ("green", "red"))  # the red is right, the shape is not
     for instruction in ("Make the circle red", "Paint the circle red", "Recolour the circle red"):
         verdict = judge(store).edit(source, [right, wrong], instruction)
-        made = {s.candidate: s for s in verdict.criteria if "Where the image changed" in _statement(verdict, s)}
+        made = {s.candidate: s for s in verdict.criterion_scores if "Where the image changed" in _statement(verdict, s)}
         assert made[0].score == 1.0 and made[1].score == 0.0, instruction
         assert "red square" in made[1].rationale and verdict.preferred == 0
 
@@ -151,7 +151,7 @@ def test_an_addition_is_judged_on_the_shape_it_adds_even_on_a_textured_scene(sto
     square = shapes_on(source, [Shape("square", "red", (200, 200, 300, 300))])
     circle = shapes_on(source, [Shape("circle", "red", (200, 200, 300, 300))])
     verdict = judge(store).edit(source, [circle, square], "Add a red square")
-    made = {s.candidate: s for s in verdict.criteria if "Where the image changed" in _statement(verdict, s)}
+    made = {s.candidate: s for s in verdict.criterion_scores if "Where the image changed" in _statement(verdict, s)}
     assert made[0].score == 0.0 and made[1].score == 1.0 and verdict.preferred == 1
 
 
@@ -201,7 +201,7 @@ def test_filling_the_whole_frame_is_not_adding_an_object_but_a_new_background_is
     source = _textured_scene(np.random.default_rng(2))
     filled = Image.new("RGB", source.size, (220, 30, 30))
     verdict = judge(store).edit(source, [filled], "Add a red square")
-    met = {_statement(verdict, s): s.score for s in verdict.criteria}
+    met = {_statement(verdict, s): s.score for s in verdict.criterion_scores}
     assert met["The edit was applied: Add a red square"] == 0.0 and met["The added square is red"] == 0.0
     assert verdict.scores[0] < 0.15  # a red field is not a red square, whatever its colour share
     plain = Image.new("RGB", (200, 200), "white")
@@ -209,5 +209,5 @@ def test_filling_the_whole_frame_is_not_adding_an_object_but_a_new_background_is
     blue = Image.new("RGB", (200, 200), (30, 60, 220))
     ImageDraw.Draw(blue).ellipse((80, 80, 120, 120), fill="red")
     background = judge(store).edit(plain, [blue], "Make the background blue")
-    met = {_statement(background, s): s.score for s in background.criteria}
+    met = {_statement(background, s): s.score for s in background.criterion_scores}
     assert met["The edit was applied: Make the background blue"] == 1.0  # the background is most of the frame

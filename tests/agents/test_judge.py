@@ -23,13 +23,13 @@ def test_misspelled_sign_gets_evidence_a_closer_look_and_a_critique(judge, store
     assert tools.count("ocr") == 2 and "zoom" in tools  # read, looked closer, read again
     (zoom,) = [e for e in verdict.evidence if e.tool == "zoom"]
     assert zoom.artifacts and store.artifact(zoom.artifacts[0]).width > 600
-    (text,) = [s for s in verdict.criteria if s.criterion == "text_1"]
+    (text,) = [s for s in verdict.criterion_scores if s.criterion == "text_1"]
     assert set(text.evidence) <= {e.id for e in verdict.evidence} and text.evidence
 
 
 def test_correct_sign_needs_no_closer_look(judge):
     verdict = judge.judge(fitted_sign("OPEN 24 HOURS"), SIGN)
-    assert [s.score for s in verdict.criteria if s.criterion == "text_1"] == [1.0]
+    assert [s.score for s in verdict.criterion_scores if s.criterion == "text_1"] == [1.0]
     assert "zoom" not in [e.tool for e in verdict.evidence]
 
 
@@ -53,7 +53,7 @@ def test_unverifiable_rubric_abstains_instead_of_guessing(judge):
     rubric = [Criterion(id="c1", statement="The cat looks happy", checkable=False)]
     verdict = judge.judge(storefront("HELLO"), "a happy cat", rubric=rubric)
     assert verdict.scores == [None] and verdict.abstained
-    assert verdict.criteria[0].score is None and "not checkable" in verdict.criteria[0].rationale
+    assert verdict.criterion_scores[0].score is None and "not checkable" in verdict.criterion_scores[0].rationale
     assert "not checked: The cat looks happy" in verdict.critique
 
 
@@ -74,7 +74,7 @@ def test_colour_and_position_checks(judge):
     swapped = shapes([Shape("circle", "red", (330, 200, 470, 340)), Shape("square", "blue", (40, 200, 180, 340))])
     verdict = judge.compare(good, swapped, "a red circle to the left of a blue square")
     assert verdict.preferred == 0
-    position = {s.candidate: s.score for s in verdict.criteria if s.criterion == "position_1"}
+    position = {s.candidate: s.score for s in verdict.criterion_scores if s.criterion == "position_1"}
     assert position == {0: 1.0, 1: 0.0}
 
 
@@ -83,7 +83,7 @@ def test_edit_with_several_edits_prefers_the_faithful_one(judge):
     verdict = judge.edit(pair.source, [pair.worse, pair.better], pair.prompt)
     assert verdict.preferred == 1
     assert "diff" in [e.tool for e in verdict.evidence]
-    preservation = {s.candidate: s.score for s in verdict.criteria if s.criterion == "preservation_1"}
+    preservation = {s.candidate: s.score for s in verdict.criterion_scores if s.criterion == "preservation_1"}
     assert preservation[1] > preservation[0]
     assert "changed and structural similarity" in verdict.critique
 
@@ -91,7 +91,7 @@ def test_edit_with_several_edits_prefers_the_faithful_one(judge):
 def test_edit_that_changes_nothing_is_not_applied(judge):
     pair = preference_pairs("edit", 1, seed=2)[0]
     verdict = judge.edit(pair.source, pair.source.copy(), pair.prompt)
-    applied = [s for s in verdict.criteria if s.criterion == "object_1"]
+    applied = [s for s in verdict.criterion_scores if s.criterion == "object_1"]
     assert applied[0].score == 0.0 and "no change" in applied[0].rationale
 
 

@@ -99,7 +99,7 @@ def test_native_tool_calls_run_on_pixels_and_crops_join_the_conversation(server,
     assert [e.tool for e in verdict.evidence] == ["zoom", "ocr", "degenerate"] and verdict.evidence[0].artifacts
     assert answer["response_format"]["type"] == "json_schema"
     assert (
-        [s.score for s in verdict.criteria] == [0.25, 0.75, 1.0]  # the model's two, then the measured gate
+        [s.score for s in verdict.criterion_scores] == [0.25, 0.75, 1.0]  # the model's two, then the measured gate
         and verdict.policy == "model"
         and verdict.model == "fake-vl"
     )
@@ -169,10 +169,12 @@ def test_invalid_answer_is_repaired_with_the_error(server, store):
 def test_unparsable_answers_abstain_never_a_default_score(server, store):
     server.push(Reply(content="done"), *[Reply(content='{"criteria": [{"id": "text_1", "score": 9}]}')] * 3)
     verdict = judge_with(server, store).judge(storefront("OPEN 24 HOURS"), SIGN, rubric=RUBRIC)
-    assert verdict.scores == [None] and all(s.score is None for s in verdict.criteria if s.criterion != "degenerate")
+    assert verdict.scores == [None] and all(
+        s.score is None for s in verdict.criterion_scores if s.criterion != "degenerate"
+    )
     assert (
-        "could not be used" in verdict.criteria[0].rationale
-        and "less than or equal to 5" in verdict.criteria[0].rationale
+        "could not be used" in verdict.criterion_scores[0].rationale
+        and "less than or equal to 5" in verdict.criterion_scores[0].rationale
     )
     assert len([e for e in store.trace(verdict.trace_id).events if e.kind == "parse_failure"]) == 3
 
@@ -180,7 +182,7 @@ def test_unparsable_answers_abstain_never_a_default_score(server, store):
 def test_logprobs_give_a_continuous_score_and_keep_the_distribution(server, store):
     server.push(Reply(content="done"), final({"text_1": 4, "style_1": 5}, logprobs=True))
     verdict = judge_with(server, store).judge(storefront("OPEN 24 HOURS"), SIGN, rubric=RUBRIC)
-    text = verdict.criteria[0]
+    text = verdict.criterion_scores[0]
     assert text.distribution == pytest.approx({"2": 0.1, "4": 0.9}, abs=1e-3)
     assert text.score == pytest.approx((0.9 * 4 + 0.1 * 2 - 1) / 4, abs=1e-3)
     assert server.requests[-1]["top_logprobs"] == 5
@@ -229,7 +231,7 @@ def test_pairwise_in_both_orders_and_disagreement_is_a_tie(server, store):
     first, second = [r for r in server.requests if "Image A:" in json.dumps(r["messages"])]
     images = lambda r: [p["image_url"]["url"][-40:] for p in r["messages"][1]["content"] if p["type"] == "image_url"]  # noqa: E731
     assert images(first) == images(second)[::-1]  # the same two images, swapped
-    assert agreed.preferred == 0 and [s.score for s in agreed.criteria if s.criterion == "c"] == [1.0, 0.25]
+    assert agreed.preferred == 0 and [s.score for s in agreed.criterion_scores if s.criterion == "c"] == [1.0, 0.25]
     server.responder = _answer_by_content({0: 5, 1: 2}, {True: "A", False: "A"})  # position bias: always "A"
     assert judge_with(server, store).compare(a, b, "three red circles", rubric=rubric).preferred is None
 

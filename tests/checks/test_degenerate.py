@@ -87,7 +87,7 @@ def test_noise_scores_zero_whatever_its_content_criteria_say(store):
 def test_a_pattern_that_was_asked_for_is_not_gated(store):
     judge = Judge(store=store, config=JudgeConfig(cache=False))
     verdict = judge.judge(hacks.stripes(16, ("red", "white")), "a red and white striped pattern")
-    gate = next(s for s in verdict.criteria if s.criterion == "degenerate")
+    gate = next(s for s in verdict.criterion_scores if s.criterion == "degenerate")
     assert gate.score == 1.0 and "asked for" in gate.rationale and verdict.parts[0].gate == 1.0
 
 
@@ -115,7 +115,7 @@ def test_an_edit_is_not_held_to_what_its_source_already_was(store):
     verdict = Judge(store=store, config=JudgeConfig(cache=False)).edit(
         source, [edited], 'Change the text to "CLOSED TODAY"'
     )
-    gate = next(s for s in verdict.criteria if s.criterion == "degenerate")
+    gate = next(s for s in verdict.criterion_scores if s.criterion == "degenerate")
     assert gate.score == 1.0, gate.rationale
     noise = Judge(store=store, config=JudgeConfig(cache=False)).edit(
         source, [hacks.uniform_noise()], 'Change the text to "CLOSED"'

@@ -34,7 +34,7 @@ def test_every_kind_of_the_union_has_a_room_with_the_three_duties():
             ["objects"],
             "Place the cat left of the dog.",
         ),
-        (EditCheck(check="outside_region"), ["diff"], "Change nothing outside the edited region."),
+        (EditCheck(aspect="outside_region"), ["diff"], "Change nothing outside the edited region."),
     ],
 )
 def test_a_room_plans_and_restates_its_kind(check, steps, sentence):
@@ -45,7 +45,7 @@ def test_a_room_plans_and_restates_its_kind(check, steps, sentence):
 def test_the_dimension_follows_the_check():
     assert Criterion(id="c", statement="s", dimension="object", check=TextCheck(text="HI")).dimension == "text"
     assert Criterion(id="c", statement="s", check=ObjectCheck(object="cat", count=3)).dimension == "count"
-    assert Criterion(id="c", statement="s", check=EditCheck(check="structure")).dimension == "preservation"
+    assert Criterion(id="c", statement="s", check=EditCheck(aspect="structure")).dimension == "preservation"
     assert Criterion(id="c", statement="s", dimension="safety").dimension == "safety"  # a judgment keeps its own
     for c in synthesize('three red circles left of a dog, with the words "SALE", in watercolor style'):
         assert c.dimension == (schema.dimension_of(c.check) or c.dimension)

@@ -141,7 +141,7 @@ def test_help_and_messages_read_as_english(images, tmp_path):
     replay_help = run("traces", "replay", "--help").output
     assert "history" in replay_help and "--versions" not in replay_help
     verdict = json.loads(run("judge", images["one"], "-p", "two red circles", "--json").stdout)
-    assert any("found 1 red circle," in s["rationale"] for s in verdict["criteria"])  # not "1 red circles"
+    assert any("found 1 red circle," in s["rationale"] for s in verdict["criterion_scores"])  # not "1 red circles"
     run("judge", images["typo"], "-p", SIGN)
     run("traces", "export", "--out", tmp_path / "t.jsonl")
     again = run("traces", "import", tmp_path / "t.jsonl")

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from scrutiny.core.images import image_hash
-from scrutiny.core.schema import Task, Trace, Verdict
+from scrutiny.core.schema import SCHEMA_VERSION, Task, Trace, Verdict
 from scrutiny.memory import Store, StoreError
 from scrutiny.memory.tables import ArtifactRow, TraceRow, VerdictRow
 
@@ -221,12 +221,13 @@ def test_two_stores_on_one_database_keep_one_verdict_per_task(tmp_path):
 
 def test_a_version_1_store_is_read_and_upgraded(tmp_path):
     """Verdicts stored before criteria were typed (`params` dicts) read back as typed checks."""
-    from scrutiny.core.schema import Criterion, ObjectCheck, TextCheck
+    from scrutiny.core.schema import Criterion, CriterionScore, ObjectCheck, TextCheck
 
     store = Store(home=tmp_path)
     verdict = Verdict(
         task=_task(),
         scores=[0.5],
+        criterion_scores=[CriterionScore(criterion="text_1", candidate=0, score=0.5)],
         rubric=[
             Criterion(id="text_1", statement='Shows "HI"', dimension="text", check=TextCheck(text="HI"), met=1.0),
             Criterion(id="count_1", statement="Three circles", dimension="count", check=ObjectCheck(object="circle")),
@@ -236,6 +237,7 @@ def test_a_version_1_store_is_read_and_upgraded(tmp_path):
     store.close()
     old = json.loads(verdict.model_dump_json())
     old["schema_version"] = 1
+    old["criteria"] = old.pop("criterion_scores")  # the name versions 1 and 2 gave the scores
     old["rubric"] = [  # the version-1 shape of the same rubric
         {"id": "text_1", "statement": 'Shows "HI"', "dimension": "text", "params": {"text": "HI", "met": 1.0}},
         {
@@ -252,11 +254,16 @@ def test_a_version_1_store_is_read_and_upgraded(tmp_path):
     connection.close()
     again = Store(home=tmp_path)
     read = again.verdict(verdict.id)
-    assert read.schema_version == 2 and read.rubric[0].check == TextCheck(text="HI") and read.rubric[0].met == 1.0
+    assert (
+        read.schema_version == SCHEMA_VERSION
+        and read.rubric[0].check == TextCheck(text="HI")
+        and read.rubric[0].met == 1.0
+    )
     assert read.rubric[1].check == ObjectCheck(object="circle", detect="circle", count=3)
+    assert read.criterion_scores[0].score == 0.5  # stored as "criteria"
     assert sqlite3.connect(tmp_path / "scrutiny.db").execute(
         "SELECT value FROM meta WHERE key = 'schema_version'"
-    ).fetchone() == ("2",)
+    ).fetchone() == (str(SCHEMA_VERSION),)
 
 
 def test_a_store_made_before_runs_had_a_status_gets_the_new_columns(tmp_path):

@@ -109,7 +109,7 @@ def test_criteria_become_checkable_and_are_scored(open_tools, store):
         Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 96, 3), dtype=np.uint8)),
         "a happy lamp next to a cat, oil painting",
     )
-    scores = {c.statement: s for c in verdict.rubric for s in verdict.criteria if s.criterion == c.id}
+    scores = {c.statement: s for c in verdict.rubric for s in verdict.criterion_scores if s.criterion == c.id}
     for statement in ("The image shows a lamp", "The lamp is happy", "The image is an oil painting"):
         assert scores[statement].score is not None and 0.0 <= scores[statement].score <= 1.0, scores[statement]
     tools = {(e.tool, e.arguments.get("detector")) for e in verdict.evidence}

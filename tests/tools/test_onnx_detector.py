@@ -98,7 +98,7 @@ def test_the_judge_uses_it_for_coco_objects(tmp_path, store):
         call = detect.invoke({"image": "x", "detector": "coco"}, {"x": Image.new("RGB", (64, 64))})
         assert [d.detector for d in call.result.detections] == ["coco"]
         verdict = Judge(store=store, config=JudgeConfig(cache=False)).judge(Image.new("RGB", (64, 64)), "a dog")
-        presence = next(s for s in verdict.criteria if s.criterion == "object_1")
+        presence = next(s for s in verdict.criterion_scores if s.criterion == "object_1")
         assert presence.score == 1.0 and "confidence 0.95" in presence.rationale
     finally:
         if previous is not None:
