@@ -122,7 +122,7 @@ def test_edit_actions(instruction, action):
 
 def test_edit_rubric_has_target_and_preservation():
     criteria = synthesize("Add a green bowl on the branch", edit=True)
-    checks = {getattr(c.check, "check", None) for c in criteria}
+    checks = {getattr(c.check, "aspect", None) for c in criteria}
     assert {"change_present", "changed_region_color", "outside_region"} <= checks
     (color,) = _by_dim(criteria, "color")
     assert color.check.color == "green"
