@@ -30,8 +30,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from scrutiny.agents.judge import JudgeState, JudgmentRecord, ModelTurn, Pairwise, Plan, Scores, ToolRequest
 from scrutiny.core.aio import bounded_map
-from scrutiny.core.backend import Backend, Completion
 from scrutiny.core.images import data_url
+from scrutiny.core.protocol import Backend, Completion
 from scrutiny.core.schema import (
     GATE_DIMENSIONS,
     Criterion,

@@ -101,15 +101,7 @@ def _first_looks(
     """One request per step on candidate `i`, in a fixed order: read, find (shapes, objects, named
     things), compare with texts, faces, colours, quality, and the diff with the source."""
     name = f"candidate_{i}"
-
-    def plain(steps: tuple[str, ...]) -> list[ToolRequest]:
-        return [
-            ToolRequest(STEPS[step][0], {"image": name, **STEPS[step][1]}, i, by_step[step], PURPOSES[step])
-            for step in steps
-            if step in by_step
-        ]
-
-    requests = plain(("ocr", "detect", "objects"))
+    requests = _plain(("ocr", "detect", "objects"), i, by_step)
     if "open" in by_step:
         arguments = {"image": name, "detector": "open", "query": ", ".join(_open_nouns(rubric, by_step["open"]))}
         requests.append(ToolRequest("detect", arguments, i, by_step["open"], OPEN_PURPOSE))
@@ -118,10 +110,19 @@ def _first_looks(
             requests.append(
                 ToolRequest("similarity", {"image": name, "texts": contrast.texts(c)}, i, [c.id], f"compare {c.id}")
             )
-    requests += plain(("faces", "palette", "quality"))
+    requests += _plain(("faces", "palette", "quality"), i, by_step)
     if "diff" in by_step and "source" in state["images"]:
         requests.append(ToolRequest("diff", {"image": name, "source": "source"}, i, by_step["diff"], "changes"))
     return requests
+
+
+def _plain(steps: tuple[str, ...], i: int, by_step: dict[str, list[str]]) -> list[ToolRequest]:
+    """A request on candidate `i` for each of these steps the rubric needs (`STEPS` says how)."""
+    return [
+        ToolRequest(STEPS[step][0], {"image": f"candidate_{i}", **STEPS[step][1]}, i, by_step[step], PURPOSES[step])
+        for step in steps
+        if step in by_step
+    ]
 
 
 def _open_nouns(rubric: list[Criterion], ids: list[str]) -> list[str]:

@@ -496,24 +496,13 @@ def _edit_made(b: _Builder, e: _Edit) -> None:
     if e.action in ("add", "recolor", "replace") and made is not None and detectable(made.noun) not in (None, "any"):
         new_color = e.colors[-1] if e.colors else None
         name = " ".join(x for x in (new_color, made.noun) if x)
-        check = EditCheck(
-            aspect="changed_object",
-            action=e.action,
-            object=made.noun,
-            phrase=made.phrase,
-            color=new_color,
-            detect=detectable(made.noun),
-        )
+        made_by = {"action": e.action, "object": made.noun, "phrase": made.phrase, "detect": detectable(made.noun)}
+        check = EditCheck(aspect="changed_object", color=new_color, **made_by)
         b.add("object", f"Where the image changed there is {article(name)} {name}", ["diff", "detect"], check)
     if e.action == "remove" and detectable(e.head) not in (None, "any"):
         # "Remove the purple triangle": only a purple triangle left behind counts against the edit
-        check = ObjectCheck(
-            object=e.head,
-            phrase=e.phrase,
-            detect=detectable(e.head),
-            negated=True,
-            color=e.target.color if e.target else None,
-        )
+        color = e.target.color if e.target else None
+        check = ObjectCheck(object=e.head, phrase=e.phrase, detect=detectable(e.head), negated=True, color=color)
         b.add("object", f"No {e.phrase} remains", ["detect"], check)
 
 

@@ -6,7 +6,7 @@ The images are signs rendering the target texts of Flow-GRPO OCR prompts (from .
 present), written to a folder and listed in a JSONL manifest, as a user's dataset would be. Printed:
 1. the bare OCR engine on the same images, one process, one at a time: the baseline;
 2. `run_batch` in one process (concurrency = workers), its ratio to the engine;
-3. `run_on_ray` with `--workers` actors on a local Ray instance started for the run: the wall time
+3. `judge_on_ray` with `--workers` actors on a local Ray instance started for the run: the wall time
    with Ray's start, the time from the first result to the last (steady state), the scaling against
    one process (ideal: the number of workers, given that many free cores), and the per-item
    overhead of the Ray path in CPU-seconds: `workers × ray_steady / n − single_cpu / n`.
@@ -91,12 +91,12 @@ def main() -> None:
         )
         if args.no_ray:
             return
-        from scrutiny.distributed import JudgeSpec, run_on_ray
+        from scrutiny.distributed import JudgeSpec, judge_on_ray
 
         os.environ["SCRUTINY_HOME"] = str(tmp / "ray")
         stamps: list[float] = []
         start = time.perf_counter()
-        run_on_ray(
+        judge_on_ray(
             JudgeSpec(config={"cache": False, "concurrency": 1}),
             items,
             tmp / "ray.jsonl",

@@ -36,6 +36,14 @@ def settle(done: Future, error: BaseException | None = None, *, result: str | No
         pass  # cancelled: the write still happened (or failed) for the store; nobody is waiting
 
 
+def _transient(error: Exception, create: bool) -> bool:
+    """A failure that passes: the database locked or busy, or (while a store is made) another process
+    making the same tables at the same moment."""
+    text = str(error)
+    creating = isinstance(error, IntegrityError) and create
+    return "locked" in text or "busy" in text or "already exists" in text or creating
+
+
 class Writer:
     """The store's writes: `_write` retries a transaction a locked database refused; one writer thread commits judgments in batches."""
 
@@ -54,12 +62,7 @@ class Writer:
                         session.commit()
                 return result
             except (OperationalError, IntegrityError) as e:
-                transient = (
-                    "locked" in str(e)
-                    or "busy" in str(e)
-                    or "already exists" in str(e)
-                    or (isinstance(e, IntegrityError) and create)
-                )
+                transient = _transient(e, create)
                 if isinstance(e, IntegrityError) and not transient:
                     raise  # a task stored meanwhile by another writer: `_write_judgments` reads again
                 if not transient or attempt == attempts - 1:

@@ -23,11 +23,11 @@ from PIL import Image
 from scrutiny import __version__  # one version, in the package root
 from scrutiny.agents.judge import JudgeDeps, JudgmentRecord, Policy, run_judge
 from scrutiny.agents.offline import OfflinePolicy
-from scrutiny.core.aio import bounded_map, run_sync
-from scrutiny.core.backend import BackendError
+from scrutiny.core.aio import block_on, bounded_map
 from scrutiny.core.images import ImageInput, image_hash, load_image, png_bytes
 from scrutiny.core.lazy import once
 from scrutiny.core.progress import ProgressBar
+from scrutiny.core.protocol import BackendError
 from scrutiny.core.schema import Criterion, CriterionScore, Task, TaskKind, Trace, Unchecked, Verdict
 from scrutiny.core.text import clean_text
 from scrutiny.memory import Store
@@ -280,7 +280,7 @@ class Judge:
             A `Verdict`: `.score` in [0, 1] or None (abstained, with the reason in `.critique`),
             per-criterion scores with their evidence, the critique and the trace id.
         """
-        return run_sync(self.ajudge(image, prompt, rubric=rubric, metadata=metadata))
+        return block_on(self.ajudge(image, prompt, rubric=rubric, metadata=metadata))
 
     def compare(
         self,
@@ -294,7 +294,7 @@ class Judge:
         """Which of two images fits the prompt better: `Verdict.preferred` is 0, 1, or None for a tie
         (content scores equal, or only image quality apart by less than `agents.judge.QUALITY_TIE`).
         Options as in `judge`."""
-        return run_sync(self.acompare(image_a, image_b, prompt, rubric=rubric, metadata=metadata))
+        return block_on(self.acompare(image_a, image_b, prompt, rubric=rubric, metadata=metadata))
 
     def rank(
         self,
@@ -305,7 +305,7 @@ class Judge:
         metadata: dict[str, Any] | None = None,
     ) -> Verdict:
         """Order two or more images best first (`Verdict.ranking`); options as in `judge`."""
-        return run_sync(self.arank(images, prompt, rubric=rubric, metadata=metadata))
+        return block_on(self.arank(images, prompt, rubric=rubric, metadata=metadata))
 
     def edit(
         self,
@@ -319,7 +319,7 @@ class Judge:
         """Judge one or more edits of `source` against an edit instruction ("Remove the purple
         triangle"): was the edit made, on the right object, and was everything else kept. With
         several edits, `Verdict.preferred` and `.ranking` compare them. Options as in `judge`."""
-        return run_sync(self.aedit(source, edited, instruction, rubric=rubric, metadata=metadata))
+        return block_on(self.aedit(source, edited, instruction, rubric=rubric, metadata=metadata))
 
     def judge_many(
         self,
@@ -340,7 +340,7 @@ class Judge:
             fail_fast: raise the first error instead of giving that item an abstaining verdict
                 whose `error` says why (the default: the rest of the batch goes on).
         """
-        return run_sync(self.ajudge_many(images, prompts, rubric=rubric, progress=progress, fail_fast=fail_fast))
+        return block_on(self.ajudge_many(images, prompts, rubric=rubric, progress=progress, fail_fast=fail_fast))
 
     # the one path every mode takes
 

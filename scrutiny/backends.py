@@ -1,4 +1,4 @@
-"""`OpenAIBackend`: the `Backend` protocol (`scrutiny.core.backend`) over a pool of vLLM servers.
+"""`OpenAIBackend`: the `Backend` protocol (`scrutiny.core.protocol`) over a pool of vLLM servers.
 
 `OpenAIBackend` speaks the OpenAI chat-completions protocol through `AsyncOpenAI` to one or more
 endpoints (vLLM's OpenAI-compatible servers, one per GPU): least-outstanding-requests balancing,
@@ -36,7 +36,7 @@ from typing import Any
 import openai
 from pydantic_core import to_json
 
-from scrutiny.core.backend import BackendError, Completion, ModelToolCall, TokenLogprob
+from scrutiny.core.protocol import BackendError, Completion, ModelToolCall, TokenLogprob
 
 
 @dataclass

@@ -533,9 +533,9 @@ def _write_passing(rows: list[dict], min_score: float, path: Path) -> int:
 
 
 def run_batch(judge, items: list[Item], out: Path, **kw) -> Summary:
-    from scrutiny.core.aio import run_sync
+    from scrutiny.core.aio import block_on
 
-    return run_sync(arun_batch(judge, items, out, **kw))
+    return block_on(arun_batch(judge, items, out, **kw))
 
 
 def histogram_lines(summary: Summary, width: int = 40) -> list[str]:

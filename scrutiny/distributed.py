@@ -82,7 +82,7 @@ class _JudgeActor:
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
         import asyncio
 
-        from scrutiny.core.aio import run_sync
+        from scrutiny.core.aio import block_on
 
         items = [_item(batch, k) for k in range(len(batch["id"]))]
         steps = [int(s) for s in batch["step"]]
@@ -95,7 +95,7 @@ class _JudgeActor:
         async def all_of() -> list[dict]:
             return await asyncio.gather(*(one(item, step) for item, step in zip(items, steps, strict=True)))
 
-        rows = run_sync(all_of())
+        rows = block_on(all_of())
         return {"row": [json.dumps(r) for r in rows], "worker": [self.pid] * len(rows)}
 
 
@@ -139,7 +139,7 @@ def _item(batch: dict[str, Any], k: int) -> Item:
     )
 
 
-def run_on_ray(
+def judge_on_ray(
     spec: JudgeSpec,
     items: list[Item],
     out: Path,

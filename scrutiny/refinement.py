@@ -18,7 +18,7 @@ from PIL import Image
 
 from scrutiny.agents.refine_graph import OfflineReviser, RefineDeps, Reviser, Round, run_refine
 from scrutiny.api import Judge
-from scrutiny.core.aio import run_sync
+from scrutiny.core.aio import block_on
 from scrutiny.core.images import ImageInput
 from scrutiny.core.schema import Criterion, Verdict
 from scrutiny.generators import as_generator
@@ -215,7 +215,7 @@ def refine(
     Returns:
         A `RefineResult`: `best_image`, `best_score`, `best_prompt`, every round, the stop reason.
     """
-    return run_sync(
+    return block_on(
         arefine(
             prompt,
             generator,

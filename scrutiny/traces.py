@@ -176,17 +176,11 @@ def diff_verdicts(a: Verdict, b: Verdict) -> VerdictDiff:
     by_statement_b = {c.statement: c.id for c in b.rubric}
     scores_a = {(s.criterion, s.candidate): s for s in a.criterion_scores}
     scores_b = {(s.criterion, s.candidate): s for s in b.criterion_scores}
-    rows = [
-        _row(
-            by_statement_a[statement],
-            statement,
-            candidate,
-            scores_a.get((by_statement_a[statement], candidate)),
-            scores_b.get((by_statement_b[statement], candidate)),
-        )
-        for statement in [s for s in by_statement_a if s in by_statement_b]
-        for candidate in range(len(a.task.candidates))
-    ]
+    rows = []
+    for statement in [s for s in by_statement_a if s in by_statement_b]:
+        ida, idb = by_statement_a[statement], by_statement_b[statement]
+        for k in range(len(a.task.candidates)):
+            rows.append(_row(ida, statement, k, scores_a.get((ida, k)), scores_b.get((idb, k))))
     return VerdictDiff(
         a,
         b,

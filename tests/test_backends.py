@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from scrutiny.backends import BackendError, OpenAIBackend
-from scrutiny.core.aio import run_sync
+from scrutiny.core.aio import block_on
 from scrutiny.testing.fake_server import FakeServer, Reply
 
 HELLO = [{"role": "user", "content": "hello"}]
@@ -187,7 +187,7 @@ def test_auto_transport_is_aiohttp_and_clients_close_with_their_loop(servers):
 def test_a_dropped_backend_closes_its_clients_on_a_loop_that_goes_on(servers, capfd):
     a, _ = servers
     backend = OpenAIBackend([a.url], "fake-vl")
-    assert run_sync(backend.chat(HELLO)).content == "ok"  # on the long-lived background loop
+    assert block_on(backend.chat(HELLO)).content == "ok"  # on the long-lived background loop
     (client,) = opened_clients(backend)
     del backend
     gc.collect()

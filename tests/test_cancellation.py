@@ -26,7 +26,7 @@ def test_cancelling_judgments_at_random_points_loses_nothing_later(store):
     cancelled = sum(isinstance(r, asyncio.CancelledError) for r in results)
     assert 0 < cancelled < 60 and not [r for r in results if isinstance(r, Exception)]
 
-    async def again():  # the writer is alive: later judgments finish (a hang fails the wait_for)
+    async def again():  # the writer is alive: later judgments finish (a hang fails the block_on)
         return await asyncio.wait_for(asyncio.gather(*(judge.ajudge(im, 'The words "OPEN"') for im in images)), 60)
 
     verdicts = asyncio.run(again())

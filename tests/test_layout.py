@@ -117,3 +117,21 @@ def test_importing_the_core_loads_nothing_above_it():
     import scrutiny
 
     assert scrutiny.Judge.__module__ == "scrutiny.api" and "Judge" in dir(scrutiny)
+
+
+def test_rooms_stay_small():
+    """No module over 600 lines, no function over 60, and nine functions in ten at most 25 lines."""
+    lengths, long_functions, long_modules = [], [], []
+    for name, path in modules().items():
+        text = path.read_text()
+        if len(text.splitlines()) > 600:
+            long_modules.append(name)
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                lengths.append(node.end_lineno - start + 1)
+                if lengths[-1] > 60:
+                    long_functions.append(f"{name}.{node.name}")
+    lengths.sort()
+    assert long_modules == [] and long_functions == []
+    assert lengths[int(0.9 * len(lengths))] <= 25

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from scrutiny.core.aio import run_sync
+from scrutiny.core.aio import block_on
 from scrutiny.core.calls import call_shape
 from scrutiny.trainers.advantages import RESOLUTION, content_spread, fill_abstentions, flatten_unsignalled
 from scrutiny.trainers.rewards import JudgeReward, as_items, criteria_of, scores_of, signal_of, text_area_of
@@ -28,7 +28,7 @@ def flow_grpo_reward(
     reward = reward or JudgeReward()
 
     def _fn(images, prompts, metadata, only_strict: bool = True):
-        verdicts = run_sync(reward.ascore(images, prompts, metadata))
+        verdicts = block_on(reward.ascore(images, prompts, metadata))
         raw, signal = scores_of(verdicts), signal_of(verdicts)
         filled, rate = fill_abstentions(raw, prompts)
         if resolution is not None:

@@ -113,6 +113,22 @@ def _mean(history: list[dict[str, float]], key: str) -> float:
 CRITERION_COLOURS = ((150, 110, 200), (220, 140, 40), (120, 120, 120), (200, 90, 150), (60, 170, 170))
 
 
+def _axes(draw, frame: tuple[int, int, int, int], title: str) -> None:
+    left, top, right, bottom = frame
+    draw.rectangle(frame, outline=(180, 180, 180))
+    draw.text((left, 8), title or "GRPO: mean reward per step", fill="black")
+    draw.text((4, (top + bottom) // 2), "mean\nreward", fill=(90, 90, 90))
+
+
+def _ticks(draw, frame: tuple[int, int, int, int], values: tuple[float, float], steps: tuple[int, int]) -> None:
+    """The reward range at the left, the first and last step at the bottom."""
+    left, top, right, bottom = frame
+    draw.text((8, top), f"{values[1]:.3f}", fill="black")
+    draw.text((8, bottom - 10), f"{values[0]:.3f}", fill="black")
+    draw.text((left, bottom + 6), f"step {steps[0]}", fill="black")
+    draw.text((right - 60, bottom + 6), f"step {steps[1]}", fill="black")
+
+
 def _plot(draw, series: dict[str, list], criteria: list[str], frame: tuple[int, int, int, int], alarms: list) -> None:
     """The lines of a reward curve in its frame, scaled to every series' range, with its axis labels."""
     left, top, right, bottom = frame
@@ -136,10 +152,7 @@ def _plot(draw, series: dict[str, list], criteria: list[str], frame: tuple[int, 
     for alarm in alarms:
         x = xy(alarm["step"] + 1, low)[0]
         draw.line([(x, bottom - 12), (x, bottom)], fill=(214, 40, 40), width=2)
-    draw.text((8, top), f"{high:.3f}", fill="black")
-    draw.text((8, bottom - 10), f"{low:.3f}", fill="black")
-    draw.text((left, bottom + 6), f"step {first}", fill="black")
-    draw.text((right - 60, bottom + 6), f"step {last}", fill="black")
+    _ticks(draw, frame, (low, high), (first, last))
 
 
 def reward_curve(
@@ -157,17 +170,15 @@ def reward_curve(
     criteria = sorted({k for h in history for k in h if k.startswith("criterion/")})
     image = Image.new("RGB", (size[0] + (140 if criteria else 0), size[1]), "white")
     draw = ImageDraw.Draw(image)
-    left, top, right, bottom = 60, 30, size[0] - 20, size[1] - 45
-    draw.rectangle((left, top, right, bottom), outline=(180, 180, 180))
-    draw.text((left, 8), title or "GRPO: mean reward per step", fill="black")
-    draw.text((4, (top + bottom) // 2), "mean\nreward", fill=(90, 90, 90))
+    left, top, right, bottom = frame = 60, 30, size[0] - 20, size[1] - 45
+    _axes(draw, frame, title)
     series = {
         key: [(k + 1, h[key]) for k, h in enumerate(history) if math.isfinite(h.get(key, math.nan))]
         for key in ("reward_mean", "content_mean", *criteria)
     }
     steps = series["reward_mean"]
     if steps:
-        _plot(draw, series, criteria, (left, top, right, bottom), alarms or [])
+        _plot(draw, series, criteria, frame, alarms or [])
     legend = f"{len(steps)} steps; blue: reward" + ("; green: content" if series["content_mean"] else "")
     legend += f"; red: {len(alarms)} gaming alarms" if alarms else ""
     draw.text((left + 120, bottom + 24), legend, fill=(90, 90, 90))

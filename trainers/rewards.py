@@ -30,7 +30,7 @@ from PIL import Image
 from scrutiny.agents.checks.degenerate import asks_for_plain, near_duplicates
 from scrutiny.agents.rubric import synthesize
 from scrutiny.api import Judge, JudgeConfig
-from scrutiny.core.aio import bounded_map, run_sync
+from scrutiny.core.aio import block_on, bounded_map
 from scrutiny.core.images import ImageError, load_image
 from scrutiny.core.schema import Criterion, CriterionScore, QualityCheck, ScoreParts, Verdict
 from scrutiny.trainers.advantages import (  # noqa: F401 - re-exported
@@ -249,7 +249,7 @@ class JudgeReward:
 
     def score(self, images: Any, prompts: Sequence[str], metadata: Sequence[dict] | None = None) -> np.ndarray:
         """Sync: [B] scores, NaN for abstentions. Safe to call from trainer worker threads."""
-        return scores_of(run_sync(self.ascore(images, prompts, metadata)))
+        return scores_of(block_on(self.ascore(images, prompts, metadata)))
 
     async def ascore_group(
         self, prompt: str, images: Any, metadata: dict | None = None, *, pairs: PairSchedule = "all", seed: int = 0

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from scrutiny.core.aio import run_sync
+from scrutiny.core.aio import block_on
 from scrutiny.core.images import ImageError
 from scrutiny.core.schema import Verdict
 from scrutiny.trainers.advantages import fill_abstentions
@@ -158,7 +158,7 @@ def verl_reward(
     def compute_score(
         data_source=None, solution_str=None, ground_truth=None, extra_info=None, *, solution_image=None, **kw
     ) -> dict:
-        (verdict,) = run_sync(_verl_verdicts(source, [solution_str], [ground_truth], [extra_info], [solution_image]))
+        (verdict,) = block_on(_verl_verdicts(source, [solution_str], [ground_truth], [extra_info], [solution_image]))
         return _verl_dict(verdict, verdict.score if verdict.score is not None else abstain_score)
 
     return compute_score
@@ -190,7 +190,7 @@ def verl_batch_reward(
         truths = list(ground_truths) if ground_truths is not None else [None] * n
         images = list(solution_images) if solution_images is not None else [None] * n
         texts = list(solution_strs) if solution_strs is not None else [None] * n
-        verdicts = run_sync(_verl_verdicts(source, texts, truths, infos, images))
+        verdicts = block_on(_verl_verdicts(source, texts, truths, infos, images))
         raw = scores_of(verdicts)
         groups = [_verl_request(t, e, required=False) or k for k, (t, e) in enumerate(zip(truths, infos))]
         filled, _ = fill_abstentions(raw, groups)

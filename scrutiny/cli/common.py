@@ -15,9 +15,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from scrutiny.agents.rubric_files import load_rubric
 from scrutiny.api import Judge, JudgeConfig
-from scrutiny.core.backend import BackendError
 from scrutiny.core.images import ImageError
 from scrutiny.core.loading import load_object
+from scrutiny.core.protocol import BackendError
 from scrutiny.core.schema import Verdict
 from scrutiny.memory import StoreError
 

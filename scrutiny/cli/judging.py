@@ -223,6 +223,25 @@ def refine_cmd(
     print(result.best_verdict.critique)
 
 
+def _print_summary(summary, counts: dict, run_id: str, out_file: Path, min_score: float | None) -> None:
+    said = (
+        f"{plural(counts['judged'], 'item')} judged, {counts['skipped']} already in {out_file} (skipped), "
+        f"{plural(counts['errors'], 'error')}, {counts['abstained']} without a score, in {summary.seconds:.1f} s"
+    )
+    out.print(said, highlight=False, markup=False, soft_wrap=True)
+    if summary.scores:
+        from scrutiny.batch import histogram_lines
+
+        out.print(f"scores (mean {counts['mean_score']:.3f}):", highlight=False)
+        for line in histogram_lines(summary):
+            out.print("  " + line, highlight=False, markup=False)
+    for reason, n in summary.reasons.most_common():
+        out.print(f"  no score, {reason}: {n} ({n / max(counts['total'], 1):.0%})", highlight=False, markup=False)
+    if summary.passing is not None:
+        out.print(f"{plural(summary.passing, 'item')} scored at least {min_score}", highlight=False)
+    out.print(f"results in {out_file}; run {run_id}", highlight=False, markup=False, style="dim")
+
+
 def _round_printer(as_json: bool):
     """What `refine` prints as each round ends (nothing with --json)."""
 
@@ -266,11 +285,11 @@ def _batch(inputs: list[str], prompt: str | None, out_file: Path, judge: Judge, 
     )
     try:
         if options["ray"] is not None:
-            from scrutiny.distributed import run_on_ray, spec_of
+            from scrutiny.distributed import judge_on_ray, spec_of
 
             spec = spec_of(judge, options["backend"], options["model"], options["tag_tools"])
             ray_options = dict(address=options["ray"], workers=options["workers"], rubric=options["rubric"])
-            summary = run_on_ray(spec, items, out_file, **ray_options, **common)
+            summary = judge_on_ray(spec, items, out_file, **ray_options, **common)
         else:
             summary = run_batch(judge, items, out_file, rubric=options["rubric"], **common)
         status = "done"
@@ -286,8 +305,6 @@ def _batch(inputs: list[str], prompt: str | None, out_file: Path, judge: Judge, 
 def _report(summary, run_id: str, out_file: Path, options: dict) -> None:
     """A batch's summary: counts, the score histogram, abstentions by reason; JSON with --json. A
     row judged in this run but missing from the file is an error (exit 1), never a claim."""
-    from scrutiny.batch import histogram_lines
-
     counts = summary.counts()
     if summary.lost:
         lost = (
@@ -298,19 +315,6 @@ def _report(summary, run_id: str, out_file: Path, options: dict) -> None:
         extra = {"histogram": summary.histogram(), "abstentions": dict(summary.reasons)}
         print(json.dumps({"run": run_id, "out": str(out_file), **counts, **extra}))
     else:
-        said = (
-            f"{plural(counts['judged'], 'item')} judged, {counts['skipped']} already in {out_file} (skipped), "
-            f"{plural(counts['errors'], 'error')}, {counts['abstained']} without a score, in {summary.seconds:.1f} s"
-        )
-        out.print(said, highlight=False, markup=False, soft_wrap=True)
-        if summary.scores:
-            out.print(f"scores (mean {counts['mean_score']:.3f}):", highlight=False)
-            for line in histogram_lines(summary):
-                out.print("  " + line, highlight=False, markup=False)
-        for reason, n in summary.reasons.most_common():
-            out.print(f"  no score, {reason}: {n} ({n / max(counts['total'], 1):.0%})", highlight=False, markup=False)
-        if summary.passing is not None:
-            out.print(f"{plural(summary.passing, 'item')} scored at least {options['min_score']}", highlight=False)
-        out.print(f"results in {out_file}; run {run_id}", highlight=False, markup=False, style="dim")
+        _print_summary(summary, counts, run_id, out_file, options["min_score"])
     if summary.lost:
         raise typer.Exit(1)

@@ -20,7 +20,7 @@ from scrutiny.cli.common import (
     out,
     plural,
 )
-from scrutiny.core.aio import run_sync
+from scrutiny.core.aio import block_on
 from scrutiny.memory import Store
 from scrutiny.skills.library import SkillLibrary
 
@@ -68,7 +68,7 @@ def label_queue(
             library = SkillLibrary.from_json(store.library_json(disagree_with))
         other = make_judge(True, backend, model) if backend else Judge(store=store)
         other = Judge(policy=other.policy, store=store, config=other.config, library=library or other.library)
-        items = run_sync(items_where_judges_disagree(other, limit=limit, **filters))
+        items = block_on(items_where_judges_disagree(other, limit=limit, **filters))
     else:
         items = items_from_traces(store, limit=limit, **filters)
     added = store.add_label_items(name, items)

@@ -162,12 +162,9 @@ def view_cmd(
         server = make_server(Store(), host, port, tuple(allow_host or ()))
     except OSError as e:
         raise ValueError(f"cannot listen on {host}:{port}: {e.strerror}; pick another --port") from None
-    err.print(
-        f"scrutiny viewer on http://{host}:{server.server_address[1]} (Ctrl-C to stop)", highlight=False, markup=False
-    )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    err.print(f"scrutiny viewer on http://{host}:{server.server_address[1]} (Ctrl-C to stop)", markup=False)
+    with contextlib.suppress(KeyboardInterrupt):
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()

@@ -24,7 +24,7 @@ from scrutiny.cli.common import (
     out,
 )
 from scrutiny.cli.labels import check_queue_name
-from scrutiny.core.aio import freeze_gc, run_sync
+from scrutiny.core.aio import block_on, freeze_gc
 from scrutiny.memory import Store
 from scrutiny.skills.library import SkillLibrary
 
@@ -46,7 +46,7 @@ def bench_cmd(
     items = load_preferences(data)
     judge = make_judge(False, backend, model, tag_tools)
     freeze_gc()
-    result = run_sync(abench(judge, items, progress=not as_json))
+    result = block_on(abench(judge, items, progress=not as_json))
     if as_json:
         print(json.dumps({"run_id": result.run_id, "metrics": result.metrics, "items": result.items}, indent=2))
         return
@@ -232,7 +232,7 @@ def skills_evolve(
     library = _libraries(store)
     items = _preferences(store, data, labels)
     freeze_gc()
-    examples = run_sync(aexamples(Judge(store=store, library=library), items, progress=not as_json))
+    examples = block_on(aexamples(Judge(store=store, library=library), items, progress=not as_json))
     proposers = [WeightProposer(), ThresholdProposer()]
     if backend:
         from scrutiny.agents.evolve import ModelProposer
@@ -244,7 +244,7 @@ def skills_evolve(
         store.record_library(lib.version, lib.to_json(), parent, message)
 
     state_path = store.home / "evolve" / f"{library.version}-{data.stem if data else 'labels-' + labels}.json"
-    final = run_sync(
+    final = block_on(
         evolve(
             library, examples, proposers, rounds=rounds, margin=margin, seed=seed, state_path=state_path, record=record
         )

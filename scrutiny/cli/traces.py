@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated, Optional
@@ -25,7 +26,7 @@ from scrutiny.cli.common import (
     parse_time,
     plural,
 )
-from scrutiny.core.aio import run_sync
+from scrutiny.core.aio import block_on
 from scrutiny.core.schema import Verdict
 from scrutiny.memory import Store
 from scrutiny.skills.library import SkillLibrary
@@ -163,23 +164,24 @@ def traces_export(
     store = Store()
     filters = dict(prompt=prompt, run_id=store.run(run).id if run else None)
     total = store.count_traces(**filters)
-    lines = export_lines(store, store.iter_traces(limit=limit, **filters))
-    sink = out_file.open("w") if out_file is not None else None
+    written = _write_lines(export_lines(store, store.iter_traces(limit=limit, **filters)), out_file)
+    left = total - written
+    where = f" to {out_file}" if out_file else ""
+    note = f"; {left} more match (raise --limit, or leave it out for all)" if left > 0 else ""
+    err.print(f"exported {plural(written, 'trace')}{where}{note}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _write_lines(lines, out_file: Path | None) -> int:
+    """Lines to a file (or to stdout), one at a time; how many were written."""
     written = 0
-    try:
+    with out_file.open("w") if out_file is not None else contextlib.nullcontext() as sink:
         for line in lines:
             if sink is None:
                 print(line)
             else:
                 sink.write(line + "\n")
             written += 1
-    finally:
-        if sink is not None:
-            sink.close()
-    left = total - written
-    where = f" to {out_file}" if out_file else ""
-    note = f"; {left} more match (raise --limit, or leave it out for all)" if left > 0 else ""
-    err.print(f"exported {plural(written, 'trace')}{where}{note}", highlight=False, markup=False, soft_wrap=True)
+    return written
 
 
 @traces_app.command("import")
@@ -223,7 +225,7 @@ def traces_replay(
     judge = Judge(
         store=store, config=config, library=SkillLibrary.from_json(store.library_json(library)) if library else None
     )
-    _show_diff(run_sync(areplay(judge, trace_id)), as_json)
+    _show_diff(block_on(areplay(judge, trace_id)), as_json)
 
 
 @traces_app.command("show")

@@ -47,7 +47,7 @@ def freeze_gc() -> int:
     return gc.get_freeze_count()
 
 
-def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+def block_on(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine on the background loop and wait for its result (from any thread)."""
     return asyncio.run_coroutine_threadsafe(coroutine, background_loop()).result()
 

@@ -20,19 +20,9 @@ def label_page(store: Store, query: dict[str, list[str]], secret: bytes = b"") -
     labeller = query.get("labeller", [""])[0].strip()
     queues = store.label_queues()
     if queue not in queues:
-        listed = "".join(
-            f'<li><a href="/label?{esc(urlencode({"queue": q}))}">{esc(q)}</a>: {n} items, {k} labels</li>'
-            for q, (n, k) in sorted(queues.items())
-        )
-        hint = "make one with <code>scrutiny label queue NAME --traces</code>"
-        return page("label", f"<h1>Labelling</h1><ul>{listed or f'<li>no queues yet: {hint}</li>'}</ul>")
+        return _queues_page(queues)
     if not labeller:
-        return page(
-            "label",
-            f"<h1>Labelling: {esc(queue)}</h1><form method=get action=/label>"
-            f'<input type=hidden name=queue value="{esc(queue)}"><input name=labeller placeholder="your name" autofocus>'
-            "<button>start</button></form>",
-        )
+        return _name_form(queue)
     item, done, total = store.next_label_item(queue, labeller)
     evidence = query.get("evidence", [""])[0] == "1"
     keep = {"queue": queue, "labeller": labeller}
@@ -44,6 +34,26 @@ def label_page(store: Store, query: dict[str, list[str]], secret: bytes = b"") -
     if item is None:
         return page("label", head + "<p>Every item of this queue is labelled. Thank you.</p>")
     return page("label", head + _item_form(store, item, keep, evidence, secret))
+
+
+def _name_form(queue: str) -> str:
+    """Who labels: asked once, then carried in every link and form."""
+    return page(
+        "label",
+        f"<h1>Labelling: {esc(queue)}</h1><form method=get action=/label>"
+        f'<input type=hidden name=queue value="{esc(queue)}"><input name=labeller placeholder="your name" autofocus>'
+        "<button>start</button></form>",
+    )
+
+
+def _queues_page(queues: dict[str, tuple[int, int]]) -> str:
+    """Every labelling queue with its items and labels, or how to make one."""
+    listed = "".join(
+        f'<li><a href="/label?{esc(urlencode({"queue": q}))}">{esc(q)}</a>: {n} items, {k} labels</li>'
+        for q, (n, k) in sorted(queues.items())
+    )
+    hint = "make one with <code>scrutiny label queue NAME --traces</code>"
+    return page("label", f"<h1>Labelling</h1><ul>{listed or f'<li>no queues yet: {hint}</li>'}</ul>")
 
 
 def _judge_scores(store: Store, item, count: int) -> list[str]:
@@ -58,23 +68,21 @@ def _judge_scores(store: Store, item, count: int) -> list[str]:
     return [f"judge: {fmt(s)}" for s in verdict.scores] + [""] * (count - len(verdict.scores))
 
 
+def _figure(digest: str, caption: str, alt: str) -> str:
+    return (
+        f'<figure style="display:inline-block;margin:6px"><img src="/artifact/{quote(digest)}.png" alt="{alt}" '
+        f'style="max-width:420px;max-height:420px"><figcaption>{caption}</figcaption></figure>'
+    )
+
+
 def _item_form(store: Store, item, keep: dict[str, str], evidence: bool, secret: bytes) -> str:
     """An item: its prompt, its source (for an edit), its images lettered A, B, ..., and the form whose
     buttons label it (with this page's token)."""
     images = json.loads(item.images_json)
     scores = _judge_scores(store, item, len(images)) if evidence and item.trace_id else [""] * len(images)
     letters = "abcdefghij"
-    figures = "".join(
-        f'<figure style="display:inline-block;margin:6px"><img src="/artifact/{quote(h)}.png" alt="{letters[k]}" '
-        f'style="max-width:420px;max-height:420px"><figcaption><b>{letters[k].upper()}</b> {scores[k]}</figcaption></figure>'
-        for k, h in enumerate(images)
-    )
-    source = (
-        f'<figure style="display:inline-block;margin:6px"><img src="/artifact/{quote(item.source)}.png" alt="source" '
-        'style="max-width:420px;max-height:420px"><figcaption>source</figcaption></figure>'
-        if item.source
-        else ""
-    )
+    figures = "".join(_figure(h, f"<b>{letters[k].upper()}</b> {scores[k]}", letters[k]) for k, h in enumerate(images))
+    source = _figure(item.source, "source", "source") if item.source else ""
     buttons = "".join(
         f"<button name=choice value={k} accesskey={letters[k]}>{letters[k].upper()} is better</button> "
         for k in range(len(images))

@@ -218,16 +218,18 @@ def trace_section(store: Store, trace: Trace, verdict: Verdict | None) -> str:
     parts.append(guarded("the criteria", _criteria, verdict))
     parts.append(guarded("the coverage", coverage_section, verdict))
     parts.append(f"<h3>Critique</h3><pre class=critique>{esc(verdict.critique)}</pre>")
-    parts.append("<h3>Steps</h3><ol class=steps>")
+    return "".join(parts) + _steps(trace)
+
+
+def _steps(trace: Trace) -> str:
+    """Every tool call and model message in order, each drawn on its own."""
     turns_by_event: dict[int, list] = {}
     for turn in _conversation(trace):
         turns_by_event.setdefault(turn.seq, []).append(turn)
-    for event in trace.events:
-        parts.append(guarded(f"step {event.seq} ({event.kind})", _step, event, turns_by_event))
+    items = [guarded(f"step {e.seq} ({e.kind})", _step, e, turns_by_event) for e in trace.events]
     if not any(e.kind.startswith("model_") for e in trace.events):
-        parts.append('<li class="none">no model messages (offline policy)</li>')
-    parts.append("</ol>")
-    return "".join(parts)
+        items.append('<li class="none">no model messages (offline policy)</li>')
+    return "<h3>Steps</h3><ol class=steps>" + "".join(items) + "</ol>"
 
 
 def _images(store: Store, trace: Trace, verdict: Verdict) -> str:

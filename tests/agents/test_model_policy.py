@@ -299,7 +299,7 @@ def test_image_text_cannot_leave_its_fence():
 def test_a_backend_that_keeps_failing_is_an_abstention_with_its_reason(server, store):
     from dataclasses import replace
 
-    from scrutiny.core.backend import BackendError
+    from scrutiny.core.protocol import BackendError
 
     server.default = Reply(status=503)
     judge = judge_with(server, store)

@@ -204,7 +204,7 @@ def test_reading_inputs_gives_unique_ids_and_a_clear_error_without_inputs(data):
 
 @pytest.fixture
 def ray_local():
-    """Ray, started by `run_on_ray` itself (so its workers get the test's SCRUTINY_HOME) and shut down after."""
+    """Ray, started by `judge_on_ray` itself (so its workers get the test's SCRUTINY_HOME) and shut down after."""
     ray = pytest.importorskip("ray")
     yield ray
     if ray.is_initialized():
@@ -222,14 +222,14 @@ def _signs(tmp_path, n: int) -> list[Item]:
 
 @pytest.mark.slow
 def test_ray_gives_the_same_verdicts_as_one_process(tmp_path, ray_local, monkeypatch):
-    from scrutiny.distributed import JudgeSpec, run_on_ray
+    from scrutiny.distributed import JudgeSpec, judge_on_ray
 
     items = _signs(tmp_path, 8) + [Item(id="gone", image=str(tmp_path / "gone.png"), prompt="a cat")]
     monkeypatch.setenv("SCRUTINY_HOME", str(tmp_path / "one"))
     single = run_batch(Judge(store=Store()), items, tmp_path / "one.jsonl", run_id="one")
     spec = JudgeSpec(config={"cache": True})
     monkeypatch.setenv("SCRUTINY_HOME", str(tmp_path / "many"))  # the actors get this store, not the first one
-    spread = run_on_ray(spec, items, tmp_path / "many.jsonl", run_id="many", address="local", workers=2, batch_size=2)
+    spread = judge_on_ray(spec, items, tmp_path / "many.jsonl", run_id="many", address="local", workers=2, batch_size=2)
     assert single.judged == spread.judged == 9
     one = {r["id"]: r for r in load_results(tmp_path / "one.jsonl")}
     many = {r["id"]: r for r in load_results(tmp_path / "many.jsonl")}
@@ -244,7 +244,7 @@ def test_ray_gives_the_same_verdicts_as_one_process(tmp_path, ray_local, monkeyp
 def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(tmp_path, ray_local, monkeypatch):
     import signal
 
-    from scrutiny.distributed import JudgeSpec, run_on_ray
+    from scrutiny.distributed import JudgeSpec, judge_on_ray
     from scrutiny.memory.tables import VerdictRow
 
     monkeypatch.setenv("SCRUTINY_HOME", str(tmp_path / "home"))
@@ -257,7 +257,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(tmp_path, ray_loca
             os.kill(worker, signal.SIGKILL)
 
     spec = JudgeSpec(config={"cache": True, "concurrency": 1})
-    summary = run_on_ray(spec, items, tmp_path / "r.jsonl", run_id="k", workers=2, batch_size=2, on_row=kill_once)
+    summary = judge_on_ray(spec, items, tmp_path / "r.jsonl", run_id="k", workers=2, batch_size=2, on_row=kill_once)
     assert killed and summary.judged == 16
     ids = [json.loads(line)["id"] for line in (tmp_path / "r.jsonl").read_text().splitlines()]
     assert sorted(ids) == sorted(i.id for i in items)  # every item once

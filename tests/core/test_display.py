@@ -30,9 +30,9 @@ def test_an_edit_draws_source_and_candidates_and_a_foreign_verdict_still_shows(t
 
 @pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_group_rewards_print_short(store):
-    from scrutiny.core.aio import run_sync
+    from scrutiny.core.aio import block_on
     from scrutiny.trainers.rewards import JudgeReward
 
     images = [fitted_sign("OPEN"), fitted_sign("OPNE"), fitted_sign("SHUT")]
-    group = run_sync(JudgeReward(judge=Judge(store=store)).ascore_group('The word "OPEN"', images))
+    group = block_on(JudgeReward(judge=Judge(store=store)).ascore_group('The word "OPEN"', images))
     assert repr(group).startswith("GroupRewards(rewards=[") and len(repr(group)) < 120

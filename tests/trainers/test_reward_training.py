@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from scrutiny import Judge, JudgeConfig, Store
-from scrutiny.core.aio import run_sync
+from scrutiny.core.aio import block_on
 from scrutiny.testing import hacks
 from scrutiny.testing.scenes import grid, shapes, storefront
 from scrutiny.trainers.monitor import GamingMonitor, image_statistics, reward_curve
@@ -107,7 +107,7 @@ def test_flow_grpo_names_resolve_to_its_own_rewards(tmp_path, monkeypatch):
 def test_copies_within_a_group_score_zero(store):
     a, b = storefront("OPEN 24 HOURS", seed=0), storefront("OPEN 24 HOURS", seed=9)
     prompt, other = 'A storefront sign that says "OPEN 24 HOURS"', 'A sign that says "OPEN 24 HOURS"'
-    verdicts = run_sync(reward(store).ascore([a, b, a, a], [prompt, prompt, prompt, other]))
+    verdicts = block_on(reward(store).ascore([a, b, a, a], [prompt, prompt, prompt, other]))
     assert verdicts[1].score > 0.5 and verdicts[0].score == verdicts[2].score == 0.0  # copies in one group
     assert "a near-copy of sample 0 of its group" in verdicts[2].critique and verdicts[2].parts[0].gate == 0
     assert verdicts[3].score > 0.5  # the same image under another prompt is no copy
