@@ -126,12 +126,13 @@ def _plain(steps: tuple[str, ...], i: int, by_step: dict[str, list[str]]) -> lis
 
 
 def _open_nouns(rubric: list[Criterion], ids: list[str]) -> list[str]:
-    """What the open-vocabulary detector is asked for: every "open:" object of these criteria."""
+    """What the open-vocabulary detector is asked for: the noun of every object of these criteria that
+    it is to find (a check's `detect`, a relation's `subject_detect` and `object_detect` say "open")."""
     nouns = []
     for c in rubric:
         if c.id in ids:
-            for field in ("detect", "subject_detect", "object_detect"):
-                kind = getattr(c.check, field, None)
-                if kind and kind.startswith("open:") and kind[5:] not in nouns:
-                    nouns.append(kind[5:])
+            for field, noun in (("detect", "object"), ("subject_detect", "subject"), ("object_detect", "object")):
+                word = getattr(c.check, noun, None)
+                if getattr(c.check, field, None) == "open" and word and word not in nouns:
+                    nouns.append(word)
     return nouns

@@ -27,7 +27,7 @@ from scrutiny.core.schema import (
     RelationCheck,
     TextCheck,
 )
-from scrutiny.tools import coco, hf
+from scrutiny.tools import coco, open_vocab
 from scrutiny.tools.detect import DETECTORS, SHAPE_NAMES
 
 __all__ = ["COLOR_WORDS", "NUMBER_WORDS", "ParserMissing", "edit_action", "quoted_texts", "synthesize"]
@@ -53,7 +53,8 @@ QUALITY_MET = 0.6
 
 def detectable(noun: str) -> str | None:
     """How offline detection can find this object: a shape name, "face", a COCO class (when the
-    COCO detector is installed), "background", "any", or None."""
+    COCO detector is installed), "background", "any", "open" (the open-vocabulary detector, asked for
+    the noun itself), or None."""
     head = noun.split()[-1] if noun else ""
     if head in SHAPE_SYNONYMS:
         return SHAPE_SYNONYMS[head]
@@ -65,14 +66,14 @@ def detectable(noun: str) -> str | None:
         return "background"
     if coco.available() and (cls := coco.coco_class(noun) or coco.coco_class(head)):
         return cls
-    if "open" in DETECTORS:  # an open-vocabulary detector finds what its query names
-        return f"open:{noun}"
+    if "open" in DETECTORS:  # an open-vocabulary detector finds what its query names: the noun itself
+        return "open"
     return None
 
 
 def comparable() -> bool:
     """Whether an image-text model can check attributes, actions and whole-image properties by contrast."""
-    return hf.scorer_available()
+    return open_vocab.scorer_available()
 
 
 class _Builder:

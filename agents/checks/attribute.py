@@ -62,7 +62,7 @@ def _score_object_color(check: AttributeCheck, seen: dict[str, Observation]) -> 
     dets, obs = detections(seen, check.detect)
     if obs is None:
         return Scored(None, "detection did not run", [])
-    candidates = [d for d in dets if matches(d, check.detect, None)]
+    candidates = [d for d in dets if matches(d, check.detect, None, check.object or "")]
     if not candidates:
         return Scored(0.0, f"found no {check.object} to check its colour", [obs])
     if candidates[0].detector != "shapes":  # a photo's object is many colours

@@ -141,7 +141,7 @@ def _score_changed_object(check: EditCheck, r, first: Observation, seen: dict[st
         return Scored(None, f"no detector looked for the {check.object}", [first])
     changed = r.regions
     inside = [d for d in found if any(_within(d.box, region) for region in changed)]
-    right = [d for d in inside if matches(d, check.detect, check.color if d.color else None)]
+    right = [d for d in inside if matches(d, check.detect, check.color if d.color else None, check.object)]
     if right:
         d = right[0]
         return Scored(1.0, f"{article(name)} {name} at {list(d.box)}, where the image changed", [first, obs])

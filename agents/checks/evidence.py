@@ -34,7 +34,7 @@ def observations(state: JudgeState, i: int) -> dict[str, Observation]:
 
 def finder(kind: str | None) -> str:
     """The planner step that finds objects of this kind."""
-    if kind and kind.startswith("open:"):
+    if kind == "open":
         return "open"
     return "faces" if kind == "face" else "objects" if kind in COCO_CLASSES else "detect"
 
@@ -46,9 +46,11 @@ def detections(seen: dict[str, Observation], kind: str | None) -> tuple[list[Det
     return obs.result.detections, obs
 
 
-def matches(d: Detection, kind: str | None, color: str | None) -> bool:
-    if kind and kind.startswith("open:"):
-        return d.label == kind[5:]
+def matches(d: Detection, kind: str | None, color: str | None, noun: str = "") -> bool:
+    """Whether a find is of this kind (for the open-vocabulary detector: labelled with this noun, the
+    query it was asked) and, where a colour is given, of that colour."""
+    if kind == "open":
+        return d.label == noun
     if kind == "face":
         return d.label == "face"
     if kind not in (None, "any") and d.label != kind:

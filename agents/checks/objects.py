@@ -40,7 +40,7 @@ def _score_presence(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
     dets, obs = detections(seen, check.detect)
     if obs is None:
         return Scored(None, "object detection did not run", [])
-    found = [d for d in dets if matches(d, check.detect, check.color)]
+    found = [d for d in dets if matches(d, check.detect, check.color, check.object)]
     if not found:
         others = ", ".join(sorted({d.label for d in dets})) or "nothing it knows"
         return Scored(0.0, f"found no {check.phrase or check.object} (found {others})", [obs])
@@ -64,7 +64,7 @@ def _score_absent(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
     dets, obs = detections(seen, check.detect)
     if obs is None:
         return Scored(None, "detection did not run", [])
-    found = [d for d in dets if matches(d, check.detect, check.color) and confident(d)]
+    found = [d for d in dets if matches(d, check.detect, check.color, check.object) and confident(d)]
     return Scored(
         (1.0 if not found else 0.0),
         (f"found {counted(len(found), check)}" if found else f"found no {check.phrase or check.object}"),
@@ -76,7 +76,7 @@ def _score_count(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
     dets, obs = detections(seen, check.detect)
     if obs is None:
         return Scored(None, "detection did not run", [])
-    found = sum(matches(d, check.detect, check.color) and confident(d) for d in dets)
+    found = sum(matches(d, check.detect, check.color, check.object) and confident(d) for d in dets)
     expected = check.count
     value = max(0.0, 1.0 - abs(found - expected) / max(expected, 1)) if check.partial else float(found == expected)
     return Scored(value, f"found {counted(found, check)}, expected {expected}", [obs])

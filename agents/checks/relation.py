@@ -29,7 +29,7 @@ def score(c: Criterion, seen: dict[str, Observation]) -> Scored:
     s_dets, obs = detections(seen, s_kind)
     if obs is None:
         return Scored(None, "detection did not run", [])
-    s = _best(s_dets, s_kind, check.subject_color)
+    s = _best(s_dets, s_kind, check.subject_color, check.subject)
     if s is None:
         return Scored(0.0, f"found no {check.subject_phrase or check.subject}", [obs])
     if check.object is None:
@@ -38,7 +38,7 @@ def score(c: Criterion, seen: dict[str, Observation]) -> Scored:
     o_dets, o_obs = detections(seen, o_kind)
     if o_obs is None:
         return Scored(None, "detection did not run", [obs])
-    o = _best(o_dets, o_kind, check.object_color, exclude=s)
+    o = _best(o_dets, o_kind, check.object_color, check.object, exclude=s)
     used = [obs] if o_obs is obs else [obs, o_obs]
     if o is None:
         return Scored(0.0, f"found no {check.object_phrase or check.object}", used)
@@ -90,9 +90,9 @@ def _centre(d: Detection) -> tuple[float, float]:
     return (d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2
 
 
-def _best(dets: list[Detection], kind: str | None, color: str | None, exclude: Detection | None = None):
+def _best(dets: list[Detection], kind: str | None, color: str | None, noun: str, exclude: Detection | None = None):
     """The most salient find of a kind: the most confident for COCO objects, the largest otherwise."""
-    found = [d for d in dets if matches(d, kind, color) and confident(d) and d is not exclude]
+    found = [d for d in dets if matches(d, kind, color, noun) and confident(d) and d is not exclude]
     if not found:
         return None
     return max(found, key=lambda d: (d.area, d.score) if d.detector == "shapes" else (d.score, d.area))

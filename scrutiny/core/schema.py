@@ -102,6 +102,12 @@ def check_score(value: float | None) -> float | None:
     return value
 
 
+def _detector_kind(value: str | None) -> str | None:
+    """Versions before 0.2 wrote the open-vocabulary detector as "open:NOUN"; the noun is the check's own
+    object, so it is "open" now."""
+    return "open" if isinstance(value, str) and value.startswith("open:") else value
+
+
 class TextCheck(Model):
     """Rendered text, read by OCR: the `text` exactly, or (negated) its absence; "" with negated: no text
     at all, or none besides `allowed`."""
@@ -124,7 +130,8 @@ class ObjectCheck(Model):
     phrase: str = ""
     """As the prompt wrote it, with its modifiers ("three red circles")."""
     detect: str | None = None
-    """What a detector looks for: a shape name, "face", a COCO class, "any"; None when no detector here can."""
+    """What a detector looks for: a shape name, "face", a COCO class, "any", "open" (the open-vocabulary
+    detector, asked for `object`); None when no detector here can."""
     count: int | None = None
     quantity: str | None = None
     """A vague amount ("several", "many"): not checkable as a number."""
@@ -133,6 +140,8 @@ class ObjectCheck(Model):
     negated: bool = False
     partial: bool = False
     """Score a wrong `count` by how close it is (`1 - |found - count| / count`) instead of 0."""
+
+    _open = field_validator("detect", mode="before")(classmethod(lambda cls, v: _detector_kind(v)))
 
 
 AttributeKind = Literal["color", "material", "size", "state", "absence"]
@@ -153,6 +162,8 @@ class AttributeCheck(Model):
     share: float | None = Field(default=None, gt=0.0, le=1.0)
     """For a colour with no detectable object: the image share at which it is fully present (skills tune it)."""
 
+    _open = field_validator("detect", mode="before")(classmethod(lambda cls, v: _detector_kind(v)))
+
 
 class RelationCheck(Model):
     """Where one object is: relative to another (`object`), or in the frame (`object` None: "left", "center")."""
@@ -169,6 +180,10 @@ class RelationCheck(Model):
     object_color: str | None = None
     object_detect: str | None = None
     action: bool = False
+
+    _open = field_validator("subject_detect", "object_detect", mode="before")(
+        classmethod(lambda cls, v: _detector_kind(v))
+    )
 
 
 EditCheckKind = Literal[
@@ -190,6 +205,8 @@ class EditCheck(Model):
     """For "changed_object": how the object the edit made is found (see `ObjectCheck.detect`)."""
     collateral_tolerance: float | None = Field(default=None, gt=0.0, le=1.0)
     """Changed pixels outside the edit, as a share of that area, at which preservation is 0 (skills tune it)."""
+
+    _open = field_validator("detect", mode="before")(classmethod(lambda cls, v: _detector_kind(v)))
 
 
 class GlobalCheck(Model):

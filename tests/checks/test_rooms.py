@@ -64,3 +64,11 @@ def test_no_module_outside_the_rooms_switches_on_check_types():
                 if any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node.args[1])):
                     found.append(f"{path.name}:{node.lineno}")
     assert found == []
+
+
+def test_the_open_detector_is_a_kind_and_the_noun_is_the_checks_own():
+    """Older rubrics wrote "open:NOUN"; they read as the kind "open", the noun being the object."""
+    old = {"kind": "relation", "relation": "left of", "subject": "lamp", "subject_detect": "open:lamp", "object": "cat"}
+    c = Criterion.model_validate({"id": "r", "statement": "s", "check": old})
+    assert c.check.subject_detect == "open" and c.check.subject == "lamp"
+    assert checks.steps(c) == ["open"]  # the open-vocabulary detector finds both

@@ -102,7 +102,9 @@ def test_criteria_become_checkable_and_are_scored(open_tools, store):
 
     criteria = {c.statement: c for c in rubric.synthesize("a happy lamp next to a cat, oil painting")}
     lamp, happy = criteria["The image shows a lamp"], criteria["The lamp is happy"]
-    assert lamp.checkable and lamp.check.detect == "open:lamp"  # not a COCO class: the open detector finds it
+    assert (
+        lamp.checkable and lamp.check.detect == "open" and lamp.check.object == "lamp"
+    )  # not a COCO class: the open detector finds it
     assert happy.checkable and criteria["The image is an oil painting"].checkable
     assert criteria["The happy lamp is next to the cat"].checkable  # boxes from two detectors
     verdict = Judge(store=store, config=JudgeConfig(cache=False)).judge(
@@ -114,5 +116,7 @@ def test_criteria_become_checkable_and_are_scored(open_tools, store):
         assert scores[statement].score is not None and 0.0 <= scores[statement].score <= 1.0, scores[statement]
     tools = {(e.tool, e.arguments.get("detector")) for e in verdict.evidence}
     assert ("detect", "open") in tools and ("similarity", None) in tools
+    queries = [e.arguments.get("query", "") for e in verdict.evidence if e.arguments.get("detector") == "open"]
+    assert queries and "lamp" in queries[0].split(", ")  # asked for the check's own object
     call = detect.invoke({"image": "x", "detector": "open", "query": "lamp"}, {"x": Image.new("RGB", (64, 64))})
     assert call.error is None and all(d.detector == "open" for d in call.result.detections)
