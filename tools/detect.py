@@ -52,7 +52,11 @@ class Detection(BaseModel):
     score: float = 1.0
     detector: str
     colors: dict[str, float] = {}
-    """Shares of the colour names in the middle of the box (detectors of objects, not of shapes)."""
+    """Shares of the colour names of the object (detectors of objects, not of shapes): measured on the
+    object for the classes `detect` was asked the colours of, else in the middle of the box."""
+    cut: float | None = None
+    """How much of the box the object's outline took when its colours were measured on the object
+    (None: measured in the middle of the box)."""
 
 
 class DetectResult(ToolResult):
@@ -269,15 +273,35 @@ def _counts(detections: list[Detection]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def _with_colours(rgb: np.ndarray, found: list[Detection], on_object: set[str]) -> list[Detection]:
+    """Each find of an object detector with its colours (`tools/colours.py`): on the object for the
+    classes in `on_object`, in the middle of the box for the rest."""
+    from scrutiny.tools.colours import middle_colours, object_colours
+
+    out = []
+    for d in found:
+        if d.detector in ("shapes", "faces") or d.colors:
+            out.append(d)
+            continue
+        measured = object_colours(rgb, d.box) if d.label in on_object else middle_colours(rgb, d.box)
+        colors = measured.shares
+        out.append(d.model_copy(update={"colors": colors, "color": next(iter(colors), None), "cut": measured.cut}))
+    return out
+
+
 @tool
-def detect(image: ImageArg, query: str | None = None, detector: str = "auto") -> DetectResult:
+def detect(
+    image: ImageArg, query: str | None = None, detector: str = "auto", colors_of: list[str] | None = None
+) -> DetectResult:
     """Find objects in an image with their boxes, colours and counts.
 
     Args:
         image: Name of the image to search.
         query: What to look for, e.g. "red circle", "triangles", "face"; empty finds everything.
         detector: "auto" (faces for a face query, shapes otherwise), "shapes", "faces", "coco" (the
-            80 COCO object classes, with the `[detect]` extra), or a registered plug-in detector.
+            80 COCO object classes), or a registered plug-in detector.
+        colors_of: Classes whose colours to measure on the object itself (its outline cut from the
+            box); others are measured in the middle of their box.
     """
     if detector == "auto":
         detector = "faces" if query and any(w in query.lower() for w in ("face", "person", "people")) else "shapes"
@@ -289,7 +313,7 @@ def detect(image: ImageArg, query: str | None = None, detector: str = "auto") ->
         everything, background = plugin.analyse(image)
         found = [d for d in everything if matches_query(d, query)]
     else:
-        found = plugin.detect(image, query)
+        found = _with_colours(np.asarray(image.convert("RGB")), plugin.detect(image, query), set(colors_of or ()))
     return DetectResult(
         detections=found, counts=_counts(found), background=background, width=image.width, height=image.height
     )

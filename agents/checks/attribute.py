@@ -12,11 +12,12 @@ from scrutiny.agents.checks import contrast
 from scrutiny.agents.checks.evidence import Scored, detections, finder, matches
 from scrutiny.agents.state import Observation
 from scrutiny.core.schema import AttributeCheck, Criterion
+from scrutiny.tools.colours import NEAR
 
 PRESENCE_SHARE = 0.02
 """A colour covering this share of the image counts as present (for objects no detector finds)."""
-OBJECT_COLOR_SHARE = 0.3
-"""A colour covering this share of the middle of a detected object's box makes it that colour."""
+OBJECT_COLOR_SHARE = 0.5
+"""A colour covering this share of a detected object makes it that colour (whatever else it shows)."""
 
 
 def presence_score(share: float, full: float = PRESENCE_SHARE) -> float:
@@ -66,19 +67,40 @@ def _score_object_color(check: AttributeCheck, seen: dict[str, Observation]) -> 
     if not candidates:
         return Scored(0.0, f"found no {check.object} to check its colour", [obs])
     if candidates[0].detector != "shapes":  # a photo's object is many colours
-        share = max(d.colors.get(color, 0.0) for d in candidates)
-        seen_colors = ", ".join(f"{k} {v:.0%}" for k, v in candidates[0].colors.items())
-        return Scored(
-            presence_score(share, OBJECT_COLOR_SHARE),
-            f"found {len(candidates)} {check.object}; {color} covers {share:.0%} of its middle "
-            f"(the first one: {seen_colors})",
-            [obs],
-        )
+        return _score_photo_color(check, candidates, obs)
     # by area: a speck the shape detector splits off a ragged shape is not a shape of its own colour
     share = sum(d.area for d in candidates if d.color == color) / max(sum(d.area for d in candidates), 1)
     colours = ", ".join(sorted({d.color or "?" for d in candidates}))
     return Scored(
         share, f"found {len(candidates)} {check.object} coloured {colours} ({share:.0%} {color} by area)", [obs]
+    )
+
+
+def photo_color_score(shares: dict[str, float], color: str) -> float:
+    """How surely an object measured with these colour shares is `color`: 1 where it is the object's
+    main colour (or covers `OBJECT_COLOR_SHARE` of it), in proportion below that; where a neighbour
+    (`NEAR`: a shaded orange reads brown) is measured instead, at most half, so a colour light may have
+    moved scores in between, never a confident 0 or 1, and a colour far from every measured one 0."""
+    if not shares:
+        return 0.0
+    top = min(max(shares.values()), OBJECT_COLOR_SHARE)
+    near = max((shares.get(n, 0.0) for n in NEAR.get(color, ())), default=0.0)
+    return max(min(1.0, shares.get(color, 0.0) / top), 0.5 * min(1.0, near / top))
+
+
+def _score_photo_color(check: AttributeCheck, candidates: list, obs: Observation) -> Scored:
+    """The colour of a detected object in a photo: of the find that shows it most, measured on the
+    object where its outline was cut (`Detection.cut`), else in the middle of its box."""
+    color = check.value
+    best = max(candidates, key=lambda d: (photo_color_score(d.colors, color), d.score))
+    value = photo_color_score(best.colors, color)
+    seen = ", ".join(f"{k} {v:.0%}" for k, v in list(best.colors.items())[:3]) or "no colour"
+    where = "the object" if best.cut else "the middle of its box"
+    settled = "" if value in (0.0, 1.0) else f"; not settled: {color} covers {best.colors.get(color, 0.0):.0%}"
+    return Scored(
+        value,
+        f"found {len(candidates)} {check.object}; the one at {list(best.box)} measures {seen} on {where}{settled}",
+        [obs],
     )
 
 

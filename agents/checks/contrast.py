@@ -35,6 +35,8 @@ def texts(c: Criterion) -> list[str]:
     if isinstance(k, AttributeCheck) and k.attribute == "color":
         others = [x for x in CONTRAST_COLORS if x != k.value][:5]
         return [f"a photo of a {k.word} {k.object}"] + [f"a photo of a {x} {k.object}" for x in others]
+    if isinstance(k, AttributeCheck) and k.attribute == "role":
+        return [f"a photo of {'an' if k.value[:1] in 'aeiou' else 'a'} {k.value}", "a photo of a person"]
     if isinstance(k, AttributeCheck):
         return [f"a photo of a {k.word} {k.object}", f"a photo of a {k.object}"]
     if isinstance(k, RelationCheck):
@@ -43,10 +45,21 @@ def texts(c: Criterion) -> list[str]:
             return [f"a photo of a {subject} {k.relation}", f"a photo of a {subject}"]
         other = k.object_phrase or k.object
         return [f"a photo of a {subject} {k.relation} a {other}", f"a photo of a {subject} and a {other}"]
+    return _global_texts(k)
+
+
+def _global_texts(k: GlobalCheck) -> list[str]:
+    """The statement about the whole image, then its alternatives."""
     if k.property == "tag":
         return [f"an image, {k.value}", "an image"]
     if k.property == "lighting":
         return [f"a photo with {k.value} lighting", "a photo with plain, even lighting"]
+    if k.property == "time":
+        return [f"a photo taken at {k.value}", "a photo taken at midday", "a photo taken at night"][
+            : 2 + (k.value != "night")
+        ]
+    if k.property == "weather":
+        return [f"a photo in the {k.value}", "a photo on a clear, dry day"]
     if k.property == "medium":
         return [k.value] + [m for m in MEDIA_ALTERNATIVES if k.value not in m]
     return [f"an image in {k.value} style", "an ordinary photo"]

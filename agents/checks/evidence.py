@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from scrutiny.agents.scene.words import plural
 from scrutiny.agents.state import JudgeState, Observation
 from scrutiny.core.schema import ObjectCheck
 from scrutiny.tools.coco import COCO_CLASSES
@@ -72,15 +73,3 @@ def counted(n: int, check: ObjectCheck) -> str:
     head = check.object.split()[-1]
     words[-1] = head if n == 1 else plural(head)
     return f"{n} {' '.join(words)}"
-
-
-def plural(noun: str) -> str:
-    """English plural of a singular noun, by the common rules (enough for object names)."""
-    irregular = {"person": "people", "man": "men", "woman": "women", "child": "children", "mouse": "mice"}
-    if noun in irregular:
-        return irregular[noun]
-    if noun.endswith(("s", "x", "z", "ch", "sh")):
-        return noun + "es"
-    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
-        return noun[:-1] + "ies"
-    return noun + "s"

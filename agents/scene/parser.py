@@ -40,12 +40,15 @@ from scrutiny.agents.scene.words import (
     LIGHT,
     LIGHTING_WORDS,
     MEDIA,
+    NOT_THINGS,
     NUMBER_WORDS,
     POSITIONS,
     PRONOUNS,
     STYLE_WORDS,
     TEXT_NOUNS,
+    TIMES,
     UNITS,
+    WEATHER,
 )
 
 
@@ -123,6 +126,7 @@ class _Nouns:
             lemma in FRAME
             or lemma in UNITS
             or lemma in TEXT_NOUNS
+            or lemma in NOT_THINGS
             or (word in POSITIONS and word != "background" and not named)
         ):
             return
@@ -147,6 +151,9 @@ class _Nouns:
             mods = adjacent_modifiers(t)
             if mods or lemma not in GENERIC_MEDIA:  # "a photo of ..." is how prompts start, not a request
                 scene.globals.append(("medium", " ".join([*mods, word])))
+            return True
+        if (lemma in TIMES or lemma in WEATHER) and t.dep_ == "pobj":  # "at night", "in the rain"
+            scene.globals.append(("time" if lemma in TIMES else "weather", lemma))
             return True
         if lemma in LIGHT or (lemma == "light" and any(c.text.lower() in LIGHTING_WORDS for c in t.lefts)):
             if mods := adjacent_modifiers(t):

@@ -13,6 +13,7 @@ from scrutiny.agents.scene.words import (
     COLLECTIVE,
     COLOR_WORDS,
     FRAME,
+    GENERIC_MEDIA,
     MEDIA,
     MOTION,
     NOT_SPATIAL,
@@ -28,7 +29,11 @@ from scrutiny.agents.scene.words import (
 
 def is_placed(t) -> bool:
     """A medium's noun placed relative to another thing ("a painting on the top of a rabbit", "a
-    photo next to a lamp"): a thing in the picture, not what the picture is."""
+    photo next to a lamp"): a thing in the picture, not what the picture is. A photo *of* something
+    is what the picture is: "a photo of a dog to the right of a teddy bear" places the dog (GenEval's
+    form; the tagger hangs the relation on "photo")."""
+    if t.lemma_.lower() in GENERIC_MEDIA and any(c.dep_ == "prep" and c.lower_ == "of" for c in t.children):
+        return False
     for c in t.children:
         if c.dep_ == "prep" and c.text.lower() in PLACING:
             key, end = relation_words(c)
@@ -181,7 +186,7 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
     if t.text.lower() in MOTION and t.head.pos_ == "VERB":
         return []  # "crashing into a skyscraper": an action (below), not a place
     key, end = relation_words(t)
-    if end is None:
+    if end is None or _is_backdrop(key, end):
         return []
     subject = _placed_subject(t, by_index)
     if subject is None:
@@ -204,11 +209,18 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
     return out
 
 
+def _is_backdrop(key: str, end) -> bool:
+    """ "on a white background": what the background is (a colour), not where the thing is."""
+    return end.lower_ in ("background", "backdrop") and key.split()[0] in ("on", "against", "over")
+
+
 def _placed_subject(t, by_index: dict[int, Entity]) -> Entity | None:
     """What a preposition places: the noun it hangs on, what a text is on, or a fronted noun."""
     head = t.head
     if head.pos_ == "PRON" and head.dep_ in ("dobj", "attr", "pobj") and head.head.pos_ in ("VERB", "AUX"):
         head = head.head  # 'a sign that says "HI" above a square': what the text is on
+    if head.i not in by_index and head.lemma_.lower() in GENERIC_MEDIA | MEDIA and (inner := of_object(head)):
+        head = inner  # "a photo of a dog to the right of a teddy bear": the dog
     subject = measured_entity(head, by_index) or subject_of(head, by_index)
     fronted = next((c for c in t.children if c.dep_ == "npadvmod" and c.i in by_index), None)
     if fronted is not None:  # "person below traffic light": the tagger hangs the person on "below"

@@ -232,6 +232,17 @@ FRAME = {
 LIGHT = {"lighting", "illumination"}
 
 
+TIMES = {
+    "night", "nighttime", "daytime", "daylight", "dusk", "dawn", "sunset", "sunrise", "twilight", "morning",
+    "evening", "afternoon", "noon", "midnight", "midday",
+}  # fmt: skip
+"""When a scene is set ("a street at night"): a property of the whole image, not a thing in it."""
+WEATHER = {"rain", "snow", "fog", "mist", "haze", "storm", "snowfall", "drizzle", "blizzard", "thunderstorm", "weather"}
+"""The weather a scene is in ("a woman in the rain")."""
+NOT_THINGS = {"position", "pose", "posture", "stance", "way", "manner", "style", "mood", "atmosphere", "vibe"}
+"""Nouns of how something is or looks ("in a standing position"), never a thing to find."""
+
+
 LIGHTING_WORDS = {
     "dramatic",
     "soft",
@@ -463,3 +474,15 @@ ACTION_PREPS = {"for", "at", "into", "with", "to", "towards", "toward", "through
 STATIVE = {"be", "have", "seem", "appear", "look", "say", "read", "show", "feature", "contain", "include", "depict"}
 STATIVE |= {"spell", "title", "label", "call", "name", "can", "could", "would", "see"}
 """Verbs that are not an action anyone could be seen doing."""
+
+
+def plural(noun: str) -> str:
+    """English plural of a singular noun, by the common rules (enough for object names)."""
+    irregular = {"person": "people", "man": "men", "woman": "women", "child": "children", "mouse": "mice"}
+    if noun in irregular:
+        return irregular[noun]
+    if noun.endswith(("s", "x", "z", "ch", "sh")):
+        return noun + "es"
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"

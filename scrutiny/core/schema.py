@@ -144,7 +144,8 @@ class ObjectCheck(Model):
     _open = field_validator("detect", mode="before")(classmethod(lambda cls, v: _detector_kind(v)))
 
 
-AttributeKind = Literal["color", "material", "size", "state", "absence"]
+AttributeKind = Literal["color", "material", "size", "state", "absence", "role"]
+"""role: who a person is ("woman", "astronaut", "chef"), which no detector sees."""
 
 
 class AttributeCheck(Model):
@@ -213,7 +214,7 @@ class GlobalCheck(Model):
     """A property of the whole image: its style, medium, lighting."""
 
     kind: Literal["global"] = "global"
-    property: Literal["style", "medium", "lighting", "tag"]
+    property: Literal["style", "medium", "lighting", "tag", "time", "weather"]
     """"tag": a prompt-engineering tag ("8k", "trending on artstation", "--ar 9:16")."""
     value: str
 

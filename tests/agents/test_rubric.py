@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from scrutiny.agents.rubric import edit_action, quoted_texts, synthesize
+from scrutiny.agents.rubric import article, edit_action, quoted_texts, synthesize
 from scrutiny.agents.rubric_files import load_rubric
 from scrutiny.core.schema import GlobalCheck, TextCheck
 
@@ -39,7 +39,7 @@ def test_quoted_text_in_every_quote_style(prompt, texts):
     [
         ("three red circles", 3, "circle", "red"),
         ("7 blue squares", 7, "square", "blue"),
-        ("two boys", 2, "boy", None),
+        ("two boys", 2, "person", None),
         ("a dozen eggs", 12, "egg", None),
         ("five drums", 5, "drum", None),
     ],
@@ -389,8 +389,10 @@ def test_a_spaced_dash_parts_a_prompt_like_a_comma():
 )
 def test_a_doer_and_a_participle_the_tagger_took_for_a_noun(prompt, doer, verb):
     """The tagger reads "a horse galloping" as one noun (a kind of "galloping"): the horse is the
-    thing, galloping what it does. Things in -ing stay things ("a house painting", "a tall building")."""
-    assert doer in {k.object for k in _checks(prompt, "object")}
+    thing, galloping what it does. Things in -ing stay things ("a house painting", "a tall building").
+    A person is found as a person, and who they are ("a baby") is a role."""
+    roles = {k.value for k in _checks(prompt, "attribute") if k.attribute == "role"}
+    assert doer in {k.object for k in _checks(prompt, "object")} | roles
     assert (doer, verb) in {(k.subject, k.relation) for k in _checks(prompt, "relation") if k.action}
     assert "building" in {k.object for k in _checks("a tall building", "object")}
     assert ("medium", "house painting") in {(k.property, k.value) for k in _checks("a house painting", "global")}
@@ -399,3 +401,72 @@ def test_a_doer_and_a_participle_the_tagger_took_for_a_noun(prompt, doer, verb):
 def test_a_sign_that_reads_says_something_and_does_nothing():
     assert not [k for k in _checks("a sign that reads 'OPEN'", "relation") if k.action]
     assert not [k for k in _checks("a label that reads Fragile", "relation") if k.action]
+
+
+def test_geneval_position_prompts_bind_the_two_objects_not_the_photo():
+    """GenEval writes "a photo of a dog right of a teddy bear" (Flow-GRPO trains on these): the
+    relation is between the dog and the teddy bear, and "photo" is no object. Every pair of a sample of
+    COCO classes, in each of GenEval's four relations."""
+    import random
+
+    from scrutiny.tools.coco import COCO_CLASSES, coco_class
+
+    rng = random.Random(29)
+    classes = sorted(COCO_CLASSES)
+    wrong = []
+    for _ in range(120):
+        a, b = rng.sample(classes, 2)
+        relation = rng.choice(["left of", "right of", "above", "below"])
+        prompt = f"a photo of {article(a)} {a} {relation} {article(b)} {b}"
+        found = {(coco_class(k.subject), k.relation, coco_class(k.object or "")) for k in _checks(prompt, "relation")}
+        objects = {coco_class(k.object) for k in _checks(prompt, "object")}
+        if found != {(a, relation, b)} or objects != {a, b}:
+            wrong.append((prompt, found, objects))
+    assert not wrong, wrong[:5]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "prop", "value"),
+    [
+        ("a city street at night", "time", "night"),
+        ("a beach at sunset", "time", "sunset"),
+        ("a portrait of a woman in the rain", "weather", "rain"),
+        ("a dog standing in the snow", "weather", "snow"),
+    ],
+)
+def test_when_and_in_what_weather_are_properties_of_the_scene_not_things(prompt, prop, value):
+    assert (prop, value) in {(k.property, k.value) for k in _checks(prompt, "global")}
+    assert value not in {k.object for k in _checks(prompt, "object")}
+    assert value not in {k.object for k in _checks(prompt, "relation")}
+
+
+def test_how_something_stands_is_no_thing_and_a_backdrop_is_no_place():
+    assert {k.object for k in _checks("a man in a standing position", "object")} == {"person"}
+    for prompt in ("three red circles on a white background", "a cat on a white background"):
+        assert not _checks(prompt, "relation"), prompt
+        assert ("background", "white") in {(k.object, k.value) for k in _checks(prompt, "attribute")}
+    assert [k.relation for k in _checks("a cat in the background", "relation")] == ["background"]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "statements"),
+    [
+        ("a photo of a woman", ["The image shows a person", "The person is a woman"]),
+        ("an astronaut riding a horse", ["The image shows a person", "The person is an astronaut"]),
+        ("two women next to a dog", ["There are exactly 2 people", "The people are women"]),
+        ("a person", ["The image shows a person"]),
+    ],
+)
+def test_a_person_is_seen_and_who_they_are_is_not_guessed(prompt, statements):
+    """Gender, age, job and identity are not visible to a detector: the person is checked (COCO's
+    person class) and who they are is a role an image-text model checks, unchecked offline."""
+    criteria = {c.statement: c for c in synthesize(prompt)}
+    for statement in statements:
+        assert statement in criteria, (statement, list(criteria))
+    roles = [c for c in criteria.values() if getattr(c.check, "attribute", None) == "role"]
+    assert all(not c.checkable for c in roles)  # no image-text model here
+    people = [c for c in criteria.values() if getattr(c.check, "detect", None) == "person"]
+    assert people and all(c.checkable for c in people)
+    # "no women": people may be there; that none is a woman is not seen
+    (absent,) = [c for c in synthesize("a street with no women") if getattr(c.check, "negated", False)]
+    assert not absent.checkable

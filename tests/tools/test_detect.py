@@ -79,7 +79,8 @@ def test_plug_in_detectors_and_unknown_names():
     register_detector(Fixed())
     try:
         result = detect(Image.new("RGB", (10, 10)), query="dog", detector="fixed")
-        assert result.counts == {"dog": 1} and result.detections[0].box == (1, 2, 3, 4)
+        assert result.counts["dog"] == 1 and result.detections[0].box == (1, 2, 3, 4)
+        assert result.detections[0].colors == {"black": 1.0}  # the tool measures a plug-in's finds' colours
     finally:
         del DETECTORS["fixed"]
     with pytest.raises(ToolError, match="no detector named 'yolo'"):
