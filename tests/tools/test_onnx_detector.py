@@ -99,7 +99,7 @@ def test_the_judge_uses_it_for_coco_objects(tmp_path, store):
         assert [d.detector for d in call.result.detections] == ["coco"]
         verdict = Judge(store=store, config=JudgeConfig(cache=False)).judge(Image.new("RGB", (64, 64)), "a dog")
         presence = next(s for s in verdict.criterion_scores if s.criterion == "object_1")
-        assert presence.score == 1.0 and "confidence 0.95" in presence.rationale
+        assert presence.score >= 0.9 and "confidence 0.95" in presence.rationale
     finally:
         if previous is not None:
             register_detector(previous)
