@@ -165,10 +165,10 @@ def _objects(b: _Builder, scene: Scene) -> None:
 
 def _object(b: _Builder, e: Entity) -> None:
     kind = detectable(e.noun)
-    role = _role(e) if kind == "person" else None
-    if role and e.negated:
+    sort = _kind(e, kind)
+    if sort and e.negated:
         kind = None  # "no women": people may be there, and who they are is not seen
-    named, e = e, _as_person(e) if role and not e.negated else e
+    named, e = e, _as_class(e, kind) if sort and not e.negated else e
     if kind in ("any",) and not (e.count or e.negated):
         return  # "an object", "a thing": nothing to look for
     # counting flat shapes counts those of the colour asked ("three red circles"); a colour is otherwise
@@ -180,34 +180,31 @@ def _object(b: _Builder, e: Entity) -> None:
         b.add("object", f"There {_be(e)} no {e.phrase}", ["detect"], absent, checkable=kind is not None)
         return
     _presence(b, e, check, kind)
-    if role and e is not named:
-        _role_criterion(b, named, role)
+    if sort and e is not named:
+        _type_criterion(b, named, e, sort)
     for attribute, value, word in e.attributes:
         if not (attribute == "color" and color is not None):  # counted (or looked for) by colour already
             _attribute(b, e, kind, attribute, value, word)
 
 
-PERSON_NOUNS = {"person", "people", "human", "individual"}
-
-
-def _role(e: Entity) -> str | None:
-    """Who a person is, where the prompt says more than "a person" ("a woman", "an astronaut")."""
+def _kind(e: Entity, cls: str | None) -> str | None:
+    """Which kind of its class an object is, where the prompt names one ("a bulldog", "a woman")."""
     head = e.noun.split()[-1]
-    return None if head in PERSON_NOUNS else head
+    return head if cls is not None and " " not in e.noun and coco.kind_of(head) == cls else None
 
 
-def _as_person(e: Entity) -> Entity:
-    """A detector sees a person, never a gender, age, job or identity: "two women" is two people (their
-    count checked) and who they are (`_role_criterion`)."""
-    return dataclasses.replace(e, noun="person", phrase="people" if e.plural else "person")
+def _as_class(e: Entity, cls: str) -> Entity:
+    """What a detector sees of a kind: its class, never a breed, model, gender, age or job ("two women"
+    are two people, their count checked; who they are is `_type_criterion`'s)."""
+    name = "people" if cls == "person" and e.plural else (plural(cls) if e.plural else cls)
+    return dataclasses.replace(e, noun=cls, phrase=name)
 
 
-def _role_criterion(b: _Builder, e: Entity, role: str) -> None:
-    """Who a person is: an image-text model's to check, unchecked offline (never guessed from a face)."""
-    word = plural(role) if e.plural else f"{article(role)} {role}"
-    check = AttributeCheck(attribute="role", value=role, word=word, object="person", phrase=e.phrase)
-    subject = "people are" if e.plural else "person is"
-    b.add("attribute", f"The {subject} {word}", ["similarity"], check, checkable=comparable())
+def _type_criterion(b: _Builder, e: Entity, shown: Entity, kind: str) -> None:
+    """Which kind the object is: an image-text model's to check, unchecked offline (never guessed)."""
+    word = plural(kind) if e.plural else f"{article(kind)} {kind}"
+    check = AttributeCheck(attribute="type", value=kind, word=word, object=shown.noun, phrase=e.phrase)
+    b.add("attribute", f"The {shown.phrase} {_be(e)} {word}", ["similarity"], check, checkable=comparable())
 
 
 def _presence(b: _Builder, e: Entity, check: ObjectCheck, kind: str | None) -> None:

@@ -62,14 +62,14 @@ def _lemma(verb: str) -> str:
 
 
 def as_named(criteria: list) -> list:
-    """The criteria with a person's count or presence named as the prompt named them: "two women" is
-    checked as two people plus a role (`rubric._role_criterion`), and covers a question about women."""
-    roles = [c.check.value for c in criteria if c.check.kind == "attribute" and c.check.attribute == "role"]
-    if len(roles) != 1:
-        return criteria
+    """The criteria with an object's count or presence named as the prompt named it: "two women" is
+    checked as two people plus their type (`rubric._type_criterion`), and covers a question about women."""
+    types = {
+        c.check.object: c.check.value for c in criteria if c.check.kind == "attribute" and c.check.attribute == "type"
+    }
     return [
-        c.model_copy(update={"check": c.check.model_copy(update={"object": roles[0]})})
-        if c.check.kind == "object" and c.check.detect == "person"
+        c.model_copy(update={"check": c.check.model_copy(update={"object": types[c.check.object]})})
+        if c.check.kind == "object" and c.check.object in types
         else c
         for c in criteria
     ]

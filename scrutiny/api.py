@@ -11,11 +11,13 @@ trace in the store (`scrutiny traces show ID`). A second identical call is a cac
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import threading
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from PIL import Image
@@ -439,6 +441,7 @@ class Judge:
             "library": self.library_version,
             "tools": {name: t.version for name, t in sorted(REGISTRY.items())},
             "scrutiny": __version__,
+            "scoring": scoring_fingerprint(),
             "max_steps": self.config.max_steps,
             "unchecked": self.config.unchecked,
             "text_case": self.config.text_case,
@@ -446,6 +449,21 @@ class Judge:
             "degenerate": self.config.degenerate,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+@functools.cache
+def scoring_fingerprint() -> str:
+    """A hash of the code and data that plan and score a judgment (the agents and tools packages, with
+    the detector's calibration), so a verdict cached by other scoring code is never served."""
+    import scrutiny.agents
+    import scrutiny.tools
+
+    digest = hashlib.sha256()
+    for package in (scrutiny.agents, scrutiny.tools):
+        root = Path(next(iter(package.__path__)))
+        for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".json")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def compact(verdict: Verdict) -> Verdict:

@@ -37,6 +37,18 @@ def test_second_identical_judgment_is_a_cache_hit(store):
     assert not no_cache.cached and no_cache.id != first.id
 
 
+def test_a_verdict_cached_by_other_scoring_code_is_not_served(store, monkeypatch):
+    """The cache key holds a hash of the scoring code and data (agents, tools, the detector's
+    calibration): after an upgrade that changes how a criterion is scored, the old verdict is stale."""
+    import scrutiny.api
+
+    judge = Judge(store=store)
+    assert not judge.judge(fitted_sign("FRESH BREAD"), SIGN).cached
+    assert judge.judge(fitted_sign("FRESH BREAD"), SIGN).cached
+    monkeypatch.setattr(scrutiny.api, "scoring_fingerprint", lambda: "other scoring code")
+    assert not judge.judge(fitted_sign("FRESH BREAD"), SIGN).cached
+
+
 @pytest.mark.slow  # over 1 s on two quiet cores: the fast loop leaves it to the full suite
 def test_judge_many_keeps_order_and_checks_lengths(store):
     judge = Judge(store=store, config=JudgeConfig(concurrency=3))

@@ -35,8 +35,8 @@ def texts(c: Criterion) -> list[str]:
     if isinstance(k, AttributeCheck) and k.attribute == "color":
         others = [x for x in CONTRAST_COLORS if x != k.value][:5]
         return [f"a photo of a {k.word} {k.object}"] + [f"a photo of a {x} {k.object}" for x in others]
-    if isinstance(k, AttributeCheck) and k.attribute == "role":
-        return [f"a photo of {'an' if k.value[:1] in 'aeiou' else 'a'} {k.value}", "a photo of a person"]
+    if isinstance(k, AttributeCheck) and k.attribute == "type":
+        return [f"a photo of {'an' if k.value[:1] in 'aeiou' else 'a'} {k.value}", f"a photo of a {k.object}"]
     if isinstance(k, AttributeCheck):
         return [f"a photo of a {k.word} {k.object}", f"a photo of a {k.object}"]
     if isinstance(k, RelationCheck):

@@ -140,7 +140,8 @@ def _score_changed_object(check: EditCheck, r, first: Observation, seen: dict[st
     if obs is None:
         return Scored(None, f"no detector looked for the {check.object}", [first])
     changed = r.regions
-    inside = [d for d in found if any(_within(d.box, region) for region in changed)]
+    to_diff = _frame_scale(obs.result, r)
+    inside = [d for d in found if any(_within(to_diff(d.box), region) for region in changed)]
     right = [d for d in inside if matches(d, check.detect, check.color if d.color else None, check.object)]
     if right:
         d = right[0]
@@ -149,6 +150,14 @@ def _score_changed_object(check: EditCheck, r, first: Observation, seen: dict[st
         seen_there = ", ".join(f"{d.color + ' ' if d.color else ''}{d.label} at {list(d.box)}" for d in inside[:3])
         return Scored(0.0, f"where the image changed there is {seen_there}, not {article(name)} {name}", [first, obs])
     return Scored(0.0, f"no {name} found where the image changed ({list(changed[0])})", [first, obs])
+
+
+def _frame_scale(found, r):
+    """Boxes of the edited image in the diff's frame: the diff compares at the source's size, and an
+    edit of another size (a 1024-pixel edit of a 500-pixel source) was detected at its own."""
+    width, height = r.mask.size if getattr(r, "mask", None) is not None else (found.width, found.height)
+    sx, sy = width / max(found.width, 1), height / max(found.height, 1)
+    return lambda b: (round(b[0] * sx), round(b[1] * sy), round(b[2] * sx), round(b[3] * sy))
 
 
 def _within(box, region, share: float = 0.5) -> bool:

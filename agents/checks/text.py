@@ -13,6 +13,10 @@ from scrutiny.core.schema import Criterion, TextCheck
 from scrutiny.tools.text_match import best_window, match_text, words
 
 TILES = 4
+READ_FLOOR = 0.5
+"""A reading that matches less than this of the asked text is other text, not the asked text misspelt:
+it scores 0. Above it a score follows the letters read right; below it, which of two spellings a
+stranger word is nearer to is chance ("EXIT" read where "I2R" was asked ranked a misspelling above it)."""
 
 
 def steps(c: Criterion) -> list[str]:
@@ -100,6 +104,8 @@ def _score_target(check: TextCheck, reads: list[Observation], texts: list[str]) 
         return Scored(1.0 - found.score, f'OCR read "{found.read}"; the old text "{target}" should be gone', used)
     if not found.read:
         return Scored(0.0, f'OCR read no text, expected "{target}"', used)
+    if value < READ_FLOOR:
+        return Scored(0.0, f'OCR read "{found.read}", not "{target}" (too unlike it to be the text misspelt)', used)
     where = {"read zoomed": " (after zooming in)"}.get(reads[best].request.purpose, "")
     if reads[best].request.purpose.startswith("read tile"):
         where = " (on a second look, a quarter of the image at a time)"
@@ -110,24 +116,33 @@ def _score_target(check: TextCheck, reads: list[Observation], texts: list[str]) 
 
 def _score_extra_text(check: TextCheck, text: str, used: list[Observation]) -> Scored:
     """The share of the characters read that belong to no requested text. The words at each requested
-    text's best-matching window, even misspelled, are the requested text's, not extra."""
+    text's best-matching window, even misspelled, are the requested text's, not extra; where no
+    requested text was read at all, the criterion is not met (at most `UNREAD`): that nothing else
+    stands beside it is not seen."""
     read = text.split()
     folded = [" ".join(words(fold(w))) for w in read]
-    extra = [i for i, w in enumerate(folded) if w]
+    extra, seen = [i for i, w in enumerate(folded) if w], []
     for asked in check.allowed:
-        window = best_window(" ".join(folded[i] for i in extra), fold(asked)).split()
-        for w in window:
+        window = best_window(" ".join(folded[i] for i in extra), fold(asked))
+        if not window or text_value(match(window, asked)) < READ_FLOOR:
+            continue
+        seen.append(window)
+        for w in window.split():
             hit = next((i for i in extra if folded[i] == w), None)
             if hit is not None:
                 extra.remove(hit)
     letters = sum(len(w) for w in folded)
-    if not letters:
-        return Scored(1.0, "OCR read no text", used)
-    if not extra:
-        return Scored(1.0, "OCR read only the requested text", used)
-    share = sum(len(folded[i]) for i in extra) / letters
+    share = sum(len(folded[i]) for i in extra) / letters if letters else 0.0
     shown = " ".join(read[i] for i in extra[:8])
+    if not seen:
+        said = f'OCR read "{shown}" and not the requested text' if extra else "OCR read no text at all"
+        return Scored(min(UNREAD, 1.0 - share), said, used)
+    if not extra:
+        return Scored(1.0, f'OCR read no other text (the requested text read as "{" / ".join(seen)}")', used)
     return Scored(1.0 - share, f'{share:.0%} of the text read was not asked for ("{shown}")', used)
+
+
+UNREAD = 0.5
 
 
 def restate(c: Criterion) -> str | None:

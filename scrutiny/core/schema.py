@@ -144,8 +144,9 @@ class ObjectCheck(Model):
     _open = field_validator("detect", mode="before")(classmethod(lambda cls, v: _detector_kind(v)))
 
 
-AttributeKind = Literal["color", "material", "size", "state", "absence", "role"]
-"""role: who a person is ("woman", "astronaut", "chef"), which no detector sees."""
+AttributeKind = Literal["color", "material", "size", "state", "absence", "type"]
+"""type: which kind of its class an object is ("a woman", "an astronaut", "a bulldog", "a sedan"), which
+the detector does not tell apart."""
 
 
 class AttributeCheck(Model):

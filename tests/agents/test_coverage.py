@@ -31,7 +31,7 @@ def test_the_coco_detector_finds_labelled_objects_in_real_photos(shared_data):
         assert call.error is None
         for d in call.result.detections:
             assert 0 <= d.box[0] < d.box[2] <= image.width and 0 <= d.box[1] < d.box[3] <= image.height
-            assert 0.3 <= d.score <= 1.0 and d.colors
+            assert coco.MIN_CONFIDENCE <= d.score <= 1.0 and d.colors
         labels_seen = {d.label for d in call.result.detections}
         found += all(o["class"] in labels_seen for o in item["objects"])
     assert found >= 7  # 9 photos hold labelled objects; SSD-MobileNet misses some (a dog it calls a cat)

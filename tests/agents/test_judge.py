@@ -102,6 +102,12 @@ def test_real_edit_examples(judge, shared_data):
     verdict = judge.edit(source, edits, "Add a green bowl on the branch")
     assert len(verdict.scores) == 3 and all(s is not None for s in verdict.scores)
     assert verdict.ranking is not None and sorted(verdict.ranking) == [0, 1, 2]
+    # target 2 (1024 px, of a 500-px source) is the one edit with a green bowl plainly on the branch: the
+    # bowl found in its own frame is where the diff, at the source's size, saw the change
+    made = {s.candidate: s for s in verdict.criterion_scores if s.criterion == "object_2"}
+    assert edits[1].size != source.size
+    assert made[1].score == 1.0 and "where the image changed" in made[1].rationale
+    assert verdict.ranking[0] == 1  # target 3's bowl covers the branch and more (collateral change)
 
 
 def test_content_that_weighs_nothing_never_lets_quality_make_the_score(judge):

@@ -391,7 +391,7 @@ def test_a_doer_and_a_participle_the_tagger_took_for_a_noun(prompt, doer, verb):
     """The tagger reads "a horse galloping" as one noun (a kind of "galloping"): the horse is the
     thing, galloping what it does. Things in -ing stay things ("a house painting", "a tall building").
     A person is found as a person, and who they are ("a baby") is a role."""
-    roles = {k.value for k in _checks(prompt, "attribute") if k.attribute == "role"}
+    roles = {k.value for k in _checks(prompt, "attribute") if k.attribute == "type"}
     assert doer in {k.object for k in _checks(prompt, "object")} | roles
     assert (doer, verb) in {(k.subject, k.relation) for k in _checks(prompt, "relation") if k.action}
     assert "building" in {k.object for k in _checks("a tall building", "object")}
@@ -463,7 +463,7 @@ def test_a_person_is_seen_and_who_they_are_is_not_guessed(prompt, statements):
     criteria = {c.statement: c for c in synthesize(prompt)}
     for statement in statements:
         assert statement in criteria, (statement, list(criteria))
-    roles = [c for c in criteria.values() if getattr(c.check, "attribute", None) == "role"]
+    roles = [c for c in criteria.values() if getattr(c.check, "attribute", None) == "type"]
     assert all(not c.checkable for c in roles)  # no image-text model here
     people = [c for c in criteria.values() if getattr(c.check, "detect", None) == "person"]
     assert people and all(c.checkable for c in people)

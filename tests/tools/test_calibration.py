@@ -60,26 +60,3 @@ def test_a_presence_score_climbs_with_confidence_and_a_hint_earns_little():
     assert coco.presence_from_confidence(coco.PRESENT, "dog") == 0.0
     assert coco.presence_from_confidence(0.95, "dog") >= 0.9 > coco.presence_from_confidence(0.7, "dog")
     assert 0 <= coco.presence_probability("dog", 0.5) <= 1
-
-
-def test_a_find_the_detector_also_calls_something_else_is_never_met():
-    from scrutiny.agents.checks.objects import score
-    from scrutiny.agents.state import Observation, ToolRequest
-    from scrutiny.core.schema import Criterion, Evidence, ObjectCheck
-    from scrutiny.tools.detect import Detection, DetectResult
-
-    found = [
-        Detection(label="cow", box=(10, 10, 110, 110), score=0.97, detector="coco"),
-        Detection(label="dog", box=(10, 12, 110, 112), score=0.94, detector="coco"),
-    ]
-    result = DetectResult(detections=found, counts={}, width=200, height=200)
-    request = ToolRequest("detect", {"detector": "coco"}, 0, ["object_1"], "find objects")
-    seen = {"find objects": Observation(request, Evidence(tool="detect"), result, {})}
-
-    def presence(noun):
-        c = Criterion(id="object_1", statement=f"The image shows a {noun}", check=ObjectCheck(object=noun, detect=noun))
-        return score(c, seen).score
-
-    assert presence("cow") < 0.9 and presence("dog") < 0.9  # contested: neither is met
-    assert presence("dog") < presence("cow")  # the less confident of the two scores lower
-    assert presence("horse") == 0.0

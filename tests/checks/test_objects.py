@@ -1,0 +1,44 @@
+"""The object room on the COCO detector's finds: contested finds, and faces that support a person."""
+
+from scrutiny.agents.checks.objects import score, steps
+from scrutiny.agents.state import Observation, ToolRequest
+from scrutiny.core.schema import Criterion, Evidence, ObjectCheck
+from scrutiny.tools.detect import Detection, DetectResult
+
+
+def _seen(objects: list[Detection], faces: list[Detection] = ()) -> dict[str, Observation]:
+    def observed(purpose, found):
+        result = DetectResult(detections=list(found), counts={}, width=400, height=400)
+        return Observation(ToolRequest("detect", {}, 0, ["object_1"], purpose), Evidence(tool="detect"), result, {})
+
+    return {"find objects": observed("find objects", objects), "find faces": observed("find faces", faces)}
+
+
+def _presence(noun: str, seen) -> float:
+    c = Criterion(id="object_1", statement=f"The image shows a {noun}", check=ObjectCheck(object=noun, detect=noun))
+    return score(c, seen).score
+
+
+def test_a_find_the_detector_also_calls_something_else_is_never_met():
+    seen = _seen(
+        [
+            Detection(label="cow", box=(10, 10, 110, 110), score=0.97, detector="coco"),
+            Detection(label="dog", box=(10, 12, 110, 112), score=0.94, detector="coco"),
+        ]
+    )
+    assert _presence("cow", seen) < 0.9 and _presence("dog", seen) < 0.9  # contested: neither is met
+    assert _presence("dog", seen) < _presence("cow", seen)  # the less confident of the two scores lower
+    assert _presence("horse", seen) == 0.0
+
+
+def test_a_face_inside_a_person_supports_it_and_never_replaces_it():
+    person = Detection(label="person", box=(100, 50, 300, 400), score=0.6, detector="coco")
+    inside = Detection(label="face", box=(170, 70, 230, 130), detector="faces")
+    elsewhere = Detection(label="face", box=(320, 10, 380, 70), detector="faces")
+    alone = _presence("person", _seen([person]))
+    supported = _presence("person", _seen([person], [inside]))
+    assert alone < supported < 1.0 and supported >= 0.9
+    assert _presence("person", _seen([person], [elsewhere])) == alone
+    assert _presence("person", _seen([], [inside])) == 0.0  # a face alone is no person
+    person_check = Criterion(id="object_1", statement="s", check=ObjectCheck(object="person", detect="person"))
+    assert steps(person_check) == ["objects", "faces"]
