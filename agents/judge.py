@@ -439,10 +439,12 @@ def critique(
         unmet = [s for s in mine if s.score is not None and s.score < thresholds.get(s.criterion, MET)]
         unchecked = [s for s in mine if s.score is None]
         lines = [f"- {statements[s.criterion]}: {s.rationale} (score {s.score:.2f})" for s in unmet]
-        checked = len(mine) - len(unchecked)
+        checked = len(covered[i].checked)  # content criteria, counted as coverage counts them
         if not unmet and checked:
             lines.append(
-                f"- the {checked} checked criteria are met" if checked > 1 else "- the checked criterion is met"
+                f"- the {checked} checked content criteria are met"
+                if checked > 1
+                else "- the checked content criterion is met"
             )
         if unchecked:
             lines.append("- not checked: " + "; ".join(f"{statements[s.criterion]} ({s.rationale})" for s in unchecked))

@@ -69,7 +69,9 @@ def as_named(criteria: list) -> list:
     }
     return [
         c.model_copy(update={"check": c.check.model_copy(update={"object": types[c.check.object]})})
-        if c.check.kind == "object" and c.check.object in types
+        if c.check.kind in ("object", "attribute")
+        and c.check.object in types
+        and getattr(c.check, "attribute", None) != "type"
         else c
         for c in criteria
     ]

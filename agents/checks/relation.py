@@ -1,16 +1,18 @@
 """Relation checks: "a dog left of a cat", "the sun at the top", and actions ("a man riding a horse").
 
 Planned: the detectors that find subject and object. Scored from their boxes: in the frame by
-thirds, or relative to each other by centres, overlap and gap. An action is an image-text model's
+thirds, or relative to each other by centres, overlap and gap, and never surer than the less surely
+found of the two. An action is an image-text model's
 (`contrast`).
 """
 
 from __future__ import annotations
 
 from scrutiny.agents.checks import contrast
-from scrutiny.agents.checks.evidence import Scored, confident, detections, finder, matches
+from scrutiny.agents.checks.evidence import Scored, detections, finder, matches
 from scrutiny.agents.state import Observation
 from scrutiny.core.schema import Criterion, RelationCheck
+from scrutiny.tools.coco import presence_from_confidence
 from scrutiny.tools.detect import Detection
 
 
@@ -58,7 +60,8 @@ def _in_frame(check: RelationCheck, s: Detection, obs: Observation) -> Scored:
     }.get(check.relation)
     if ok is None:
         return Scored(None, f"'{check.relation}' is not checkable offline", [obs])
-    return Scored(float(ok), f"{check.subject_phrase} centre at ({sx:.0f}, {sy:.0f}) in a {w}x{h} image", [obs])
+    said = f"{check.subject_phrase} centre at ({sx:.0f}, {sy:.0f}) in a {w}x{h} image"
+    return Scored(float(ok) * _presence(s), said, [obs])
 
 
 def _between(check: RelationCheck, s: Detection, o: Detection, used: list[Observation]) -> Scored:
@@ -83,7 +86,15 @@ def _between(check: RelationCheck, s: Detection, o: Detection, used: list[Observ
         f"{check.subject_phrase} at {list(s.box)} (centre {sx:.0f}, {sy:.0f}), "
         f"{check.object_phrase} at {list(o.box)} (centre {ox:.0f}, {oy:.0f})"
     )
-    return Scored(float(checks[check.relation]), seen_text, used)
+    sure = min(_presence(s), _presence(o))  # a relation is no surer than the things it relates
+    if sure < 1.0:
+        seen_text += f"; the less sure of the two finds is there with {sure:.2f}"
+    return Scored(float(checks[check.relation]) * sure, seen_text, used)
+
+
+def _presence(d: Detection) -> float:
+    """How surely a find is there: a shape or face is; a learned detector's find by its calibrated confidence."""
+    return 1.0 if d.detector in ("shapes", "faces") else presence_from_confidence(d.score, d.label)
 
 
 def _centre(d: Detection) -> tuple[float, float]:
@@ -91,8 +102,9 @@ def _centre(d: Detection) -> tuple[float, float]:
 
 
 def _best(dets: list[Detection], kind: str | None, color: str | None, noun: str, exclude: Detection | None = None):
-    """The most salient find of a kind: the most confident for COCO objects, the largest otherwise."""
-    found = [d for d in dets if matches(d, kind, color, noun) and confident(d) and d is not exclude]
+    """The most salient find of a kind: the most confident for COCO objects (a faint one too, which the
+    relation's score then discounts), the largest otherwise."""
+    found = [d for d in dets if matches(d, kind, color, noun) and d is not exclude]
     if not found:
         return None
     return max(found, key=lambda d: (d.area, d.score) if d.detector == "shapes" else (d.score, d.area))
