@@ -461,7 +461,7 @@ def scoring_fingerprint() -> str:
     digest = hashlib.sha256()
     for package in (scrutiny.agents, scrutiny.tools):
         root = Path(next(iter(package.__path__)))
-        for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".json")):
+        for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".json", ".npy")):
             digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -66,6 +66,7 @@ def test_wheel_ships_only_the_scrutiny_namespace(tmp_path):
         "scrutiny/skills/library/visual-quality/params.json",
         "scrutiny/tools/colours.py",
         "scrutiny/tools/detector_calibration.json",  # the detector's calibration ships with it
+        "scrutiny/tools/colour_names.npy",
     ):
         assert module in names
     metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))

@@ -18,6 +18,7 @@ pairs than it won.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import NamedTuple
 
 import cv2
@@ -128,9 +129,18 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb.reshape(-1, 1, 3).astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab).reshape(rgb.shape)
 
 
+TABLE = Path(__file__).with_name("colour_names.npy")
+"""`compute_table()`, as shipped (1.5 s to compute on two cores; `python -m scrutiny.tools.colours` rewrites it)."""
+
+
 @functools.cache
 def _table() -> np.ndarray:
     """The name (index into COLOR_NAMES) of every RGB colour, 5 bits per channel (32,768 cells)."""
+    return np.load(TABLE) if TABLE.is_file() else compute_table()
+
+
+def compute_table() -> np.ndarray:
+    """`_table` from the survey: each cell's name by its nearest survey colours, or black, gray or white."""
     names, colours = [], []
     for name, hexes in SURVEY.items():
         for h in hexes.split():
@@ -234,3 +244,8 @@ def _shrink(rgb: np.ndarray, side: int) -> np.ndarray:
         return rgb
     size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+if __name__ == "__main__":
+    np.save(TABLE, compute_table())
+    print(f"wrote {TABLE.name}")

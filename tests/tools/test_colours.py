@@ -90,3 +90,10 @@ def test_the_planner_asks_for_colours_on_the_object_only_of_the_classes_a_criter
         pytest.skip("the COCO detector is a core dependency; this install lacks it")
     rubric = synthesize("a red car to the left of a blue bus, and a dog")
     assert sorted(_coloured_classes(rubric, [c.id for c in rubric])) == ["bus", "car"]
+
+
+def test_the_shipped_table_is_what_the_survey_gives():
+    """Rewrite it with `python -m scrutiny.tools.colours` after changing the survey or a threshold."""
+    from scrutiny.tools.colours import TABLE, compute_table
+
+    assert np.array_equal(np.load(TABLE), compute_table())
