@@ -226,6 +226,7 @@ def _grabcut(small: np.ndarray, rect: list[int]) -> tuple[np.ndarray | None, flo
     if rect[2] < 4 or rect[3] < 4:
         return None, 0.0
     mask = np.zeros(small.shape[:2], np.uint8)
+    cv2.setRNGSeed(0)  # GrabCut starts its colour models with k-means from this thread's RNG: same image, same cut
     try:
         cv2.grabCut(
             cv2.cvtColor(small, cv2.COLOR_RGB2BGR), mask, tuple(rect), np.zeros((1, 65)), np.zeros((1, 65)), 3,

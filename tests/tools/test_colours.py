@@ -97,3 +97,12 @@ def test_the_shipped_table_is_what_the_survey_gives():
     from scrutiny.tools.colours import TABLE, compute_table
 
     assert np.array_equal(np.load(TABLE), compute_table())
+
+
+def test_the_same_object_measures_the_same_every_time():
+    """GrabCut seeds its colour models from OpenCV's RNG: a reward must not change between two looks."""
+    rgb, box = _scene((200, 120, 40), seed=3)
+    other, other_box = _scene((40, 60, 200), seed=4)
+    first = object_colours(rgb, box)
+    object_colours(other, other_box)  # another cut in between moves the RNG on
+    assert object_colours(rgb, box) == first
