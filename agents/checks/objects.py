@@ -56,20 +56,23 @@ def _score_presence(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
     best = max(found, key=lambda d: d.score)
     if best.detector in ("shapes", "faces"):
         return Scored(1.0, f"found {counted(len(found), check)} (the first at {list(best.box)})", [obs])
-    value = presence_from_confidence(best.score, best.label)  # a learned detector: calibrated confidence
-    said = f"found {check.object} (confidence {best.score:.2f}, P(there) {presence_probability(best.label, best.score):.2f}) at {list(best.box)}"
-    rival = max(
-        (d for d in dets if d.label != best.label and iou(d.box, best.box) > RIVAL_IOU),
-        key=lambda d: d.score,
-        default=None,
-    )
+    return _score_learned(best, dets, seen, obs)
+
+
+def _score_learned(best, dets: list, seen: dict[str, Observation], obs: Observation) -> Scored:
+    """A learned detector's best find: its calibrated confidence, lowered where the detector also gives
+    its box another class, raised where a face inside a person's box supports it."""
+    value = presence_from_confidence(best.score, best.label)
+    p_there = presence_probability(best.label, best.score)
+    said = f"found {best.label} (confidence {best.score:.2f}, P(there) {p_there:.2f}) at {list(best.box)}"
+    rivals = [d for d in dets if d.label != best.label and iou(d.box, best.box) > RIVAL_IOU]
+    rival = max(rivals, key=lambda d: d.score, default=None)
     if rival is not None and rival.score >= RIVAL_SHARE * best.score:
         value = min(value, CONTESTED) * min(1.0, best.score / rival.score)
         said += f", which the detector also calls a {rival.label} ({rival.score:.2f})"
     elif best.label == "person" and (face := _face_inside(best.box, seen)) is not None:
         value = 1 - (1 - value) * (1 - FACE_PRECISION)  # either sign alone could be wrong
-        said += f", with a face at {list(face[0].box)} inside it"
-        return Scored(value, said, [obs, face[1]])
+        return Scored(value, said + f", with a face at {list(face[0].box)} inside it", [obs, face[1]])
     return Scored(value, said, [obs])
 
 

@@ -60,8 +60,7 @@ def _in_frame(check: RelationCheck, s: Detection, obs: Observation) -> Scored:
     }.get(check.relation)
     if ok is None:
         return Scored(None, f"'{check.relation}' is not checkable offline", [obs])
-    said = f"{check.subject_phrase} centre at ({sx:.0f}, {sy:.0f}) in a {w}x{h} image"
-    return Scored(float(ok) * _presence(s), said, [obs])
+    return _no_surer(float(ok), f"{check.subject_phrase} centre at ({sx:.0f}, {sy:.0f}) in a {w}x{h} image", [obs], s)
 
 
 def _between(check: RelationCheck, s: Detection, o: Detection, used: list[Observation]) -> Scored:
@@ -86,10 +85,13 @@ def _between(check: RelationCheck, s: Detection, o: Detection, used: list[Observ
         f"{check.subject_phrase} at {list(s.box)} (centre {sx:.0f}, {sy:.0f}), "
         f"{check.object_phrase} at {list(o.box)} (centre {ox:.0f}, {oy:.0f})"
     )
-    sure = min(_presence(s), _presence(o))  # a relation is no surer than the things it relates
-    if sure < 1.0:
-        seen_text += f"; the less sure of the two finds is there with {sure:.2f}"
-    return Scored(float(checks[check.relation]) * sure, seen_text, used)
+    return _no_surer(float(checks[check.relation]), seen_text, used, s, o)
+
+
+def _no_surer(value: float, said: str, used: list[Observation], *finds: Detection) -> Scored:
+    """A relation is no surer than the things it relates."""
+    sure = min(_presence(d) for d in finds)
+    return Scored(value * sure, said + (f"; the less sure find is there with {sure:.2f}" if sure < 1 else ""), used)
 
 
 def _presence(d: Detection) -> float:

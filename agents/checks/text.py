@@ -121,16 +121,8 @@ def _score_extra_text(check: TextCheck, text: str, used: list[Observation]) -> S
     stands beside it is not seen."""
     read = text.split()
     folded = [" ".join(words(fold(w))) for w in read]
-    extra, seen = [i for i, w in enumerate(folded) if w], []
-    for asked in check.allowed:
-        window = best_window(" ".join(folded[i] for i in extra), fold(asked))
-        if not window or text_value(match(window, asked)) < READ_FLOOR:
-            continue
-        seen.append(window)
-        for w in window.split():
-            hit = next((i for i in extra if folded[i] == w), None)
-            if hit is not None:
-                extra.remove(hit)
+    extra = [i for i, w in enumerate(folded) if w]
+    seen = _take_requested(check, folded, extra)
     letters = sum(len(w) for w in folded)
     share = sum(len(folded[i]) for i in extra) / letters if letters else 0.0
     shown = " ".join(read[i] for i in extra[:8])
@@ -143,6 +135,22 @@ def _score_extra_text(check: TextCheck, text: str, used: list[Observation]) -> S
 
 
 UNREAD = 0.5
+
+
+def _take_requested(check: TextCheck, folded: list[str], extra: list[int]) -> list[str]:
+    """The readings of each requested text (its best-matching window, when it is near enough to be it),
+    whose words are taken out of `extra`."""
+    seen = []
+    for asked in check.allowed:
+        window = best_window(" ".join(folded[i] for i in extra), fold(asked))
+        if not window or text_value(match(window, asked)) < READ_FLOOR:
+            continue
+        seen.append(window)
+        for w in window.split():
+            hit = next((i for i in extra if folded[i] == w), None)
+            if hit is not None:
+                extra.remove(hit)
+    return seen
 
 
 def restate(c: Criterion) -> str | None:
