@@ -186,7 +186,10 @@ def unmet(verdict: Verdict) -> list[Criterion]:
 def stop_reason(best: Verdict | None, rounds: int, deps: RefineDeps) -> str | None:
     if best is not None and best.score is not None:
         if not unmet(best) and any(s.score is not None for s in best.criterion_scores):
-            return "every checkable criterion is met"
+            unchecked = len(best.coverage[0].unchecked) if best.coverage else 0
+            if not unchecked:
+                return "every checkable criterion is met"
+            return f"every checked criterion is met; {unchecked} could not be checked (score {best.score:.2f})"
         if deps.threshold is not None and best.score >= deps.threshold:
             return f"score {best.score:.3f} reached the threshold {deps.threshold}"
     if rounds >= deps.max_rounds:

@@ -13,7 +13,7 @@ import io
 
 from PIL import Image, ImageDraw
 
-from scrutiny.core.overlays import COLORS, Overlay, overlays
+from scrutiny.core.overlays import COLORS, LABELLED, Overlay, overlays, svg_boxes
 from scrutiny.core.schema import Verdict
 
 
@@ -39,7 +39,7 @@ def short_repr(verdict: Verdict) -> str:
 
 
 def _score(score: float | None) -> str:
-    return "None" if score is None else f"{score:.3f}"
+    return "—" if score is None else f"{score:.3f}"
 
 
 def _images(verdict: Verdict) -> list[tuple[str, Image.Image | None, list[Overlay]]]:
@@ -87,12 +87,7 @@ def verdict_html(verdict: Verdict) -> str:
             continue
         uri, scale = _data_uri(image)
         w, h = round(image.width * scale), round(image.height * scale)
-        rects = "".join(
-            f"<rect x='{o.box[0] * scale:.1f}' y='{o.box[1] * scale:.1f}' width='{(o.box[2] - o.box[0]) * scale:.1f}' "
-            f"height='{(o.box[3] - o.box[1]) * scale:.1f}' fill='none' stroke='{COLORS.get(o.kind, '#000')}' "
-            f"stroke-width='2'><title>{esc(o.kind)}: {esc(o.label)}</title></rect>"
-            for o in boxes
-        )
+        rects = svg_boxes(boxes, scale, 2, 11)
         figures.append(
             f"<figure style='margin:4px;display:inline-block'><div style='position:relative;width:{w}px;height:{h}px'>"
             f"<img src='{uri}' width='{w}' height='{h}' style='position:absolute'>"
@@ -114,8 +109,8 @@ def verdict_html(verdict: Verdict) -> str:
     overall = "".join(f"<td><b>{'abstained' if s is None else f'{s:.3f}'}</b></td>" for s in verdict.scores)
     rows.append(f"<tr><td><b>overall</b></td>{overall}</tr>")
     critique = esc(verdict.critique).replace("\n", "<br>")
-    return (
-        f"<div><div><b>{esc(verdict.task.kind)}</b>: {esc(verdict.task.prompt)}</div>"
+    return (  # the charset travels with the fragment, so a notebook cell saved to a file reads right
+        f"<div><meta charset='utf-8'><div><b>{esc(verdict.task.kind)}</b>: {esc(verdict.task.prompt)}</div>"
         f"<div>{''.join(figures)}</div>"
         f"<table><tr><th>criterion</th>{head}</tr>{''.join(rows)}</table>"
         f"<p>{critique}</p><small>trace {esc(verdict.trace_id or '—')}</small></div>"
@@ -134,6 +129,9 @@ def draw(verdict: Verdict, width: int = 512) -> Image.Image:
         pen = ImageDraw.Draw(panel)
         for o in boxes:
             pen.rectangle([v * scale for v in o.box], outline=COLORS.get(o.kind, "#000000"), width=2)
+            if o.kind in LABELLED and o.label:  # which box is the cat and which the dog
+                at = (o.box[0] * scale + 2, max(20, o.box[1] * scale - 12))
+                pen.text(at, o.label, fill=COLORS.get(o.kind, "#000000"), stroke_width=2, stroke_fill=(255, 255, 255))
         label = name
         if name.startswith("candidate_"):
             label += f"  {_score(verdict.scores[int(name.split('_')[1])])}"

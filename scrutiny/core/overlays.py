@@ -4,6 +4,7 @@ from. The viewer and the notebook display draw them."""
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,33 @@ class Overlay:
     kind: str
     box: tuple[float, float, float, float]
     label: str
+
+
+LABELLED = ("detect", "diff")
+"""Kinds whose boxes carry their label on the picture (a class and its confidence, "changed"); the
+others' labels show on hover."""
+
+
+def svg_boxes(boxes: list[Overlay], scale: float, stroke: float, font: float) -> str:
+    """SVG rectangles for boxes (scaled by `scale`), each with its label as a tooltip and, for the
+    `LABELLED` kinds, written above its top-left corner on a white ground, so overlapping boxes (a cat
+    and a dog) can be told apart."""
+    out = []
+    for o in boxes:
+        x, y = o.box[0] * scale, o.box[1] * scale
+        w, h = (o.box[2] - o.box[0]) * scale, (o.box[3] - o.box[1]) * scale
+        colour, label = COLORS.get(o.kind, "#000"), html.escape(o.label, quote=True)
+        out.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="none" stroke="{colour}" '
+            f'stroke-width="{stroke:.1f}" data-kind="{o.kind}"><title>{html.escape(o.kind)}: {label}</title></rect>'
+        )
+        if o.kind in LABELLED and o.label:
+            top = max(y - 2, font)
+            out.append(
+                f'<text x="{x + 2:.1f}" y="{top:.1f}" font-size="{font:.1f}" font-family="sans-serif" fill="{colour}" '
+                f'stroke="#fff" stroke-width="{font / 4:.1f}" paint-order="stroke">{label}</text>'
+            )
+    return "".join(out)
 
 
 def overlays(trace: Trace | None, verdict: Verdict) -> dict[str, list[Overlay]]:
@@ -64,7 +92,8 @@ def _add_boxes(e, produced_by: dict[str, Any], found: dict[str, list[Overlay]]) 
 
     if e.tool == "detect":
         for d in e.output["detections"]:
-            add("detect", d["box"], f"{d.get('color') or ''} {d['label']}".strip())
+            sure = f" {d['score']:.2f}" if d.get("detector") not in ("shapes", "faces", None) else ""
+            add("detect", d["box"], f"{d.get('color') or ''} {d['label']}".strip() + sure)
     elif e.tool == "ocr":
         for line in e.output["lines"]:
             add("ocr", line["box"], line["text"])

@@ -30,10 +30,12 @@ def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def fmt(score: float | None) -> str:
+def fmt(score: float | None, met: float = 0.9) -> str:
+    """A score, in alarm red only below the score from which it counts as met (a quality score of
+    0.85 meets its 0.6)."""
     if score is None:
         return '<span class="none">—</span>'
-    return f'<span class="{"low" if score < 0.9 else ""}">{score:.2f}</span>'
+    return f'<span class="{"low" if score < met else ""}">{score:.2f}</span>'
 
 
 def page(title: str, body: str) -> str:

@@ -7,7 +7,8 @@ import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from scrutiny.core.overlays import COLORS, Overlay, overlays
+from scrutiny.agents.state import MET
+from scrutiny.core.overlays import COLORS, Overlay, overlays, svg_boxes
 from scrutiny.core.schema import Trace, Verdict
 from scrutiny.memory import Store, StoreError
 from scrutiny.memory.traces import MAX_PROMPT_FILTER
@@ -24,12 +25,7 @@ def figure(store: Store, name: str, digest: str | None, boxes: list[Overlay]) ->
     if size is None:
         return f"<figure><figcaption>{esc(name)}: image not in this store</figcaption></figure>"
     width, height = size
-    rects = "".join(
-        f'<rect x="{o.box[0]:.1f}" y="{o.box[1]:.1f}" width="{o.box[2] - o.box[0]:.1f}" height="{o.box[3] - o.box[1]:.1f}" '
-        f'fill="none" stroke="{COLORS[o.kind]}" stroke-width="{max(2, width / 250):.1f}" data-kind="{o.kind}">'
-        f"<title>{esc(o.kind)}: {esc(o.label)}</title></rect>"
-        for o in boxes
-    )
+    rects = svg_boxes(boxes, 1.0, max(2, width / 250), max(11, width / 45))
     return (
         f'<figure><div class="frame"><img src="/artifact/{quote(digest)}.png" alt="{esc(name)}" width="{width}" height="{height}">'
         f'<svg viewBox="0 0 {width} {height}" preserveAspectRatio="none">{rects}</svg></div>'
@@ -252,11 +248,11 @@ def _criteria(verdict: Verdict) -> str:
         + "</tr>"
     ]
     for c in verdict.rubric:
-        cells = []
+        cells, met = [], MET if c.met is None else c.met
         for i in range(len(verdict.task.candidates)):
             s = next((s for s in verdict.criterion_scores if s.criterion == c.id and s.candidate == i), None)
             cells.append(
-                f'<td class=score title="{esc(s.rationale) if s else ""}">{fmt(s.score if s else None)}'
+                f'<td class=score title="{esc(s.rationale) if s else ""}">{fmt(s.score if s else None, met)}'
                 f"<div class=rationale>{esc(s.rationale) if s else ''}</div></td>"
             )
         note = "" if c.checkable else ' <span class="none">(not checkable offline)</span>'

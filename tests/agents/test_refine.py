@@ -159,3 +159,14 @@ def test_a_generator_from_a_file_or_the_current_folder(tmp_path, monkeypatch):
         assert json.loads(result.stdout)["best_score"] > 0.5
     missing = CliRunner().invoke(app, ["refine", "-p", SIGN, "-g", "./nope.py:make"])
     assert missing.exit_code == 2 and "no file" in missing.output
+
+
+def test_the_stop_reason_counts_what_was_not_checked(store):
+    from scrutiny import JudgeConfig
+    from scrutiny.agents.refine_graph import RefineDeps, stop_reason
+
+    judge = Judge(store=store, config=JudgeConfig(cache=False))
+    storefront_sign = judge.judge(storefront("OPEN"), 'A storefront sign that says "OPEN"')
+    assert storefront_sign.coverage[0].unchecked  # the storefront and the sign: no tool here sees them
+    said = stop_reason(storefront_sign, 1, RefineDeps(generator=None, judge=judge, reviser=OfflineReviser()))
+    assert said.startswith("every checked criterion is met;") and f"{storefront_sign.score:.2f}" in said

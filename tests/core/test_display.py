@@ -1,5 +1,7 @@
 """A verdict for people: a short repr, rich HTML in notebooks, a drawing with the boxes."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -36,3 +38,23 @@ def test_group_rewards_print_short(store):
     images = [fitted_sign("OPEN"), fitted_sign("OPNE"), fitted_sign("SHUT")]
     group = block_on(JudgeReward(judge=Judge(store=store)).ascore_group('The word "OPEN"', images))
     assert repr(group).startswith("GroupRewards(rewards=[") and len(repr(group)) < 120
+
+
+def test_boxes_say_what_they_are_and_unchecked_is_a_dash(tmp_path, shared_data):
+    """Overlapping boxes carry their class and confidence on the picture; an unchecked criterion shows
+    "—", never "None"; a cell saved to a file keeps its charset."""
+    judge = Judge(store=Store(home=tmp_path), config=JudgeConfig(cache=False))
+    verdict = judge.judge(shared_data / "real_photos" / "sam_dog.jpg", "a photo of a dog next to a red camera")
+    page = verdict._repr_html_()
+    assert "<meta charset='utf-8'>" in page
+    # the dog's box and the cat the detector also saw there, each labelled with its confidence
+    assert re.search(r">[a-z ]*dog 0\.\d\d</text>", page) and re.search(r">[a-z ]*cat 0\.\d\d</text>", page)
+    unchecked = [c for c in verdict.rubric if not c.checkable]
+    assert unchecked and "None" not in page.split("<table>")[1] and "<td><b>—</b>" in page
+    assert verdict.show(width=300).size[0] == 300
+
+
+def test_the_viewer_shows_a_score_in_red_only_below_its_own_met():
+    from scrutiny.viewer.markup import fmt
+
+    assert "low" in fmt(0.85) and "low" not in fmt(0.85, met=0.6) and "—" in fmt(None)
