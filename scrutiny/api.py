@@ -474,7 +474,7 @@ def compact(verdict: Verdict) -> Verdict:
             "task": verdict.task.model_copy(update={"rubric": None}),
             "evidence": [],
             "critique": "",
-            "criteria": [
+            "criterion_scores": [  # model_copy takes field names, never aliases
                 CriterionScore(criterion=s.criterion, candidate=s.candidate, score=s.score)
                 for s in verdict.criterion_scores
             ],

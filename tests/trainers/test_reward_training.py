@@ -3,6 +3,7 @@ reward's resolution, and alarms for a run being gamed."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import sys
 
@@ -127,6 +128,8 @@ def test_sampled_storage_keeps_compact_verdicts_and_whole_judgments_within_a_bud
     assert db.execute("select count(*) from traces").fetchone()[0] == 1  # the first; the budget holds no more
     compact = [r[0] for r in db.execute("select data_json from verdicts where trace_id is null")]
     assert len(compact) == 5 and max(map(len, compact)) < 1500
+    rows = [json.loads(c) for c in compact]  # scores by criterion id, without what was seen
+    assert all(s["score"] is not None and not s.get("rationale") for r in rows for s in r["criterion_scores"][:1])
     assert sum(v.trace_id is not None for v in verdicts) == 1
     nothing = Judge(store=Store(home=tmp_path / "none"), config=JudgeConfig(keep="none"))
     assert nothing.judge(images[0], 'A sign that says "OPEN 0"').trace_id is None
