@@ -132,6 +132,28 @@ def serve_cmd(
         raise ValueError(str(e)) from None
 
 
+@app.command("serve-judge")
+@one_line_errors
+def serve_judge_cmd(
+    host: Annotated[str, typer.Option(help="Address to listen on (not loopback: --token is needed).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8600,
+    token: Annotated[
+        Optional[str], typer.Option(envvar="SCRUTINY_SERVICE_TOKEN", help="Bearer token clients must send.")
+    ] = None,
+    max_items: Annotated[int, typer.Option(help="Images in one request.")] = 256,
+) -> None:
+    """Serve rewards over HTTP for trainers on other machines (`remote_reward(URL)` in the trainer):
+    POST /v1/score, GET /health, GET /metrics."""
+    from scrutiny.trainers.service import JudgeService, ServiceLimits
+
+    service = JudgeService(host=host, port=port, token=token, limits=ServiceLimits(max_items=max_items))
+    err.print(f"judge service at {service.url} (POST /v1/score, GET /health, GET /metrics)", highlight=False)
+    try:
+        service.serve_forever()
+    except KeyboardInterrupt:
+        service.stop()
+
+
 def _print_plan(plan: list[dict], as_json: bool) -> None:
     """The vLLM command lines `serve` would run, one per server."""
     import shlex

@@ -1,0 +1,322 @@
+"""A judge service: rewards over HTTP, so a trainer's reward can run on other machines.
+
+    scrutiny serve judge --port 8600                     # loopback; --host 0.0.0.0 needs --token
+    reward = remote_reward("http://judge-1:8600", "http://judge-2:8600", token=TOKEN)
+    reward_fn = flow_grpo_reward(reward)                 # wherever a JudgeReward goes
+
+The service wraps a `JudgeReward` (offline policy by default) and answers:
+
+- `POST /v1/score`: `{"items": [{"image": BASE64 PNG or JPEG, "prompt": STR, "metadata": {...}}]}` →
+  `{"scores": [FLOAT or null], "verdicts": [compact verdict]}`: per item a score (null: abstained,
+  with the reason in its verdict's `error`) and the compact verdict (scores by criterion id, trace id).
+  An item whose image is corrupt or too large abstains alone; the rest of the batch is judged.
+- `GET /health`: `{"ok": true, ...}`; `GET /metrics`: Prometheus text (requests, images,
+  abstentions, errors, seconds judging).
+
+Bad requests get one JSON error each (`{"error": "..."}`: 400 malformed, 401 without the token, 404,
+411 without a length, 413 too large). The service listens on loopback unless given a bearer token.
+`RemoteReward` spreads each batch over the replicas it is given, retries a failed call on the next
+replica, and where no replica answers, the batch abstains (NaN: its group's mean), never fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import io
+import ipaddress
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import numpy as np
+
+from scrutiny.core.aio import block_on
+from scrutiny.core.images import ImageError, load_image
+from scrutiny.core.schema import Task, Verdict
+from scrutiny.trainers.rewards import JudgeReward, as_items, scores_of
+
+
+@dataclass
+class ServiceLimits:
+    max_body: int = 64 * 2**20
+    """Bytes in one request body."""
+    max_items: int = 256
+    """Images in one request."""
+    max_pixels: int = 4096 * 4096
+    """Pixels in one image (a larger one abstains alone)."""
+    read_timeout_s: float = 30.0
+    """How long a client may take to send its request."""
+
+
+class RequestError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class JudgeService:
+    """The HTTP server around a `JudgeReward` (see the module docstring)."""
+
+    def __init__(
+        self,
+        reward: JudgeReward | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8600,
+        token: str | None = None,
+        limits: ServiceLimits | None = None,
+    ):
+        if token is None and not _loopback(host):
+            raise ValueError(f"a judge service on {host} (not loopback) needs a bearer token: pass --token")
+        self.reward, self.token, self.limits = reward or JudgeReward(), token, limits or ServiceLimits()
+        self.counts = {"requests": 0, "images": 0, "abstained": 0, "errors": 0, "seconds": 0.0}
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer((host, port), _handler(self))
+        self.server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> JudgeService:
+        """Serve from a background thread (tests, notebooks); `serve_forever` serves in this one."""
+        self._thread = threading.Thread(target=self.server.serve_forever, name="judge-service", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.server.serve_forever()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def count(self, **added: float) -> None:
+        with self._lock:
+            for key, value in added.items():
+                self.counts[key] += value
+
+    def score(self, body: dict) -> dict:
+        """A parsed `/v1/score` body → the response body."""
+        items = _items(body, self.limits.max_items)
+        images = [_decode(item["image"], self.limits.max_pixels) for item in items]
+        prompts = [item["prompt"] for item in items]
+        metadata = [item.get("metadata") or {} for item in items]
+        started = time.perf_counter()
+        verdicts = block_on(self.reward.ascore(images, prompts, metadata))
+        scores = [None if np.isnan(s) else float(s) for s in scores_of(verdicts)]
+        self.count(images=len(items), abstained=scores.count(None), seconds=time.perf_counter() - started)
+        from scrutiny.api import compact
+
+        return {"scores": scores, "verdicts": [compact(v).model_dump(mode="json") for v in verdicts]}
+
+    def metrics(self) -> str:
+        """The counts in Prometheus's text format (every one a counter)."""
+        with self._lock:
+            counts = dict(self.counts)
+        return "".join(f"# TYPE scrutiny_{k}_total counter\nscrutiny_{k}_total {v}\n" for k, v in counts.items())
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _items(body: Any, most: int) -> list[dict]:
+    """The request's items, each checked: an image (a string) and a prompt (a string)."""
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not items:
+        raise RequestError(400, 'the body must be {"items": [{"image": BASE64, "prompt": TEXT}, ...]}')
+    if len(items) > most:
+        raise RequestError(413, f"{len(items)} items in one request; at most {most}")
+    for k, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("image"), str):
+            raise RequestError(400, f"item {k}: 'image' must be a base64 string of PNG or JPEG bytes")
+        if not isinstance(item.get("prompt"), str):
+            raise RequestError(400, f"item {k}: 'prompt' must be a string")
+        if not isinstance(item.get("metadata") or {}, dict):
+            raise RequestError(400, f"item {k}: 'metadata' must be an object")
+    return items
+
+
+def _decode(data: str, max_pixels: int):
+    """An item's image, or its `ImageError` (the item abstains; the batch goes on)."""
+    try:
+        return load_image(base64.b64decode(data, validate=True), limit=max_pixels)
+    except ImageError as e:
+        return e
+    except ValueError as e:  # not base64
+        return ImageError(f"the image is not base64: {e}")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One request to the service (`service` is set on a subclass per server, by `_handler`)."""
+
+    service: JudgeService
+    server_version = "scrutiny-judge"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # requests are counted in /metrics, not printed
+
+    def do_GET(self) -> None:  # http.server's name
+        self._answer(self._get)
+
+    def do_POST(self) -> None:  # http.server's name
+        self._answer(self._post)
+
+    def _get(self):
+        if self.path == "/health":
+            return 200, {"ok": True, "policy": self.service.reward.judge.policy.name}
+        if self.path == "/metrics":
+            return 200, self.service.metrics()
+        raise RequestError(404, f"no {self.path}: GET /health, GET /metrics, POST /v1/score")
+
+    def _post(self):
+        if self.path != "/v1/score":
+            raise RequestError(404, f"no {self.path}: POST /v1/score")
+        self._authorise()
+        return 200, self.service.score(self._body())
+
+    def _authorise(self) -> None:
+        if self.service.token is None:
+            return
+        given = self.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {self.service.token}".encode()):
+            raise RequestError(401, "a bearer token is needed: Authorization: Bearer TOKEN")
+
+    def _body(self) -> Any:
+        length, most = self.headers.get("Content-Length", ""), self.service.limits.max_body
+        if not length.isdigit():
+            raise RequestError(411, "a Content-Length (digits) is needed")
+        if int(length) > most:
+            raise RequestError(413, f"the body is {int(length)} bytes; at most {most}")
+        try:
+            return json.loads(self.rfile.read(int(length)))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise RequestError(400, f"the body is not JSON: {e}") from None
+
+    def _answer(self, handle) -> None:
+        self.service.count(requests=1)
+        try:
+            status, body = handle()
+        except RequestError as e:
+            self.service.count(errors=1)
+            status, body = e.status, {"error": str(e)}
+        except Exception as e:  # noqa: BLE001 - one clear answer, never a dropped connection
+            self.service.count(errors=1)
+            status, body = 500, {"error": f"{type(e).__name__}: {e}".splitlines()[0]}
+        data = (body if isinstance(body, str) else json.dumps(body)).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain" if isinstance(body, str) else "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _handler(service: JudgeService) -> type[BaseHTTPRequestHandler]:
+    """The request handler of one service (a client has `read_timeout_s` to send its request)."""
+    return type("Handler", (_Handler,), {"service": service, "timeout": service.limits.read_timeout_s})
+
+
+# the client
+
+
+@dataclass
+class RemoteReward:
+    """A judge service's rewards, with `JudgeReward`'s `ascore` and `score`: the Flow-GRPO, TRL and
+    verl adapters and `GRPOTrainer` take it as they take a `JudgeReward`."""
+
+    urls: list[str]
+    token: str | None = None
+    name: str = "scrutiny"
+    timeout_s: float = 300.0
+    retries: int = 2
+    """Further tries of a failed call, each on the next replica."""
+    batch: int = 64
+    """Items per request (a trainer's batch is split over the replicas)."""
+    _next: int = field(default=0, repr=False)
+
+    async def ascore(
+        self, images: Any, prompts: Sequence[str], metadata: Sequence[dict] | None = None, *, duplicates=None
+    ) -> list[Verdict]:
+        """One verdict per image (compact: scores by criterion id), judged by the service; a batch no
+        replica answers abstains. Near-duplicates are gated by the service within each request."""
+        items = await asyncio.to_thread(as_items, images)
+        if len(items) != len(prompts):
+            raise ValueError(f"got {len(items)} images but {len(prompts)} prompts")
+        metas = list(metadata) if isinstance(metadata, Sequence) else [metadata or {}] * len(items)
+        chunks = [range(k, min(k + self.batch, len(items))) for k in range(0, len(items), self.batch)]
+        done = await asyncio.gather(
+            *(asyncio.to_thread(self._send, [(items[i], prompts[i], metas[i]) for i in c]) for c in chunks)
+        )
+        return [v for part in done for v in part]
+
+    def score(self, images: Any, prompts: Sequence[str], metadata: Sequence[dict] | None = None) -> np.ndarray:
+        return scores_of(block_on(self.ascore(images, prompts, metadata)))
+
+    def _send(self, jobs: list[tuple]) -> list[Verdict]:
+        """One request, tried on the replicas in turn; the verdicts, or abstentions saying why."""
+        body = json.dumps({"items": [_item(*job) for job in jobs]}).encode()
+        problem = "no replica was tried"
+        for attempt in range(1 + self.retries):
+            url = self.urls[(self._next + attempt) % len(self.urls)]
+            try:
+                answer = self._post(url, body)
+                self._next = (self._next + attempt + 1) % len(self.urls)
+                return [Verdict.model_validate(v) for v in answer["verdicts"]]
+            except urllib.error.HTTPError as e:
+                problem = f"{url}: {e.code} {_error_of(e)}"
+                if e.code < 500:  # the request is wrong, and no replica will take it
+                    break
+            except (OSError, ValueError, KeyError) as e:
+                problem = f"{url}: {type(e).__name__}: {e}"
+        return [_abstained(prompt, f"the judge service did not answer ({problem})") for _, prompt, _ in jobs]
+
+    def _post(self, url: str, body: bytes) -> dict:
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(f"{url.rstrip('/')}/v1/score", data=body, headers=headers, method="POST")
+        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            return json.loads(response.read())
+
+
+def remote_reward(*urls: str, token: str | None = None, **options: Any) -> RemoteReward:
+    """A reward judged by the judge services at `urls` (replicas; see the module docstring)."""
+    if not urls:
+        raise ValueError("remote_reward needs the URL of at least one judge service")
+    return RemoteReward(list(urls), token=token, **options)
+
+
+def _item(image, prompt: str, metadata: dict | None) -> dict:
+    """An item as the service reads it: the image as base64 PNG (an unreadable one as empty, to abstain)."""
+    data = b""
+    if not isinstance(image, Exception):
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        data = buffer.getvalue()
+    return {"image": base64.b64encode(data).decode(), "prompt": prompt, "metadata": metadata or {}}
+
+
+def _error_of(e: urllib.error.HTTPError) -> str:
+    try:
+        return json.loads(e.read()).get("error", "")
+    except (ValueError, OSError, AttributeError):
+        return ""
+
+
+def _abstained(prompt: str, reason: str) -> Verdict:
+    task = Task(kind="score", prompt=prompt or "(empty)", candidates=["unjudged"])
+    return Verdict(task=task, scores=[None], critique=f"abstained: {reason}", error=reason, policy="remote")
