@@ -244,37 +244,46 @@ class RemoteReward:
     timeout_s: float = 300.0
     retries: int = 2
     """Further tries of a failed call, each on the next replica."""
-    batch: int = 64
-    """Items per request (a trainer's batch is split over the replicas)."""
+    batch: int = 8
+    """Items per request: a trainer's batch goes as several requests at once, spread over the replicas,
+    so encoding one overlaps judging another."""
     _next: int = field(default=0, repr=False)
 
     async def ascore(
         self, images: Any, prompts: Sequence[str], metadata: Sequence[dict] | None = None, *, duplicates=None
     ) -> list[Verdict]:
         """One verdict per image (compact: scores by criterion id), judged by the service; a batch no
-        replica answers abstains. Near-duplicates are gated by the service within each request."""
+        replica answers abstains. A prompt's group always travels in one request, so the service gates
+        near-copies within the group as the reward in process does."""
         items = await asyncio.to_thread(as_items, images)
         if len(items) != len(prompts):
             raise ValueError(f"got {len(items)} images but {len(prompts)} prompts")
         metas = list(metadata) if isinstance(metadata, Sequence) else [metadata or {}] * len(items)
-        chunks = [range(k, min(k + self.batch, len(items))) for k in range(0, len(items), self.batch)]
+        chunks = _chunks(list(prompts), self.batch)
+        first, self._next = self._next, self._next + len(chunks)  # chunk k starts on replica first + k
         done = await asyncio.gather(
-            *(asyncio.to_thread(self._send, [(items[i], prompts[i], metas[i]) for i in c]) for c in chunks)
+            *(
+                asyncio.to_thread(self._send, [(items[i], prompts[i], metas[i]) for i in c], first + k)
+                for k, c in enumerate(chunks)
+            )
         )
-        return [v for part in done for v in part]
+        verdicts: list[Verdict] = [None] * len(items)  # back in the batch's order
+        for chunk, part in zip(chunks, done):
+            for k, verdict in zip(chunk, part):
+                verdicts[k] = verdict
+        return verdicts
 
     def score(self, images: Any, prompts: Sequence[str], metadata: Sequence[dict] | None = None) -> np.ndarray:
         return scores_of(block_on(self.ascore(images, prompts, metadata)))
 
-    def _send(self, jobs: list[tuple]) -> list[Verdict]:
-        """One request, tried on the replicas in turn; the verdicts, or abstentions saying why."""
+    def _send(self, jobs: list[tuple], first: int) -> list[Verdict]:
+        """One request, tried on the replicas in turn from `first`; the verdicts, or abstentions saying why."""
         body = json.dumps({"items": [_item(*job) for job in jobs]}).encode()
         problem = "no replica was tried"
         for attempt in range(1 + self.retries):
-            url = self.urls[(self._next + attempt) % len(self.urls)]
+            url = self.urls[(first + attempt) % len(self.urls)]
             try:
                 answer = self._post(url, body)
-                self._next = (self._next + attempt + 1) % len(self.urls)
                 return [Verdict.model_validate(v) for v in answer["verdicts"]]
             except urllib.error.HTTPError as e:
                 problem = f"{url}: {e.code} {_error_of(e)}"
@@ -293,6 +302,19 @@ class RemoteReward:
             return json.loads(response.read())
 
 
+def _chunks(prompts: list[str], size: int) -> list[list[int]]:
+    """Indices in requests of about `size` items, never splitting the items of one prompt."""
+    groups: dict[str, list[int]] = {}
+    for k, prompt in enumerate(prompts):
+        groups.setdefault(prompt, []).append(k)
+    chunks: list[list[int]] = [[]]
+    for group in groups.values():
+        if chunks[-1] and len(chunks[-1]) + len(group) > size:
+            chunks.append([])
+        chunks[-1] += group
+    return [c for c in chunks if c]
+
+
 def remote_reward(*urls: str, token: str | None = None, **options: Any) -> RemoteReward:
     """A reward judged by the judge services at `urls` (replicas; see the module docstring)."""
     if not urls:
@@ -305,7 +327,7 @@ def _item(image, prompt: str, metadata: dict | None) -> dict:
     data = b""
     if not isinstance(image, Exception):
         buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
+        image.save(buffer, format="PNG", compress_level=1)  # lossless; fast to write, a little larger
         data = buffer.getvalue()
     return {"image": base64.b64encode(data).decode(), "prompt": prompt, "metadata": metadata or {}}
 

@@ -50,13 +50,18 @@ def test_the_service_scores_what_the_reward_scores_in_process(service, store):
     remote = remote_reward(service.url, token="s3cret")
     here = JudgeReward(judge=Judge(store=store, config=JudgeConfig(cache=False, unchecked="omit")))
     assert np.allclose(remote.score(images, [SIGN, SIGN]), here.score(images, [SIGN, SIGN]))
+    mixed = [storefront("OPEN"), storefront("BOOKS", seed=2), storefront("OPNE", seed=1)]  # groups interleaved
+    asked = [SIGN, 'A sign that says "BOOKS"', SIGN]
+    assert np.allclose(
+        remote_reward(service.url, token="s3cret", batch=2).score(mixed, asked), here.score(mixed, asked)
+    )
     verdicts = block(remote, images)
     assert verdicts[0].trace_id and verdicts[0].criterion_scores  # compact: scores by criterion id
     scores, info = flow_grpo_reward(remote)(np.stack([np.asarray(im) for im in images]), [SIGN, SIGN], [{}, {}])
     assert len(scores) == 2 and scores[0] > scores[1]  # Flow-GRPO's calling convention, over HTTP
     with urllib.request.urlopen(service.url + "/metrics", timeout=10) as response:
         metrics = response.read().decode()
-    assert "scrutiny_images_total 6" in metrics and "scrutiny_requests_total" in metrics
+    assert "scrutiny_images_total 9" in metrics and "scrutiny_requests_total" in metrics
 
 
 def block(reward, images):
@@ -106,3 +111,15 @@ def test_bad_requests_get_one_clear_error_each_and_a_bad_image_abstains_alone(se
 def test_a_service_off_loopback_needs_a_token():
     with pytest.raises(ValueError, match="needs a bearer token"):
         JudgeService(host="0.0.0.0", port=0)
+
+
+def test_a_prompt_group_travels_in_one_request():
+    """The service gates near-copies within a prompt's group: a group is never split over requests."""
+    from scrutiny.trainers.service import _chunks
+
+    prompts = ["a"] * 5 + ["b"] * 3 + ["c"] * 6 + ["d"]
+    chunks = _chunks(prompts, 8)
+    assert sorted(k for c in chunks for k in c) == list(range(len(prompts)))
+    for prompt in "abcd":
+        assert sum(any(prompts[k] == prompt for k in c) for c in chunks) == 1
+    assert max(len(c) for c in chunks) <= 8
