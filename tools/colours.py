@@ -3,9 +3,10 @@
 `name_pixels` names each pixel with one of `COLOR_NAMES`: a pixel of low chroma (C* below
 `ACHROMATIC`) is black, gray or white by its lightness; any other takes the name most of its
 `NEIGHBOURS` nearest survey colours have (CIELAB distance, lightness weighted by `L_WEIGHT`, since
-shading moves lightness far more than hue). The survey colours are those of the XKCD colour survey
-(Randall Munroe, 2010; 949 names from about 222,500 sessions; public domain, CC0) whose name ends in
-a basic colour word or a common name of one ("navy" blue, "teal" cyan, "maroon" red, "beige" brown).
+shading moves lightness far more than hue). The survey colours are those of the 949 most common
+names of the XKCD colour survey (Randall Munroe, 2010; public domain, CC0) whose name ends in a
+chromatic basic colour word or a common name of one ("navy" blue, "teal" cyan, "maroon" red, "beige"
+brown); a light colour of low chroma (cream, ivory) is white.
 
 `object_colours` measures an object's colours on the object, not its box: GrabCut (OpenCV) cuts the
 object from the box it was found in (the box's surroundings are background) and the object's pixels
