@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from scrutiny.api import compact
 from scrutiny.core.aio import block_on
 from scrutiny.core.images import ImageError, load_image
 from scrutiny.core.schema import Task, Verdict
@@ -116,8 +117,6 @@ class JudgeService:
         verdicts = block_on(self.reward.ascore(images, prompts, metadata))
         scores = [None if np.isnan(s) else float(s) for s in scores_of(verdicts)]
         self.count(images=len(items), abstained=scores.count(None), seconds=time.perf_counter() - started)
-        from scrutiny.api import compact
-
         return {"scores": scores, "verdicts": [compact(v).model_dump(mode="json") for v in verdicts]}
 
     def metrics(self) -> str:
