@@ -30,17 +30,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import io
 import json
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import textwrap
 import time
-import urllib.request
 
 import openai
 
@@ -48,7 +44,7 @@ from scrutiny import Criterion, Judge, JudgeConfig, Store
 from scrutiny.agents.model import ModelPolicy
 from scrutiny.backends import OpenAIBackend
 from scrutiny.core.aio import freeze_gc
-from scrutiny.testing.fake_server import FakeServer, Reply
+from scrutiny.testing.fake_server import FakeServer, Reply, stub_process
 from scrutiny.testing.scenes import fitted_sign
 
 PROMPT = "A sign that says SALE"
@@ -88,38 +84,6 @@ async def raw_openai(client: openai.AsyncOpenAI, jobs: list, concurrency: int, t
     start = time.perf_counter()
     await asyncio.gather(*(judgment(job) for job in jobs))
     return time.perf_counter() - start
-
-
-@contextlib.contextmanager
-def stub_process(delay: float, content: str):
-    """The stub in its own process, as a real server would be (it must not share our GIL)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "scrutiny.testing.fake_server",
-            "--port",
-            str(port),
-            "--delay",
-            str(delay),
-            "--content",
-            content,
-        ]
-    )
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.terminate()
-        process.wait()
 
 
 def rewardharness(python: str, url: str, n: int, concurrency: int, image_b64: str, freeze: bool) -> float:

@@ -201,24 +201,33 @@ def judge_on_ray(
 
 
 def _start_ray(ray, address: str | None, workers: int) -> bool:
-    """Join or start Ray (quiet: our bar counts rows); whether it was started here (and stops with the run)."""
-    started_here = not ray.is_initialized()
-    if started_here:
-        env = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
-        kwargs: dict[str, Any] = {
-            "runtime_env": {"env_vars": env},
-            "log_to_driver": False,
-            "logging_level": logging.WARNING,
-        }
-        if address in (None, "local"):
-            kwargs.update(num_cpus=max(workers, os.cpu_count() or 1), include_dashboard=False)
-        else:
-            kwargs["address"] = address
-        ray.init(**kwargs)
+    """Join or start Ray for Ray Data (quiet: our bar counts rows); whether it was started here."""
+    started_here = start_ray(address, workers)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # ours counts rows; Ray's would interleave with it
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     return started_here
+
+
+def start_ray(address: str | None, cpus: int) -> bool:
+    """Join Ray at `address` ("local" or None: start it here with at least `cpus` CPUs, or join the one
+    this process runs), passing on where the store is (`PASSED_ON`); whether it was started here."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    env = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
+    kwargs: dict[str, Any] = {
+        "runtime_env": {"env_vars": env},
+        "log_to_driver": False,
+        "logging_level": logging.WARNING,
+    }
+    if address in (None, "local"):
+        kwargs.update(num_cpus=max(cpus, os.cpu_count() or 1), include_dashboard=False)
+    else:
+        kwargs["address"] = address
+    ray.init(**kwargs)
+    return True
 
 
 def spec_of(judge, backend: str | None, model: str | None, tag_tools: bool) -> JudgeSpec:

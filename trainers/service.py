@@ -63,6 +63,69 @@ class RequestError(Exception):
         self.status = status
 
 
+class Scoring:
+    """What a judge service does with a request, whatever serves it (`JudgeService` here, the Ray Serve
+    deployment in `ray_service`): check the token and the body, decode, judge, count."""
+
+    def __init__(self, reward: JudgeReward | None, token: str | None, limits: ServiceLimits | None):
+        self.reward, self.token, self.limits = reward or JudgeReward(), token, limits or ServiceLimits()
+        self.counts = {"requests": 0, "images": 0, "abstained": 0, "errors": 0, "seconds": 0.0}
+        self._lock = threading.Lock()
+
+    def count(self, **added: float) -> None:
+        with self._lock:
+            for key, value in added.items():
+                self.counts[key] += value
+
+    def authorise(self, given: str | None) -> None:
+        """`given`: the request's Authorization header."""
+        if self.token is not None and not hmac.compare_digest((given or "").encode(), f"Bearer {self.token}".encode()):
+            raise RequestError(401, "a bearer token is needed: Authorization: Bearer TOKEN")
+
+    def length(self, given: str | None) -> int:
+        """The body's declared length (the Content-Length header), checked before the body is read."""
+        if not (given or "").isdigit():
+            raise RequestError(411, "a Content-Length (digits) is needed")
+        if int(given) > self.limits.max_body:
+            raise RequestError(413, f"the body is {int(given)} bytes; at most {self.limits.max_body}")
+        return int(given)
+
+    @staticmethod
+    def parse(data: bytes) -> Any:
+        try:
+            return json.loads(data)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise RequestError(400, f"the body is not JSON: {e}") from None
+
+    async def ascore(self, body: dict) -> dict:
+        """A parsed `/v1/score` body → the response body."""
+        items = _items(body, self.limits.max_items)
+        images = await asyncio.to_thread(lambda: [_decode(item["image"], self.limits.max_pixels) for item in items])
+        prompts = [item["prompt"] for item in items]
+        metadata = [item.get("metadata") or {} for item in items]
+        started = time.perf_counter()
+        verdicts = await self.reward.ascore(images, prompts, metadata)
+        scores = [None if np.isnan(s) else float(s) for s in scores_of(verdicts)]
+        self.count(images=len(items), abstained=scores.count(None), seconds=time.perf_counter() - started)
+        return {"scores": scores, "verdicts": [compact(v).model_dump(mode="json") for v in verdicts]}
+
+    def health(self) -> dict:
+        return {"ok": True, "policy": self.reward.judge.policy.name}
+
+    def metrics(self) -> str:
+        """The counts in Prometheus's text format (every one a counter)."""
+        with self._lock:
+            counts = dict(self.counts)
+        return "".join(f"# TYPE scrutiny_{k}_total counter\nscrutiny_{k}_total {v}\n" for k, v in counts.items())
+
+    def failed(self, e: Exception) -> tuple[int, dict]:
+        """The one JSON error a request gets for `e` (a `RequestError`'s status, else 500)."""
+        self.count(errors=1)
+        if isinstance(e, RequestError):
+            return e.status, {"error": str(e)}
+        return 500, {"error": f"{type(e).__name__}: {e}".splitlines()[0]}
+
+
 class JudgeService:
     """The HTTP server around a `JudgeReward` (see the module docstring)."""
 
@@ -75,12 +138,10 @@ class JudgeService:
         token: str | None = None,
         limits: ServiceLimits | None = None,
     ):
-        if token is None and not _loopback(host):
+        if token is None and not loopback(host):
             raise ValueError(f"a judge service on {host} (not loopback) needs a bearer token: pass --token")
-        self.reward, self.token, self.limits = reward or JudgeReward(), token, limits or ServiceLimits()
-        self.counts = {"requests": 0, "images": 0, "abstained": 0, "errors": 0, "seconds": 0.0}
-        self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer((host, port), _handler(self))
+        self.scoring = Scoring(reward, token, limits)
+        self.server = ThreadingHTTPServer((host, port), _handler(self.scoring))
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -102,31 +163,8 @@ class JudgeService:
         self.server.shutdown()
         self.server.server_close()
 
-    def count(self, **added: float) -> None:
-        with self._lock:
-            for key, value in added.items():
-                self.counts[key] += value
 
-    def score(self, body: dict) -> dict:
-        """A parsed `/v1/score` body → the response body."""
-        items = _items(body, self.limits.max_items)
-        images = [_decode(item["image"], self.limits.max_pixels) for item in items]
-        prompts = [item["prompt"] for item in items]
-        metadata = [item.get("metadata") or {} for item in items]
-        started = time.perf_counter()
-        verdicts = block_on(self.reward.ascore(images, prompts, metadata))
-        scores = [None if np.isnan(s) else float(s) for s in scores_of(verdicts)]
-        self.count(images=len(items), abstained=scores.count(None), seconds=time.perf_counter() - started)
-        return {"scores": scores, "verdicts": [compact(v).model_dump(mode="json") for v in verdicts]}
-
-    def metrics(self) -> str:
-        """The counts in Prometheus's text format (every one a counter)."""
-        with self._lock:
-            counts = dict(self.counts)
-        return "".join(f"# TYPE scrutiny_{k}_total counter\nscrutiny_{k}_total {v}\n" for k, v in counts.items())
-
-
-def _loopback(host: str) -> bool:
+def loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -161,9 +199,9 @@ def _decode(data: str, max_pixels: int):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """One request to the service (`service` is set on a subclass per server, by `_handler`)."""
+    """One request to the service (`scoring` is set on a subclass per server, by `_handler`)."""
 
-    service: JudgeService
+    scoring: Scoring
     server_version = "scrutiny-judge"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -177,45 +215,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _get(self):
         if self.path == "/health":
-            return 200, {"ok": True, "policy": self.service.reward.judge.policy.name}
+            return 200, self.scoring.health()
         if self.path == "/metrics":
-            return 200, self.service.metrics()
+            return 200, self.scoring.metrics()
         raise RequestError(404, f"no {self.path}: GET /health, GET /metrics, POST /v1/score")
 
     def _post(self):
         if self.path != "/v1/score":
             raise RequestError(404, f"no {self.path}: POST /v1/score")
-        self._authorise()
-        return 200, self.service.score(self._body())
-
-    def _authorise(self) -> None:
-        if self.service.token is None:
-            return
-        given = self.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {self.service.token}".encode()):
-            raise RequestError(401, "a bearer token is needed: Authorization: Bearer TOKEN")
-
-    def _body(self) -> Any:
-        length, most = self.headers.get("Content-Length", ""), self.service.limits.max_body
-        if not length.isdigit():
-            raise RequestError(411, "a Content-Length (digits) is needed")
-        if int(length) > most:
-            raise RequestError(413, f"the body is {int(length)} bytes; at most {most}")
-        try:
-            return json.loads(self.rfile.read(int(length)))
-        except (ValueError, UnicodeDecodeError) as e:
-            raise RequestError(400, f"the body is not JSON: {e}") from None
+        self.scoring.authorise(self.headers.get("Authorization"))
+        body = self.scoring.parse(self.rfile.read(self.scoring.length(self.headers.get("Content-Length"))))
+        return 200, block_on(self.scoring.ascore(body))
 
     def _answer(self, handle) -> None:
-        self.service.count(requests=1)
+        self.scoring.count(requests=1)
         try:
             status, body = handle()
-        except RequestError as e:
-            self.service.count(errors=1)
-            status, body = e.status, {"error": str(e)}
         except Exception as e:  # noqa: BLE001 - one clear answer, never a dropped connection
-            self.service.count(errors=1)
-            status, body = 500, {"error": f"{type(e).__name__}: {e}".splitlines()[0]}
+            status, body = self.scoring.failed(e)
         data = (body if isinstance(body, str) else json.dumps(body)).encode()
         self.send_response(status)
         self.send_header("Content-Type", "text/plain" if isinstance(body, str) else "application/json")
@@ -224,9 +241,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def _handler(service: JudgeService) -> type[BaseHTTPRequestHandler]:
+def _handler(scoring: Scoring) -> type[BaseHTTPRequestHandler]:
     """The request handler of one service (a client has `read_timeout_s` to send its request)."""
-    return type("Handler", (_Handler,), {"service": service, "timeout": service.limits.read_timeout_s})
+    return type("Handler", (_Handler,), {"scoring": scoring, "timeout": scoring.limits.read_timeout_s})
 
 
 # the client
@@ -243,9 +260,14 @@ class RemoteReward:
     timeout_s: float = 300.0
     retries: int = 2
     """Further tries of a failed call, each on the next replica."""
+    pause_s: float = 1.0
+    """Wait before trying a replica again (once every replica has failed this call; longer each time),
+    so a proxy in front of several replicas (Ray Serve) can route around one that died."""
     batch: int = 8
     """Items per request: a trainer's batch goes as several requests at once, spread over the replicas,
     so encoding one overlaps judging another."""
+    retried: int = 0
+    """Calls tried again (a replica failed or did not answer), over this reward's life."""
     _next: int = field(default=0, repr=False)
 
     async def ascore(
@@ -281,6 +303,9 @@ class RemoteReward:
         problem = "no replica was tried"
         for attempt in range(1 + self.retries):
             url = self.urls[(first + attempt) % len(self.urls)]
+            self.retried += attempt > 0
+            if attempt >= len(self.urls):
+                time.sleep(self.pause_s * (attempt - len(self.urls) + 1))
             try:
                 answer = self._post(url, body)
                 return [Verdict.model_validate(v) for v in answer["verdicts"]]

@@ -10,7 +10,9 @@ from typing import Annotated, Optional
 import typer
 
 from scrutiny.cli.common import (
+    BackendOpt,
     JsonOpt,
+    ModelOpt,
     app,
     err,
     one_line_errors,
@@ -141,17 +143,67 @@ def serve_judge_cmd(
         Optional[str], typer.Option(envvar="SCRUTINY_SERVICE_TOKEN", help="Bearer token clients must send.")
     ] = None,
     max_items: Annotated[int, typer.Option(help="Images in one request.")] = 256,
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    ray: Annotated[
+        Optional[str],
+        typer.Option(help="Serve on Ray Serve: 'local' (Ray on this machine) or a cluster's address ('auto')."),
+    ] = None,
+    replicas: Annotated[int, typer.Option(help="Judge replicas on Ray Serve.")] = 2,
+    autoscale: Annotated[
+        Optional[str], typer.Option(metavar="LEAST:MOST", help="Let Ray Serve scale the replicas between these.")
+    ] = None,
 ) -> None:
     """Serve rewards over HTTP for trainers on other machines (`remote_reward(URL)` in the trainer):
-    POST /v1/score, GET /health, GET /metrics."""
-    from scrutiny.trainers.service import JudgeService, ServiceLimits
+    POST /v1/score, GET /health, GET /metrics. One process, or replicas on Ray Serve (--ray)."""
+    from scrutiny.distributed import JudgeSpec
+    from scrutiny.trainers.service import JudgeService, ServiceLimits, loopback
 
-    service = JudgeService(host=host, port=port, token=token, limits=ServiceLimits(max_items=max_items))
+    judge = JudgeSpec(backend=backend, model=model, config={"unchecked": "omit", "keep": "sampled"})
+    limits = ServiceLimits(max_items=max_items)
+    if token is None and not loopback(host):
+        raise ValueError(f"a judge service on {host} (not loopback) needs a bearer token: pass --token")
+    if ray is not None:
+        _serve_on_ray(judge, limits, token, ray, host, port, replicas, _bounds(autoscale))
+        return
+    from scrutiny.trainers.rewards import JudgeReward
+
+    service = JudgeService(JudgeReward(judge=judge.build()), host=host, port=port, token=token, limits=limits)
     err.print(f"judge service at {service.url} (POST /v1/score, GET /health, GET /metrics)", highlight=False)
     try:
         service.serve_forever()
     except KeyboardInterrupt:
         service.stop()
+
+
+def _bounds(autoscale: str | None) -> tuple[int, int] | None:
+    if autoscale is None:
+        return None
+    least, _, most = autoscale.partition(":")
+    if not (least.isdigit() and most.isdigit() and 0 < int(least) <= int(most)):
+        raise ValueError(f"--autoscale takes LEAST:MOST replicas (1 <= LEAST <= MOST), got {autoscale!r}")
+    return int(least), int(most)
+
+
+def _serve_on_ray(judge, limits, token, address, host, port, replicas, autoscale) -> None:
+    """The judge service on Ray Serve, until Ctrl-C."""
+    import time
+
+    try:
+        from scrutiny.trainers import ray_service
+    except ModuleNotFoundError:
+        raise ValueError("--ray needs Ray Serve: pip install 'scrutiny[ray]'") from None
+    spec = ray_service.ServiceSpec(judge=judge, token=token, limits=limits)
+    url = ray_service.start(spec, address=address, host=host, port=port, replicas=replicas, autoscale=autoscale)
+    scale = f"{autoscale[0]} to {autoscale[1]}" if autoscale else str(replicas)
+    err.print(f"judge service on Ray Serve at {url}, {scale} replicas (Ctrl-C stops it)", highlight=False)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        from ray import serve
+
+        serve.shutdown()
 
 
 def _print_plan(plan: list[dict], as_json: bool) -> None:

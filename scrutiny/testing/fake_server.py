@@ -11,9 +11,14 @@ error, a hang, or a dropped connection. With no script left it repeats its defau
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -193,6 +198,28 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+@contextlib.contextmanager
+def stub_process(delay: float, content: str):
+    """A stub server in its own process, as a real server would be (it must not share the caller's
+    GIL): every request answered with `content` after `delay` seconds; yields its `/v1` URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "scrutiny.testing.fake_server", "--port", str(port), "--delay", str(delay)]
+    process = subprocess.Popen([*command, "--content", content])
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        process.wait()
 
 
 def main() -> None:

@@ -75,7 +75,7 @@ def test_a_replica_that_is_down_is_passed_over_and_none_answering_abstains(servi
     down = "http://127.0.0.1:9"  # nothing listens on the discard port
     both = remote_reward(down, service.url, token="s3cret")
     assert not np.isnan(both.score([storefront("OPEN")], [SIGN])).any()  # the second replica answered
-    nobody = remote_reward(down, token="s3cret", retries=1)
+    nobody = remote_reward(down, token="s3cret", retries=1, pause_s=0.1)
     (verdict,) = block(nobody, [storefront("OPEN")])
     assert verdict.score is None and "did not answer" in verdict.error
 
@@ -123,3 +123,51 @@ def test_a_prompt_group_travels_in_one_request():
     for prompt in "abcd":
         assert sum(any(prompts[k] == prompt for k in c) for c in chunks) == 1
     assert max(len(c) for c in chunks) <= 8
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--host", "0.0.0.0"], "needs a bearer token"),
+        (["--ray", "local", "--autoscale", "3:1"], "--autoscale takes LEAST:MOST"),
+    ],
+)
+def test_serve_judge_refuses_bad_options_in_one_line(args, message):
+    from typer.testing import CliRunner
+
+    from scrutiny.cli import app
+
+    result = CliRunner().invoke(app, ["serve-judge", *args])
+    assert result.exit_code != 0 and message in result.output and len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.slow  # a real process: about 10 s
+def test_serve_judge_answers_from_its_own_process_and_stops_on_ctrl_c(tmp_path):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = os.environ | {"SCRUTINY_HOME": str(tmp_path)}
+    command = [sys.executable, "-m", "scrutiny.cli", "serve-judge", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(url + "/health", timeout=5).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.3)
+        scores = remote_reward(url).score([storefront("OPEN"), storefront("OPNE", seed=1)], [SIGN, SIGN])
+        assert scores[0] > scores[1] >= 0
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    assert f"judge service at {url}" in process.stderr.read()
