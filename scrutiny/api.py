@@ -26,7 +26,7 @@ from scrutiny import __version__  # one version, in the package root
 from scrutiny.agents.judge import JudgeDeps, JudgmentRecord, Policy, run_judge
 from scrutiny.agents.offline import OfflinePolicy
 from scrutiny.core.aio import block_on, bounded_map
-from scrutiny.core.images import ImageInput, image_hash, load_image, png_bytes
+from scrutiny.core.images import ImageInput, image_hash, load_image, png_bytes, working_copy
 from scrutiny.core.lazy import once
 from scrutiny.core.progress import ProgressBar
 from scrutiny.core.protocol import BackendError
@@ -75,6 +75,10 @@ class JudgeConfig:
     training; "verdicts" only the compact rows; "none" nothing (no cache either)."""
     trace_budget_mb: float = 0.5
     """With keep="sampled": megabytes of whole judgments (trace, images, crops) per 1,000 judgments."""
+    max_side: int | None = 2048
+    """Images longer than this on either side are judged on a copy shrunk to it (`working_copy`), so
+    time and memory stop growing with the pixels above it; boxes in the verdict are in the copy's
+    pixels, and the trace records both sizes. None: judge every image as given."""
     backend_errors: Literal["abstain", "raise"] = "abstain"
     """A model backend that still fails after its retries: the verdict abstains with the reason
     (`Verdict.error`, stored), or ("raise") the `BackendError` propagates."""
@@ -88,6 +92,8 @@ class JudgeConfig:
             raise ValueError(f"counts must be 'exact' or 'partial', got {self.counts!r}")
         if self.keep not in ("all", "sampled", "verdicts", "none"):
             raise ValueError(f"keep must be 'all', 'sampled', 'verdicts' or 'none', got {self.keep!r}")
+        if self.max_side is not None and self.max_side < 64:
+            raise ValueError(f"max_side must be at least 64 pixels (or None), got {self.max_side}")
         if self.trace_budget_mb < 0:
             raise ValueError(f"trace_budget_mb must be at least 0, got {self.trace_budget_mb}")
 
@@ -374,7 +380,9 @@ class Judge:
         inputs = {f"candidate_{i}": c for i, c in enumerate(candidates)} | (
             {"source": source} if source is not None else {}
         )
-        intake = await asyncio.to_thread(self._intake, inputs, self.config.keep == "all")
+        # (the offline policy sends no images: the store's writer encodes them, off the judgment's path)
+        encode = self.config.keep == "all" and self.policy.model is not None
+        intake = await asyncio.to_thread(self._intake, inputs, encode)
         images, hashes = intake.images, intake.hashes
         task = Task(
             kind=kind,
@@ -390,6 +398,8 @@ class Judge:
             return hit
         # 3. judge, then keep the images, the trace and the verdict
         trace = Trace(task=task, policy=self.policy.name, model=self.policy.model, library_version=self.library_version)
+        if intake.shrunk:
+            trace.add("node_exit", "intake", working_copy=intake.shrunk, max_side=self.config.max_side)
         run = JudgmentRecord(trace)
         try:
             verdict = await run_judge(task, images, self._deps, run, hashes)
@@ -423,14 +433,16 @@ class Judge:
     def _intake(self, inputs: dict[str, ImageInput], encode: bool = True) -> _Intake:
         """Images read and hashed; encoded as PNG where the store lacks them and `encode` (a judge that
         keeps only some judgments leaves the encoding to the store's writer, for those it keeps)."""
-        images = {name: load_image(x) for name, x in inputs.items()}
+        given = {name: load_image(x) for name, x in inputs.items()}
+        images = {name: working_copy(image, self.config.max_side) for name, image in given.items()}
+        shrunk = {name: [*given[name].size, *image.size] for name, image in images.items() if image is not given[name]}
         hashes = {name: image_hash(image) for name, image in images.items()}
         encoded = {
             hashes[name]: png_bytes(image, hashes[name])
             for name, image in images.items()
             if encode and not self.store.artifact_path(hashes[name]).exists()
         }
-        return _Intake(images, hashes, encoded)
+        return _Intake(images, hashes, encoded, shrunk)
 
     def cache_key(self, task: Task) -> str:
         """Task, rubric, policy and model, library version, and the version of every tool."""
@@ -513,6 +525,8 @@ class _Intake:
     images: dict[str, Image.Image]
     hashes: dict[str, str]
     encoded: dict[str, bytes]
+    shrunk: dict[str, list[int]]
+    """Images judged on a smaller working copy: [given width, height, copy width, height]."""
 
 
 @once

@@ -120,3 +120,23 @@ def test_bounded_map_keeps_order_bounds_concurrency_and_stops_at_a_failure():
     assert len(done) == 50
     with pytest.raises(ValueError, match="concurrency must be at least 1"):
         asyncio.run(bounded_map(work, range(3), 0))
+
+
+@pytest.mark.slow  # two judgments of a large image: over 1 s
+def test_a_large_image_is_judged_on_a_bounded_working_copy(store):
+    from scrutiny.testing.scenes import storefront
+
+    prompt = 'A storefront sign that says "OPEN"'
+    small = storefront("OPEN", size=512)
+    large = small.resize((2400, 2400))
+    judge = Judge(store=store, config=JudgeConfig(cache=False, max_side=1024))
+    verdict = judge.judge(large, prompt)
+    assert verdict.score == pytest.approx(Judge(store=store, config=JudgeConfig(cache=False)).judge(small, prompt).score, abs=0.1)
+    text = [s for s in verdict.criterion_scores if s.criterion.startswith("text")]
+    assert text and all(s.score == 1.0 for s in text)  # the sign still reads on the copy
+    events = [e for e in store.trace(verdict.trace_id).events if e.node == "intake"]
+    assert events and events[0].data["working_copy"] == {"candidate_0": [2400, 2400, 1024, 1024]}
+    lines = [line for e in verdict.evidence if e.tool == "ocr" for line in e.output["lines"]]
+    assert lines and all(0 <= v <= 1024 for line in lines for v in line["box"])  # boxes in the copy's pixels
+    with pytest.raises(ValueError, match="max_side"):
+        JudgeConfig(max_side=10)

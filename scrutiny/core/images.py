@@ -84,6 +84,17 @@ def load_image(image: ImageInput, *, limit: int | None = None) -> Image.Image:
     return _to_rgb(pil)
 
 
+def working_copy(image: Image.Image, max_side: int | None) -> Image.Image:
+    """The image shrunk (area-averaged) so that its longer side is at most `max_side` pixels; the image
+    itself when it fits (or `max_side` is None). Judging works on this copy: tools cost time and memory
+    in proportion to pixels, and none reads finer detail than a 2048-pixel copy keeps."""
+    if max_side is None or max(image.size) <= max_side:
+        return image
+    scale = max_side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
 def image_hash(image: Image.Image) -> str:
     """Content hash of an RGB image: the same pixels always give the same id, whatever the file."""
     digest = hashlib.sha256(f"{image.mode}:{image.width}x{image.height}:".encode())
