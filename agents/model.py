@@ -28,6 +28,7 @@ from typing import Any, Literal
 from PIL import Image
 from pydantic import BaseModel, Field, ValidationError
 
+from scrutiny.agents.families import Family, answer_json, box_arguments, family_for, family_named, text_tool_calls
 from scrutiny.agents.judge import JudgeState, JudgmentRecord, ModelTurn, Pairwise, Plan, Scores, ToolRequest
 from scrutiny.core.aio import bounded_map
 from scrutiny.core.images import data_url
@@ -159,9 +160,6 @@ def fence(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-TAG = re.compile(r"<tool_call>\s*(\{.*?\})\s*</tool_call>", re.S)
-
-
 class ModelPolicy:
     """A vision-language judge. `native_tools=False` uses the tag format instead of `tools=`."""
 
@@ -178,9 +176,12 @@ class ModelPolicy:
         pairwise: bool = True,
         skills_text: str = "",
         tools: list[str] | None = None,
+        family: Family | str | None = None,
     ):
         self.backend = backend
         self.model = backend.model
+        self.family = family_named(family) if isinstance(family, str) else family or family_for(backend.model)
+        native_tools = native_tools and self.family.tool_parser is not None  # none in vLLM: tags in the prompt
         self.native_tools = native_tools
         self.top_logprobs = top_logprobs
         self.max_repairs = max_repairs
@@ -189,7 +190,7 @@ class ModelPolicy:
         self.tools = tools or ["crop", "zoom", "ocr", "detect", "palette", "diff", "quality"]
         schemas = tool_schemas(self.tools)
         # 1. the static prefix: identical for every request, so the server's prefix cache hits
-        system = SYSTEM + (f"\n\n{skills_text}" if skills_text else "")
+        system = SYSTEM + f"\n\n{self.family.box_hint}" + (f"\n\n{skills_text}" if skills_text else "")
         if not native_tools:
             system += "\n\n" + TAG_TOOLS + "\n".join(json.dumps(s["function"]) for s in schemas)
         self.system = {"role": "system", "content": system}
@@ -237,18 +238,24 @@ class ModelPolicy:
             len(todo) or 1,
         )
         turns = [
-            ModelTurn(i, state["steps"], completion.content or "", self._tool_calls(completion, i))
+            ModelTurn(i, state["steps"], completion.content or "", self._tool_calls(completion, i, state["images"]))
             for i, completion in zip(todo, completions)
         ]
         return Plan([call for turn in turns for call in turn.calls], turns)
 
-    def _tool_calls(self, completion: Completion, candidate: int) -> list[ToolRequest]:
+    def _tool_calls(self, completion: Completion, candidate: int, images: dict) -> list[ToolRequest]:
+        """The calls a completion makes (native, or written in the family's text form), each box mapped
+        from the family's frame to pixels of the image it names."""
         if completion.tool_calls:
             calls = [(c.id, c.name, _loads_object(c.arguments)) for c in completion.tool_calls]
         else:
-            tagged = [_loads_object(m.group(1)) for m in TAG.finditer(completion.content or "")]
-            calls = [(f"tag_{k}", str(d.get("name", "")), d.get("arguments") or {}) for k, d in enumerate(tagged)]
-        return [ToolRequest(name, arguments, candidate, [], "model", call_id) for call_id, name, arguments in calls]
+            written = text_tool_calls(completion.content)
+            calls = [(f"tag_{k}", name, arguments) for k, (name, arguments) in enumerate(written)]
+        sizes = {name: image.size for name, image in images.items()}
+        return [
+            ToolRequest(name, box_arguments(self.family, arguments, sizes), candidate, [], "model", call_id)
+            for call_id, name, arguments in calls
+        ]
 
     def conversation(self, state: JudgeState, i: int) -> list[dict[str, Any]]:
         """Candidate i's conversation so far, rebuilt from the run's state."""
@@ -406,6 +413,7 @@ class ModelPolicy:
             "model_request",
             node,
             model=self.model,
+            family=self.family.name,
             messages=_redact(messages[prefix:]),
             **({"prefix": {"event": source, "messages": prefix}} if prefix else {}),
             tools=[t["function"]["name"] for t in kw.get("tools") or []],
@@ -443,14 +451,15 @@ class ModelPolicy:
             kw = {"top_logprobs": top_logprobs} if top_logprobs is not None else {}
             completion = await self._chat(messages, run, node, response_format=response_format, **kw)
             try:
-                value = model.model_validate_json(_json_text(completion.content))
+                value = model.model_validate_json(answer_json(completion.content))
                 unknown = {item.id for item in value.criteria} - set(ids) if ids is not None else set()
                 if unknown:
                     raise ValueError(f"unknown criterion ids {sorted(unknown)}")
                 return Answer(value, completion, "")
             except (ValidationError, ValueError) as e:
                 answer = Answer(None, completion, _short(e))
-                run.trace.add("parse_failure", node, error=answer.error, attempt=attempt, content=completion.content)
+                failure = {"error": answer.error, "attempt": attempt, "content": completion.content}
+                run.trace.add("parse_failure", node, family=self.family.name, **failure)
                 if attempt == self.max_repairs:
                     break
                 run.trace.add("repair", node, attempt=attempt + 1)
@@ -476,16 +485,6 @@ class Answer:
 
 
 # helpers
-
-
-def _json_text(content: str | None) -> str:
-    """The JSON object in an answer (models sometimes wrap it in a code fence)."""
-    if not content:
-        raise ValueError("the answer was empty")
-    match = re.search(r"\{.*\}", content, re.S)
-    if not match:
-        raise ValueError("the answer holds no JSON object")
-    return match.group(0)
 
 
 def _loads_object(text: str) -> dict[str, Any]:
@@ -546,18 +545,22 @@ def _score_distributions(completion: Completion | None, ids: list[str]) -> dict[
     if completion is None or not completion.logprobs:
         return {}
     out: dict[str, dict[str, float]] = {}
-    text, k = "", 0
+    text = ""
     for token in completion.logprobs:
-        if token.token.strip() in SCORE_TOKENS and re.search(r'"score"\s*:\s*$', text) and k < len(ids):
+        k = len(SCORE_VALUE.findall(text))  # the score fields whose value has begun: this one's index
+        if token.token.strip() in SCORE_TOKENS and SCORE_FIELD.search(text) and k < len(ids):
             weights = {t.strip(): math.exp(lp) for t, lp in token.top.items() if t.strip() in SCORE_TOKENS}
             weights.setdefault(token.token.strip(), math.exp(token.logprob))
             total = sum(weights.values())
             out[ids[k]] = {t: round(w / total, 6) for t, w in sorted(weights.items())}
-            k += 1
-        elif re.search(r'"score"\s*:\s*$', text) and token.token.strip() == "null":
-            k += 1
         text += token.token
     return out
+
+
+SCORE_FIELD = re.compile(r'"score"\s*:\s*$')
+SCORE_VALUE = re.compile(r'"score"\s*:\s*\S')
+"""A score whose value came in one token with its colon, or in several ("4" then ".5"), still counts
+as a field, so the distributions of the criteria after it stay with their own ids."""
 
 
 def _judged(rubric: list[Criterion]) -> list[Criterion]:

@@ -42,7 +42,11 @@ class ServeConfig:
     max_model_len: int = 32768
     images_per_prompt: int = 16
     gpu_memory_utilization: float = 0.85
-    tool_parser: str = "hermes"
+    tool_parser: str | None = None
+    """vLLM's tool-call parser; None: the model family's (`agents.families`)."""
+    family: str | None = None
+    """The model family whose flags to pass (tool and reasoning parsers, pixel budget); None: from the
+    model's name, generic where no family matches."""
     vllm: str = "vllm"
     health_timeout_s: float = 900.0
     extra_args: list[str] = field(default_factory=list)
@@ -80,11 +84,22 @@ class ServeConfig:
             str(self.gpu_memory_utilization),
             "--tensor-parallel-size",
             str(self.tensor_parallel),
-            "--enable-auto-tool-choice",
-            "--tool-call-parser",
-            self.tool_parser,
+            *self.family_args(),
             *self.extra_args,
         ]
+
+    def family_args(self) -> list[str]:
+        """The family's flags, with `tool_parser` in place of the family's where given."""
+        from scrutiny.agents.families import family_for, family_named
+
+        family = family_named(self.family) if self.family else family_for(self.served_model_name or self.model)
+        args = family.serve_args()
+        if self.tool_parser is None:
+            return args
+        if "--tool-call-parser" in args:
+            args[args.index("--tool-call-parser") + 1] = self.tool_parser
+            return args
+        return ["--enable-auto-tool-choice", "--tool-call-parser", self.tool_parser, *args]
 
     def plan(self) -> list[dict]:
         """Every server this config starts: its GPUs, port and command line (what `--dry-run` prints)."""

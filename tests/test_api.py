@@ -131,7 +131,9 @@ def test_a_large_image_is_judged_on_a_bounded_working_copy(store):
     large = small.resize((2400, 2400))
     judge = Judge(store=store, config=JudgeConfig(cache=False, max_side=1024))
     verdict = judge.judge(large, prompt)
-    assert verdict.score == pytest.approx(Judge(store=store, config=JudgeConfig(cache=False)).judge(small, prompt).score, abs=0.1)
+    assert verdict.score == pytest.approx(
+        Judge(store=store, config=JudgeConfig(cache=False)).judge(small, prompt).score, abs=0.1
+    )
     text = [s for s in verdict.criterion_scores if s.criterion.startswith("text")]
     assert text and all(s.score == 1.0 for s in text)  # the sign still reads on the copy
     events = [e for e in store.trace(verdict.trace_id).events if e.node == "intake"]

@@ -100,7 +100,15 @@ def serve_cmd(
     max_model_len: Annotated[int, typer.Option(help="Context length.")] = 32768,
     images_per_prompt: Annotated[int, typer.Option(help="--limit-mm-per-prompt image count.")] = 16,
     gpu_memory_utilization: Annotated[float, typer.Option(help="Share of GPU memory vLLM may take.")] = 0.85,
-    tool_parser: Annotated[str, typer.Option(help="vLLM tool-call parser for native tool calls.")] = "hermes",
+    tool_parser: Annotated[
+        Optional[str], typer.Option(help="vLLM tool-call parser (default: the model family's).")
+    ] = None,
+    family: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Model family for vLLM's flags: qwen2.5-vl, qwen3-vl, glm-4.5v, ... (default: from the name)."
+        ),
+    ] = None,
     health_timeout: Annotated[float, typer.Option(help="Seconds to wait for every /health.")] = 900.0,
     dry_run: Annotated[
         bool,
@@ -122,6 +130,7 @@ def serve_cmd(
         images_per_prompt=images_per_prompt,
         gpu_memory_utilization=gpu_memory_utilization,
         tool_parser=tool_parser,
+        family=family,
         vllm=vllm,
         health_timeout_s=health_timeout,
     )

@@ -56,6 +56,9 @@ class FakeServer:
     httpd: ThreadingHTTPServer | None = None
     in_flight: int = 0
     max_in_flight: int = 0
+    family: str | None = None
+    """Answer as this model family writes when vLLM runs no tool or reasoning parser for it
+    (`emulate`): its reasoning block, answer wrappers and tool-call text. None: replies as scripted."""
 
     def push(self, *replies: Reply) -> None:
         with self.lock:
@@ -65,9 +68,9 @@ class FakeServer:
         with self.lock:
             self.requests.append(request)
             reply = self.responder(request) if self.responder else None
-            if reply is not None:
-                return reply
-            return self.script.popleft() if self.script else self.default
+            if reply is None:
+                reply = self.script.popleft() if self.script else self.default
+            return emulate(reply, self.family) if self.family else reply
 
     @property
     def url(self) -> str:
@@ -99,6 +102,56 @@ class _Server(ThreadingHTTPServer):
 
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
+
+
+def emulate(reply: Reply, family: str) -> Reply:
+    """A scripted reply as `family` writes it with no parser on the server (see `agents.families`):
+    tool calls as text in the family's form, a reasoning block before the answer (only its end where the
+    chat template opens it), and a JSON answer inside the family's answer wrapper."""
+    from dataclasses import replace
+
+    from scrutiny.agents.families import family_named
+
+    profile = family_named(family)
+    content = reply.content or ""
+    if reply.tool_calls:
+        content = (content + "\n" if content else "") + _tool_text(reply.tool_calls, profile.tool_parser)
+    elif profile.wrappers and content.lstrip().startswith("{"):
+        opening, closing = profile.wrappers[0]
+        content = f"{opening}{content}{closing}"
+    if profile.thinks:
+        thought = "The image shows a sign; I check each criterion in turn {as asked}.\n"
+        content = (
+            thought + "</think>\n\n" if profile.name == "qwen3-vl-thinking" else f"<think>{thought}</think>\n"
+        ) + content
+    logprobs = reply.logprobs
+    if logprobs and content != reply.content:  # the scripted tokens, after the text put before them
+        logprobs = [{"token": content[: content.index(reply.content or "")], "logprob": 0.0}, *logprobs]
+    return replace(reply, content=content, tool_calls=None, logprobs=logprobs)
+
+
+def _tool_text(calls: list[dict[str, Any]], parser: str | None) -> str:
+    """Tool calls as a model writes them: GLM's XML-style keys and values, a pythonic list (Llama 4,
+    Gemma 3), or hermes-style JSON in tags (Qwen, and any family without a parser)."""
+    if parser == "glm45":
+        return "\n".join(
+            f"<tool_call>{c['name']}"
+            + "".join(
+                f"<arg_key>{k}</arg_key><arg_value>{json.dumps(v) if not isinstance(v, str) else v}</arg_value>"
+                for k, v in c["arguments"].items()
+            )
+            + "</tool_call>"
+            for c in calls
+        )
+    if parser in ("pythonic", "llama4_pythonic"):
+        return (
+            "["
+            + ", ".join(f"{c['name']}({', '.join(f'{k}={v!r}' for k, v in c['arguments'].items())})" for c in calls)
+            + "]"
+        )
+    return "\n".join(
+        f"<tool_call>{json.dumps({'name': c['name'], 'arguments': c['arguments']})}</tool_call>" for c in calls
+    )
 
 
 def completion(reply: Reply, model: str) -> dict[str, Any]:
@@ -228,10 +281,10 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--content", default='{"criteria": []}', help="the answer's content")
     parser.add_argument("--served-model-name", default="fake-vl")
+    parser.add_argument("--family", help="answer as this model family writes (scrutiny.agents.families)")
     args, _ = parser.parse_known_args()  # accepts vLLM's other flags and ignores them
-    server = FakeServer(model=args.served_model_name, default=Reply(content=args.content, delay=args.delay)).start(
-        args.port
-    )
+    default = Reply(content=args.content, delay=args.delay)
+    server = FakeServer(model=args.served_model_name, default=default, family=args.family).start(args.port)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -304,10 +304,17 @@ for server in plan:
     command = server["command"]
     assert command[1] == "serve", command
     args = make_arg_parser(FlexibleArgumentParser()).parse_args(command[2:])
-    out.append({k: getattr(args, k) for k in (
+    row = {k: getattr(args, k, None) for k in (
         "model_tag", "port", "host", "served_model_name", "max_model_len", "limit_mm_per_prompt",
         "enable_prefix_caching", "gpu_memory_utilization", "tensor_parallel_size", "enable_auto_tool_choice",
-        "tool_call_parser")})
+        "tool_call_parser", "reasoning_parser", "mm_processor_kwargs", "trust_remote_code")}
+    from vllm.tool_parsers import ToolParserManager
+    from vllm.reasoning import ReasoningParserManager
+    row["registered"] = (
+        args.tool_call_parser in (None, *ToolParserManager.list_registered())
+        and args.reasoning_parser in (None, "", *ReasoningParserManager.list_registered())
+    )
+    out.append(row)
 try:
     make_arg_parser(FlexibleArgumentParser()).parse_args(["m", "--no-such-flag"])
     out.append("unknown flags pass")
@@ -338,3 +345,39 @@ def test_serve_command_lines_pass_vllms_own_parser(tmp_path):
     assert first["tensor_parallel_size"] == 2 and first["limit_mm_per_prompt"] == {"image": 16}
     assert first["enable_auto_tool_choice"] and first["tool_call_parser"] == "hermes"
     assert first["served_model_name"] == ["qwen-vl"] and first["enable_prefix_caching"] is True
+    assert all(row["registered"] for row in parsed[:-1])  # every parser named exists in this vLLM
+
+
+@pytest.mark.slow
+def test_every_family_preset_passes_vllms_own_parser():
+    """Each family's flags (`scrutiny serve --family`), in one vLLM process: parsed, and every tool and
+    reasoning parser they name registered in that vLLM."""
+    from typer.testing import CliRunner
+
+    from scrutiny.agents.families import FAMILIES
+    from scrutiny.cli import app
+
+    python = side_env("vllm-0.33.0")
+    plan = []
+    for family in FAMILIES:
+        dry = CliRunner().invoke(
+            app, ["serve", "/models/m", "--gpus", "0", "--family", family.name, "--dry-run", "--json"]
+        )
+        assert dry.exit_code == 0, dry.output
+        plan += json.loads(dry.stdout)
+    env = {**os.environ, "VLLM_TARGET_DEVICE": "cpu"}
+    done = subprocess.run(
+        [str(python), "-c", VLLM_SCRIPT], input=json.dumps(plan), capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    parsed = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])[:-1]
+    by_family = dict(zip((f.name for f in FAMILIES), parsed))
+    assert all(row["registered"] for row in parsed)
+    for family in FAMILIES:
+        row = by_family[family.name]
+        assert row["tool_call_parser"] == family.tool_parser and bool(row["enable_auto_tool_choice"]) == bool(
+            family.tool_parser
+        )
+        assert (row["reasoning_parser"] or None) == family.reasoning_parser
+    assert by_family["qwen2.5-vl"]["mm_processor_kwargs"] == {"min_pixels": 200704, "max_pixels": 1003520}
+    assert by_family["glm-4.5v"]["reasoning_parser"] == "glm45" and by_family["internvl3"]["trust_remote_code"]
