@@ -196,6 +196,17 @@ class ModelPolicy:
         self.system = {"role": "system", "content": system}
         self.schemas = schemas if native_tools else None
 
+    def _part(self, image: Image.Image, digest: str | None) -> dict[str, Any]:
+        """An image as the model will see it, where its family's processor would shrink it (its pixel
+        budget): fewer bytes to send, and the model's pixel frame is the image sent."""
+        size = self.family.shown_size(*image.size)
+        if size[0] * size[1] < image.width * image.height:
+            image, digest = (
+                image.resize(size, Image.Resampling.BICUBIC),
+                f"{digest}@{size[0]}x{size[1]}" if digest else None,
+            )
+        return image_part(image, digest)
+
     # rubric
 
     async def rubric(self, state: JudgeState, synthesized: list[Criterion]) -> list[Criterion]:
@@ -275,7 +286,7 @@ class ModelPolicy:
             }
         ]
         for name in [f"candidate_{i}"] + (["source"] if "source" in images else []):
-            parts += [{"type": "text", "text": f"{name}:"}, image_part(images[name], hashes.get(name))]
+            parts += [{"type": "text", "text": f"{name}:"}, self._part(images[name], hashes.get(name))]
         messages = [self.system, {"role": "user", "content": parts}]
         observations = {o.request.call_id: o for o in state.get("observations", []) if o.request.candidate == i}
         for turn in (t for t in state.get("turns", []) if t.candidate == i):
@@ -301,7 +312,7 @@ class ModelPolicy:
                 text = tool_text(call.tool, o.evidence.output, o.evidence.error)
                 for name in o.produced:
                     text += f"\nThe result is a new image, {name} (shown below)."
-                    new_images += [{"type": "text", "text": f"{name}:"}, image_part(images[name], hashes.get(name))]
+                    new_images += [{"type": "text", "text": f"{name}:"}, self._part(images[name], hashes.get(name))]
                 if self.native_tools:
                     messages.append({"role": "tool", "tool_call_id": call.call_id, "content": text})
                 else:
@@ -380,9 +391,9 @@ class ModelPolicy:
             parts = [
                 {"type": "text", "text": f"Prompt: «{task.prompt}»\nCriteria:\n{criteria}"},
                 {"type": "text", "text": "Image A:"},
-                image_part(images[f"candidate_{first}"], hashes.get(f"candidate_{first}")),
+                self._part(images[f"candidate_{first}"], hashes.get(f"candidate_{first}")),
                 {"type": "text", "text": "Image B:"},
-                image_part(images[f"candidate_{second}"], hashes.get(f"candidate_{second}")),
+                self._part(images[f"candidate_{second}"], hashes.get(f"candidate_{second}")),
                 {"type": "text", "text": PAIRWISE},
             ]
             messages = [self.system, {"role": "user", "content": parts}]
@@ -397,6 +408,8 @@ class ModelPolicy:
                 return Pairwise(None)
             preferred = answer.value.preferred
             winners.append(None if preferred == "tie" else (first if preferred == "A" else second))
+        # in the open: how often a model's preference follows the position rather than the image
+        state["run"].trace.add("node_exit", "pairwise_orders", winners=winners, agreed=winners[0] == winners[1])
         return Pairwise(winners[0] if winners[0] == winners[1] else None)
 
     # the backend, with the trace and usage kept

@@ -187,7 +187,7 @@ async def abench(judge: Judge, items: list[Preference], *, progress: bool = Fals
         judge.store.finish_run(run_id, "failed")
         raise
     result = BenchResult(
-        metrics(items, [v.scores for v in verdicts]),
+        metrics(items, [v.scores for v in verdicts]) | {"families": model_habits(judge.store, verdicts)},
         [
             {
                 "id": item.id,
@@ -203,6 +203,29 @@ async def abench(judge: Judge, items: list[Preference], *, progress: bool = Fals
     )
     judge.store.record_run(result.run_id, "bench", result.metrics, result.items, judge.library_version)
     return result
+
+
+def model_habits(store, verdicts: list[Verdict]) -> dict[str, dict[str, Any]]:
+    """Per model family, from the run's traces: model requests, answers that did not parse (each repair
+    counts), pairwise judgments and the share whose two orders disagreed (position bias: the two
+    orders are judged apart, and a disagreement is a tie). Empty for the offline policy."""
+    out: dict[str, dict[str, Any]] = {}
+    for verdict in verdicts:
+        if not verdict.trace_id or not store.has_trace(verdict.trace_id):
+            continue
+        events = store.trace(verdict.trace_id).events
+        family = next((e.data.get("family") for e in events if e.kind == "model_request"), None)
+        if family is None:
+            continue
+        row = out.setdefault(family, {"requests": 0, "parse_failures": 0, "pairwise": 0, "orders_disagree": 0})
+        row["requests"] += sum(e.kind == "model_request" for e in events)
+        row["parse_failures"] += sum(e.kind == "parse_failure" for e in events)
+        orders = [e for e in events if e.kind == "node_exit" and e.node == "pairwise_orders"]
+        row["pairwise"] += len(orders)
+        row["orders_disagree"] += sum(not e.data.get("agreed") for e in orders)
+    for row in out.values():
+        row["order_disagreement"] = row["orders_disagree"] / row["pairwise"] if row["pairwise"] else None
+    return out
 
 
 async def aexamples(judge: Judge, items: list[Preference], *, progress: bool = False) -> list:

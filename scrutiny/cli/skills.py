@@ -57,6 +57,11 @@ def bench_cmd(
     print(f"group accuracy    {fmt(m['group_accuracy'])} over {m['group_items']} items with more than two images")
     print(f"tie agreement     {fmt(m['tie_agreement'])} over {m['human_ties']} human ties")
     print(f"Cohen's kappa     {fmt(m['cohen_kappa'])}")
+    for family, habits in m["families"].items():
+        print(
+            f"model family {family}: {habits['parse_failures']} parse failures in {habits['requests']} requests; "
+            f"the two orders disagreed in {fmt(habits['order_disagreement'])} of {habits['pairwise']} pairwise judgments"
+        )
     print(f"run {result.run_id}")
 
 

@@ -2,9 +2,12 @@
 pixels it meant (crops of crops too), and answers with reasoning, wrappers, fences, prose and
 tool calls in each family's text form, from the fake server emulating the family."""
 
+import base64
+import io
 import json
 
 import pytest
+from PIL import Image
 
 from scrutiny import Criterion, Judge, JudgeConfig
 from scrutiny.agents.families import (
@@ -112,6 +115,10 @@ def test_each_family_crops_the_pixels_it_meant_and_its_answer_is_read(name, stor
     for crop, want in zip(crops, (REGION, (0, 0, w1 / 2, h1))):
         assert all(abs(a - b) <= 3 for a, b in zip(crop.output["box_px"], want)), (name, crop.output["box_px"], want)
     assert verdict.criterion_scores[0].score == 0.75  # the answer read through the family's habits
+    sent = server.requests[0]["messages"][1]["content"]
+    url = next(p["image_url"]["url"] for p in sent if p["type"] == "image_url")
+    shown = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).size
+    assert shown == (family.shown_size(640, 480) if family.frame == "resized_pixels" else (640, 480))
     events = store.trace(verdict.trace_id).events
     assert not [e for e in events if e.kind == "parse_failure"]
     assert {e.data["family"] for e in events if e.kind == "model_request"} == {name}
@@ -155,3 +162,42 @@ def test_a_score_in_several_tokens_keeps_later_criteria_on_their_ids():
     logprobs = [TokenLogprob(token=t, logprob=-0.1, top={"3": -0.1, "2": -2.3} if t == "3" else {}) for t in tokens]
     out = _score_distributions(Completion(content="".join(tokens), logprobs=logprobs), ["a", "b"])
     assert list(out) == ["b"] and out["b"]["3"] > 0.8
+
+
+@pytest.mark.slow  # a bench of two pairs against a real local server: over 1 s
+def test_bench_reports_order_disagreement_and_parse_failures_per_family(tmp_path, store):
+    """A GLM-4.5V-like server (wrappers, reasoning) that always prefers the first image shown: every
+    pairwise judgment's two orders disagree, and bench says so for that family."""
+    import asyncio
+    import re
+
+    from scrutiny.agreement import Preference, abench
+
+    def respond(request):
+        text = json.dumps(request["messages"])
+        if "Image A:" in text:
+            return Reply(content=json.dumps({"preferred": "A"}))  # position bias, in full
+        if "Final answer for" in text:
+            ids = re.findall(r"- (\w+): ", request["messages"][1]["content"][0]["text"])
+            return Reply(content=json.dumps({"criteria": [{"id": i, "score": 3, "rationale": "r"} for i in ids]}))
+        return Reply(content="Seen enough.")
+
+    for k in range(4):
+        storefront("OPEN", size=128, seed=k).save(tmp_path / f"{k}.png")
+    items = [
+        Preference(
+            prompt='A sign that says "OPEN"', images=[str(tmp_path / f"{2 * k + j}.png") for j in (0, 1)], preferred=0
+        )
+        for k in (0, 1)
+    ]
+    server = FakeServer(model="GLM-4.5V", family="glm-4.5v", responder=respond).start()
+    try:
+        backend = OpenAIBackend([server.url], "GLM-4.5V", backoff_s=0.01)
+        policy = ModelPolicy(backend, synthesize_rubric=False, top_logprobs=None)
+        assert policy.family.name == "glm-4.5v"  # chosen from the served name
+        result = asyncio.run(abench(Judge(policy=policy, store=store, config=JudgeConfig(cache=False)), items))
+    finally:
+        server.stop()
+    habits = result.metrics["families"]["glm-4.5v"]
+    assert habits["pairwise"] == 2 and habits["order_disagreement"] == 1.0
+    assert habits["parse_failures"] == 0 and habits["requests"] >= 8  # wrapped, reasoned answers all read
