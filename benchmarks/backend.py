@@ -123,6 +123,12 @@ def main() -> None:
         help="leave the start-up objects to the garbage collector (by default, after the warm-up, "
         "scrutiny.core.aio.freeze_gc() exempts them for all sides alike, as scrutiny's batch commands do)",
     )
+    parser.add_argument(
+        "--no-gate",
+        action="store_true",
+        help="judge without the degenerate-image gate, which the judge measures on pixels for every policy "
+        "(what the model path costs beyond that local measure)",
+    )
     args = parser.parse_args()
     n, rounds = args.judgments, args.rounds
     rubric = [Criterion(id="text_1", statement="The sign reads SALE", dimension="text", params={"text": "SALE"})]
@@ -153,7 +159,9 @@ def main() -> None:
             backend = OpenAIBackend([url], "fake-vl", max_concurrency=args.concurrency)
             policy = ModelPolicy(backend, synthesize_rubric=False, pairwise=False, top_logprobs=None)
             judge = Judge(
-                policy=policy, store=Store(home=home), config=JudgeConfig(concurrency=args.concurrency, cache=False)
+                policy=policy,
+                store=Store(home=home),
+                config=JudgeConfig(concurrency=args.concurrency, cache=False, degenerate=not args.no_gate),
             )
             clients = {
                 "httpx": openai.AsyncOpenAI(base_url=url, api_key="EMPTY", max_retries=0),

@@ -88,6 +88,7 @@ class Router:
         self.docs = [f"{s.name.replace('-', ' ')}. {s.description} {s.when_to_use}" for s in self.skills]
         self._vectors = None
         self._cache: dict[str, list[Skill]] = {}
+        self._computing: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self.version = library.version
         """The library's version when this router was made (the router keeps its skills from then)."""
@@ -108,11 +109,17 @@ class Router:
         with self._lock:
             if key in self._cache:
                 return self._cache[key]
-        chosen = self._route(key)
-        with self._lock:
-            self._cache[key] = chosen
-            while len(self._cache) > 4096:
-                self._cache.pop(next(iter(self._cache)))
+            computing = self._computing.setdefault(key, threading.Lock())
+        with computing:  # a group judged at once asks for one route: it is computed once, the rest wait for it
+            with self._lock:
+                if key in self._cache:
+                    return self._cache[key]
+            chosen = self._route(key)
+            with self._lock:
+                self._cache[key] = chosen
+                self._computing.pop(key, None)
+                while len(self._cache) > 4096:
+                    self._cache.pop(next(iter(self._cache)))
         return chosen
 
     def _route(self, text: str) -> list[Skill]:

@@ -166,8 +166,8 @@ def mark_share(rgb: np.ndarray) -> float:
     x = ((np.arange(w, dtype=np.float32) + 0.5) / w)[None, :]
     y = ((np.arange(h, dtype=np.float32) + 0.5) / h)[:, None]
     marks = np.zeros((h, w), dtype=bool)
-    for c, channel in enumerate(cv2.split(image)):  # per channel: a reduction over 3 values per pixel is slow
-        marks |= cv2.absdiff(channel, (coef[0, c] + coef[1, c] * x) + coef[2, c] * y) > MARK
+    for c in range(3):  # per channel: a reduction over 3 values per pixel is slow
+        marks |= np.abs(image[..., c] - ((coef[0, c] + coef[1, c] * x) + coef[2, c] * y)) > MARK
     return float(marks.mean())
 
 
@@ -209,20 +209,28 @@ def copy_similarity(gray: np.ndarray) -> float:
     d = _detail(gray)
     if d.std() < FAINT:
         return 0.0
-    best = 0.0
+    grids, panels = [], []
     for cols, rows in GRIDS:
         h, w = d.shape[0] // rows, d.shape[1] // cols
         if min(h, w) < 16:
             continue
-        panels = []
+        grids.append(len(panels))
         for r, c in itertools.product(range(rows), range(cols)):
             panel = cv2.resize(d[r * h : (r + 1) * h, c * w : (c + 1) * w], (32, 32), interpolation=cv2.INTER_AREA)
-            panel -= panel.mean()
-            energy = np.linalg.svd(panel, compute_uv=False) ** 2
-            if energy.sum() > (1e-3 * panel.size) ** 2 and energy[0] < LINE_SHARE * energy.sum():
-                panels.append(panel.ravel() / np.sqrt(energy.sum()))
-        for a, b in itertools.combinations(panels, 2):
-            best = max(best, float(a @ b))
+            panels.append(panel - panel.mean())
+    if not panels:
+        return 0.0
+    stack = np.stack(panels)
+    energy = np.linalg.svd(stack, compute_uv=False) ** 2  # every panel's singular values in one call
+    total = energy.sum(axis=1)
+    kept = (total > (1e-3 * 32 * 32) ** 2) & (energy[:, 0] < LINE_SHARE * total)
+    unit = stack.reshape(len(panels), -1) / np.sqrt(np.maximum(total, 1e-12))[:, None]
+    best = 0.0
+    for start, end in zip(grids, [*grids[1:], len(panels)]):  # pairs within one grid only
+        ids = [k for k in range(start, end) if kept[k]]
+        if len(ids) > 1:
+            similarity = unit[ids] @ unit[ids].T
+            best = max(best, float(similarity[np.triu_indices(len(ids), 1)].max()))
     return best
 
 

@@ -171,3 +171,29 @@ def test_numpy_minilm_matches_sentence_transformers_and_loads_no_torch():
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
         == "False"
     )
+
+
+def test_a_group_routed_at_once_computes_its_route_once(monkeypatch):
+    """A trainer's group of samples shares a prompt and is judged at once: one route computation, not one each."""
+    import threading
+    import time
+
+    router = Router(SkillLibrary.builtin(), method="bm25")
+    real, calls = router._route, []
+
+    def slow(text):
+        calls.append(text)
+        time.sleep(0.05)  # long enough that every thread arrives while the first computes
+        return real(text)
+
+    monkeypatch.setattr(router, "_route", slow)
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(router.route('a sign that says "OPEN"'))) for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(results) == 8 and all(r == results[0] for r in results)
+    assert router.route('a sign that says "SHUT"') == results[0] and len(calls) == 1  # quoted text shares the route
