@@ -7,6 +7,9 @@ with thousands of traces opens as fast as one with ten:
   OCR lines, zoomed regions, changed regions), every tool call and model message in order, the
   per-criterion scores with their rationale, and the critique;
 - `/compare?t=A&t=B`: two traces side by side, criterion by criterion;
+- `/runs`, `/run/ID`, `/runs/compare?r=A&r=B`: every run; one run (its score histogram, criteria met
+  by kind, abstentions by reason, best and worst items; for training, its curves per step, alarms
+  and samples); two runs side by side;
 - `/artifact/HASH.png`: an image from the store.
 """
 

@@ -22,6 +22,7 @@ form.filters input{margin-right:8px}details{margin:2px 0}.err{color:#cf222e}
 img.thumb{display:block;border:1px solid #d0d7de}.pager a,.pager b{margin:0 3px}
 li.turn{list-style:none;border-left:3px solid #d0d7de;padding:2px 8px;margin:4px 0;background:#fff}
 li.turn.assistant{border-color:#1c7ed6}li.turn.tool{border-color:#2f9e44}li.turn.system{border-color:#8c959f}
+svg.chart{background:#fff;border:1px solid #d0d7de}p.best a,p.worst a{display:inline-block;margin-right:8px;text-align:center}
 .said{white-space:pre-wrap;font-family:ui-monospace,monospace;font-size:12px}.call{color:#1c7ed6;font-family:ui-monospace,monospace}
 """
 
@@ -41,7 +42,7 @@ def fmt(score: float | None, met: float = 0.9) -> str:
 def page(title: str, body: str) -> str:
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{esc(title)} · scrutiny</title>"
-        f'<style>{STYLE}</style></head><body><header><a href="/">scrutiny</a> · <a href="/">traces</a> · <a href="/label">label</a></header>'
+        f'<style>{STYLE}</style></head><body><header><a href="/">scrutiny</a> · <a href="/">traces</a> · <a href="/runs">runs</a> · <a href="/label">label</a></header>'
         f"<main>{body}</main></body></html>"
     )
 

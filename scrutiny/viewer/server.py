@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from scrutiny.memory import Store, StoreError
 from scrutiny.viewer.labels import LABEL_KEYS_JS, label_page, record_label
 from scrutiny.viewer.markup import BadRequest, esc, page
+from scrutiny.viewer.runs import run_page, runs_compare_page, runs_page
 from scrutiny.viewer.traces import compare_page, list_page, trace_page
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
@@ -62,6 +63,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, list_page(self.store, query))
         elif url.path.startswith("/trace/"):
             self._send(HTTPStatus.OK, trace_page(self.store, unquote(url.path.removeprefix("/trace/"))))
+        elif url.path == "/runs":
+            self._send(HTTPStatus.OK, runs_page(self.store))
+        elif url.path == "/runs/compare":
+            self._send(HTTPStatus.OK, runs_compare_page(self.store, query))
+        elif url.path.startswith("/run/"):
+            self._send(HTTPStatus.OK, run_page(self.store, unquote(url.path.removeprefix("/run/"))))
         elif url.path == "/compare":
             self._send(HTTPStatus.OK, compare_page(self.store, query))
         elif url.path == "/label":
