@@ -208,14 +208,21 @@ def restate(c: Criterion) -> str | None:
 class OfflineReviser:
     """Deterministic revision: append one explicit sentence per unmet criterion to the accepted prompt.
 
-    Restating a criterion that is still unmet after a round adds it again, so emphasis grows
-    round by round.
+    A criterion still unmet after its sentence was added is stressed once ("Above all, ..."), never
+    the same sentence twice; after that it has nothing left to say, and with nothing left for any
+    criterion the loop stops.
     """
 
     name = "offline"
 
     async def revise(self, original: str, accepted: str, verdict: Verdict) -> str:
-        sentences = [s for s in (restate(c) for c in unmet(verdict)) if s]
+        sentences = []
+        for sentence in dict.fromkeys(s for s in (restate(c) for c in unmet(verdict)) if s):
+            stressed = f"Above all, {sentence[0].lower()}{sentence[1:]}"
+            if sentence not in accepted:
+                sentences.append(sentence)
+            elif stressed not in accepted:
+                sentences.append(stressed)
         return accepted if not sentences else f"{accepted.rstrip()} {' '.join(sentences)}"
 
 

@@ -170,3 +170,19 @@ def test_the_stop_reason_counts_what_was_not_checked(store):
     assert storefront_sign.coverage[0].unchecked  # the storefront and the sign: no tool here sees them
     said = stop_reason(storefront_sign, 1, RefineDeps(generator=None, judge=judge, reviser=OfflineReviser()))
     assert said.startswith("every checked criterion is met;") and f"{storefront_sign.score:.2f}" in said
+
+
+@pytest.mark.slow  # a judgment: over 1 s
+def test_the_offline_reviser_stresses_a_missed_detail_once_and_never_repeats_a_sentence(judge):
+    import asyncio
+
+    verdict = judge.judge(fitted_sign("GRNAD OPENIGN"), SIGN)
+    reviser, prompts = OfflineReviser(), [SIGN]
+    for _ in range(3):
+        prompts.append(asyncio.run(reviser.revise(SIGN, prompts[-1], verdict)))
+    first, second, third = (p.removeprefix(SIGN).strip() for p in prompts[1:])
+    assert first.startswith("The") and "must read exactly" in first
+    assert second == f"{first} Above all, t{first[1:]}"  # stressed once, in other words
+    assert third == second  # nothing new left to say: the loop stops there
+    sentences = [s.strip() for s in second.split(".") if s.strip()]
+    assert len(sentences) == len(set(sentences))
