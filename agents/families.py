@@ -36,6 +36,9 @@ class Family:
     """With frame "resized_pixels": each side of the image the model sees is a multiple of this."""
     min_pixels: int = 4 * 28 * 28
     max_pixels: int = 16384 * 28 * 28
+    send_max_side: int | None = None
+    """Images are sent at most this many pixels on their longer side, where the family's processor
+    shrinks them to a known size anyway (a 0-1000 frame does not move with it); None: as judged."""
     tool_parser: str | None = "hermes"
     """vLLM's `--tool-call-parser` for the family; None: tools go in the prompt as tags."""
     reasoning_parser: str | None = None
@@ -55,6 +58,15 @@ class Family:
         if self.frame != "resized_pixels":
             return width, height
         return smart_resize(width, height, self.factor, self.min_pixels, self.max_pixels)
+
+    def sent_size(self, width: int, height: int) -> tuple[int, int]:
+        """The size to send an image at: no larger than the model will see it."""
+        if self.frame == "resized_pixels":
+            return self.shown_size(width, height)
+        if self.send_max_side is None or max(width, height) <= self.send_max_side:
+            return width, height
+        scale = self.send_max_side / max(width, height)
+        return max(1, round(width * scale)), max(1, round(height * scale))
 
     def to_pixels(self, box: list[float], width: int, height: int) -> list[int]:
         """A box the model gave in its frame, for an image of `width` x `height`, as pixels of that image."""
@@ -124,6 +136,9 @@ FAMILIES: tuple[Family, ...] = (
             "https://huggingface.co/Qwen/Qwen3-VL-8B-Instruct (model card: relative 0-1000 coordinates, patch 16 x merge 2)",
             "https://qwen.readthedocs.io/en/latest/framework/function_call.html (hermes tool calls in vLLM)",
         ),
+        unconfirmed=(
+            "its processor's pixel budget: images are sent as judged (the 0-1000 frame does not move with it)",
+        ),
     ),
     Family(
         name="qwen2.5-vl",
@@ -154,7 +169,10 @@ FAMILIES: tuple[Family, ...] = (
         sources=(
             "https://huggingface.co/OpenGVLab/InternVL3-8B (model card: grounding as <ref>..</ref><box>[[x1, y1, x2, y2]]</box> in 0-1000)",
         ),
-        unconfirmed=("a vLLM tool parser for InternVL3: none is documented, so tools go in the prompt as tags",),
+        unconfirmed=(
+            "a vLLM tool parser for InternVL3: none is documented, so tools go in the prompt as tags",
+            "the tile budget of its dynamic resolution: images are sent as judged",
+        ),
     ),
     Family(
         name="glm-4.5v",
@@ -167,15 +185,20 @@ FAMILIES: tuple[Family, ...] = (
             "https://huggingface.co/zai-org/GLM-4.5V (model card: answers and boxes in <|begin_of_box|>..<|end_of_box|>, 0-1000 coordinates, thinking)",
             "https://docs.vllm.ai/projects/recipes/en/latest/GLM/GLM-V.html (--tool-call-parser glm45 --reasoning-parser glm45)",
         ),
+        unconfirmed=(
+            "its processor's pixel budget: images are sent as judged (the 0-1000 frame does not move with it)",
+        ),
     ),
     Family(
         name="gemma3",
         patterns=("gemma-3", "gemma3"),
+        send_max_side=896,
         tool_parser="pythonic",
         sources=("https://huggingface.co/google/gemma-3-12b-it (model card: images normalised to 896 x 896)",),
         unconfirmed=(
             "a trained grounding frame (none is documented: scrutiny's 0-1000 convention, told in the prompt)",
             "the vLLM tool parser: pythonic is the closest documented fit",
+            "pan-and-scan crops of large images (off in vLLM by default): images are sent at most 896 a side",
         ),
     ),
     Family(
@@ -183,7 +206,10 @@ FAMILIES: tuple[Family, ...] = (
         patterns=("llama-4", "llama4"),
         tool_parser="llama4_pythonic",
         sources=("https://docs.vllm.ai/en/latest/features/tool_calling.html (llama4_pythonic for Llama 4)",),
-        unconfirmed=("a trained grounding frame (scrutiny's 0-1000 convention, told in the prompt)",),
+        unconfirmed=(
+            "a trained grounding frame (scrutiny's 0-1000 convention, told in the prompt)",
+            "the image budget of its tiling: images are sent as judged",
+        ),
     ),
     Family(
         name="generic",

@@ -199,7 +199,7 @@ class ModelPolicy:
     def _part(self, image: Image.Image, digest: str | None) -> dict[str, Any]:
         """An image as the model will see it, where its family's processor would shrink it (its pixel
         budget): fewer bytes to send, and the model's pixel frame is the image sent."""
-        size = self.family.shown_size(*image.size)
+        size = self.family.sent_size(*image.size)
         if size[0] * size[1] < image.width * image.height:
             image, digest = (
                 image.resize(size, Image.Resampling.BICUBIC),

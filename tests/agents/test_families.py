@@ -66,6 +66,13 @@ def crop_tool(image, **arguments):
     return REGISTRY["crop"](image, **arguments)
 
 
+def test_images_are_sent_no_larger_than_the_family_will_see_them():
+    assert family_named("gemma3").sent_size(1792, 1024) == (896, 512)  # its processor's 896 a side
+    assert family_named("gemma3").sent_size(640, 480) == (640, 480)
+    assert family_named("qwen2.5-vl").sent_size(1920, 1080) == (1316, 728)  # its frame, exactly
+    assert family_named("generic").sent_size(4000, 3000) == (4000, 3000)
+
+
 def _in_frame(family, box, width, height):
     """`box` (pixels of a width x height image) as the family writes it."""
     if family.frame == "norm1000":
@@ -118,7 +125,7 @@ def test_each_family_crops_the_pixels_it_meant_and_its_answer_is_read(name, stor
     sent = server.requests[0]["messages"][1]["content"]
     url = next(p["image_url"]["url"] for p in sent if p["type"] == "image_url")
     shown = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).size
-    assert shown == (family.shown_size(640, 480) if family.frame == "resized_pixels" else (640, 480))
+    assert shown == family.sent_size(640, 480)
     events = store.trace(verdict.trace_id).events
     assert not [e for e in events if e.kind == "parse_failure"]
     assert {e.data["family"] for e in events if e.kind == "model_request"} == {name}
