@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from scrutiny.agents import checks
-from scrutiny.agents.checks import contrast, edit, text
+from scrutiny.agents.checks import contrast, edit, objects, text
 from scrutiny.agents.checks.evidence import FIND_PURPOSE, OPEN_PURPOSE, Scored, observations
 from scrutiny.agents.state import JudgeState, Plan, Scores, ToolRequest
 from scrutiny.core.schema import GATE_DIMENSIONS, Criterion, CriterionScore
@@ -70,6 +70,8 @@ class OfflinePolicy:
             requests += text.look_closer(state, i, by_step["ocr"], seen)
         if "diff" in by_step:
             requests += edit.look_closer(state, i, by_step["diff"], seen, by_step.get("region_palette", []))
+        if objects.FACES_IN_PERSON in by_step:
+            requests += objects.look_closer(state, i, by_step[objects.FACES_IN_PERSON], seen)
         return requests
 
     # 2. scoring

@@ -27,6 +27,7 @@ from PIL import Image
 from pydantic import BaseModel
 
 from scrutiny.tools.base import ImageArg, ToolError, ToolResult, tool
+from scrutiny.tools.boxes import Box, Units, to_pixels
 
 COLOR_NAMES = ("black", "white", "gray", "red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink", "brown")
 SHAPE_NAMES = ("circle", "ellipse", "triangle", "square", "rectangle", "pentagon", "hexagon", "star", "blob")
@@ -233,19 +234,25 @@ class FaceDetector:
                 FaceDetector._cascade = cascade
             return FaceDetector._cascade
 
-    def detect(self, image: Image.Image, query: str | None) -> list[Detection]:
-        gray = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2GRAY)
+    def detect(self, image: Image.Image, query: str | None, region: tuple | None = None) -> list[Detection]:
+        """Faces in the image, or only in `region` (pixels): the faces a search of the whole image finds
+        there, to a pixel or two (the smallest face looked for is still a twentieth of the image's short
+        side, and the histogram is the whole image's)."""
+        gray = cv2.equalizeHist(cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2GRAY))  # of the whole image
         side = max(24, min(gray.shape) // 20)  # the smallest face looked for: a twentieth of the short side
+        x0, y0 = (region[0], region[1]) if region else (0, 0)  # (the cascade's windows then fall a pixel or two apart)
+        if region:
+            gray = gray[region[1] : region[3], region[0] : region[2]]
+            if min(gray.shape) < side:
+                return []
         # a large image is searched shrunk so that smallest face is the cascade's own 24-pixel window:
         # the same faces, at a cost that stops growing with the pixels
         scale = 24 / side if side > FACE_SHRINK_ABOVE else 1.0
         if scale < 1:
             gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             side = 24
-        faces = self.cascade().detectMultiScale(
-            cv2.equalizeHist(gray), scaleFactor=1.1, minNeighbors=5, minSize=(side, side)
-        )
-        return [_face(x / scale, y / scale, w / scale, h / scale, self.name) for x, y, w, h in faces]
+        faces = self.cascade().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(side, side))
+        return [_face(x0 + x / scale, y0 + y / scale, w / scale, h / scale, self.name) for x, y, w, h in faces]
 
 
 FACE_SHRINK_ABOVE = 32
@@ -288,6 +295,21 @@ def _counts(detections: list[Detection]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def _detect_in(image, region: tuple, query, detector: str, colors_of) -> DetectResult:
+    """A search of one region: faces searched there as in the whole image, any other detector on the
+    region cut out, its boxes moved back into the whole image's pixels."""
+    x1, y1, x2, y2 = region
+    if detector == "faces" or (detector == "auto" and query and "face" in query.lower()):
+        found = DETECTORS["faces"].detect(image, query, region=region)
+        return DetectResult(detections=found, counts=_counts(found), width=image.width, height=image.height)
+    inner = detect.fn(image.crop(region), query, detector, colors_of)
+    moved = [
+        d.model_copy(update={"box": (d.box[0] + x1, d.box[1] + y1, d.box[2] + x1, d.box[3] + y1)})
+        for d in inner.detections
+    ]
+    return DetectResult(detections=moved, counts=inner.counts, width=image.width, height=image.height)
+
+
 def _with_colours(rgb: np.ndarray, found: list[Detection], on_object: set[str]) -> list[Detection]:
     """Each find of an object detector with its colours (`tools/colours.py`): on the object for the
     classes in `on_object`, in the middle of the box for the rest."""
@@ -306,7 +328,12 @@ def _with_colours(rgb: np.ndarray, found: list[Detection], on_object: set[str]) 
 
 @tool
 def detect(
-    image: ImageArg, query: str | None = None, detector: str = "auto", colors_of: list[str] | None = None
+    image: ImageArg,
+    query: str | None = None,
+    detector: str = "auto",
+    colors_of: list[str] | None = None,
+    box: Box | None = None,
+    units: Units = "norm1000",
 ) -> DetectResult:
     """Find objects in an image with their boxes, colours and counts.
 
@@ -317,7 +344,12 @@ def detect(
             80 COCO object classes), or a registered plug-in detector.
         colors_of: Classes whose colours to measure on the object itself (its outline cut from the
             box); others are measured in the middle of their box.
+        box: Optional region [x1, y1, x2, y2] to search instead of the whole image (boxes found are
+            still in pixels of the whole image).
+        units: "norm1000" for coordinates scaled to 0..1000 on both axes, "pixel" for pixels.
     """
+    if box is not None:
+        return _detect_in(image, to_pixels(box, units, image.size), query, detector, colors_of)
     if detector == "auto":
         detector = "faces" if query and any(w in query.lower() for w in ("face", "person", "people")) else "shapes"
     if detector not in DETECTORS:

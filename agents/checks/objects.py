@@ -8,8 +8,8 @@ counts and absence count only confident finds.
 
 from __future__ import annotations
 
-from scrutiny.agents.checks.evidence import Scored, confident, counted, detections, finder, matches
-from scrutiny.agents.state import Observation
+from scrutiny.agents.checks.evidence import FIND_PURPOSE, Scored, confident, counted, detections, finder, matches
+from scrutiny.agents.state import Observation, ToolRequest
 from scrutiny.core.schema import Criterion, ObjectCheck
 from scrutiny.tools.boxes import iou
 from scrutiny.tools.coco import presence_from_confidence, presence_probability
@@ -27,9 +27,34 @@ FACE_PRECISION = 0.75
 not mark faces). A face inside a found person's box is a second, independent sign of that person."""
 
 
+FACES_IN_PERSON = "faces in person"
+"""The planner step of a person's presence: once the detector found a person, a face search of its box."""
+
+
 def steps(c: Criterion) -> list[str]:
-    supporting = ["faces"] if c.check.detect == "person" and not c.check.negated and c.check.count is None else []
-    return [finder(c.check.detect), *supporting]
+    person = c.check.detect == "person" and not c.check.negated and c.check.count is None
+    return [finder(c.check.detect), *([FACES_IN_PERSON] if person else [])]
+
+
+def look_closer(state, i: int, ids: list[str], seen: dict[str, Observation]) -> list[ToolRequest]:
+    """A face search of the person each of these criteria would score (the best find), once the
+    detector has looked: only a face inside that person's box supports it, and with no person found
+    there is nothing for a face to support."""
+    if FIND_PURPOSE["faces"] in seen:
+        return []
+    wanted = [c for c in state["rubric"] if c.id in set(ids)]
+    boxes = []
+    for c in wanted:
+        dets, _ = detections(seen, c.check.detect)
+        found = [d for d in dets if matches(d, c.check.detect, c.check.color, c.check.object)]
+        if found and (box := max(found, key=lambda d: d.score).box) not in boxes:
+            boxes.append(box)
+    if not boxes:
+        return []
+    x1, y1 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x2, y2 = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    arguments = {"image": f"candidate_{i}", "query": "face", "box": [x1, y1, x2, y2], "units": "pixel"}
+    return [ToolRequest("detect", arguments, i, ids, FIND_PURPOSE["faces"])]
 
 
 def score(c: Criterion, seen: dict[str, Observation]) -> Scored:

@@ -1,6 +1,6 @@
 """The object room on the COCO detector's finds: contested finds, and faces that support a person."""
 
-from scrutiny.agents.checks.objects import score, steps
+from scrutiny.agents.checks.objects import FACES_IN_PERSON, look_closer, score, steps
 from scrutiny.agents.state import Observation, ToolRequest
 from scrutiny.core.schema import Criterion, Evidence, ObjectCheck
 from scrutiny.tools.detect import Detection, DetectResult
@@ -41,4 +41,21 @@ def test_a_face_inside_a_person_supports_it_and_never_replaces_it():
     assert _presence("person", _seen([person], [elsewhere])) == alone
     assert _presence("person", _seen([], [inside])) == 0.0  # a face alone is no person
     person_check = Criterion(id="object_1", statement="s", check=ObjectCheck(object="person", detect="person"))
-    assert steps(person_check) == ["objects", "faces"]
+    assert steps(person_check) == ["objects", FACES_IN_PERSON]
+
+
+def test_faces_are_looked_for_only_in_the_person_found_and_only_once():
+    """A face supports only the person whose box it lies in: the search is of that box, after the
+    detector has looked, and not at all where it found no person."""
+    person = Detection(label="person", box=(100, 50, 300, 400), score=0.6, detector="coco")
+    check = ObjectCheck(object="person", detect="person")
+    state = {"rubric": [Criterion(id="object_1", statement="The image shows a person", check=check)]}
+    seen = _seen([person])
+    del seen["find faces"]
+    (request,) = look_closer(state, 0, ["object_1"], seen)
+    assert request.tool == "detect" and request.purpose == "find faces"
+    assert request.arguments == {"image": "candidate_0", "query": "face", "box": [100, 50, 300, 400], "units": "pixel"}
+    assert look_closer(state, 0, ["object_1"], _seen([person])) == []  # faces already looked for
+    nobody = _seen([Detection(label="dog", box=(0, 0, 50, 50), score=0.9, detector="coco")])
+    del nobody["find faces"]
+    assert look_closer(state, 0, ["object_1"], nobody) == []  # no person: nothing for a face to support

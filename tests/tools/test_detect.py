@@ -99,3 +99,23 @@ def test_palette_names_colour_shares_of_a_region():
     image = shapes([Shape("square", "red", (0, 0, 256, 512)), Shape("square", "blue", (256, 0, 512, 512))])
     assert palette(image).shares == {"red": 0.5, "blue": 0.5}
     assert palette(image, box=[0, 0, 250, 1000]).shares == {"red": 1.0}
+
+
+def test_a_box_narrows_the_search_and_finds_stay_in_the_whole_images_pixels():
+    result = detect(shapes(SCENE), box=[0, 0, 160, 320], units="pixel")
+    assert sorted((d.label, d.color, d.box) for d in result.detections) == [
+        ("circle", "red", (20, 20, 120, 120)),
+        ("square", "blue", (20, 200, 120, 300)),
+    ]
+    assert (result.width, result.height) == (512, 512)
+
+
+@pytest.mark.slow  # the face cascade on a photo, twice: over 1 s
+def test_faces_in_a_region_are_the_faces_the_whole_image_has_there(shared_data):
+    photo = Image.open(shared_data / "real_photos" / "skimage_astronaut.jpg").convert("RGB")
+    everywhere = detect(photo, query="face").detections
+    region = (12, 14, 372, 510)  # the astronaut, as the COCO detector boxes her
+    inside = [d.box for d in everywhere if d.box[0] >= region[0] and d.box[2] <= region[2] and d.box[3] <= region[3]]
+    found = [d.box for d in detect(photo, query="face", box=list(region), units="pixel").detections]
+    assert inside and len(found) == len(inside)  # the same faces, up to where the cascade's windows fall
+    assert all(max(abs(a - b) for a, b in zip(f, w)) <= 2 for f, w in zip(sorted(found), sorted(inside)))
