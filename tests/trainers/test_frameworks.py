@@ -324,45 +324,21 @@ print("RESULT " + json.dumps(out, default=str))
 """
 
 
-@pytest.mark.slow
-def test_serve_command_lines_pass_vllms_own_parser(tmp_path):
-    from typer.testing import CliRunner
-
-    from scrutiny.cli import app
-
-    python = side_env("vllm-0.33.0")
-    dry = CliRunner().invoke(app, ["serve", "/models/qwen-vl", "--gpus", "0,1,2,3", "--tp", "2", "--dry-run", "--json"])
-    assert dry.exit_code == 0, dry.output
-    env = {**os.environ, "VLLM_TARGET_DEVICE": "cpu"}
-    done = subprocess.run(
-        [str(python), "-c", VLLM_SCRIPT], input=dry.stdout, capture_output=True, text=True, env=env, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    parsed = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
-    assert parsed[-1] == "unknown flags rejected"  # the parser is strict, so every flag above exists
-    first, second = parsed[0], parsed[1]
-    assert first["model_tag"] == "/models/qwen-vl" and (first["port"], second["port"]) == (8000, 8001)
-    assert first["tensor_parallel_size"] == 2 and first["limit_mm_per_prompt"] == {"image": 16}
-    assert first["enable_auto_tool_choice"] and first["tool_call_parser"] == "hermes"
-    assert first["served_model_name"] == ["qwen-vl"] and first["enable_prefix_caching"] is True
-    assert all(row["registered"] for row in parsed[:-1])  # every parser named exists in this vLLM
-
-
-@pytest.mark.slow
-def test_every_family_preset_passes_vllms_own_parser():
-    """Each family's flags (`scrutiny serve --family`), in one vLLM process: parsed, and every tool and
-    reasoning parser they name registered in that vLLM."""
+@pytest.fixture(scope="module")
+def vllm_parsed():
+    """The command lines `scrutiny serve --dry-run` prints, parsed by vLLM's own parser in one process (it
+    takes about 25 s to import): four GPUs at tensor-parallel 2, then one server per model family."""
     from typer.testing import CliRunner
 
     from scrutiny.agents.families import FAMILIES
     from scrutiny.cli import app
 
     python = side_env("vllm-0.33.0")
+    runs = [["/models/qwen-vl", "--gpus", "0,1,2,3", "--tp", "2"]]
+    runs += [["/models/m", "--gpus", "0", "--family", family.name] for family in FAMILIES]
     plan = []
-    for family in FAMILIES:
-        dry = CliRunner().invoke(
-            app, ["serve", "/models/m", "--gpus", "0", "--family", family.name, "--dry-run", "--json"]
-        )
+    for args in runs:
+        dry = CliRunner().invoke(app, ["serve", *args, "--dry-run", "--json"])
         assert dry.exit_code == 0, dry.output
         plan += json.loads(dry.stdout)
     env = {**os.environ, "VLLM_TARGET_DEVICE": "cpu"}
@@ -370,9 +346,29 @@ def test_every_family_preset_passes_vllms_own_parser():
         [str(python), "-c", VLLM_SCRIPT], input=json.dumps(plan), capture_output=True, text=True, env=env, timeout=300
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    parsed = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])[:-1]
-    by_family = dict(zip((f.name for f in FAMILIES), parsed))
-    assert all(row["registered"] for row in parsed)
+    parsed = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    return parsed[:2], dict(zip((f.name for f in FAMILIES), parsed[2:-1])), parsed[-1]
+
+
+@pytest.mark.slow
+def test_serve_command_lines_pass_vllms_own_parser(vllm_parsed):
+    (first, second), _, strict = vllm_parsed
+    assert strict == "unknown flags rejected"  # the parser is strict, so every flag above exists
+    assert first["model_tag"] == "/models/qwen-vl" and (first["port"], second["port"]) == (8000, 8001)
+    assert first["tensor_parallel_size"] == 2 and first["limit_mm_per_prompt"] == {"image": 16}
+    assert first["enable_auto_tool_choice"] and first["tool_call_parser"] == "hermes"
+    assert first["served_model_name"] == ["qwen-vl"] and first["enable_prefix_caching"] is True
+    assert first["registered"] and second["registered"]  # every parser named exists in this vLLM
+
+
+@pytest.mark.slow
+def test_every_family_preset_passes_vllms_own_parser(vllm_parsed):
+    """Each family's flags (`scrutiny serve --family`): parsed, and every tool and reasoning parser they
+    name registered in that vLLM."""
+    from scrutiny.agents.families import FAMILIES
+
+    _, by_family, _ = vllm_parsed
+    assert len(by_family) == len(FAMILIES) and all(row["registered"] for row in by_family.values())
     for family in FAMILIES:
         row = by_family[family.name]
         assert row["tool_call_parser"] == family.tool_parser and bool(row["enable_auto_tool_choice"]) == bool(
