@@ -124,7 +124,3 @@ def replica_names() -> list[str]:
 
     names = ray.util.list_named_actors(all_namespaces=True)
     return sorted(a["name"] for a in names if a["name"].startswith("SERVE_REPLICA::") and f"{APP}#judge" in a["name"])
-
-
-def stop() -> None:
-    serve.delete(APP)

@@ -204,8 +204,8 @@ def _serve_on_ray(judge, limits, token, address, host, port, replicas, autoscale
         raise ValueError("--ray needs Ray Serve: pip install 'scrutiny[ray]'") from None
     spec = ray_service.ServiceSpec(judge=judge, token=token, limits=limits)
     url = ray_service.start(spec, address=address, host=host, port=port, replicas=replicas, autoscale=autoscale)
-    scale = f"{autoscale[0]} to {autoscale[1]}" if autoscale else str(replicas)
-    err.print(f"judge service on Ray Serve at {url}, {scale} replicas (Ctrl-C stops it)", highlight=False)
+    scale = f"{autoscale[0]} to {autoscale[1]} replicas" if autoscale else f"{replicas} replica{'s' * (replicas != 1)}"
+    err.print(f"judge service on Ray Serve at {url}, {scale} (Ctrl-C stops it)", highlight=False)
     try:
         while True:
             time.sleep(3600)
