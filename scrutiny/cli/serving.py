@@ -173,6 +173,8 @@ def serve_judge_cmd(
     if token is None and not loopback(host):
         raise ValueError(f"a judge service on {host} (not loopback) needs a bearer token: pass --token")
     if ray is not None:
+        if replicas < 1:
+            raise ValueError(f"--replicas must be at least 1, got {replicas}")
         _serve_on_ray(judge, limits, token, ray, host, port, replicas, _bounds(autoscale))
         return
     from scrutiny.trainers.rewards import JudgeReward

@@ -130,6 +130,7 @@ def test_a_prompt_group_travels_in_one_request():
     [
         (["--host", "0.0.0.0"], "needs a bearer token"),
         (["--ray", "local", "--autoscale", "3:1"], "--autoscale takes LEAST:MOST"),
+        (["--ray", "local", "--replicas", "0"], "--replicas must be at least 1"),
     ],
 )
 def test_serve_judge_refuses_bad_options_in_one_line(args, message):
