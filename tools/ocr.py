@@ -29,7 +29,20 @@ def ocr_engine() -> Any:
 
     engine = RapidOCR(params=OCR_PARAMS)
     logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # "no text found" is an answer, not a warning
+    _stop_spinning(engine)
     return engine
+
+
+def _stop_spinning(engine: Any) -> None:
+    """Load the engine's three models now and run each without spinning (`scrutiny.core.onnx`):
+    RapidOCR builds its sessions itself and takes no option for it."""
+    from scrutiny.core.onnx import without_spinning
+
+    for load in ("_load_det_model", "_load_cls_model", "_load_rec_model"):
+        model = getattr(engine, load, lambda: None)()
+        runner = getattr(model, "session", None)  # rapidocr's OrtInferSession
+        if runner is not None and hasattr(runner, "session"):
+            runner.session = without_spinning(runner.session)
 
 
 class OcrLine(BaseModel):

@@ -54,10 +54,10 @@ class OnnxDetector:
                 f"no detector file at {path}: export one (e.g. `yolo export model=yolov8s.pt format=onnx`) "
                 "and pass its path"
             )
-        import onnxruntime
+        from scrutiny.core.onnx import session
 
         self.path = path
-        self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        self.session = session(str(path))
         meta = self.session.get_modelmeta().custom_metadata_map
         self.classes = classes or _names(meta.get("names")) or YOLO_COCO
         self.name = name or ("coco" if set(self.classes) <= COCO_CLASSES else path.stem)

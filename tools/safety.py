@@ -48,7 +48,12 @@ def nudenet_detector() -> Any:
         from nudenet import NudeDetector
     except ImportError:
         raise ToolError("the safety tool needs NudeNet: pip install 'scrutiny[safety]'") from None
-    return NudeDetector()
+    from scrutiny.core.onnx import without_spinning
+
+    detector = NudeDetector()
+    if hasattr(detector, "onnx_session"):  # its own session, loaded again without spinning
+        detector.onnx_session = without_spinning(detector.onnx_session)
+    return detector
 
 
 class SafetyFinding(BaseModel):

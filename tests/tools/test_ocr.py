@@ -1,6 +1,7 @@
 import json
 import threading
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -70,3 +71,16 @@ def test_real_latin_script_images(shared_data):
         read = lines[0] if name != "imgs/en.jpg" else lines[0].split()[0]
         assert levenshtein(read.lower(), expected.lower()) <= max(1, len(expected) // 40), (name, read)
     assert ocr(Image.open(folder / "imgs/empty_black.jpg").convert("RGB")).lines == []
+
+
+def test_the_engines_models_run_without_spinning_thread_pools():
+    """On few cores the thread pools of OCR's three models spin on the cores the next model needs:
+    every session the engine runs has spinning off (rapidocr builds them itself, so this catches a
+    version that loads its models another way)."""
+    from scrutiny.tools.ocr import ocr_engine
+
+    engine = ocr_engine()
+    sessions = [m.session.session for m in (engine.text_det, engine.text_cls, engine.text_rec)]
+    entries = {s.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") for s in sessions}
+    assert entries == {"0"}
+    assert engine(np.zeros((64, 256, 3), np.uint8)).txts is None  # the reloaded sessions still run
