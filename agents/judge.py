@@ -94,12 +94,10 @@ async def rubric(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     deps, trace = runtime.context, state["run"].trace
     task = state["task"]
     tools = sorted(name for name in REGISTRY if name != "safety" or _safety_installed())
-    skills = []
-    if deps.router:
-        text = task_text(task.kind, task.prompt)
-        skills = deps.router.cached(text)
-        if skills is None:  # an embedding router runs a small model: off the event loop meanwhile
-            skills = await asyncio.to_thread(deps.router.route, text)
+    synthesized = None
+    if not task.rubric:
+        synthesized = synthesize(task.prompt, edit=task.kind == "edit", library_version=deps.library_version)
+    skills, routing = await _route(task, deps, synthesized)
     trace.add(
         "node_exit",
         "route",
@@ -108,12 +106,12 @@ async def rubric(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
         policy=deps.policy.name,
         skills=[s.name for s in skills],
         library_version=deps.library_version,
+        **routing,
     )
-    if task.rubric:
+    if synthesized is None:
         criteria = task.rubric
     else:
-        criteria = synthesize(task.prompt, edit=task.kind == "edit", library_version=deps.library_version)
-        criteria = apply_skills(criteria + await deps.policy.rubric(state, criteria), skills)
+        criteria = apply_skills(synthesized + await deps.policy.rubric(state, synthesized), skills)
     if deps.degenerate:
         criteria = with_gate(task.prompt, criteria)
     if deps.text_case == "sensitive":
@@ -124,6 +122,24 @@ async def rubric(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
         "node_exit", "rubric", given=task.rubric is not None, criteria=[c.model_dump(mode="json") for c in criteria]
     )
     return {"tools": tools, "skills": skills, "rubric": criteria, "steps": 0, "pending": []}
+
+
+async def _route(task: Task, deps: JudgeDeps, synthesized: list[Criterion] | None) -> tuple[list, dict]:
+    """The skills for a task, and what the trace says of how they were picked. The router runs where
+    its choice can matter: the policy reads skill text, or a skill's params touch the rubric's
+    dimensions. Elsewhere the `always` skills give the same scores without it (an embedding router
+    runs MiniLM on every new prompt: some 20 ms of CPU)."""
+    router = deps.router
+    if router is None:
+        return [], {}
+    dimensions = {c.dimension for c in synthesized or []}
+    if not getattr(deps.policy, "reads_skills", True) and not (synthesized and router.decides(dimensions)):
+        return router.always(), {"routing": "not needed: no skill's params touch this rubric"}
+    text = task_text(task.kind, task.prompt)
+    skills = router.cached(text)
+    if skills is None:  # an embedding router runs a small model: off the event loop meanwhile
+        skills = await asyncio.to_thread(router.route, text)
+    return skills, {}
 
 
 def _set(criteria: list[Criterion], kind: type, **values: Any) -> list[Criterion]:

@@ -164,6 +164,8 @@ class ModelPolicy:
     """A vision-language judge. `native_tools=False` uses the tag format instead of `tools=`."""
 
     name = "model"
+    reads_skills = True
+    """The routed skills' text is part of what the model reads."""
 
     def __init__(
         self,

@@ -41,6 +41,8 @@ PURPOSES = {"ocr": "read", "palette": "colours", "quality": "quality"} | {
 class OfflinePolicy:
     name = "offline"
     model = None
+    reads_skills = False
+    """Skills reach the offline policy only through their params (`apply_skills`), never as text."""
 
     # 1. planning
 

@@ -547,7 +547,11 @@ def _cached(prompt: str, edit: bool, library_version: str) -> tuple[Criterion, .
 
 
 def synthesize(prompt: str, *, edit: bool = False, library_version: str = "") -> list[Criterion]:
-    """Criteria for a prompt (or an edit instruction), cached per (prompt, library version)."""
+    """Criteria for a prompt (or an edit instruction), cached per (prompt, library version).
+
+    Each is a shallow copy of the cached one: criteria and their checks are changed only by copying
+    (`model_copy(update=...)`, as `apply_skills` does), and a deep copy of a long rubric cost some
+    10 ms a judgment."""
     if not prompt.strip():
         raise ValueError("the prompt is empty: give the text the image was generated from")
-    return [c.model_copy(deep=True) for c in _cached(prompt, edit, library_version)]
+    return [c.model_copy() for c in _cached(prompt, edit, library_version)]

@@ -121,6 +121,8 @@ class Policy(Protocol):
 
     name: str
     model: str | None
+    reads_skills: bool
+    """Whether the routed skills' text reaches the policy (True where a policy does not say)."""
 
     async def rubric(self, state: JudgeState, synthesized: list[Criterion]) -> list[Criterion]: ...
 

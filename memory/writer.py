@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import queue
 import threading
@@ -207,12 +208,10 @@ def _replace(connection, table, key: str, keys: list, rows: list[dict]) -> None:
     """Write `rows` in place of the rows with these keys, in one executemany (a fraction of the ORM's
     cost per row). SQLite and PostgreSQL upsert on the key, so a concurrent writer of the same key
     cannot fail the batch; other databases delete, then insert."""
-    upsert = _dialect_insert(connection)
-    if upsert is not None and key in {c.name for c in table.primary_key}:
+    upsert = _upsert(connection.dialect.name, table, key)
+    if upsert is not None:
         if rows:
-            statement = upsert(table)
-            columns = {c.name: statement.excluded[c.name] for c in table.columns if c.name != key}
-            connection.execute(statement.on_conflict_do_update(index_elements=[key], set_=columns), rows)
+            connection.execute(upsert, rows)
         return
     for start in range(0, len(keys), 500):  # keep within the database's limit on bound parameters
         connection.execute(delete(table).where(table.c[key].in_(keys[start : start + 500])))
@@ -220,15 +219,35 @@ def _replace(connection, table, key: str, keys: list, rows: list[dict]) -> None:
         connection.execute(table.insert(), rows)
 
 
-def _dialect_insert(connection):
-    """The dialect's INSERT that takes ON CONFLICT, or None."""
-    if connection.dialect.name == "sqlite":
+def _dialect_insert(dialect: str):
+    """The dialect's INSERT that takes ON CONFLICT (SQLite, PostgreSQL), or None."""
+    if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
-    elif connection.dialect.name == "postgresql":
+    elif dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         return None
     return insert
+
+
+@functools.cache
+def _insert_new(dialect: str, table, key: str):
+    """INSERT ... ON CONFLICT (key) DO NOTHING, built once per table; None where the database has no ON CONFLICT."""
+    insert = _dialect_insert(dialect)
+    return None if insert is None else insert(table).on_conflict_do_nothing(index_elements=[key])
+
+
+@functools.cache
+def _upsert(dialect: str, table, key: str):
+    """The INSERT ... ON CONFLICT (key) DO UPDATE of every other column, for SQLite and PostgreSQL
+    (None for other databases, or where `key` is not the primary key). Built once per table:
+    building it cost some 6 ms a judgment."""
+    insert = _dialect_insert(dialect)
+    if insert is None or key not in {c.name for c in table.primary_key}:
+        return None
+    statement = insert(table)
+    columns = {c.name: statement.excluded[c.name] for c in table.columns if c.name != key}
+    return statement.on_conflict_do_update(index_elements=[key], set_=columns)
 
 
 def insert_missing_artifacts(session: Session, images: dict[str, Image.Image]) -> None:
@@ -238,9 +257,9 @@ def insert_missing_artifacts(session: Session, images: dict[str, Image.Image]) -
     table = ArtifactRow.__table__
     now = utcnow()
     rows = [{"hash": d, "width": im.width, "height": im.height, "created_at": now} for d, im in images.items()]
-    upsert = _dialect_insert(connection)
-    if upsert is not None:  # another process may add the same image meanwhile: keep the first row
-        connection.execute(upsert(table).on_conflict_do_nothing(index_elements=["hash"]), rows)
+    keep_first = _insert_new(connection.dialect.name, table, "hash")
+    if keep_first is not None:  # another process may add the same image meanwhile: keep the first row
+        connection.execute(keep_first, rows)
         return
     known = set()
     digests = list(images)

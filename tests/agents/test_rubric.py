@@ -298,7 +298,7 @@ def test_plain_statement_rubrics_go_through_the_parser(tmp_path):
 def test_a_missing_parser_model_is_one_line_naming_the_package(monkeypatch):
     from scrutiny.agents.scene import model as scene
 
-    scene.nlp.cache_clear()
+    scene._pipeline.cache_clear()
     real_import = scene.importlib.import_module
 
     def no_model(name, *a):
@@ -313,7 +313,7 @@ def test_a_missing_parser_model_is_one_line_naming_the_package(monkeypatch):
             scene.nlp()
         assert "\n" not in str(e.value)
     finally:
-        scene.nlp.cache_clear()
+        scene._pipeline.cache_clear()
 
 
 def test_prompt_tags_are_whole_image_properties_not_objects():

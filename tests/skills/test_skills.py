@@ -118,6 +118,30 @@ def test_skill_params_weight_criteria_in_the_judge(store):
     assert plain[0].weight == 1.0
 
 
+def test_the_offline_judge_routes_only_where_a_skill_can_change_the_rubric(store):
+    """With the built-in library no skill that is not always picked touches a text rubric: the offline
+    judge skips the router (its scores are the same) and says so; a learned skill that weighs text
+    criteria makes it route again, and its weight reaches the rubric."""
+    pair = preference_pairs("text", 1, seed=0)[0]
+    plain = Judge(store=store).judge(pair.better, pair.prompt)
+    route = next(e.data for e in store.trace(plain.trace_id).events if e.node == "route")
+    assert route["routing"].startswith("not needed") and route["skills"] == ["visual-quality"]
+    letters = Skill(
+        name="letters-first",
+        kind="rubric",
+        description="rendered text, signs, lettering and spelling",
+        when_to_use="prompts that ask for text written in the image",
+        params={"weights": {"text": 2.0}},
+    )
+    library = SkillLibrary.builtin().with_skill(letters)
+    assert Router(library).decides({"text"}) and not Router(SkillLibrary.builtin()).decides({"text"})
+    verdict = Judge(store=store, library=library).judge(pair.better, f"{pair.prompt} ")
+    route = next(e.data for e in store.trace(verdict.trace_id).events if e.node == "route")
+    assert "routing" not in route and "letters-first" in route["skills"]
+    weights = [c.weight for c in verdict.rubric if c.dimension == "text"]
+    assert weights == [2.0 * c.weight for c in plain.rubric if c.dimension == "text"] and weights
+
+
 def test_cli_list_show_history_diff_rollback(tmp_path):
     home = tmp_path / "home"
     listed = json.loads(runner.invoke(app, ["skills", "list", "--json"]).stdout)
