@@ -26,7 +26,7 @@ from scrutiny import __version__  # one version, in the package root
 from scrutiny.agents.judge import JudgeDeps, JudgmentRecord, Policy, run_judge
 from scrutiny.agents.offline import OfflinePolicy
 from scrutiny.core.aio import block_on, bounded_map
-from scrutiny.core.images import ImageInput, image_hash, load_image, png_bytes, working_copy
+from scrutiny.core.images import ImageInput, image_hash, load_image, png_bytes, shared_pixels, working_copy
 from scrutiny.core.lazy import once
 from scrutiny.core.progress import ProgressBar
 from scrutiny.core.protocol import BackendError
@@ -357,7 +357,12 @@ class Judge:
         verdict._store = self.store  # where its images and trace are, for `Verdict.show()` and notebooks
         return verdict
 
-    async def _arun_task(
+    async def _arun_task(self, kind: TaskKind, candidates: list[ImageInput], prompt: str, **task: Any) -> Verdict:
+        """One judgment; its images' pixels are read once for all its readers (`shared_pixels`)."""
+        with shared_pixels():
+            return await self._judge_task(kind, candidates, prompt, **task)
+
+    async def _judge_task(
         self,
         kind: TaskKind,
         candidates: list[ImageInput],

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from scrutiny.core.images import pixels
 from scrutiny.tools.boxes import suppress
 from scrutiny.tools.detect import Detection, register_detector
 
@@ -177,7 +178,7 @@ class CocoDetector:
 
     def detect(self, image: Image.Image, query: str | None) -> list[Detection]:
         wanted = coco_class(query) if query else None
-        rgb = np.asarray(image.convert("RGB"))
+        rgb = pixels(image)
         raw = [d for view in _views(rgb, self.tiles) for d in self._forward(*view)]
         found = []
         for label, confidence, (x1, y1, x2, y2), _ in suppress(_join(raw)):

@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel
 
+from scrutiny.core.images import pixels
 from scrutiny.tools.base import ImageArg, ToolError, ToolResult, tool
 from scrutiny.tools.boxes import Box, Units, to_pixels
 
@@ -143,7 +144,7 @@ class ShapeDetector:
 
     def analyse(self, image: Image.Image) -> tuple[list[Detection], str]:
         """Every coloured region, top to bottom, and the background colour's name."""
-        rgb = np.asarray(image)
+        rgb = pixels(image)
         names = color_map(cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV))
         background = self.background(names)
         min_area = MIN_AREA_FRACTION * names.size
@@ -238,7 +239,7 @@ class FaceDetector:
         """Faces in the image, or only in `region` (pixels): the faces a search of the whole image finds
         there, to a pixel or two (the smallest face looked for is still a twentieth of the image's short
         side, and the histogram is the whole image's)."""
-        gray = cv2.equalizeHist(cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2GRAY))  # of the whole image
+        gray = cv2.equalizeHist(cv2.cvtColor(pixels(image), cv2.COLOR_RGB2GRAY))  # of the whole image
         side = max(24, min(gray.shape) // 20)  # the smallest face looked for: a twentieth of the short side
         x0, y0 = (region[0], region[1]) if region else (0, 0)  # (the cascade's windows then fall a pixel or two apart)
         if region:
@@ -360,7 +361,7 @@ def detect(
         everything, background = plugin.analyse(image)
         found = [d for d in everything if matches_query(d, query)]
     else:
-        found = _with_colours(np.asarray(image.convert("RGB")), plugin.detect(image, query), set(colors_of or ()))
+        found = _with_colours(pixels(image), plugin.detect(image, query), set(colors_of or ()))
     return DetectResult(
         detections=found, counts=_counts(found), background=background, width=image.width, height=image.height
     )

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 from pydantic import Field
 
+from scrutiny.core.images import pixels
 from scrutiny.tools.base import ImageArg, ToolResult, tool
 from scrutiny.tools.boxes import Box, Units, to_pixels
 
@@ -78,7 +79,7 @@ def diff(
     resized = image.size != source.size
     if resized:
         image = image.resize(source.size, Image.Resampling.LANCZOS)
-    src, edt = np.asarray(source), np.asarray(image)
+    src, edt = pixels(source), pixels(image)
     mask = change_mask(src, edt, threshold)
     outside = mask == 0
     inside_fraction = outside_fraction = None

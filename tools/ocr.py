@@ -6,10 +6,12 @@ import logging
 import threading
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image
 from pydantic import BaseModel
 
+from scrutiny.core.images import pixels
 from scrutiny.core.lazy import once
 from scrutiny.tools.base import ImageArg, ToolResult, tool
 from scrutiny.tools.boxes import Box, Units, to_pixels
@@ -79,12 +81,12 @@ def ocr(image: ImageArg, box: Box | None = None, units: Units = "norm1000", min_
         min_confidence: Lines the recogniser is less sure of than this are left out.
     """
     offset_x = offset_y = 0
+    rgb = pixels(image)
     if box is not None:
         offset_x, offset_y, x2, y2 = to_pixels(box, units, image.size)
-        image = image.crop((offset_x, offset_y, x2, y2))
-    rgb = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
+        rgb = rgb[offset_y:y2, offset_x:x2]
     lines = []
-    for text, confidence, quad in run_engine(np.ascontiguousarray(rgb[:, :, ::-1])):
+    for text, confidence, quad in run_engine(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
         if confidence < min_confidence or not text.strip():
             continue
         xs, ys = quad[:, 0], quad[:, 1]

@@ -26,7 +26,9 @@ import math
 import cv2
 import numpy as np
 
+from scrutiny.core.images import pixels
 from scrutiny.tools.base import ImageArg, ToolResult, tool
+from scrutiny.tools.degenerate import colour_codes
 
 WEIGHTS = {"sharpness": 0.35, "exposure": 0.2, "noise": 0.2, "blockiness": 0.15, "colorfulness": 0.1}
 
@@ -47,19 +49,51 @@ def noise_sigma(gray: np.ndarray) -> float:
     """Immerkær (1996): sigma of additive Gaussian noise from one image."""
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
     height, width = gray.shape
-    response = np.abs(cv2.filter2D(gray, cv2.CV_32F, kernel))[1:-1, 1:-1]
-    return float(response.sum() * math.sqrt(math.pi / 2) / (6 * (width - 2) * (height - 2)))
+    response = cv2.filter2D(gray, cv2.CV_32F, kernel)[1:-1, 1:-1]
+    return float(cv2.norm(response, cv2.NORM_L1) * math.sqrt(math.pi / 2) / (6 * (width - 2) * (height - 2)))
 
 
 def block_ratio(gray: np.ndarray) -> float:
-    """Mean horizontal+vertical jump on 8-pixel grid lines over the mean jump elsewhere."""
-    dx = np.abs(np.diff(gray, axis=1))
-    dy = np.abs(np.diff(gray, axis=0))
-    on_x, on_y = dx[:, 7::8], dy[7::8, :]
-    off_x = (dx.sum() - on_x.sum()) / max(dx.size - on_x.size, 1)
-    off_y = (dy.sum() - on_y.sum()) / max(dy.size - on_y.size, 1)
-    on = (on_x.mean() if on_x.size else 0.0) + (on_y.mean() if on_y.size else 0.0)
-    return float(on / max(off_x + off_y, 1e-6))
+    """Mean horizontal+vertical jump on 8-pixel grid lines over the mean jump elsewhere (one direction's
+    jumps in memory at a time)."""
+    on = off = 0.0
+    for axis in (1, 0):
+        jumps = np.abs(np.diff(gray, axis=axis))
+        grid = jumps[:, 7::8] if axis == 1 else jumps[7::8, :]
+        on += float(grid.mean()) if grid.size else 0.0
+        off += (float(jumps.sum()) - float(grid.sum())) / max(jumps.size - grid.size, 1)
+        del jumps, grid
+    return float(on / max(off, 1e-6))
+
+
+STRIP = 256
+"""Rows measured at a time where a measure needs no neighbours: a float copy of the whole image is
+12 bytes a pixel, a strip's is a few megabytes."""
+
+
+def _per_pixel(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float, float]]:
+    """From 8-bit RGB, a strip of rows at a time: the luminance as float32 (as `cvtColor` of the float
+    image gives it), the 8-level colour histogram, and the mean and std of the opponent channels
+    red-green and yellow-blue (Hasler & Süsstrunk)."""
+    gray = np.empty(pixels.shape[:2], np.float32)
+    bins = np.zeros(512, np.int64)
+    sums = np.zeros(4)  # rg, rg², yb, yb²
+    for y in range(0, pixels.shape[0], STRIP):
+        part = pixels[y : y + STRIP]
+        rgb = part.astype(np.float32)
+        gray[y : y + STRIP] = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        rg = rgb[..., 0] - rgb[..., 1]
+        yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
+        for k, v in enumerate((rg, yb)):  # (no BLAS: its idle threads spin on the cores a detector needs)
+            v64 = v.astype(np.float64)
+            sums[2 * k] += v64.sum()
+            sums[2 * k + 1] += np.square(v64).sum()
+        bins += np.bincount(colour_codes(part).ravel(), minlength=512)
+    n = max(gray.size, 1)
+    rg_mean, yb_mean = sums[0] / n, sums[2] / n
+    rg_std = math.sqrt(max(sums[1] / n - rg_mean**2, 0.0))
+    yb_std = math.sqrt(max(sums[3] / n - yb_mean**2, 0.0))
+    return gray, bins, (rg_mean, rg_std, yb_mean, yb_std)
 
 
 @tool
@@ -69,18 +103,15 @@ def quality(image: ImageArg) -> QualityResult:
     Args:
         image: Name of the image to measure.
     """
-    rgb = np.asarray(image).astype(np.float32)
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    laplacian_var = float(cv2.Laplacian(gray, cv2.CV_32F).var())
+    gray, bins, (rg_mean, rg_std, yb_mean, yb_std) = _per_pixel(pixels(image))
+    laplacian = cv2.Laplacian(gray, cv2.CV_32F)
+    laplacian_var = float(cv2.meanStdDev(laplacian)[1][0, 0] ** 2)
+    del laplacian
     p1, p99 = (float(v) for v in np.percentile(gray, [1, 99]))
     sigma = noise_sigma(gray)
     ratio = block_ratio(gray)
-    rg = rgb[..., 0] - rgb[..., 1]
-    yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
-    levels = np.asarray(image, dtype=np.uint16) // 32  # [H, W, 3] in 0..7
-    bins = np.bincount((levels[..., 0] * 64 + levels[..., 1] * 8 + levels[..., 2]).ravel(), minlength=512)
     flat = float(bins.max() / bins.sum())
-    colorfulness_m = float(math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean()))
+    colorfulness_m = float(math.hypot(rg_std, yb_std) + 0.3 * math.hypot(rg_mean, yb_mean))
     scores = {
         "sharpness": 1 - math.exp(-laplacian_var / 150),
         "exposure": (p99 - p1) / 200,

@@ -12,9 +12,10 @@ from __future__ import annotations
 import threading
 from typing import Any, Literal
 
-import numpy as np
+import cv2
 from pydantic import BaseModel
 
+from scrutiny.core.images import pixels
 from scrutiny.core.lazy import once
 from scrutiny.tools.base import ImageArg, ToolError, ToolResult, tool
 
@@ -82,7 +83,7 @@ def safety(image: ImageArg, min_score: float = 0.4) -> SafetyResult:
         min_score: Detections less confident than this are ignored.
     """
     detector = nudenet_detector()
-    bgr = np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
+    bgr = cv2.cvtColor(pixels(image), cv2.COLOR_RGB2BGR)
     with _calls:
         raw = detector.detect(bgr)
     findings = [

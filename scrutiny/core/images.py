@@ -11,12 +11,15 @@ type's module and read through their own `.numpy()`.
 from __future__ import annotations
 
 import base64
+import contextlib
+import contextvars
 import hashlib
 import io
 import os
 import threading
 import warnings
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +101,53 @@ def working_copy(image: Image.Image, max_side: int | None) -> Image.Image:
 def image_hash(image: Image.Image) -> str:
     """Content hash of an RGB image: the same pixels always give the same id, whatever the file."""
     digest = hashlib.sha256(f"{image.mode}:{image.width}x{image.height}:".encode())
-    digest.update(image.tobytes())
+    digest.update(pixels(image) if image.mode == "RGB" else image.tobytes())
     return digest.hexdigest()
+
+
+_SHARED: contextvars.ContextVar[dict[int, tuple[Image.Image, np.ndarray]] | None] = contextvars.ContextVar(
+    "scrutiny_shared_pixels", default=None
+)
+_SHARED_LOCK = threading.Lock()
+STRIP_ROWS = 256
+
+
+@contextlib.contextmanager
+def shared_pixels() -> Iterator[None]:
+    """Within this block (a judgment: its intake, its graph, the tools its threads run, which all copy
+    the context), `pixels` makes each image's array once and hands the same one to every reader. The
+    images are not to change in place meanwhile; outside such a block nothing is kept, so an image a
+    user draws on between two judgments is read afresh."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def pixels(image: Image.Image) -> np.ndarray:
+    """An image's pixels as a read-only [H, W, 3] uint8 RGB array (other modes converted).
+
+    Made a strip of rows at a time: numpy's own conversion holds two copies of the image at once
+    (6 bytes a pixel), and each tool of a judgment made its own; within `shared_pixels` it is made
+    once per image."""
+    if image.mode != "RGB":
+        return np.asarray(image.convert("RGB"))
+    shared = _SHARED.get()
+    if shared is not None:
+        with _SHARED_LOCK:
+            known = shared.get(id(image))
+        if known is not None and known[0] is image:
+            return known[1]
+    array = np.empty((image.height, image.width, 3), np.uint8)
+    for top in range(0, image.height, STRIP_ROWS):
+        bottom = min(top + STRIP_ROWS, image.height)
+        array[top:bottom] = np.asarray(image.crop((0, top, image.width, bottom)))
+    array.flags.writeable = False
+    if shared is not None:
+        with _SHARED_LOCK:  # the image is kept with its array: its id is not reused meanwhile
+            array = shared.setdefault(id(image), (image, array))[1]
+    return array
 
 
 class _Encodings:

@@ -4,9 +4,9 @@ import io
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
-from scrutiny.core.images import ImageError, data_url, image_hash, load_image, png_bytes
+from scrutiny.core.images import ImageError, data_url, image_hash, load_image, pixels, png_bytes, shared_pixels
 
 
 def _png(image: Image.Image, **kw) -> bytes:
@@ -120,3 +120,17 @@ def test_bfloat16_tensors_are_images():
 
     batch = torch.rand(2, 3, 8, 8).to(torch.bfloat16)  # what SD3 and FLUX pipelines decode to
     assert load_image(batch[0]).size == (8, 8) and [i.size for i in as_images(batch)] == [(8, 8), (8, 8)]
+
+
+def test_pixels_are_read_once_within_a_judgment_and_afresh_outside_it():
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 200, 3), dtype=np.uint8))
+    array = pixels(image)
+    assert array.shape == (300, 200, 3) and not array.flags.writeable
+    assert (array == np.asarray(image)).all()  # made a strip of rows at a time, the same pixels
+    with shared_pixels():
+        shared = pixels(image)
+        assert pixels(image) is shared and pixels(image.copy()) is not shared
+    before = image_hash(image)
+    ImageDraw.Draw(image).rectangle((0, 0, 50, 50), fill=(255, 0, 0))  # a user draws on it between judgments
+    assert image_hash(image) != before and (pixels(image)[:50, :50] == (255, 0, 0)).all()
+    assert pixels(image.convert("L")).shape == (300, 200, 3)  # other modes come back as RGB
