@@ -10,13 +10,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from PIL import Image
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, select
 
 from scrutiny.core.images import image_hash
 from scrutiny.core.schema import Task, Trace, TraceEvent, Verdict, utcnow
 from scrutiny.memory.tables import CacheRow, EventRow, TraceRow, VerdictRow, as_utc
 from scrutiny.memory.writer import JudgmentRows, write_rows
+
+_CACHED = (
+    select(VerdictRow.__table__.c.data_json)
+    .join_from(CacheRow.__table__, VerdictRow.__table__, CacheRow.__table__.c.verdict_id == VerdictRow.__table__.c.id)
+    .where(CacheRow.__table__.c.key == bindparam("key"))
+)
+"""The verdict a cache key points to, in one statement built once."""
 
 TRACE_ORDERS = ("newest", "oldest", "best", "worst")
 
@@ -203,12 +210,14 @@ class Traces:
 
     def cached_verdict(self, key: str) -> Verdict | None:
         """The verdict stored under a cache key, marked `cached=True`, or None."""
-        with self._lock, Session(self.engine) as session:
-            hit = session.get(CacheRow, key)
-            row = session.get(VerdictRow, hit.verdict_id) if hit else None
-        if row is None:
+        with (
+            self._lock,
+            self.engine.connect() as connection,
+        ):  # one query, no ORM objects: the hot path of a repeated reward
+            data = connection.execute(_CACHED, {"key": key}).scalar()
+        if data is None:
             return None
-        return Verdict.model_validate_json(row.data_json).model_copy(update={"cached": True})
+        return Verdict.model_validate_json(data).model_copy(update={"cached": True})
 
     def cache_verdict(self, key: str, verdict: Verdict) -> None:
         """Record the verdict and point the cache key at it, in one transaction."""
