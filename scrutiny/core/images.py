@@ -59,13 +59,15 @@ def max_pixels() -> int:
     return value
 
 
-def load_image(image: ImageInput, *, limit: int | None = None) -> Image.Image:
+def load_image(image: ImageInput, *, limit: int | None = None, formats: tuple[str, ...] | None = None) -> Image.Image:
     """Normalise any supported input to an RGB PIL image.
 
     Args:
         image: PIL image, numpy array (HWC or HW, uint8), torch tensor (CHW, float in [0, 1]
             or uint8), path, or encoded bytes.
         limit: largest number of pixels accepted; defaults to `max_pixels()`.
+        formats: for encoded bytes, the only file formats read (Pillow's names: "PNG", "JPEG", ...);
+            None reads any Pillow knows. A service taking bytes from a network names a few.
     """
     limit = max_pixels() if limit is None else limit
     if isinstance(image, Image.Image):
@@ -73,7 +75,7 @@ def load_image(image: ImageInput, *, limit: int | None = None) -> Image.Image:
     elif isinstance(image, (str, os.PathLike)):
         pil = _open_path(Path(image), limit)
     elif isinstance(image, (bytes, bytearray, memoryview)):
-        pil = _open_bytes(bytes(image), "<bytes>", limit)
+        pil = _open_bytes(bytes(image), "<bytes>", limit, formats)
     elif isinstance(image, np.ndarray):
         pil = _from_array(image)
     elif type(image).__module__.startswith("torch"):
@@ -231,18 +233,19 @@ def _open_path(path: Path, limit: int) -> Image.Image:
     return _open_bytes(path.read_bytes(), str(path), limit)
 
 
-def _open_bytes(data: bytes, name: str, limit: int) -> Image.Image:
+def _open_bytes(data: bytes, name: str, limit: int, formats: tuple[str, ...] | None = None) -> Image.Image:
     _allow_our_limit()
     if not data:
         raise ImageError(f"{name}: empty (0 bytes)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit is ours (below), not Pillow's
-            pil = Image.open(io.BytesIO(data))
+            pil = Image.open(io.BytesIO(data), formats=list(formats) if formats else None)
             _check_size(pil.width, pil.height, limit)
             pil.load()
     except UnidentifiedImageError:
-        raise ImageError(f"{name}: not an image file (no known image format)") from None
+        known = f"a {', '.join(formats[:-1])} or {formats[-1]} image" if formats and len(formats) > 1 else None
+        raise ImageError(f"{name}: not {known or 'an image file (no known image format)'}") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(
             f"{name}: image is over the limit of {limit:,} pixels (a decompression-bomb guard); "

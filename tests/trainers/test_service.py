@@ -50,6 +50,8 @@ def test_the_service_scores_what_the_reward_scores_in_process(service, store):
     remote = remote_reward(service.url, token="s3cret")
     here = JudgeReward(judge=Judge(store=store, config=JudgeConfig(cache=False, unchecked="omit")))
     assert np.allclose(remote.score(images, [SIGN, SIGN]), here.score(images, [SIGN, SIGN]))
+    as_png = remote_reward(service.url, token="s3cret", image_format="png")  # PPM by default: the same pixels
+    assert np.allclose(as_png.score(images, [SIGN, SIGN]), here.score(images, [SIGN, SIGN]))
     mixed = [storefront("OPEN"), storefront("BOOKS", seed=2), storefront("OPNE", seed=1)]  # groups interleaved
     asked = [SIGN, 'A sign that says "BOOKS"', SIGN]
     assert np.allclose(
@@ -61,7 +63,7 @@ def test_the_service_scores_what_the_reward_scores_in_process(service, store):
     assert len(scores) == 2 and scores[0] > scores[1]  # Flow-GRPO's calling convention, over HTTP
     with urllib.request.urlopen(service.url + "/metrics", timeout=10) as response:
         metrics = response.read().decode()
-    assert "scrutiny_images_total 9" in metrics and "scrutiny_requests_total" in metrics
+    assert "scrutiny_images_total 11" in metrics and "scrutiny_requests_total" in metrics
 
 
 def block(reward, images):
@@ -104,6 +106,11 @@ def test_bad_requests_get_one_clear_error_each_and_a_bad_image_abstains_alone(se
     status, body = _post(service.url, json.dumps({"items": [good, corrupt]}).encode())
     assert status == 200 and body["scores"][0] is not None and body["scores"][1] is None
     assert body["verdicts"][1]["error"]  # says why it abstained
+    buffer = io.BytesIO()
+    storefront("OPEN").save(buffer, format="BMP")  # a format Pillow reads, but not one the service opens
+    bmp = {"image": base64.b64encode(buffer.getvalue()).decode(), "prompt": SIGN}
+    status, body = _post(service.url, json.dumps({"items": [good, bmp]}).encode())
+    assert body["scores"][1] is None and "not a PNG, JPEG, PPM or WEBP image" in body["verdicts"][1]["error"]
     with urllib.request.urlopen(service.url + "/health", timeout=10) as response:
         assert json.loads(response.read())["ok"] is True
 
