@@ -10,7 +10,7 @@ scrutiny judgment of a 256x256 image is two model calls (inspect, then the JSON 
 everything around them: image intake (hash, PNG encoding), routing, the graph, the trace and the
 verdict in a store. The baseline sends the same two requests per judgment straight through
 `AsyncOpenAI`, with the same concurrency, starting from the same images: it encodes each as
-scrutiny does (PNG, compress level 1, base64) and makes the calls. Target ratio >= 0.9 against it.
+scrutiny does (`fast_png`, base64) and makes the calls. Target ratio >= 0.9 against it.
 Two more baselines are printed beside it: the same with its images encoded before its clock
 starts (strict: it then does less than scrutiny, which must encode what it is given), and the
 same on aiohttp, the transport scrutiny's backend uses when it is installed (the ratio to it
@@ -44,6 +44,7 @@ from scrutiny import Criterion, Judge, JudgeConfig, Store
 from scrutiny.agents.model import ModelPolicy
 from scrutiny.backends import OpenAIBackend
 from scrutiny.core.aio import freeze_gc
+from scrutiny.core.images import fast_png
 from scrutiny.testing.fake_server import FakeServer, Reply, stub_process
 from scrutiny.testing.scenes import fitted_sign
 
@@ -54,12 +55,10 @@ RH_ANSWER = '<answer>{"preference": "A", "score_A_instruction": 3, "score_A_qual
 
 def first_request(template: list[dict], image) -> list[dict]:
     """The first request of a judgment of `image`, as scrutiny sends it: the same system text and
-    criteria, the image as a PNG data URL (compress level 1, as scrutiny encodes it)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
+    criteria, the image as a PNG data URL (encoded as scrutiny encodes it, `fast_png`)."""
     part = {
         "type": "image_url",
-        "image_url": {"url": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()},
+        "image_url": {"url": "data:image/png;base64," + base64.b64encode(fast_png(image)).decode()},
     }
     return [template[0], {**template[1], "content": template[1]["content"][:2] + [part]}]
 

@@ -40,7 +40,7 @@ import numpy as np
 
 from scrutiny.api import compact
 from scrutiny.core.aio import block_on
-from scrutiny.core.images import ImageError, load_image
+from scrutiny.core.images import ImageError, fast_png, load_image
 from scrutiny.core.schema import Task, Verdict
 from scrutiny.trainers.rewards import JudgeReward, as_items, scores_of
 
@@ -360,12 +360,12 @@ def _item(image, prompt: str, metadata: dict | None, image_format: str = "ppm") 
     PNG's bytes, which a network between machines carries in well under PNG's encoding time."""
     data = b""
     if not isinstance(image, Exception):
-        buffer = io.BytesIO()
         if image_format == "png":
-            image.save(buffer, format="PNG", compress_level=1)
+            data = fast_png(image)
         else:
+            buffer = io.BytesIO()
             image.save(buffer, format="PPM")
-        data = buffer.getvalue()
+            data = buffer.getvalue()
     return {"image": base64.b64encode(data).decode(), "prompt": prompt, "metadata": metadata or {}}
 
 

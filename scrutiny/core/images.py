@@ -182,8 +182,29 @@ _PNG = _Encodings(96 * 2**20)
 _DATA_URLS = _Encodings(128 * 2**20)
 
 
+def fast_png(image: Image.Image) -> bytes:
+    """The image as a lossless PNG made for speed: zlib level 1 with run-length matching over rows
+    filtered by the row above (OpenCV's libpng). About a third of Pillow's time at its fastest level
+    for a 512-px photo-like image, and a little smaller; any PNG reader reads it. Other modes than
+    RGB (and a missing OpenCV) go through Pillow."""
+    try:
+        import cv2
+    except ImportError:  # opencv-python is a core dependency; this keeps the module importable alone
+        cv2 = None
+    if cv2 is None or image.mode != "RGB":
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", compress_level=1)
+        return buffer.getvalue()
+    options = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
+    options += [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+    ok, data = cv2.imencode(".png", cv2.cvtColor(pixels(image), cv2.COLOR_RGB2BGR), options)
+    if not ok:
+        raise ImageError(f"could not encode a {image.width}x{image.height} image as PNG")
+    return data.tobytes()
+
+
 def png_bytes(image: Image.Image, digest: str | None = None) -> bytes:
-    """The image as a fast PNG (compress level 1), encoded once per content hash.
+    """The image as a fast PNG (`fast_png`), encoded once per content hash.
 
     A judgment needs the same encoding twice or more: as a data URL in every model request and
     as the artifact file in the store. The cache is keyed by the pixels' hash (pass it when it is
@@ -192,9 +213,7 @@ def png_bytes(image: Image.Image, digest: str | None = None) -> bytes:
     digest = digest or image_hash(image)
     data = _PNG.get(digest)
     if data is None:
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG", compress_level=1)
-        data = buffer.getvalue()
+        data = fast_png(image)
         _PNG.put(digest, data)
     return data
 

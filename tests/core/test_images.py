@@ -6,7 +6,16 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from scrutiny.core.images import ImageError, data_url, image_hash, load_image, pixels, png_bytes, shared_pixels
+from scrutiny.core.images import (
+    ImageError,
+    data_url,
+    fast_png,
+    image_hash,
+    load_image,
+    pixels,
+    png_bytes,
+    shared_pixels,
+)
 
 
 def _png(image: Image.Image, **kw) -> bytes:
@@ -134,3 +143,14 @@ def test_pixels_are_read_once_within_a_judgment_and_afresh_outside_it():
     ImageDraw.Draw(image).rectangle((0, 0, 50, 50), fill=(255, 0, 0))  # a user draws on it between judgments
     assert image_hash(image) != before and (pixels(image)[:50, :50] == (255, 0, 0)).all()
     assert pixels(image.convert("L")).shape == (300, 200, 3)  # other modes come back as RGB
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA"])
+def test_the_fast_png_is_a_lossless_png_any_reader_reads(mode):
+    rgb = np.random.default_rng(1).integers(0, 256, (90, 130, 3), dtype=np.uint8)
+    rgb[:40] = (200, 30, 30)  # flat rows too: the run-length strategy's best case
+    image = Image.fromarray(rgb).convert(mode)
+    data = fast_png(image)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    back = Image.open(io.BytesIO(data))
+    assert back.mode == mode and (np.asarray(back) == np.asarray(image)).all()
