@@ -114,6 +114,7 @@ async def rubric(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
         criteria = apply_skills(synthesized + await deps.policy.rubric(state, synthesized), skills)
     if deps.degenerate:
         criteria = with_gate(task.prompt, criteria)
+        _start_gates({**state, "tools": tools, "rubric": criteria, "observations": [], "steps": 0})
     if deps.text_case == "sensitive":
         criteria = _set(criteria, TextCheck, case_sensitive=True)
     if deps.counts == "partial":
@@ -243,7 +244,7 @@ async def score(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
         rubric=criteria,
         scores=overall,
         criterion_scores=scores,
-        evidence=[o.evidence for o in state.get("observations", []) + observations],
+        evidence=_in_trace_order(run, state.get("observations", []) + observations),
         preferred=preferred if len(overall) > 1 else None,
         ranking=ranking if len(overall) > 1 else None,
         coverage=covered,
@@ -260,19 +261,50 @@ async def score(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
     return update | ({"pairwise": result.pairwise} if result.pairwise is not None else {})
 
 
+def _in_trace_order(run: JudgmentRecord, observations: list[Observation]) -> list[Evidence]:
+    """The observations' evidence in the order their calls were recorded (early gate measurements
+    are recorded while the policy's own looks run)."""
+    seq = {e.data.get("evidence"): e.seq for e in run.trace.events if e.kind == "tool_result"}
+    return sorted((o.evidence for o in observations), key=lambda evidence: seq.get(evidence.id, 0))
+
+
+def _gates(state: JudgeState) -> list[Criterion]:
+    return [c for c in state["rubric"] if c.dimension in GATE_DIMENSIONS and isinstance(c.check, DegenerateCheck)]
+
+
+def _start_gates(state: JudgeState) -> None:
+    """Start measuring the gates that need nothing a policy's tools find (no text read first), as soon
+    as the rubric is known: on pixels alone, they run beside the policy's own looks (a detector, a model
+    call) instead of after them."""
+    early = [
+        r for i in range(len(state["task"].candidates)) for c in _gates(state) for r in degenerate.plan(state, i, c)
+    ]
+    early = [r for r in early if not r.arguments["read_text"]]
+    if early:
+        task = asyncio.ensure_future(invoke_tools({**state, "pending": early}))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a judgment that failed first never asks
+        state["run"].gates = task
+
+
 async def _measure_gates(
     state: JudgeState, scores: list[CriterionScore]
 ) -> tuple[list[CriterionScore], list[Observation]]:
     """The policy's scores with the gates measured on pixels, and the observations those rest on. Policies
     judge content; gates are the judge's own, the same for every policy (a policy that scores one anyway
-    keeps its score)."""
+    keeps its score). Measurements started early (`_start_gates`) are taken, the rest made now."""
     done = {(s.criterion, s.candidate) for s in scores if s.score is not None}
-    gates = [c for c in state["rubric"] if c.dimension in GATE_DIMENSIONS and isinstance(c.check, DegenerateCheck)]
-    wanted = [(c, i) for i in range(len(state["task"].candidates)) for c in gates if (c.id, i) not in done]
+    wanted = [(c, i) for i in range(len(state["task"].candidates)) for c in _gates(state) if (c.id, i) not in done]
     if not wanted:
         return scores, []
-    pending = [r for c, i in wanted for r in degenerate.plan(state, i, c)]
-    observations = (await invoke_tools({**state, "pending": pending}))["observations"]
+    started = (await state["run"].gates)["observations"] if state["run"].gates is not None else []
+    have = {(o.request.purpose, o.request.candidate, tuple(o.request.criteria)) for o in started}
+    pending = [
+        r
+        for c, i in wanted
+        for r in degenerate.plan(state, i, c)
+        if (r.purpose, r.candidate, tuple(r.criteria)) not in have
+    ]
+    observations = started + ((await invoke_tools({**state, "pending": pending}))["observations"] if pending else [])
     measured = []
     for c, i in wanted:
         seen = {o.request.purpose: o for o in observations if o.request.candidate == i and c.id in o.request.criteria}

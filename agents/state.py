@@ -83,6 +83,9 @@ class JudgmentRecord:
     """Images the tools produced, by content hash: written to the store with the judgment."""
     sent: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
     """The model requests of this run (trace seq, messages), so the trace keeps each message once."""
+    gates: Any = None
+    """The gate measurements started as soon as the rubric is known (an `asyncio.Task` of their
+    observations), running while the policy inspects; `score` takes them."""
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 
 import pytest
 
@@ -338,3 +339,22 @@ def test_the_conversation_reads_as_turns_in_the_viewer_and_traces_show(server, s
     _print_conversation(trace)
     printed = capsys.readouterr().out
     assert "model conversation" in printed and "assistant: Seen enough." in printed and '→ ocr({"image"' in printed
+
+
+def test_the_gate_is_measured_while_the_model_is_still_answering(server, store):
+    """The degenerate gate needs no tool a policy calls (no text read first, for a sign that was asked
+    for): it is measured as soon as the rubric is known, beside the model call, not after it."""
+    rubric = [Criterion(id="text_1", statement="The sign reads OPEN", dimension="text", params={"text": "OPEN"})]
+
+    def slow(request):
+        time.sleep(0.3)  # a loaded model server
+        return final({"text_1": 4})
+
+    server.responder = slow
+    verdict = judge_with(server, store).judge(storefront("OPEN"), 'A sign that says "OPEN"', rubric=rubric)
+    events = store.trace(verdict.trace_id).events
+    gate = next(e for e in events if e.kind == "tool_result" and e.data["tool"] == "degenerate")
+    answered = next(e for e in events if e.kind == "model_response")
+    assert gate.seq < answered.seq and gate.time < answered.time
+    assert [s.score for s in verdict.criterion_scores if s.criterion == "degenerate"] == [1.0]
+    assert [e.tool for e in verdict.evidence] == ["degenerate"]
