@@ -273,15 +273,14 @@ def _gates(state: JudgeState) -> list[Criterion]:
 
 
 def _start_gates(state: JudgeState) -> None:
-    """Start measuring the gates that need nothing a policy's tools find (no text read first), as soon
-    as the rubric is known: on pixels alone, they run beside the policy's own looks (a detector, a model
-    call) instead of after them."""
-    early = [
+    """Start measuring the gates on pixels alone as soon as the rubric is known, beside the policy's own
+    looks (a detector, a model call) instead of after them. A gate that reads text on a blank canvas
+    is measured again once the policy's tools have read it, where the image is such a canvas."""
+    plans = [
         r for i in range(len(state["task"].candidates)) for c in _gates(state) for r in degenerate.plan(state, i, c)
     ]
-    early = [r for r in early if not r.arguments["read_text"]]
-    if early:
-        task = asyncio.ensure_future(invoke_tools({**state, "pending": early}))
+    if plans:
+        task = asyncio.ensure_future(invoke_tools({**state, "pending": [degenerate.on_pixels(r) for r in plans]}))
         task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a judgment that failed first never asks
         state["run"].gates = task
 
@@ -291,20 +290,22 @@ async def _measure_gates(
 ) -> tuple[list[CriterionScore], list[Observation]]:
     """The policy's scores with the gates measured on pixels, and the observations those rest on. Policies
     judge content; gates are the judge's own, the same for every policy (a policy that scores one anyway
-    keeps its score). Measurements started early (`_start_gates`) are taken, the rest made now."""
+    keeps its score). What was measured early (`_start_gates`) is taken where it settles the gate."""
     done = {(s.criterion, s.candidate) for s in scores if s.score is not None}
     wanted = [(c, i) for i in range(len(state["task"].candidates)) for c in _gates(state) if (c.id, i) not in done]
     if not wanted:
         return scores, []
-    started = (await state["run"].gates)["observations"] if state["run"].gates is not None else []
-    have = {(o.request.purpose, o.request.candidate, tuple(o.request.criteria)) for o in started}
-    pending = [
-        r
-        for c, i in wanted
-        for r in degenerate.plan(state, i, c)
-        if (r.purpose, r.candidate, tuple(r.criteria)) not in have
-    ]
-    observations = started + ((await invoke_tools({**state, "pending": pending}))["observations"] if pending else [])
+    early = (await state["run"].gates)["observations"] if state["run"].gates is not None else []
+    by_request = {(o.request.purpose, o.request.candidate, tuple(o.request.criteria)): o for o in early}
+    observations, pending = [], []
+    for r in (r for c, i in wanted for r in degenerate.plan(state, i, c)):
+        o = by_request.get((r.purpose, r.candidate, tuple(r.criteria)))
+        if o is not None and degenerate.settles(o, r):
+            observations.append(o)
+        else:
+            pending.append(r)
+    if pending:
+        observations += (await invoke_tools({**state, "pending": pending}))["observations"]
     measured = []
     for c, i in wanted:
         seen = {o.request.purpose: o for o in observations if o.request.candidate == i and c.id in o.request.criteria}

@@ -25,7 +25,7 @@ from scrutiny.core.schema import (
     RelationCheck,
     TextCheck,
 )
-from scrutiny.tools.degenerate import is_text
+from scrutiny.tools.degenerate import CANVAS, is_text
 
 GATE_ID = "degenerate"
 STATEMENT = "The image is a picture, not noise, a flat field, a tiled pattern, copies, or text alone on a blank canvas"
@@ -142,6 +142,21 @@ def plan(state: JudgeState, i: int, c: Criterion) -> list[ToolRequest]:
         source = {"image": "source", "read_text": read_text}
         requests.append(ToolRequest("degenerate", source, i, [c.id], SOURCE_PURPOSE))
     return requests
+
+
+def on_pixels(request: ToolRequest) -> ToolRequest:
+    """The request measured on pixels alone, without reading text (to start before any tool has read it)."""
+    arguments = {k: v for k, v in request.arguments.items() if k != "text"} | {"read_text": False}
+    return ToolRequest(request.tool, arguments, request.candidate, request.criteria, request.purpose)
+
+
+def settles(measured: Observation, request: ToolRequest) -> bool:
+    """Whether a measurement on pixels alone (`on_pixels`) is what `request` would measure: it reads no
+    text, or the image is no blank canvas (text is read only on one). A failed one is made again."""
+    result = measured.result
+    if result is None:
+        return False
+    return not request.arguments.get("read_text") or result.canvas_share < CANVAS
 
 
 def _read(state: JudgeState, image: str) -> list[list[int]] | None:

@@ -97,7 +97,8 @@ def test_native_tool_calls_run_on_pixels_and_crops_join_the_conversation(server,
     assert [m["tool_call_id"] for m in tool_messages] == ["call_0", "call_1"]
     assert "crop_1" in tool_messages[0]["content"] and "<ocr>\nOPNE 24 HOURS\n</ocr>" in tool_messages[1]["content"]
     assert second["messages"][-1]["content"][0] == {"type": "text", "text": "crop_1:"}
-    assert [e.tool for e in verdict.evidence] == ["zoom", "ocr", "degenerate"] and verdict.evidence[0].artifacts
+    # the gate was measured first, on pixels alone, while the model looked
+    assert [e.tool for e in verdict.evidence] == ["degenerate", "zoom", "ocr"] and verdict.evidence[1].artifacts
     assert answer["response_format"]["type"] == "json_schema"
     assert (
         [s.score for s in verdict.criterion_scores] == [0.25, 0.75, 1.0]  # the model's two, then the measured gate
@@ -134,7 +135,7 @@ def test_tag_format_fallback_for_servers_without_a_tool_parser(server, store):
     responses = [m for m in second["messages"] if m["role"] == "user" and "<tool_response>" in str(m["content"])]
     assert len(responses) == 1 and "OPEN 24 HOURS" in responses[0]["content"]
     tools = [e.tool for e in verdict.evidence]
-    assert tools == ["ocr", "degenerate"] and verdict.scores[0] == pytest.approx((1.0 + 0.5) / 2)
+    assert tools == ["degenerate", "ocr"] and verdict.scores[0] == pytest.approx((1.0 + 0.5) / 2)
 
 
 def test_tool_mistakes_go_back_to_the_model(server, store):
@@ -153,7 +154,7 @@ def test_tool_mistakes_go_back_to_the_model(server, store):
     assert (
         "error: no image named 'candidate_9'" in tool_messages[0] and "error: no tool named 'paint'" in tool_messages[1]
     )
-    assert [e.error is not None for e in verdict.evidence] == [True, True, False]  # the gate, measured: no error
+    assert [e.error is not None for e in verdict.evidence] == [False, True, True]  # the gate, measured first: no error
 
 
 def test_invalid_answer_is_repaired_with_the_error(server, store):

@@ -127,3 +127,24 @@ def test_near_duplicates_are_found_within_a_group_only():
     a, b = storefront("OPEN", seed=0), storefront("OPEN", seed=5)
     jpeg_like = a.filter(ImageFilter.GaussianBlur(0.6))
     assert near_duplicates([a, b, jpeg_like, a], ["p", "p", "p", "q"]) == [None, None, 0, None]
+
+
+def test_a_gate_measured_on_pixels_first_is_measured_again_only_on_a_blank_canvas():
+    from scrutiny.agents.checks.degenerate import on_pixels, settles
+    from scrutiny.agents.state import Observation, ToolRequest
+    from scrutiny.core.schema import Evidence
+
+    wants_text = ToolRequest(
+        "degenerate", {"image": "candidate_0", "read_text": True, "text": [[0, 0, 5, 5]]}, 0, ["g"], "p"
+    )
+    early = on_pixels(wants_text)
+    assert early.arguments == {"image": "candidate_0", "read_text": False} and early.purpose == "p"
+
+    def measured(image):
+        result = degenerate.fn(image, read_text=False)
+        return Observation(early, Evidence(tool="degenerate", arguments=early.arguments, candidate=0), result, {})
+
+    photo, page = storefront("OPEN"), hacks.text_canvas('A chalkboard menu that says "SOUP OF THE DAY"')
+    assert settles(measured(photo), wants_text)  # no canvas: reading its text would change nothing
+    assert not settles(measured(page), wants_text)  # text alone on a page: read it, then judge
+    assert settles(measured(page), early)  # a gate that reads no text is settled by pixels alone
