@@ -114,7 +114,8 @@ async def rubric(state: JudgeState, runtime: Runtime[JudgeDeps]) -> dict:
         criteria = apply_skills(synthesized + await deps.policy.rubric(state, synthesized), skills)
     if deps.degenerate:
         criteria = with_gate(task.prompt, criteria)
-        _start_gates({**state, "tools": tools, "rubric": criteria, "observations": [], "steps": 0})
+        if deps.policy.model is not None:  # CPU work beside a wait for a model server, never beside other CPU work
+            _start_gates({**state, "tools": tools, "rubric": criteria, "observations": [], "steps": 0})
     if deps.text_case == "sensitive":
         criteria = _set(criteria, TextCheck, case_sensitive=True)
     if deps.counts == "partial":
@@ -273,9 +274,11 @@ def _gates(state: JudgeState) -> list[Criterion]:
 
 
 def _start_gates(state: JudgeState) -> None:
-    """Start measuring the gates on pixels alone as soon as the rubric is known, beside the policy's own
-    looks (a detector, a model call) instead of after them. A gate that reads text on a blank canvas
-    is measured again once the policy's tools have read it, where the image is such a canvas."""
+    """Start measuring the gates on pixels alone as soon as the rubric is known, while a model policy
+    waits for its server, instead of after it (the offline policy's own looks are CPU work: beside
+    them the gate would only contend for the same cores and hold its memory at the same time). A gate
+    that reads text on a blank canvas is measured again once the policy's tools have read it, where
+    the image is such a canvas."""
     plans = [
         r for i in range(len(state["task"].candidates)) for c in _gates(state) for r in degenerate.plan(state, i, c)
     ]

@@ -182,16 +182,21 @@ _PNG = _Encodings(96 * 2**20)
 _DATA_URLS = _Encodings(128 * 2**20)
 
 
+FAST_PNG_PIXELS = 2**21
+"""Above this many pixels (about 1450 a side) Pillow encodes: OpenCV's encoder needs a BGR copy of the
+image and its whole output in memory at once, which at 2048 a side cost some 35 MB more at its peak."""
+
+
 def fast_png(image: Image.Image) -> bytes:
     """The image as a lossless PNG made for speed: zlib level 1 with run-length matching over rows
     filtered by the row above (OpenCV's libpng). About a third of Pillow's time at its fastest level
     for a 512-px photo-like image, and a little smaller; any PNG reader reads it. Other modes than
-    RGB (and a missing OpenCV) go through Pillow."""
+    RGB, images over `FAST_PNG_PIXELS` (and a missing OpenCV) go through Pillow."""
     try:
         import cv2
     except ImportError:  # opencv-python is a core dependency; this keeps the module importable alone
         cv2 = None
-    if cv2 is None or image.mode != "RGB":
+    if cv2 is None or image.mode != "RGB" or image.width * image.height > FAST_PNG_PIXELS:
         buffer = io.BytesIO()
         image.save(buffer, format="PNG", compress_level=1)
         return buffer.getvalue()
