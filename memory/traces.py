@@ -210,10 +210,8 @@ class Traces:
 
     def cached_verdict(self, key: str) -> Verdict | None:
         """The verdict stored under a cache key, marked `cached=True`, or None."""
-        with (
-            self._lock,
-            self.engine.connect() as connection,
-        ):  # one query, no ORM objects: the hot path of a repeated reward
+        # one query, no ORM objects: the hot path of a repeated reward
+        with self._lock, self.engine.connect() as connection:
             data = connection.execute(_CACHED, {"key": key}).scalar()
         if data is None:
             return None

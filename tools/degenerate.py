@@ -256,9 +256,8 @@ def canvas(rgb: np.ndarray) -> tuple[float, np.ndarray]:
     """The share of the most common colour (8 levels per channel) and a mask of the other pixels."""
     codes = np.empty(rgb.shape[:2], np.uint16)
     bins = np.zeros(512, np.int64)
-    for y in range(
-        0, rgb.shape[0], 256
-    ):  # a strip at a time: the temporaries (bincount's are 8 bytes a pixel) stay small
+    # a strip at a time: the temporaries (bincount's are 8 bytes a pixel) stay small
+    for y in range(0, rgb.shape[0], 256):
         codes[y : y + 256] = colour_codes(rgb[y : y + 256])
         bins += np.bincount(codes[y : y + 256].ravel(), minlength=512)
     top = int(bins.argmax())
