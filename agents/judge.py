@@ -173,14 +173,34 @@ def _run_tool(request: ToolRequest, images: dict[str, Image.Image], allowed: set
     return get_tool(request.tool).invoke(request.arguments, images)
 
 
+async def _calls(requests: list[ToolRequest], images: dict, allowed: set[str]) -> list[ToolCall]:
+    """Every request's call: in worker threads, started first, then the inline tools' on this thread
+    (`Tool.inline`) while the workers run."""
+    inline = [r.tool in allowed and r.tool in REGISTRY and REGISTRY[r.tool].inline for r in requests]
+    threaded = {
+        k: asyncio.ensure_future(asyncio.to_thread(_run_tool, r, images, allowed))
+        for k, r in enumerate(requests)
+        if not inline[k]
+    }
+    if threaded and any(inline):
+        await asyncio.sleep(0)  # the workers' calls are submitted before this thread gets busy
+    try:
+        here = {k: _run_tool(r, images, allowed) for k, r in enumerate(requests) if inline[k]}
+    except BaseException:
+        for task in threaded.values():
+            task.cancel()
+        raise
+    done = dict(zip(threaded, await asyncio.gather(*threaded.values()))) if threaded else {}
+    return [here[k] if inline[k] else done[k] for k in range(len(requests))]
+
+
 async def invoke_tools(state: JudgeState) -> dict:
     run = state["run"]
     images = dict(state["images"])
     hashes = dict(state.get("hashes") or {})
     allowed = set(state["tools"])
-    calls = [asyncio.to_thread(_run_tool, r, images, allowed) for r in state["pending"]]
     observations = []
-    for request, call in zip(state["pending"], await asyncio.gather(*calls)):
+    for request, call in zip(state["pending"], await _calls(state["pending"], images, allowed)):
         run.trace.add(
             "tool_call",
             "invoke_tools",

@@ -97,3 +97,50 @@ def test_nan_or_infinite_arguments_go_back_to_the_caller(bad):
         {"image": "x", "box": [0, 0, bad, 5], "units": "pixel"}, {"x": Image.new("RGB", (8, 8))}
     )
     assert call.result is None and "NaN or infinite" in call.error
+
+
+def test_inline_tools_run_on_the_loop_thread_and_the_rest_in_workers(monkeypatch):
+    """A cheap tool that holds the GIL (`inline=True`, the degenerate gate) runs on the event loop's
+    thread, the others in worker threads; answers come back in the order asked, and a bug in an
+    inline tool propagates."""
+    import asyncio
+    import threading
+
+    from scrutiny.agents.judge import _calls
+    from scrutiny.agents.state import ToolRequest
+
+    threads = {}
+
+    def make(name: str, inline: bool):
+        def fn(image: ImageArg, note: str | None = None) -> Size:
+            """Record the thread."""
+            if note == "bug":
+                raise ZeroDivisionError
+            threads[name] = threading.get_ident()
+            return Size(width=image.width, height=image.height, mode=name)
+
+        built = _build_tool(fn, name, "1")
+        built.inline = inline
+        monkeypatch.setitem(REGISTRY, name, built)
+
+    make("here", True)
+    make("there", False)
+    images = {"a": Image.new("RGB", (3, 2))}
+    requests = [ToolRequest(n, {"image": "a"}, 0, [], n) for n in ("there", "here", "there")]
+
+    async def run(requests):
+        return threading.get_ident(), await _calls(requests, images, {"here", "there"})
+
+    loop_thread, calls = asyncio.run(run(requests))
+    assert [c.result.mode for c in calls] == ["there", "here", "there"]
+    assert threads["here"] == loop_thread and threads["there"] != loop_thread
+    assert REGISTRY["degenerate"].inline and not REGISTRY["ocr"].inline
+    with pytest.raises(ZeroDivisionError):
+        asyncio.run(
+            run(
+                [
+                    ToolRequest("there", {"image": "a"}, 0, [], "x"),
+                    ToolRequest("here", {"image": "a", "note": "bug"}, 0, [], "y"),
+                ]
+            )
+        )
