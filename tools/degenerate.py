@@ -170,17 +170,30 @@ def spread(rgb: np.ndarray, coef: np.ndarray | None = None) -> float:
 
 def mark_share(rgb: np.ndarray, coef: np.ndarray | None = None) -> float:
     """The share of pixels (at up to 1024 a side) that stand out of the plane (`coef`, `_plane`) by more
-    than `MARK` levels: small text on a large blank page is marks, a plain gradient or faint noise is none."""
-    image, coef = _thumbnail(rgb, 1024), _plane(rgb) if coef is None else coef
-    h, w = image.shape[:2]
+    than `MARK` levels: small text on a large blank page is marks, a plain gradient or faint noise is none.
+    Measured a strip of rows at a time: the float copy and its temporaries stay a strip's size (the
+    whole image's came to 26 bytes a pixel at 1024 a side)."""
+    coef = _plane(rgb) if coef is None else coef
+    h, w = rgb.shape[:2]
+    scale = min(1.0, 1024 / max(h, w))
+    if scale < 1:
+        rgb = cv2.resize(rgb, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA)
+        h, w = rgb.shape[:2]
     x = ((np.arange(w, dtype=np.float32) + 0.5) / w)[None, :]
     y = ((np.arange(h, dtype=np.float32) + 0.5) / h)[:, None]
-    marks = np.zeros((h, w), dtype=bool)
-    for c in range(3):  # per channel: a reduction over 3 values per pixel is slow
-        marks |= np.abs(image[..., c] - ((coef[0, c] + coef[1, c] * x) + coef[2, c] * y)) > MARK
-    return float(marks.mean())
+    planes = [coef[0, c] + coef[1, c] * x for c in range(3)]  # each channel's plane along a row
+    marked = 0
+    for top in range(0, h, STRIP):
+        strip, rows = rgb[top : top + STRIP].astype(np.float32), y[top : top + STRIP]
+        marks = np.zeros(strip.shape[:2], dtype=bool)
+        for c in range(3):  # per channel: a reduction over 3 values per pixel is slow
+            marks |= np.abs(strip[..., c] - (planes[c] + coef[2, c] * rows)) > MARK
+        marked += int(np.count_nonzero(marks))
+    return marked / (h * w)
 
 
+STRIP = 128
+"""Rows measured at a time where a measure needs a float copy of the image."""
 MARK = 24.0
 """Levels by which a pixel must stand out of the plane fit to be a mark."""
 

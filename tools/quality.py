@@ -22,6 +22,7 @@ Mappings (documented here because trainers read them as rewards):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -45,24 +46,115 @@ class QualityResult(ToolResult):
     """The measurements before mapping (Laplacian variance, luminance percentiles, sigma, ratio, M)."""
 
 
+def _filtered(gray: np.ndarray, apply: Callable[[np.ndarray], np.ndarray]) -> Iterator[np.ndarray]:
+    """`apply` (a 3x3 filter) over the image a strip of rows at a time, each strip given one row of
+    its neighbours above and below, so that every row comes out as over the whole image (the image's
+    own edges keep OpenCV's border): the float result is a strip's size, not the image's."""
+    height = gray.shape[0]
+    for y in range(0, height, STRIP):
+        top, bottom = max(0, y - 1), min(height, y + STRIP + 1)
+        yield apply(gray[top:bottom])[y - top : y - top + min(STRIP, height - y)]
+
+
 def noise_sigma(gray: np.ndarray) -> float:
     """Immerkær (1996): sigma of additive Gaussian noise from one image."""
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
     height, width = gray.shape
-    response = cv2.filter2D(gray, cv2.CV_32F, kernel)[1:-1, 1:-1]
-    return float(cv2.norm(response, cv2.NORM_L1) * math.sqrt(math.pi / 2) / (6 * (width - 2) * (height - 2)))
+    total, y = 0.0, 0
+    for rows in _filtered(gray, lambda g: cv2.filter2D(g, cv2.CV_32F, kernel)):
+        strip = rows[max(0, 1 - y) : max(0, height - 1 - y), 1:-1]  # the image's edge rows and columns left out
+        total += float(cv2.norm(strip, cv2.NORM_L1)) if strip.size else 0.0
+        y += len(rows)
+    return float(total * math.sqrt(math.pi / 2) / (6 * (width - 2) * (height - 2)))
+
+
+BINS_PER_LEVEL = 16
+"""Histogram bins per luminance level for `percentiles` (a power of two: the binning is exact)."""
+
+
+def percentiles(gray: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """`np.percentile(gray, qs)` (linear interpolation) without its copy of the image: a histogram a
+    strip at a time finds the bins that hold the wanted ranks, and only their values are sorted."""
+    flat = gray.reshape(-1)
+    n = flat.size
+    chunk = STRIP * max(gray.shape[1], 1)
+
+    def bins(part: np.ndarray) -> np.ndarray:
+        return np.floor(part * np.float32(BINS_PER_LEVEL)).astype(np.int32)
+
+    counts: dict[int, int] = {}
+    for start in range(0, n, chunk):
+        values, found = np.unique(bins(flat[start : start + chunk]), return_counts=True)
+        for b, c in zip(values.tolist(), found.tolist()):
+            counts[b] = counts.get(b, 0) + c
+    order = sorted(counts)
+    ends = np.cumsum([counts[b] for b in order])
+    ranks = {r for q in qs for r in _ranks(q, n)}
+    wanted = {order[int(np.searchsorted(ends, r, side="right"))] for r in ranks}
+    before = {b: int(ends[i] - counts[b]) for i, b in enumerate(order) if b in wanted}
+    held = {b: [] for b in wanted}
+    for start in range(0, n, chunk):
+        part = flat[start : start + chunk]
+        codes = bins(part)
+        for b in wanted:
+            held[b].append(part[codes == b])
+    sorted_held = {b: np.sort(np.concatenate(v)) for b, v in held.items()}
+
+    def at(rank: int) -> float:
+        b = order[int(np.searchsorted(ends, rank, side="right"))]
+        return float(sorted_held[b][rank - before[b]])
+
+    out = []
+    for q in qs:
+        low, high = _ranks(q, n)
+        frac = q / 100 * (n - 1) - low
+        out.append(at(low) + (at(high) - at(low)) * frac)
+    return out
+
+
+def _ranks(q: float, n: int) -> tuple[int, int]:
+    index = q / 100 * (n - 1)
+    low = int(math.floor(index))
+    return low, min(low + 1, n - 1)
+
+
+def laplacian_variance(gray: np.ndarray) -> float:
+    """The variance of the Laplacian of the image (sharpness), from per-strip sums."""
+    n, total, squares = 0, 0.0, 0.0
+    for rows in _filtered(gray, lambda g: cv2.Laplacian(g, cv2.CV_32F)):
+        mean, std = cv2.meanStdDev(rows)
+        k = rows.size
+        total += float(mean[0, 0]) * k
+        squares += (float(std[0, 0]) ** 2 + float(mean[0, 0]) ** 2) * k
+        n += k
+    return max(squares / n - (total / n) ** 2, 0.0) if n else 0.0
 
 
 def block_ratio(gray: np.ndarray) -> float:
-    """Mean horizontal+vertical jump on 8-pixel grid lines over the mean jump elsewhere (one direction's
-    jumps in memory at a time)."""
+    """Mean horizontal+vertical jump on 8-pixel grid lines over the mean jump elsewhere, a strip of
+    rows at a time (a vertical jump's strip holds one row more)."""
+    on_sum = [0.0, 0.0]
+    on_n = [0, 0]
+    all_sum = [0.0, 0.0]
+    all_n = [0, 0]
+    height = gray.shape[0]
+    for y in range(0, height, STRIP):
+        for k, axis in enumerate((1, 0)):
+            part = gray[y : y + STRIP] if axis == 1 else gray[y : min(height, y + STRIP + 1)]
+            if part.shape[axis] < 2:
+                continue
+            jumps = np.abs(np.diff(part, axis=axis))
+            # grid lines: columns 7, 15, ... of the jumps; rows 7, 15, ... counted from the image's top
+            grid = jumps[:, 7::8] if axis == 1 else jumps[(7 - y) % 8 :: 8, :]
+            on_sum[k] += float(grid.sum())
+            on_n[k] += grid.size
+            all_sum[k] += float(jumps.sum())
+            all_n[k] += jumps.size
     on = off = 0.0
-    for axis in (1, 0):
-        jumps = np.abs(np.diff(gray, axis=axis))
-        grid = jumps[:, 7::8] if axis == 1 else jumps[7::8, :]
-        on += float(grid.mean()) if grid.size else 0.0
-        off += (float(jumps.sum()) - float(grid.sum())) / max(jumps.size - grid.size, 1)
-        del jumps, grid
+    for k in range(2):
+        if all_n[k]:
+            on += on_sum[k] / on_n[k] if on_n[k] else 0.0
+            off += (all_sum[k] - on_sum[k]) / max(all_n[k] - on_n[k], 1)
     return float(on / max(off, 1e-6))
 
 
@@ -78,10 +170,11 @@ def _per_pixel(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float,
     gray = np.empty(pixels.shape[:2], np.float32)
     bins = np.zeros(512, np.int64)
     sums = np.zeros(4)  # rg, rg², yb, yb²
-    for y in range(0, pixels.shape[0], STRIP):
-        part = pixels[y : y + STRIP]
+    rows = max(1, 2**16 // max(pixels.shape[1], 1))  # some 64k pixels a strip: its temporaries stay small
+    for y in range(0, pixels.shape[0], rows):
+        part = pixels[y : y + rows]
         rgb = part.astype(np.float32)
-        gray[y : y + STRIP] = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        gray[y : y + rows] = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         rg = rgb[..., 0] - rgb[..., 1]
         yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
         for k, v in enumerate((rg, yb)):  # (no BLAS: its idle threads spin on the cores a detector needs)
@@ -104,10 +197,8 @@ def quality(image: ImageArg) -> QualityResult:
         image: Name of the image to measure.
     """
     gray, bins, (rg_mean, rg_std, yb_mean, yb_std) = _per_pixel(pixels(image))
-    laplacian = cv2.Laplacian(gray, cv2.CV_32F)
-    laplacian_var = float(cv2.meanStdDev(laplacian)[1][0, 0] ** 2)
-    del laplacian
-    p1, p99 = (float(v) for v in np.percentile(gray, [1, 99]))
+    laplacian_var = laplacian_variance(gray)
+    p1, p99 = percentiles(gray, (1, 99))
     sigma = noise_sigma(gray)
     ratio = block_ratio(gray)
     flat = float(bins.max() / bins.sum())
