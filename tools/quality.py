@@ -51,9 +51,10 @@ def _filtered(gray: np.ndarray, apply: Callable[[np.ndarray], np.ndarray]) -> It
     its neighbours above and below, so that every row comes out as over the whole image (the image's
     own edges keep OpenCV's border): the float result is a strip's size, not the image's."""
     height = gray.shape[0]
-    for y in range(0, height, STRIP):
-        top, bottom = max(0, y - 1), min(height, y + STRIP + 1)
-        yield apply(gray[top:bottom])[y - top : y - top + min(STRIP, height - y)]
+    step = strip_rows(gray.shape[1])
+    for y in range(0, height, step):
+        top, bottom = max(0, y - 1), min(height, y + step + 1)
+        yield apply(gray[top:bottom])[y - top : y - top + min(step, height - y)]
 
 
 def noise_sigma(gray: np.ndarray) -> float:
@@ -77,7 +78,7 @@ def percentiles(gray: np.ndarray, qs: tuple[float, ...]) -> list[float]:
     strip at a time finds the bins that hold the wanted ranks, and only their values are sorted."""
     flat = gray.reshape(-1)
     n = flat.size
-    chunk = STRIP * max(gray.shape[1], 1)
+    chunk = strip_rows(gray.shape[1]) * max(gray.shape[1], 1)
 
     def bins(part: np.ndarray) -> np.ndarray:
         return np.floor(part * np.float32(BINS_PER_LEVEL)).astype(np.int32)
@@ -138,9 +139,10 @@ def block_ratio(gray: np.ndarray) -> float:
     all_sum = [0.0, 0.0]
     all_n = [0, 0]
     height = gray.shape[0]
-    for y in range(0, height, STRIP):
+    step = strip_rows(gray.shape[1])
+    for y in range(0, height, step):
         for k, axis in enumerate((1, 0)):
-            part = gray[y : y + STRIP] if axis == 1 else gray[y : min(height, y + STRIP + 1)]
+            part = gray[y : y + step] if axis == 1 else gray[y : min(height, y + step + 1)]
             if part.shape[axis] < 2:
                 continue
             jumps = np.abs(np.diff(part, axis=axis))
@@ -158,9 +160,15 @@ def block_ratio(gray: np.ndarray) -> float:
     return float(on / max(off, 1e-6))
 
 
-STRIP = 256
-"""Rows measured at a time where a measure needs no neighbours: a float copy of the whole image is
-12 bytes a pixel, a strip's is a few megabytes."""
+STRIP = 2**18
+"""Pixels measured at a time where a measure makes float copies (`strip_rows`): a float copy of the
+whole image is 4 bytes a pixel per plane, a strip's at most a megabyte; an image up to 512 a side is
+one strip."""
+
+
+def strip_rows(width: int, pixels: int = STRIP) -> int:
+    """Rows of a strip of about `pixels` pixels (at least one)."""
+    return max(1, pixels // max(width, 1))
 
 
 def _per_pixel(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float, float]]:
@@ -170,7 +178,7 @@ def _per_pixel(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float,
     gray = np.empty(pixels.shape[:2], np.float32)
     bins = np.zeros(512, np.int64)
     sums = np.zeros(4)  # rg, rg², yb, yb²
-    rows = max(1, 2**16 // max(pixels.shape[1], 1))  # some 64k pixels a strip: its temporaries stay small
+    rows = strip_rows(pixels.shape[1], STRIP // 2)  # a strip's float copies are some 7 planes
     for y in range(0, pixels.shape[0], rows):
         part = pixels[y : y + rows]
         rgb = part.astype(np.float32)

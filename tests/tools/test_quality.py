@@ -59,7 +59,7 @@ def test_strip_measures_equal_the_whole_image_ones():
     image taller than a strip, each equals the same measure over the whole image at once."""
     q = sys.modules["scrutiny.tools.quality"]
     rng = np.random.default_rng(0)
-    base = cv2.GaussianBlur(rng.random((q.STRIP * 2 + 37, 301), dtype=np.float32) * 255, (0, 0), 2)
+    base = cv2.GaussianBlur(rng.random((q.strip_rows(301) * 2 + 37, 301), dtype=np.float32) * 255, (0, 0), 2)
     for gray in (base, np.round(base / 40) * 40, np.full((9, 5), 7.5, np.float32)):
         assert q.laplacian_variance(gray) == pytest.approx(
             float(cv2.meanStdDev(cv2.Laplacian(gray, cv2.CV_32F))[1][0, 0] ** 2), rel=1e-4, abs=1e-6
