@@ -142,10 +142,27 @@ TILT = 0.15
 """How far a presence score leans from the calibrated probability toward the detector's confidence."""
 
 
+CALIBRATION_GROUPS = {
+    "person": {"person"},
+    "animal": {"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "teddy bear"},
+}
+"""Classes calibrated apart from the rest (`benchmarks/calibrate.py`): people, COCO's best-detected
+class, and the animals, which the detector confuses with one another at high confidence (a dog called
+a cat at 0.92). Each group's curve is shrunk toward the shared one, so a group seen a few times stays
+near it."""
+
+
+def calibration_group(label: str) -> str | None:
+    """The calibration group of a class (`CALIBRATION_GROUPS`), or None for the shared curve."""
+    return next((g for g, members in CALIBRATION_GROUPS.items() if label in members), None)
+
+
 def presence_probability(label: str, confidence: float) -> float:
     """P(an object of this class is there | the detector's best confidence for it), as calibrated on the
-    labelled photos (one curve for every class: too few photos for one per class)."""
-    xs, ps = zip(*CALIBRATION["knots"])
+    labelled photos: its group's curve (`CALIBRATION_GROUPS`) or the one every other class shares (too
+    few photos for one per class)."""
+    group = CALIBRATION.get("groups", {}).get(calibration_group(label) or "")
+    xs, ps = zip(*(group or CALIBRATION)["knots"])
     return float(np.interp(confidence, xs, ps))
 
 

@@ -78,14 +78,18 @@ def _score_object_color(check: AttributeCheck, seen: dict[str, Observation]) -> 
 
 def photo_color_score(shares: dict[str, float], color: str) -> float:
     """How surely an object measured with these colour shares is `color`: 1 where it is the object's
-    main colour (or covers `OBJECT_COLOR_SHARE` of it), in proportion below that; where a neighbour
-    (`NEAR`: a shaded orange reads brown) is measured instead, at most half, so a colour light may have
-    moved scores in between, never a confident 0 or 1, and a colour far from every measured one 0."""
+    main colour (or covers `OBJECT_COLOR_SHARE` of it), in proportion below that; a neighbour (`NEAR`:
+    a shaded orange reads brown) measured instead adds up to half of what is left, so a colour light
+    may have moved scores in between, never a confident 0 or 1, and a colour far from every measured
+    one 0. The two combine as either being so (1 - (1 - direct)(1 - near / 2)): of two colours with
+    the same neighbour measured, the one more of the object shows scores higher (a maroon cup that
+    reads brown and a little red is red before it is black)."""
     if not shares:
         return 0.0
     top = min(max(shares.values()), OBJECT_COLOR_SHARE)
-    near = max((shares.get(n, 0.0) for n in NEAR.get(color, ())), default=0.0)
-    return max(min(1.0, shares.get(color, 0.0) / top), 0.5 * min(1.0, near / top))
+    direct = min(1.0, shares.get(color, 0.0) / top)
+    near = min(1.0, max((shares.get(n, 0.0) for n in NEAR.get(color, ())), default=0.0) / top)
+    return 1.0 - (1.0 - direct) * (1.0 - 0.5 * near)
 
 
 def _score_photo_color(check: AttributeCheck, candidates: list, obs: Observation) -> Scored:

@@ -60,3 +60,22 @@ def test_a_presence_score_climbs_with_confidence_and_a_hint_earns_little():
     assert coco.presence_from_confidence(coco.PRESENT, "dog") == 0.0
     assert coco.presence_from_confidence(0.95, "dog") >= 0.9 > coco.presence_from_confidence(0.7, "dog")
     assert 0 <= coco.presence_probability("dog", 0.5) <= 1
+
+
+def test_a_group_curve_is_shrunk_toward_the_shared_one(calibrate):
+    shared = [[0.0, 0.5], [1.0, 0.5]]
+    x, y = np.array([0.2, 0.8, 0.9]), np.array([0.0, 1.0, 1.0])
+    xs, ps = zip(*calibrate.isotonic(x, y, shared))
+    assert ps[0] == pytest.approx((0 + 2 * 0.5) / (1 + 2), abs=1e-4)  # one absent example, two at the prior
+    assert ps[-1] == pytest.approx((2 + 2 * 0.5) / (2 + 2), abs=1e-4)
+    assert list(ps) == sorted(ps)
+
+
+def test_people_and_animals_have_their_own_curves_and_the_rest_share_one():
+    assert coco.calibration_group("person") == "person" and coco.calibration_group("cat") == "animal"
+    assert coco.calibration_group("car") is None
+    groups = coco.CALIBRATION["groups"]
+    for label, curve in (("person", groups["person"]), ("dog", groups["animal"]), ("car", coco.CALIBRATION)):
+        xs, ps = zip(*curve["knots"])
+        for c in (0.3, 0.6, 0.9):
+            assert coco.presence_probability(label, c) == pytest.approx(float(np.interp(c, xs, ps)))

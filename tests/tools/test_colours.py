@@ -79,6 +79,8 @@ def test_a_colour_light_may_have_moved_is_unsettled_not_wrong():
     assert photo_color_score(orange_in_shade, "blue") == 0.0
     assert photo_color_score({"red": 0.55, "white": 0.45}, "red") == 1.0  # a red and white bus is red
     assert photo_color_score({}, "red") == 0.0
+    elephant_in_shade = {"black": 0.71, "gray": 0.13, "white": 0.12}  # gray and brown both neighbour black
+    assert photo_color_score(elephant_in_shade, "brown") < photo_color_score(elephant_in_shade, "gray") < 1.0
 
 
 def test_the_planner_asks_for_colours_on_the_object_only_of_the_classes_a_criterion_colours():
