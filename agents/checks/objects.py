@@ -125,13 +125,40 @@ def _score_absent(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
 
 
 def _score_count(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
+    """Exactly as many as asked? Shapes and faces are counted as found. A learned detector's finds are
+    each there with their presence score (`presence_from_confidence`), and the score is the probability
+    that exactly the asked number are (or, with `partial`, the expected closeness): a fourth person
+    found faintly makes "four people" possible rather than wrong, and more confidence in it scores more,
+    where a count of confident finds alone jumped from 0 to 1 at one confidence."""
     dets, obs = detections(seen, check.detect)
     if obs is None:
         return Scored(None, "detection did not run", [])
-    found = sum(matches(d, check.detect, check.color, check.object) and confident(d) for d in dets)
-    expected = check.count
-    value = max(0.0, 1.0 - abs(found - expected) / max(expected, 1)) if check.partial else float(found == expected)
-    return Scored(value, f"found {counted(found, check)}, expected {expected}", [obs])
+    matched = [d for d in dets if matches(d, check.detect, check.color, check.object)]
+    found, expected = sum(confident(d) for d in matched), check.count
+    said = f"found {counted(found, check)}, expected {expected}"
+    learned = [d for d in matched if d.detector not in ("shapes", "faces")]
+    if not learned:
+        return Scored(_closeness(found, check), said, [obs])
+    sure = [1.0] * (len(matched) - len(learned))
+    distribution = count_distribution(sure + [presence_from_confidence(d.score, d.label) for d in learned])
+    value = sum(p * _closeness(n, check) for n, p in enumerate(distribution))
+    exactly = distribution[expected] if expected < len(distribution) else 0.0
+    return Scored(round(value, 6), f"{said}; P(exactly {expected}) {exactly:.2f}", [obs])
+
+
+def _closeness(n: int, check: ObjectCheck) -> float:
+    """How well `n` objects meet the asked count: exactly, or in proportion with `partial`."""
+    if check.partial:
+        return max(0.0, 1.0 - abs(n - check.count) / max(check.count, 1))
+    return float(n == check.count)
+
+
+def count_distribution(probabilities: list[float]) -> list[float]:
+    """P(N = n) for n = 0..len, where N counts independent events of these probabilities (Poisson-binomial)."""
+    out = [1.0]
+    for p in probabilities:
+        out = [a * (1 - p) + b * p for a, b in zip([*out, 0.0], [0.0, *out])]
+    return out
 
 
 def restate(c: Criterion) -> str | None:

@@ -1,6 +1,6 @@
 """The object room on the COCO detector's finds: contested finds, and faces that support a person."""
 
-from scrutiny.agents.checks.objects import FACES_IN_PERSON, look_closer, score, steps
+from scrutiny.agents.checks.objects import FACES_IN_PERSON, count_distribution, look_closer, score, steps
 from scrutiny.agents.state import Observation, ToolRequest
 from scrutiny.core.schema import Criterion, Evidence, ObjectCheck
 from scrutiny.tools.detect import Detection, DetectResult
@@ -59,3 +59,21 @@ def test_faces_are_looked_for_only_in_the_person_found_and_only_once():
     nobody = _seen([Detection(label="dog", box=(0, 0, 50, 50), score=0.9, detector="coco")])
     del nobody["find faces"]
     assert look_closer(state, 0, ["object_1"], nobody) == []  # no person: nothing for a face to support
+
+
+def test_counts_of_learned_finds_are_the_probability_of_exactly_so_many():
+    assert count_distribution([1.0, 0.5]) == [0.0, 0.5, 0.5]
+    assert abs(sum(count_distribution([0.9, 0.3, 0.6])) - 1) < 1e-12
+
+    def count(n: int, found: list[float]) -> float:
+        people = [
+            Detection(label="person", box=(k * 60, 10, k * 60 + 50, 200), score=s, detector="coco")
+            for k, s in enumerate(found)
+        ]
+        check = ObjectCheck(object="person", detect="person", count=n)
+        return score(Criterion(id="object_1", statement=f"{n} people", check=check), _seen(people)).score
+
+    clear = [0.99, 0.98, 0.97]
+    assert count(3, clear) > 0.8 and count(2, clear) < 0.2 and count(4, clear) == 0.0  # one might be no person
+    assert count(4, clear) < count(4, clear + [0.3]) < count(4, clear + [0.6])  # a fourth, more surely seen
+    assert count(3, clear + [0.6]) < count(3, clear)  # and three less surely exactly three
