@@ -142,18 +142,24 @@ def _thumbnail(rgb: np.ndarray, side: int) -> np.ndarray:
     return rgb.astype(np.float32)
 
 
-def _plane(rgb: np.ndarray) -> np.ndarray:
-    """Per channel, the plane (a + b·x + c·y, x and y in 0..1) that best fits a 64-pixel thumbnail: [3, 3]."""
-    small = _thumbnail(rgb, 64)
-    yy, xx = np.mgrid[0 : small.shape[0], 0 : small.shape[1]]
-    design = np.stack([np.ones(xx.size), xx.ravel() / small.shape[1], yy.ravel() / small.shape[0]], axis=1)
-    coef, *_ = np.linalg.lstsq(design, small.reshape(-1, 3).astype(np.float64), rcond=None)
-    return coef.astype(np.float32)
+def _plane(rgb: np.ndarray, small: np.ndarray | None = None) -> np.ndarray:
+    """Per channel, the plane (a + b·x + c·y, x and y in 0..1) that best fits a 64-pixel thumbnail
+    (`small`, `_thumbnail(rgb, 64)`, made here if not given): [3, 3]."""
+    small = _thumbnail(rgb, 64) if small is None else small
+    return (_plane_solver(*small.shape[:2]) @ small.reshape(-1, 3).astype(np.float64)).astype(np.float32)
 
 
-def _residual(rgb: np.ndarray, side: int, coef: np.ndarray) -> np.ndarray:
-    """What is left of the image, at most `side` pixels a side, less the plane: [H, W, 3]."""
-    image = _thumbnail(rgb, side)
+@functools.cache
+def _plane_solver(h: int, w: int) -> np.ndarray:
+    """The least-squares solver of a plane fit on an h x w thumbnail (its design's pseudo-inverse): [3, h*w]."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    return np.linalg.pinv(np.stack([np.ones(xx.size), xx.ravel() / w, yy.ravel() / h], axis=1))
+
+
+def _residual(rgb: np.ndarray, side: int, coef: np.ndarray, image: np.ndarray | None = None) -> np.ndarray:
+    """What is left of the image, at most `side` pixels a side (`image`, that thumbnail, is taken
+    and changed where given), less the plane: [H, W, 3]."""
+    image = _thumbnail(rgb, side) if image is None else image
     h, w = image.shape[:2]
     x = ((np.arange(w, dtype=np.float32) + 0.5) / w)[None, :, None]
     y = ((np.arange(h, dtype=np.float32) + 0.5) / h)[:, None, None]
@@ -163,9 +169,11 @@ def _residual(rgb: np.ndarray, side: int, coef: np.ndarray) -> np.ndarray:
     return image
 
 
-def spread(rgb: np.ndarray, coef: np.ndarray | None = None) -> float:
-    """The largest per-channel std left after fitting a plane (`coef`, `_plane`), on a 64-pixel thumbnail."""
-    return float(_residual(rgb, 64, _plane(rgb) if coef is None else coef).std(axis=(0, 1)).max())
+def spread(rgb: np.ndarray, coef: np.ndarray | None = None, small: np.ndarray | None = None) -> float:
+    """The largest per-channel std left after fitting a plane (`coef`, `_plane`), on a 64-pixel thumbnail
+    (`small`, `_thumbnail(rgb, 64)`; left unchanged)."""
+    coef = _plane(rgb, small) if coef is None else coef
+    return float(_residual(rgb, 64, coef, None if small is None else small.copy()).std(axis=(0, 1)).max())
 
 
 def mark_share(rgb: np.ndarray, coef: np.ndarray | None = None) -> float:
@@ -342,8 +350,13 @@ def degenerate(
     texts = None
     if read_text and share >= CANVAS and marks.any():
         texts = text_share(marks, text_boxes(rgb) if text is None else text)
-    plane = _plane(rgb)
-    measures = {"structure": structure(gray), "spread": spread(rgb, plane), "marks": mark_share(rgb, plane)}
+    thumbnail = _thumbnail(rgb, 64)
+    plane = _plane(rgb, thumbnail)
+    measures = {
+        "structure": structure(gray),
+        "spread": spread(rgb, plane, thumbnail),
+        "marks": mark_share(rgb, plane),
+    }
     findings = {
         "noise": 1.0 - ramp(measures["structure"], *STRUCTURE),
         "flat": (1.0 - ramp(measures["spread"], *SPREAD)) * (1.0 - ramp(measures["marks"], *MARKS)),
