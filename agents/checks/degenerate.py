@@ -25,6 +25,7 @@ from scrutiny.core.schema import (
     RelationCheck,
     TextCheck,
 )
+from scrutiny.tools.coco import COCO_CLASSES
 from scrutiny.tools.degenerate import CANVAS, is_text
 
 GATE_ID = "degenerate"
@@ -57,7 +58,10 @@ def allowed(prompt: str, criteria: list[Criterion]) -> list[DegenerateFinding]:
     when all it asks for is text, flat shapes, colours and text on a page ("a poster that says ...")."""
     lower = prompt.lower()
     out: list[DegenerateFinding] = [f for f, pattern in ASKS.items() if re.search(pattern, lower)]
-    many = any(isinstance(c.check, ObjectCheck) and (c.check.count or 0) >= MANY for c in criteria)
+    many = any(
+        isinstance(c.check, ObjectCheck) and (c.check.count or 0) >= MANY and c.check.detect not in COCO_CLASSES
+        for c in criteria
+    )
     if many and "periodic" not in out:  # "sixteen squares" may well be laid out in rows
         out.append("periodic")
     if "periodic" in out and "copies" not in out:  # a repeating pattern's panels copy one another
@@ -68,7 +72,9 @@ def allowed(prompt: str, criteria: list[Criterion]) -> list[DegenerateFinding]:
 
 
 MANY = 4
-"""From this count on, a prompt's objects may repeat in a regular layout: periodicity is not held against it."""
+"""From this count on, a prompt's objects may repeat in a regular layout: periodicity is not held against it.
+Not for things the COCO detector counts: four copies of one dog photo are a tiled image, not four dogs
+(each copy would count), and photographs of many real things stay well under the tiling measures."""
 
 
 def asks_for_plain(criteria: list[Criterion]) -> bool:

@@ -59,6 +59,9 @@ def test_a_prompt_allows_what_it_asks_for():
     assert "text_canvas" in allow("three red circles")  # flat shapes on a page are what was asked
     assert {"periodic", "copies"} <= allow("sixteen blue squares")  # many things may stand in rows
     assert "copies" not in allow("three dogs")  # and a few, tiled, are one dog thrice
+    # things the detector counts, tiled, are copies of one find: four dogs are not four tiles of a dog
+    assert not {"periodic", "copies"} & allow("a photo of four dogs")
+    assert {"periodic", "copies"} <= allow("sixteen paper lanterns")  # not counted: may stand in rows
     # a chalkboard, a storefront's sign, a wooden one, a scene: text alone on a blank page does not show them
     for prompt in (
         'A chalkboard menu that says "SOUP"',
@@ -148,3 +151,18 @@ def test_a_gate_measured_on_pixels_first_is_measured_again_only_on_a_blank_canva
     assert settles(measured(photo), wants_text)  # no canvas: reading its text would change nothing
     assert not settles(measured(page), wants_text)  # text alone on a page: read it, then judge
     assert settles(measured(page), early)  # a gate that reads no text is settled by pixels alone
+
+
+def test_four_copies_of_one_dog_photo_are_no_photo_of_four_dogs(shared_data):
+    from PIL import Image
+
+    from scrutiny import Judge, JudgeConfig
+
+    dog = Image.open(shared_data / "real_photos" / "sam_dog.jpg").convert("RGB").resize((256, 256))
+    tiled = Image.new("RGB", (512, 512))
+    for x in (0, 256):
+        for y in (0, 256):
+            tiled.paste(dog, (x, y))
+    verdict = Judge(config=JudgeConfig(cache=False, keep="none")).judge(tiled, "a photo of four dogs")
+    gate = next(s for s in verdict.criterion_scores if s.criterion == "degenerate")
+    assert gate.score == 0.0 and "tiled" in gate.rationale and verdict.score == 0.0
