@@ -10,7 +10,9 @@
 2. Per image size, in a fresh process each: seconds and peak memory added by judging one photo of
    that size (after a warm-up judgment at 256 px), in bytes per pixel of the image given. Judging
    works on a copy at most `JudgeConfig.max_side` (2048) a side, so both should flatten above it
-   (aims, issue 30: at most 20 bytes per pixel; time nearly flat above the working size).
+   (aims, issue 30: at most 20 bytes per pixel; time nearly flat above the working size). Each size
+   is measured twice: with glibc's default malloc arenas (one per thread that allocates, as in a
+   library user's process) and with two, as scrutiny's own commands run (`scrutiny.core.malloc`).
 """
 
 from __future__ import annotations
@@ -125,14 +127,20 @@ def one_size(size: int) -> dict:
 
 
 def memory(sizes: list[int]) -> None:
-    print(f"\n{'size':>5s} {'seconds':>8s} {'MB added':>9s} {'bytes/pixel':>12s}   (aim <= 20 bytes per pixel)")
+    print(f"\n{'':5s} {'default malloc arenas':>32s}   {'two arenas (scrutiny commands)':>32s}")
+    print(
+        f"{'size':>5s} {'seconds':>8s} {'MB added':>9s} {'bytes/px':>9s}   {'seconds':>8s} {'MB added':>9s} {'bytes/px':>9s}"
+    )
     for size in sizes:
-        out = subprocess.run(
-            [sys.executable, __file__, "--one-size", str(size)], capture_output=True, text=True, check=True
-        )
-        row = json.loads(out.stdout.strip().splitlines()[-1])
-        per_pixel = row["added_bytes"] / size**2
-        print(f"{size:5d} {row['seconds']:8.2f} {row['added_bytes'] / 2**20:9.0f} {per_pixel:12.1f}")
+        cells = []
+        for arenas in ([], ["--arenas", "2"]):
+            out = subprocess.run(
+                [sys.executable, __file__, "--one-size", str(size), *arenas], capture_output=True, text=True, check=True
+            )
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            cells.append(f"{row['seconds']:8.2f} {row['added_bytes'] / 2**20:9.0f} {row['added_bytes'] / size**2:9.1f}")
+        print(f"{size:5d} {'   '.join(cells)}")
+    print("(aim: at most 20 bytes per pixel)")
 
 
 def main() -> None:
@@ -141,7 +149,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="512,1024")
     parser.add_argument("--memory", default="512,1024,2048,4096", help="sizes for the memory curve ('' for none)")
     parser.add_argument("--one-size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--arenas", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.arenas:
+        from scrutiny.core.malloc import limit_arenas
+
+        limit_arenas(args.arenas)
     if args.one_size:
         print(json.dumps(one_size(args.one_size)))
         return

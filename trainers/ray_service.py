@@ -51,6 +51,9 @@ class JudgeReplica:
     """One replica: a `Scoring`, and the requests Ray Serve's proxy hands it."""
 
     def __init__(self, spec: ServiceSpec, batch_size: int, batch_wait_s: float) -> None:
+        from scrutiny.core.malloc import limit_arenas
+
+        limit_arenas()  # the replica's process is scrutiny's: fewer malloc arenas for its judging threads
         self.scoring = spec.build()
         self._batched.set_max_batch_size(batch_size)
         self._batched.set_batch_wait_timeout_s(batch_wait_s)

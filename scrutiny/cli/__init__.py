@@ -12,6 +12,7 @@ from scrutiny.cli.labels import label_app
 from scrutiny.cli.runs import runs_app
 from scrutiny.cli.skills import skills_app
 from scrutiny.cli.traces import traces_app
+from scrutiny.core.malloc import limit_arenas
 
 app.add_typer(traces_app, name="traces")
 app.add_typer(runs_app, name="runs")
@@ -20,6 +21,7 @@ app.add_typer(skills_app, name="skills")
 
 
 def main() -> None:
+    limit_arenas()  # scrutiny owns this process: fewer malloc arenas (`scrutiny.core.malloc`)
     app()
 
 
