@@ -15,7 +15,6 @@ serve-judge` and `scrutiny batch`); a library user can do the same in theirs, or
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 M_ARENA_MAX = -8
@@ -28,11 +27,8 @@ def limit_arenas(arenas: int = ARENAS) -> bool:
     glibc, or where the environment already sets `MALLOC_ARENA_MAX`, which wins)."""
     if os.environ.get("MALLOC_ARENA_MAX"):
         return False
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):
+    try:  # the C library this process already runs on (`find_library` would start a subprocess to look)
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc
         return False
     return bool(mallopt(M_ARENA_MAX, arenas))
