@@ -74,6 +74,9 @@ class _JudgeActor:
     """One Ray actor: a judge, and a batch of items at a time."""
 
     def __init__(self, spec: JudgeSpec, run_id: str, rubric: list | None) -> None:
+        from scrutiny.core.malloc import limit_arenas
+
+        limit_arenas()  # the actor's process is scrutiny's: fewer malloc arenas for its judging threads
         self.judge = spec.build()
         self.run_id = run_id
         self.rubric = rubric

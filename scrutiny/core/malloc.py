@@ -7,9 +7,9 @@ image, well beyond what is live at once: one judgment of a 1024-pixel photo adde
 resident memory where its arrays peak at 13 MB (`tracemalloc`). With two arenas it added 7 MB, and
 at 2048 pixels 30 MB instead of 55 MB, in less time (`benchmarks/reward_scale.py`).
 
-`limit_arenas` is called where scrutiny owns the process (its command line, hence `scrutiny
-serve-judge` and `scrutiny batch`); a library user can do the same in theirs, or set
-`MALLOC_ARENA_MAX=2` in its environment. Elsewhere than glibc it does nothing.
+`limit_arenas` is called where scrutiny owns the process: its command line (hence `scrutiny
+serve-judge` and `scrutiny batch`), the Ray Serve replicas and the Ray Data actors. A library user can
+do the same in theirs, or set `MALLOC_ARENA_MAX=2` in its environment. Off glibc it does nothing.
 """
 
 from __future__ import annotations
