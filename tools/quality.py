@@ -79,37 +79,30 @@ def percentiles(gray: np.ndarray, qs: tuple[float, ...]) -> list[float]:
     flat = gray.reshape(-1)
     n = flat.size
     chunk = strip_rows(gray.shape[1]) * max(gray.shape[1], 1)
+    top = 256 * BINS_PER_LEVEL - 1  # luminance is in 0..255
 
-    def bins(part: np.ndarray) -> np.ndarray:
-        return np.floor(part * np.float32(BINS_PER_LEVEL)).astype(np.int32)
+    def bins(part: np.ndarray) -> np.ndarray:  # the floor of a non-negative value, clipped
+        return np.clip(part * np.float32(BINS_PER_LEVEL), 0, top).astype(np.intp)
 
-    counts: dict[int, int] = {}
-    for start in range(0, n, chunk):
-        values, found = np.unique(bins(flat[start : start + chunk]), return_counts=True)
-        for b, c in zip(values.tolist(), found.tolist()):
-            counts[b] = counts.get(b, 0) + c
-    order = sorted(counts)
-    ends = np.cumsum([counts[b] for b in order])
-    ranks = {r for q in qs for r in _ranks(q, n)}
-    wanted = {order[int(np.searchsorted(ends, r, side="right"))] for r in ranks}
-    before = {b: int(ends[i] - counts[b]) for i, b in enumerate(order) if b in wanted}
-    held = {b: [] for b in wanted}
-    for start in range(0, n, chunk):
-        part = flat[start : start + chunk]
+    counts = sum(np.bincount(bins(flat[k : k + chunk]), minlength=top + 1) for k in range(0, n, chunk))
+    ends = np.cumsum(counts)
+    bin_of = {r: int(np.searchsorted(ends, r, side="right")) for q in qs for r in _ranks(q, n)}
+    held: dict[int, list[np.ndarray]] = {b: [] for b in set(bin_of.values())}
+    for k in range(0, n, chunk):
+        part = flat[k : k + chunk]
         codes = bins(part)
-        for b in wanted:
-            held[b].append(part[codes == b])
-    sorted_held = {b: np.sort(np.concatenate(v)) for b, v in held.items()}
+        for b, values in held.items():
+            values.append(part[codes == b])
+    ordered = {b: np.sort(np.concatenate(values)) for b, values in held.items()}
 
     def at(rank: int) -> float:
-        b = order[int(np.searchsorted(ends, rank, side="right"))]
-        return float(sorted_held[b][rank - before[b]])
+        b = bin_of[rank]
+        return float(ordered[b][rank - (ends[b] - counts[b])])
 
     out = []
     for q in qs:
         low, high = _ranks(q, n)
-        frac = q / 100 * (n - 1) - low
-        out.append(at(low) + (at(high) - at(low)) * frac)
+        out.append(at(low) + (at(high) - at(low)) * (q / 100 * (n - 1) - low))
     return out
 
 
