@@ -133,13 +133,18 @@ def structure(gray: np.ndarray) -> float:
     return min(values)
 
 
-def _thumbnail(rgb: np.ndarray, side: int) -> np.ndarray:
-    """The image area-shrunk so that its longer side is at most `side`, as float32."""
+def _shrunk(rgb: np.ndarray, side: int) -> np.ndarray:
+    """The image area-shrunk so that its longer side is at most `side` (itself if it is already)."""
     h, w = rgb.shape[:2]
     scale = min(1.0, side / max(h, w))
     if scale < 1:
         rgb = cv2.resize(rgb, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA)
-    return rgb.astype(np.float32)
+    return rgb
+
+
+def _thumbnail(rgb: np.ndarray, side: int) -> np.ndarray:
+    """`_shrunk`, as float32."""
+    return _shrunk(rgb, side).astype(np.float32)
 
 
 def _plane(rgb: np.ndarray, small: np.ndarray | None = None) -> np.ndarray:
@@ -182,11 +187,8 @@ def mark_share(rgb: np.ndarray, coef: np.ndarray | None = None) -> float:
     Measured a strip of rows at a time: the float copy and its temporaries stay a strip's size (the
     whole image's came to 26 bytes a pixel at 1024 a side)."""
     coef = _plane(rgb) if coef is None else coef
+    rgb = _shrunk(rgb, 1024)
     h, w = rgb.shape[:2]
-    scale = min(1.0, 1024 / max(h, w))
-    if scale < 1:
-        rgb = cv2.resize(rgb, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA)
-        h, w = rgb.shape[:2]
     x = ((np.arange(w, dtype=np.float32) + 0.5) / w)[None, :]
     y = ((np.arange(h, dtype=np.float32) + 0.5) / h)[:, None]
     planes = [coef[0, c] + coef[1, c] * x for c in range(3)]  # each channel's plane along a row
