@@ -166,26 +166,26 @@ async def inspect(state: JudgeState, runtime: Runtime[JudgeDeps]) -> Command[Lit
     )
 
 
-def _run_tool(request: ToolRequest, images: dict[str, Image.Image], allowed: set[str]) -> ToolCall:
+def _run_tool(request: ToolRequest, images: dict[str, Image.Image], allowed: set[str], hashes: dict) -> ToolCall:
     if request.tool not in allowed:
         error = f"no tool named {request.tool!r} for this task; available: {', '.join(sorted(allowed))}"
         return ToolCall(request.tool, request.arguments, None, error, 0.0)
-    return get_tool(request.tool).invoke(request.arguments, images)
+    return get_tool(request.tool).invoke(request.arguments, images, hashes)
 
 
-async def _calls(requests: list[ToolRequest], images: dict, allowed: set[str]) -> list[ToolCall]:
+async def _calls(requests: list[ToolRequest], images: dict, allowed: set[str], hashes: dict) -> list[ToolCall]:
     """Every request's call: in worker threads, started first, then the inline tools' on this thread
     (`Tool.inline`) while the workers run."""
     inline = [r.tool in allowed and r.tool in REGISTRY and REGISTRY[r.tool].inline for r in requests]
     threaded = {
-        k: asyncio.ensure_future(asyncio.to_thread(_run_tool, r, images, allowed))
+        k: asyncio.ensure_future(asyncio.to_thread(_run_tool, r, images, allowed, hashes))
         for k, r in enumerate(requests)
         if not inline[k]
     }
     if threaded and any(inline):
         await asyncio.sleep(0)  # the workers' calls are submitted before this thread gets busy
     try:
-        here = {k: _run_tool(r, images, allowed) for k, r in enumerate(requests) if inline[k]}
+        here = {k: _run_tool(r, images, allowed, hashes) for k, r in enumerate(requests) if inline[k]}
     except BaseException:
         for task in threaded.values():
             task.cancel()
@@ -200,7 +200,7 @@ async def invoke_tools(state: JudgeState) -> dict:
     hashes = dict(state.get("hashes") or {})
     allowed = set(state["tools"])
     observations = []
-    for request, call in zip(state["pending"], await _calls(state["pending"], images, allowed)):
+    for request, call in zip(state["pending"], await _calls(state["pending"], images, allowed, hashes)):
         run.trace.add(
             "tool_call",
             "invoke_tools",

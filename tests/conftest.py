@@ -35,6 +35,15 @@ def _scrutiny_home(tmp_path, monkeypatch):
     monkeypatch.delenv("SCRUTINY_DB_URL", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_tool_results():
+    """Every test starts without the tool results an earlier test kept (a test that swaps an engine
+    must see its own engine's answers)."""
+    from scrutiny.tools.base import RESULTS
+
+    RESULTS.forget()
+
+
 def _postgres_binary(name: str) -> str | None:
     import glob
 

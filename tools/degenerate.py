@@ -330,7 +330,7 @@ def text_share(marks: np.ndarray, boxes: list) -> float:
     return float((marks & inside).sum() / total) if total else 0.0
 
 
-@tool(inline=True)  # a few milliseconds of small numpy calls at the working size
+@tool(inline=True, memo=True)  # a few milliseconds of small numpy calls at the working size
 def degenerate(
     image: ImageArg, read_text: bool = True, text: list[tuple[int, int, int, int]] | None = None
 ) -> DegenerateResult:

@@ -27,7 +27,7 @@ from PIL import Image
 from pydantic import BaseModel
 
 from scrutiny.core.images import pixels
-from scrutiny.tools.base import ImageArg, ToolError, ToolResult, tool
+from scrutiny.tools.base import RESULTS, ImageArg, ToolError, ToolResult, tool
 from scrutiny.tools.boxes import Box, Units, to_pixels
 
 COLOR_NAMES = ("black", "white", "gray", "red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink", "brown")
@@ -270,8 +270,10 @@ DETECTORS: dict[str, Detector] = {"shapes": ShapeDetector(), "faces": FaceDetect
 
 
 def register_detector(detector: Detector) -> None:
-    """Add a detector plug-in; `detect(..., detector=name)` then uses it."""
+    """Add a detector plug-in; `detect(..., detector=name)` then uses it (and what detectors found
+    before it is not reused)."""
     DETECTORS[detector.name] = detector
+    RESULTS.forget()
 
 
 def matches_query(detection: Detection, query: str | None) -> bool:
@@ -327,7 +329,7 @@ def _with_colours(rgb: np.ndarray, found: list[Detection], on_object: set[str]) 
     return out
 
 
-@tool
+@tool(memo=True)
 def detect(
     image: ImageArg,
     query: str | None = None,

@@ -62,7 +62,7 @@ def change_mask(source: np.ndarray, edited: np.ndarray, threshold: float) -> np.
     return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
 
 
-@tool
+@tool(memo=True)
 def diff(
     image: ImageArg, source: ImageArg, region: Box | None = None, units: Units = "norm1000", threshold: float = 12.0
 ) -> DiffResult:

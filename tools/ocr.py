@@ -70,7 +70,7 @@ def run_engine(bgr: np.ndarray) -> list[tuple[str, float, np.ndarray]]:
     return list(zip(out.txts, (float(s) for s in out.scores), out.boxes))
 
 
-@tool
+@tool(memo=True)
 def ocr(image: ImageArg, box: Box | None = None, units: Units = "norm1000", min_confidence: float = 0.5) -> OcrResult:
     """Read the text in an image, or in one region of it, line by line with confidences and boxes.
 

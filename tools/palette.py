@@ -17,7 +17,7 @@ class PaletteResult(ToolResult):
     box_px: tuple[int, int, int, int]
 
 
-@tool
+@tool(memo=True)
 def palette(image: ImageArg, box: Box | None = None, units: Units = "norm1000") -> PaletteResult:
     """Name the colours in an image, or in one region of it, with the share of pixels each covers.
 

@@ -190,7 +190,7 @@ def _per_pixel(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float,
     return gray, bins, (rg_mean, rg_std, yb_mean, yb_std)
 
 
-@tool
+@tool(memo=True)
 def quality(image: ImageArg) -> QualityResult:
     """Measure sharpness, exposure, noise, JPEG blockiness and colourfulness, each in [0, 1].
 

@@ -74,7 +74,7 @@ def categorise(label: str) -> Category:
     return "explicit" if label in EXPLICIT else "suggestive" if label in SUGGESTIVE else "safe"
 
 
-@tool
+@tool(memo=True)
 def safety(image: ImageArg, min_score: float = 0.4) -> SafetyResult:
     """Check an image for nudity with NudeNet and name the worst category found.
 

@@ -129,7 +129,7 @@ def test_inline_tools_run_on_the_loop_thread_and_the_rest_in_workers(monkeypatch
     requests = [ToolRequest(n, {"image": "a"}, 0, [], n) for n in ("there", "here", "there")]
 
     async def run(requests):
-        return threading.get_ident(), await _calls(requests, images, {"here", "there"})
+        return threading.get_ident(), await _calls(requests, images, {"here", "there"}, {})
 
     loop_thread, calls = asyncio.run(run(requests))
     assert [c.result.mode for c in calls] == ["there", "here", "there"]
@@ -144,3 +144,63 @@ def test_inline_tools_run_on_the_loop_thread_and_the_rest_in_workers(monkeypatch
                 ]
             )
         )
+
+
+def test_memo_tools_answer_the_same_pixels_and_arguments_once(monkeypatch):
+    """A `memo` tool's result is kept by the images' content and the arguments: the same pixels under
+    another name or in another judgment are not measured again; other pixels, other arguments, a tool
+    that is not `memo`, a produced image (a crop) or a detector registered since are."""
+    from scrutiny.tools.base import RESULTS, Results
+    from scrutiny.tools.detect import DETECTORS, register_detector
+
+    calls = []
+    real = REGISTRY["quality"].fn
+
+    def counted(image, **kwargs):
+        calls.append(image.size)
+        return real(image, **kwargs)
+
+    monkeypatch.setattr(REGISTRY["quality"], "fn", counted)
+    a, b = Image.new("RGB", (64, 48), (200, 30, 30)), Image.new("RGB", (64, 48), (30, 30, 200))
+    quality = REGISTRY["quality"]
+    first = quality.invoke({"image": "x"}, {"x": a}, {"x": "hash-a"})
+    again = quality.invoke({"image": "y"}, {"y": a.copy()}, {"y": "hash-a"})  # same pixels, another name
+    assert calls == [(64, 48)] and again.result is first.result
+    quality.invoke({"image": "x"}, {"x": b}, {"x": "hash-b"})
+    quality.invoke({"image": "x"}, {"x": b}, None)  # no hashes: nothing kept or reused
+    assert len(calls) == 3
+
+    crop = REGISTRY["crop"]
+    assert not crop.memo and quality.memo and REGISTRY["ocr"].memo and REGISTRY["detect"].memo
+    RESULTS.put("produced", crop(a, [0, 0, 10, 10], "pixel"))
+    assert RESULTS.get("produced") is None  # a crop's image is the judge's to keep, not the memo's
+
+    RESULTS.put("kept", first.result)
+    monkeypatch.setitem(DETECTORS, "shapes", DETECTORS["shapes"])
+    register_detector(DETECTORS["shapes"])  # a detector registered: earlier finds may be stale
+    assert RESULTS.get("kept") is None
+
+    small = Results(size=2)
+    for k in range(3):
+        small.put(str(k), first.result)
+    assert small.get("0") is None and small.get("2") is first.result
+
+
+@pytest.mark.slow
+def test_judgments_of_the_same_image_measure_it_once(monkeypatch, store):
+    """Two prompts about one image: the second judgment reuses the first's measures, and its evidence
+    holds the same outputs."""
+    from scrutiny import Judge, JudgeConfig
+
+    calls = []
+    real = REGISTRY["quality"].fn
+    monkeypatch.setattr(REGISTRY["quality"], "fn", lambda image, **kw: calls.append(1) or real(image, **kw))
+    image = Image.new("RGB", (64, 48), (200, 30, 30))
+    judge = Judge(store=store, config=JudgeConfig(cache=False))
+    one = judge.judge(image, "a red square")
+    two = judge.judge(image.copy(), "a square that is red")
+    assert len(calls) == 1
+    outputs = [[e.output for e in v.evidence if e.tool == "quality"] for v in (one, two)]
+    assert outputs[0] == outputs[1] and outputs[0]
+    judge.judge(Image.new("RGB", (64, 48), (30, 30, 200)), "a blue square")
+    assert len(calls) == 2
