@@ -33,6 +33,7 @@ import numpy as np
 
 from scrutiny import Judge, JudgeConfig, Store
 from scrutiny.testing.scenes import fitted_sign, misspell
+from scrutiny.tools.base import keep_tool_results
 from scrutiny.tools.coco import CocoDetector
 from scrutiny.tools.ocr import ocr_engine
 from scrutiny.tools.text_match import flow_grpo_target
@@ -50,6 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=24)
     args = parser.parse_args()
+    keep_tool_results(0)  # the same images are judged more than once here: each judgment measures its own
     rng = np.random.default_rng(0)
     items = prompts(args.images)
     right = [fitted_sign(t) for _, t in items]

@@ -27,6 +27,7 @@ import torch
 
 from scrutiny import Judge, JudgeConfig, Store
 from scrutiny.testing.scenes import misspell, storefront
+from scrutiny.tools.base import keep_tool_results
 from scrutiny.tools.coco import CocoDetector
 from scrutiny.tools.ocr import ocr_engine
 from scrutiny.tools.text_match import flow_grpo_target
@@ -39,6 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args()
+    keep_tool_results(0)  # the same images are judged more than once here: each judgment measures its own
     lines = (
         DATA.read_text().splitlines() if DATA.exists() else [f'A sign that says "SALE {i}"' for i in range(args.batch)]
     )

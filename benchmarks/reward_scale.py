@@ -32,6 +32,7 @@ from PIL import Image
 
 from scrutiny import Judge, JudgeConfig, Store
 from scrutiny.testing.scenes import storefront
+from scrutiny.tools.base import keep_tool_results
 
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_photos"
 WORDS = ["OPEN", "BAKERY", "HOTEL", "PHARMACY", "BOOKS", "CAFE", "EXIT", "SALE"]
@@ -151,6 +152,7 @@ def main() -> None:
     parser.add_argument("--one-size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--arenas", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    keep_tool_results(0)  # the same images are judged more than once here: each judgment measures its own
     if args.arenas:
         from scrutiny.core.malloc import limit_arenas
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from scrutiny import Judge, JudgeConfig, Store
 from scrutiny.testing.scenes import misspell, storefront
+from scrutiny.tools.base import keep_tool_results
 from scrutiny.trainers.rewards import JudgeReward
 from scrutiny.trainers.service import JudgeService, remote_reward
 
@@ -54,6 +55,7 @@ def main() -> None:
     parser.add_argument("--replicas", action="store_true", help="also: two Ray Serve replicas against one")
     parser.add_argument("--delay", type=float, default=0.5, help="the stub model server's seconds per answer")
     args = parser.parse_args()
+    keep_tool_results(0)  # the same images are judged more than once here: each judgment measures its own
     if args.replicas:
         replicas(args.batch, args.delay, args.rounds)
     images, prompts = batch(args.batch)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import os
 import re
 import threading
 import time
@@ -200,8 +201,18 @@ class Results:
             self._results.clear()
 
 
-RESULTS = Results()
-"""The process's kept results of `memo` tools."""
+RESULTS = Results(int(os.environ.get("SCRUTINY_TOOL_RESULTS", "256")))
+"""The process's kept results of `memo` tools (`SCRUTINY_TOOL_RESULTS` of them; 0 keeps none)."""
+
+
+def keep_tool_results(size: int) -> None:
+    """Keep this many results of `memo` tools, in this process and the processes it starts (0: none,
+    as a benchmark that judges the same images more than once to time them wants)."""
+    os.environ["SCRUTINY_TOOL_RESULTS"] = str(size)
+    RESULTS.size = size
+    RESULTS.forget()
+
+
 REGISTRY: dict[str, Tool] = {}
 
 

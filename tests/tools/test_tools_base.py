@@ -186,6 +186,21 @@ def test_memo_tools_answer_the_same_pixels_and_arguments_once(monkeypatch):
     assert small.get("0") is None and small.get("2") is first.result
 
 
+def test_a_benchmark_can_keep_no_tool_results(monkeypatch):
+    """`keep_tool_results(0)`: nothing kept here, nor in the processes started from here."""
+    import os
+
+    from scrutiny.tools.base import RESULTS, keep_tool_results
+
+    monkeypatch.setenv("SCRUTINY_TOOL_RESULTS", "256")
+    monkeypatch.setattr(RESULTS, "size", RESULTS.size)
+    keep_tool_results(0)
+    quality = REGISTRY["quality"]
+    first = quality.invoke({"image": "x"}, {"x": Image.new("RGB", (8, 8))}, {"x": "h"})
+    again = quality.invoke({"image": "x"}, {"x": Image.new("RGB", (8, 8))}, {"x": "h"})
+    assert again.result is not first.result and os.environ["SCRUTINY_TOOL_RESULTS"] == "0"
+
+
 @pytest.mark.slow
 def test_judgments_of_the_same_image_measure_it_once(monkeypatch, store):
     """Two prompts about one image: the second judgment reuses the first's measures, and its evidence
