@@ -331,7 +331,7 @@ def _between(b: _Builder, r) -> None:
         seeable = {s_kind, o_kind}.isdisjoint({None, "any", "background"})
         b.add(
             "position",
-            f"The {s.phrase} {_be(s)} {r.relation} the {o.phrase}",
+            f"The {s.phrase} {_be(s)} {'in' if r.relation == 'inside' else r.relation} the {o.phrase}",
             ["detect"],
             check,
             checkable=r.relation in CHECKABLE_RELATIONS and seeable,

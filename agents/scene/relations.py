@@ -13,6 +13,7 @@ from scrutiny.agents.scene.words import (
     COLLECTIVE,
     COLOR_WORDS,
     FRAME,
+    GARMENTS,
     GENERIC_MEDIA,
     MEDIA,
     MOTION,
@@ -106,7 +107,7 @@ def subject_of(verb, by_index: dict[int, Entity]) -> Entity | None:
         if subjects:
             return None  # a pronoun or something not an object: never guess
         if verb.dep_ in ("acl", "relcl", "appos") and verb.head.i in by_index:
-            return by_index[verb.head.i]
+            return wearer(verb.head, by_index) or by_index[verb.head.i]
         if verb.dep_ in ("conj", "advcl", "xcomp", "pcomp") and verb.head.i != verb.i:
             verb = verb.head
             if verb.i in by_index:
@@ -115,6 +116,31 @@ def subject_of(verb, by_index: dict[int, Entity]) -> Entity | None:
         if verb.dep_ == "ROOT" and verb.pos_ in ("NOUN", "PROPN") and verb.i in by_index:
             return by_index[verb.i]
         return None
+    return None
+
+
+def worn(e: Entity) -> bool:
+    """Whether an entity is something worn (`GARMENTS`: "a dress", "sunglasses")."""
+    return e.noun in GARMENTS or e.phrase.split()[-1] in GARMENTS
+
+
+def wearer(t, by_index: dict[int, Entity]) -> Entity | None:
+    """Who wears the garment `t` names ("a man in a suit", "a man wearing a tie", "a man in a suit and
+    a tie"), where a phrase after it hangs on the garment ("a man wearing a tie holding a beer": the man
+    holds the beer); None for anything else."""
+    if t.i not in by_index or not worn(by_index[t.i]):
+        return None
+    while t.dep_ == "conj" and t.head.i != t.i:
+        t = t.head
+        if t.i in by_index and not worn(by_index[t.i]):  # the tagger joins "a tie" to the man, not the suit
+            wears = any(c.dep_ == "prep" and c.lower_ == "in" for c in t.children)
+            return by_index[t.i] if wears else None
+    if t.dep_ == "pobj" and t.head.lower_ == "in" and t.head.head.i in by_index:
+        found = by_index[t.head.head.i]
+        return None if worn(found) else found
+    if t.dep_ == "dobj" and t.head.lemma_.lower() in ("wear", "dress"):
+        found = subject_of(t.head, by_index)
+        return None if found is None or worn(found) else found
     return None
 
 
@@ -202,6 +228,10 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
     relation = RELATIONS.get(key, RELATIONS.get(key.replace(" side", ""), key))
     if relation == "on" and obj.noun in ("background", "backdrop", "wall") and obj.noun == "background":
         return []
+    if key == "in" and worn(obj) and not worn(subject):  # "a woman in a red dress": she wears it
+        also = [*end.conjuncts, *(c for c in end.doc[subject.index].conjuncts if c.i > end.i)]  # "and a tie"
+        garments = [obj] + [by_index[c.i] for c in also if c.i in by_index and worn(by_index[c.i])]
+        return [Relation(subject, "wearing", g, action=True, verb="VBG") for g in garments]
     out = [Relation(subject, relation, obj)]
     for conj in end.conjuncts:  # "between a cat and a dog", "on a table and a chair"
         if conj.i in by_index and relation != "between":
@@ -264,13 +294,17 @@ def _action(t, by_index: dict[int, Entity]) -> Relation | None:
 
 def _shared_places(found: list[Relation], doc, by_index: dict[int, Entity]) -> list[Relation]:
     """Where one of several things joined by "and" or commas is, the others are too ("a wall, a pole
-    and trees in the background")."""
+    and trees in the background"; "a man and a dog next to a car", where the tagger hangs the place on
+    the dog): those listed before the place's object, not those after it ("a man on a horse and a dog")."""
     out = []
     for r in found:
         if r.action:
             continue
         token = next((t for t in doc if t.i == r.subject.index), None)
         for conj in token.conjuncts if token is not None else ():
-            if conj.i in by_index and conj.i > token.i and by_index[conj.i] is not r.object:
+            listed = conj.i < r.object.index if r.object is not None else conj.i > token.i
+            if conj.i in by_index and listed and by_index[conj.i] is not r.object:
+                if worn(by_index[conj.i]) and not worn(r.subject):
+                    continue  # "a man in a suit and a tie next to a car": the tie is his, not placed
                 out.append(Relation(by_index[conj.i], r.relation, r.object))
     return out

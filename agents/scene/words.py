@@ -437,6 +437,16 @@ RELATIONS = {
 """Prepositions as written (without articles) → the relation they name."""
 
 
+GARMENTS = {"dress", "gown", "shirt", "t-shirt", "tshirt", "blouse", "sweater", "jumper", "hoodie", "cardigan", "suit"}
+GARMENTS |= {"tuxedo", "coat", "overcoat", "raincoat", "jacket", "blazer", "vest", "uniform", "costume", "outfit"}
+GARMENTS |= {"robe", "kimono", "sari", "cloak", "cape", "apron", "overalls", "jeans", "pants", "trousers", "skirt"}
+GARMENTS |= {"shorts", "bikini", "swimsuit", "pajamas", "pyjamas", "armor", "armour", "hat", "cap", "helmet", "hood"}
+GARMENTS |= {"scarf", "tie", "bowtie", "glasses", "sunglasses", "goggles", "mask", "boots", "shoes", "sneakers"}
+GARMENTS |= {"gloves", "mittens", "socks", "clothes", "clothing", "attire", "leather", "denim", "plaid", "sweatshirt"}
+"""What a person wears: "a woman in a red dress" wears the dress (she is not inside it), and what a
+phrase after the garment does ("a man in a suit standing by a car") the wearer does."""
+
+
 NOT_SPATIAL = {"of", "for", "about", "like", "as", "during", "after", "before", "since", "until", "than", "per"}
 
 

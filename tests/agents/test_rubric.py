@@ -245,6 +245,38 @@ def test_relations_and_actions_bind_two_objects():
     assert frame.object is None and frame.subject == "dog"
 
 
+def _statements(prompt):
+    return {c.statement for c in synthesize(prompt)}
+
+
+def test_what_a_person_wears_is_worn_and_what_follows_it_is_the_wearers():
+    """ "in a red dress" is worn, not a place the person is inside; a phrase the tagger hangs on the
+    garment ("holding a beer", "standing next to a car") is the wearer's; a thing "in" a thing is in it."""
+    dress = _statements("a woman in a red dress")
+    assert "The woman is wearing the red dress" in dress and not any("inside" in s for s in dress)
+    beer = _statements("a man wearing a tie holding a beer")
+    assert "The man is holding the beer" in beer and "The tie is holding the beer" not in beer
+    suit = _statements("a man in a suit and a tie standing next to a car")
+    assert {"The man is wearing the suit", "The man is wearing the tie", "The man is next to the car"} <= suit
+    assert not any(s.startswith("The tie is") for s in suit)
+    bench = _statements("a man wearing sunglasses sitting on a bench")
+    assert "The man is on the bench" in bench and "The sunglasses are on the bench" not in bench
+    (worn,) = [k for k in _checks("a dog in a raincoat", "relation")]
+    assert (worn.subject, worn.relation, worn.object, worn.action) == ("dog", "wearing", "raincoat", True)
+    (inside,) = _checks("a hat in a box", "relation")  # a garment can be put somewhere
+    assert (inside.subject, inside.relation, inside.object, inside.action) == ("hat", "inside", "box", False)
+    assert "The dog is in the car" in _statements("a dog in a car")
+    assert "The airplane is in the sky" in _statements("an airplane in the sky")
+
+
+def test_a_place_said_of_a_list_holds_for_all_listed_before_it():
+    """ "a man and a dog next to a car": both are next to it; "a man on a horse and a dog": the dog is
+    not on the horse."""
+    assert {"The man is next to the car", "The dog is next to the car"} <= _statements("a man and a dog next to a car")
+    horse = _statements("a man on a horse and a dog")
+    assert "The man is on the horse" in horse and "The dog is on the horse" not in horse
+
+
 def test_whole_image_properties_become_global_criteria():
     globals_ = {(k.property, k.value) for k in _checks("a fox in a forest, oil painting, dramatic lighting", "global")}
     assert {("medium", "oil painting"), ("lighting", "dramatic")} <= globals_
