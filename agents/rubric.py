@@ -326,7 +326,8 @@ def _between(b: _Builder, r) -> None:
         b.add("action", f"The {s.phrase} {verb} the {o.phrase}", ["similarity"], check, checkable=comparable())
     elif r.relation == "with":  # "a man with a hat", "a field with a tractor": they go together
         has = "have" if s.plural else "has"
-        b.add("position", f"The {s.phrase} {has} {article(o.phrase)} {o.phrase}", [], check, checkable=False)
+        what = o.phrase if o.plural else f"{article(o.phrase)} {o.phrase}"
+        b.add("position", f"The {s.phrase} {has} {what}", [], check, checkable=False)
     elif r.relation != "without":  # the absent thing's own criterion says it
         seeable = {s_kind, o_kind}.isdisjoint({None, "any", "background"})
         b.add(

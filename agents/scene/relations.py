@@ -195,11 +195,36 @@ def relations_of(doc, by_index: dict[int, Entity]) -> list[Relation]:
     joined to a subject by "and" or commas."""
     out: list[Relation] = []
     for t in doc:
-        out += _placement(t, by_index)
+        out += _side_to(t, by_index) or _placement(t, by_index)
     for t in doc:  # actions: "an astronaut riding a horse", "chihuahuas running on the beach"
-        if (action := _action(t, by_index)) is not None:
+        if (action := _action(t, by_index) or _having(t, by_index)) is not None:
             out.append(action)
     return out + _shared_places(out, doc, by_index)
+
+
+def _side_to(t, by_index: dict[int, Entity]) -> list[Relation]:
+    """ "a skateboard is right to a bird", "a cat left to a dog": right of, left of."""
+    side = t.head
+    if t.dep_ != "prep" or t.lower_ != "to" or side.lower_ not in ("left", "right"):
+        return []
+    end = next((c for c in t.children if c.dep_ == "pobj"), None)
+    if side.dep_ in ("acl", "amod", "advmod") and side.head.i in by_index:
+        subject = by_index[side.head.i]  # "a cat left to a dog"
+    else:
+        subject = subject_of(side.head, by_index) if side.dep_ in ("acomp", "advmod") else None
+    obj = by_index.get(end.i) if end is not None else None
+    if subject is None or obj is None or obj is subject:
+        return []
+    return [Relation(subject, f"{side.lower_} of", obj)]
+
+
+def _having(t, by_index: dict[int, Entity]) -> Relation | None:
+    """ "a person has a hat", "the road has a bus": the two go together, as "a person with a hat"."""
+    if t.lemma_.lower() != "have" or t.pos_ not in ("VERB", "AUX") or t.dep_ == "aux":
+        return None
+    obj = next((by_index[c.i] for c in t.children if c.dep_ == "dobj" and c.i in by_index), None)
+    subject = subject_of(t, by_index) if obj is not None else None
+    return None if subject is None or subject is obj else Relation(subject, "with", obj)
 
 
 def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:

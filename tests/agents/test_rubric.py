@@ -269,6 +269,18 @@ def test_what_a_person_wears_is_worn_and_what_follows_it_is_the_wearers():
     assert "The airplane is in the sky" in _statements("an airplane in the sky")
 
 
+def test_having_and_sides_written_with_to_are_relations():
+    """Visual Genome's "person has hat" goes together like "a person with a hat" (and a plural takes no
+    article); "right to" and "left to" are right of and left of."""
+    assert {"The person has a hat", "The person has a laptop"} <= _statements("person has hat. person has laptop.")
+    assert "The cake has candles" in _statements("the cake has three candles on it")
+    (side,) = _checks("a photo of bird and skateboard; skateboard is right to bird", "relation")
+    assert (side.subject, side.relation, side.object) == ("skateboard", "right of", "bird")
+    (left,) = _checks("a cat left to a dog", "relation")
+    assert (left.subject, left.relation, left.object) == ("cat", "left of", "dog")
+    assert not _checks("a dog has been running", "relation")[0].object  # "has" as a helper verb: no having
+
+
 def test_a_place_said_of_a_list_holds_for_all_listed_before_it():
     """ "a man and a dog next to a car": both are next to it; "a man on a horse and a dog": the dog is
     not on the horse."""
