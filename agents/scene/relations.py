@@ -270,7 +270,10 @@ def _is_backdrop(key: str, end) -> bool:
 
 
 def _placed_subject(t, by_index: dict[int, Entity]) -> Entity | None:
-    """What a preposition places: the noun it hangs on, what a text is on, or a fronted noun."""
+    """What a preposition places: the noun it hangs on, what a text is on, a fronted noun, or what a
+    place put first is ("on the left is a dog": the dog)."""
+    if (inverted := _inverted(t, by_index)) is not None:
+        return inverted
     head = t.head
     if head.pos_ == "PRON" and head.dep_ in ("dobj", "attr", "pobj") and head.head.pos_ in ("VERB", "AUX"):
         head = head.head  # 'a sign that says "HI" above a square': what the text is on
@@ -283,9 +286,24 @@ def _placed_subject(t, by_index: dict[int, Entity]) -> Entity | None:
     return subject
 
 
+def _inverted(t, by_index: dict[int, Entity]) -> Entity | None:
+    """The thing a fronted place is said of, "PLACE is THING" ("on the left side of the picture is an
+    erupting volcano", "in the distance was the sea"): the complement of the "be" right after the
+    place, where that "be" has no subject of its own."""
+    after = t.right_edge.i + 1
+    if after >= len(t.doc) or t.i > t.head.i and t.head.lemma_ != "be":
+        return None
+    be = t.doc[after]
+    if be.lemma_ != "be" or any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in be.children):
+        return None
+    return next((measured_entity(c, by_index) for c in be.children if c.dep_ == "attr"), None)
+
+
 def _frame_place(key: str, end) -> str | None:
     """The place in the frame a preposition names ("on the left": left), or None ("the left of ...")."""
     where = POSITIONS.get(end.text.lower(), "center")
+    if end.text.lower() in ("side", "corner", "edge"):  # "on the right side": right
+        where = next((POSITIONS[w] for w in key.split() if w in POSITIONS and w != end.text.lower()), where)
     if end.text.lower() in POSITIONS and key.split()[-1] == "of":
         return None
     if end.lemma_.lower() in FRAME | MEDIA:

@@ -281,6 +281,18 @@ def test_having_and_sides_written_with_to_are_relations():
     assert not _checks("a dog has been running", "relation")[0].object  # "has" as a helper verb: no having
 
 
+def test_a_place_put_first_is_said_of_what_follows_it():
+    """ "On the left is a dog, and on the right is a cat": the dog is at the left, the cat at the right
+    (UniGenBench writes layouts this way); a subject of its own still decides ("a cat is on the mat")."""
+    layout = _statements("On the left is a dog wearing a windbreaker, and on the right is a cat.")
+    assert {"The dog is at the left of the image", "The cat is at the right of the image"} <= layout
+    sides = _statements("On the left side of the picture is an erupting volcano; on the right side is a blue lake.")
+    assert {"The erupting volcano is at the left of the image", "The blue lake is at the right of the image"} <= sides
+    assert "The red cup is on the table" in _statements("On the table is a red cup next to a laptop.")
+    assert "The rough sea is in the background of the image" in _statements("In the distance was the rough sea.")
+    assert "The cat is on the mat" in _statements("A cat is on the mat.")
+
+
 def test_a_place_said_of_a_list_holds_for_all_listed_before_it():
     """ "a man and a dog next to a car": both are next to it; "a man on a horse and a dog": the dog is
     not on the horse."""
