@@ -17,6 +17,7 @@ from scrutiny.agents.scene.words import (
     SIZES,
     STYLE_WORDS,
     VAGUE,
+    WITHHELD,
 )
 
 
@@ -170,6 +171,13 @@ def entity_of(t) -> Entity:
         e.negated = True
     if t.head.text.lower() == "of" and t.head.head.text.lower() in ("none", "neither"):
         e.negated = True
+    before = t.left_edge.i - 1
+    if before >= 0 and t.doc[before].dep_ == "neg" and t.doc[before + 1].lower_ not in ("only", "just", "merely"):
+        e.negated = True  # "a dog on the grass, not a cat"
+    if t.dep_ == "dobj" and t.head.lemma_.lower() in WITHHELD and any(c.dep_ == "neg" for c in t.head.children):
+        e.negated = True  # "a man who is not wearing a hat": no hat
+    if t.dep_ == "pobj" and t.head.lower_ == "of" and t.head.i > 0 and t.doc[t.head.i - 1].lower_ == "instead":
+        e.negated = True  # "butterflies instead of musical notes": the notes are not there
     for child in t.rights:
         if child.dep_ == "amod" and child.text.lower() in COLOR_WORDS:  # "a car, red"
             add_attribute(e, child)
@@ -192,8 +200,8 @@ def _counts_or_negates(e: Entity, child) -> bool:
         if n is not None and not any(g.text.lower() in ("o'clock",) for g in child.rights):
             e.count = n
         return True
-    if child.dep_ == "det" and word in ("no", "neither"):
-        e.negated = True
+    if (child.dep_ == "det" and word in ("no", "neither")) or (child.dep_ == "neg" and word in ("not", "never")):
+        e.negated = True  # "no cat", "a dog, not a cat"
         return True
     if child.dep_ in ("det", "amod") and word in VAGUE:
         e.quantity = "a few" if word == "few" else word

@@ -72,6 +72,8 @@ def _conjunct_root(t):
 def bind_predicates(doc, by_index: dict[int, Entity]) -> None:
     """Predicate adjectives bind to their subject: "the sofa is red", "a cat that is black"."""
     for t in doc:
+        if denied(_conjunct_root(t).head) or any(c.dep_ == "neg" for c in t.children):
+            continue  # "the cat is not black", "black, not white": nothing to bind (the clause is a "Not so" criterion)
         if t.dep_ in ("acomp", "oprd") or (t.dep_ == "conj" and _conjunct_root(t).dep_ in ("acomp", "oprd")):
             owner = owner_of(_conjunct_root(t) if t.dep_ == "conj" else t, by_index)
             if owner is not None and t.pos_ in ("ADJ", "NOUN", "VERB"):
@@ -83,6 +85,11 @@ def bind_predicates(doc, by_index: dict[int, Entity]) -> None:
             owner = subject_of(t, by_index)  # "the train is parked at a station"
             if owner is not None:
                 add_attribute(owner, t)
+
+
+def denied(verb) -> bool:
+    """Whether a verb is negated ("is not", "does not wear"): what it says is not asked for."""
+    return verb.pos_ in ("VERB", "AUX") and any(c.dep_ == "neg" for c in verb.children)
 
 
 def subject_of(verb, by_index: dict[int, Entity]) -> Entity | None:
@@ -220,7 +227,7 @@ def _side_to(t, by_index: dict[int, Entity]) -> list[Relation]:
 
 def _having(t, by_index: dict[int, Entity]) -> Relation | None:
     """ "a person has a hat", "the road has a bus": the two go together, as "a person with a hat"."""
-    if t.lemma_.lower() != "have" or t.pos_ not in ("VERB", "AUX") or t.dep_ == "aux":
+    if t.lemma_.lower() != "have" or t.pos_ not in ("VERB", "AUX") or t.dep_ == "aux" or denied(t):
         return None
     obj = next((by_index[c.i] for c in t.children if c.dep_ == "dobj" and c.i in by_index), None)
     subject = subject_of(t, by_index) if obj is not None else None
@@ -236,6 +243,8 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
         return []
     if t.text.lower() in MOTION and t.head.pos_ == "VERB":
         return []  # "crashing into a skyscraper": an action (below), not a place
+    if any(c.dep_ == "neg" for c in t.children) or denied(t.head):
+        return []  # "not in a cold vacuum", "the cat is not on the sofa": a place denied is never asked for
     key, end = relation_words(t)
     if end is None or _is_backdrop(key, end):
         return []
@@ -317,7 +326,7 @@ def _action(t, by_index: dict[int, Entity]) -> Relation | None:
         c.dep_ == "dobj" and c.i in by_index and c.pos_ == "NOUN" and c.lemma_.lower() not in TEXT_NOUNS
         for c in t.children
     )
-    if t.pos_ != "VERB" or (t.lemma_.lower() in STATIVE and not reading) or t.tag_ == "VBN":
+    if t.pos_ != "VERB" or (t.lemma_.lower() in STATIVE and not reading) or t.tag_ == "VBN" or denied(t):
         return None  # "a sign that reads ..." says something; "a man reading a newspaper" does something
     obj = next((by_index[c.i] for c in t.children if c.dep_ == "dobj" and c.i in by_index), None)
     if obj is None and any(c.dep_ in ("dobj", "ccomp", "xcomp") for c in t.children):

@@ -447,6 +447,10 @@ GARMENTS |= {"gloves", "mittens", "socks", "clothes", "clothing", "attire", "lea
 phrase after the garment does ("a man in a suit standing by a car") the wearer does."""
 
 
+WITHHELD = {"wear", "have", "hold", "carry"}
+"""Verbs whose object is not there when they are denied ("not wearing a hat", "does not have a tail")."""
+
+
 NOT_SPATIAL = {"of", "for", "about", "like", "as", "during", "after", "before", "since", "until", "than", "per"}
 
 

@@ -293,6 +293,22 @@ def test_a_place_put_first_is_said_of_what_follows_it():
     assert "The cat is on the mat" in _statements("A cat is on the mat.")
 
 
+def test_what_a_prompt_denies_is_never_asked_for():
+    """A denied predicate, action or place asks for nothing (the clause stays a "Not so" criterion for a
+    model); what is denied by "not", "instead of" or a denied having is absent."""
+    black = _statements("the cat is not black")
+    assert "The cat is black" not in black and "Not so: the cat is not black" in black
+    assert "The cat is on the sofa" not in _statements("the cat is not on the sofa")
+    assert "The cat is on the sofa" not in _statements("a cat not on the sofa")
+    hat = _statements("a man who is not wearing a hat")
+    assert "There is no hat" in hat and "The man is wearing the hat" not in hat
+    assert "There is no cat" in _statements("a dog on the grass, not a cat")
+    assert "There is no green pear" in _statements("a red apple and not a green pear")
+    assert "There are no musical notes" in _statements("butterflies fly out of the piano instead of musical notes")
+    assert "The cat is white" not in _statements("the cat is black, not white")
+    assert "The image shows a cat" in _statements("not only a cat but also a dog")
+
+
 def test_a_place_said_of_a_list_holds_for_all_listed_before_it():
     """ "a man and a dog next to a car": both are next to it; "a man on a horse and a dog": the dog is
     not on the horse."""
