@@ -433,6 +433,9 @@ RELATIONS = {
     "at edge of": "at the edge of",
     "on edge of": "at the edge of",
     "in corner of": "in the corner of",
+    "on side of": "on",
+    "at side of": "next to",
+    "by side of": "next to",
 }
 """Prepositions as written (without articles) → the relation they name."""
 

@@ -291,6 +291,8 @@ def test_a_place_put_first_is_said_of_what_follows_it():
     assert "The red cup is on the table" in _statements("On the table is a red cup next to a laptop.")
     assert "The rough sea is in the background of the image" in _statements("In the distance was the rough sea.")
     assert "The cat is on the mat" in _statements("A cat is on the mat.")
+    assert "The dog is next to the road" in _statements("a dog by the side of the road")  # not "on side of"
+    assert "The logo is on the truck" in _statements("a logo on the side of a truck")
 
 
 def test_what_a_prompt_denies_is_never_asked_for():
