@@ -30,6 +30,7 @@ from scrutiny.agents.scene.text import (
     merge_names,
     quoted_texts,
     split_tags,
+    unwrap,
 )
 from scrutiny.agents.scene.words import (
     COLLECTIVE,
@@ -54,6 +55,7 @@ from scrutiny.agents.scene.words import (
 
 def parse(prompt: str) -> Scene:
     """The scene a prompt describes."""
+    prompt = unwrap(prompt)
     scene = Scene(texts=quoted_texts(prompt))
     lower = prompt.lower()
     scene.no_text = bool(re.search(r"\b(no|without) (text|words|letters|writing|captions?|watermarks?)\b", lower))

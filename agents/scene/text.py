@@ -14,6 +14,31 @@ QUOTE_PATTERNS = [
 ]
 
 
+PAIRS = {'"': '"', "“": "”", "‘": "’", "«": "»", "„": "“", "'": "'"}
+DESCRIBING = {"a", "an", "the", "this", "two", "three", "four", "five", "some", "several", "many"}
+
+
+def unwrap(prompt: str) -> str:
+    """A whole prompt in one pair of quotes is the prompt, not text to render, where what is inside
+    reads as a description (three words or more after a determiner, or ten or more with "a" or "of"
+    among them, and not a title in capitals): datasets and users quote whole prompts ('“a painting of
+    a dark room with bookshelves, artstation”'), and reading one as text asks for the prompt written
+    in the picture. A quoted message or title ('"OPEN"', '"Happy Birthday Grandma, we love you"',
+    '"The Lord of the Rings"') stays text."""
+    stripped = prompt.strip().rstrip(".")
+    if len(stripped) < 3 or stripped[0] not in PAIRS or stripped[-1] != PAIRS[stripped[0]]:
+        return prompt
+    inside = stripped[1:-1].strip()
+    if stripped[0] in inside or PAIRS[stripped[0]] in inside or not inside:
+        return prompt  # more than one quoted span: '"OPEN" and "CLOSED"'
+    words = inside.split()
+    titled = sum(w[0].isupper() for w in words) >= 0.6 * len(words)  # "The Lord of the Rings": a title
+    describes = (words[0].lower() in DESCRIBING and len(words) >= 3) or (
+        len(words) >= 10 and re.search(r"\b(a|an|of)\b", inside.lower()) is not None
+    )
+    return inside if describes and not titled else prompt
+
+
 MASK = re.compile(r"_{2,}|\[[A-Z_]+\]")
 """Masked spans ("____", "[MASK]") in benchmark prompts: never an object."""
 

@@ -311,6 +311,23 @@ def test_what_a_prompt_denies_is_never_asked_for():
     assert "The image shows a cat" in _statements("not only a cat but also a dog")
 
 
+def test_a_whole_prompt_in_quotes_is_a_prompt_not_text_to_render():
+    """DSG-1k and users quote whole prompts; read as text, one asked for the prompt written in the
+    picture (and let a text-only canvas through the gate). A quoted message or title stays text."""
+    quoted = synthesize("“a painting of a dark room with bookshelves and a table, a detailed matte painting”")
+    assert not [c for c in quoted if c.check.kind == "text"]
+    assert {"The image shows a room", "The image shows a table"} <= {c.statement for c in quoted}
+    assert "The red car is on the street" in _statements('"a red car on a street."')
+    for text in (
+        '"OPEN"',
+        '"Happy Birthday Grandma, we love you"',
+        '"The Lord of the Rings"',
+        "“Welcome to the jungle”",
+    ):
+        (check,) = [c.check for c in synthesize(text) if c.check.kind == "text" and c.check.text]
+        assert check.text == text.strip('"“”'), text
+
+
 def test_a_place_said_of_a_list_holds_for_all_listed_before_it():
     """ "a man and a dog next to a car": both are next to it; "a man on a horse and a dog": the dog is
     not on the horse."""
