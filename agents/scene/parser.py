@@ -28,6 +28,7 @@ from scrutiny.agents.scene.text import (
     PREFIX,
     mask_quotes,
     merge_names,
+    plain,
     quoted_texts,
     split_tags,
     unwrap,
@@ -55,7 +56,7 @@ from scrutiny.agents.scene.words import (
 
 def parse(prompt: str) -> Scene:
     """The scene a prompt describes."""
-    prompt = unwrap(prompt)
+    prompt = plain(unwrap(prompt))
     scene = Scene(texts=quoted_texts(prompt))
     lower = prompt.lower()
     scene.no_text = bool(re.search(r"\b(no|without) (text|words|letters|writing|captions?|watermarks?)\b", lower))

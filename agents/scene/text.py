@@ -39,6 +39,29 @@ def unwrap(prompt: str) -> str:
     return inside if describes and not titled else prompt
 
 
+NEGATIVE = re.compile(r"\n\s*negative prompt\s*:.*", re.I | re.S)
+NETWORKS = re.compile(r"<(?:lora|lyco|hypernet|embedding|lycoris|ti):[^>]*>", re.I)
+WEIGHTED = re.compile(r"\(([^():]+):\s*-?[\d.]+\s*\)")
+EMPHASIS = re.compile(r"[()\[\]{}]+")
+
+
+def plain(prompt: str) -> str:
+    """The prompt without generator syntax, outside quoted text: what follows a "Negative prompt:"
+    line (Automatic1111's infotext), LoRA and embedding tags (`<lora:name:0.8>`), weights
+    (`(a red car:1.3)`) and emphasis brackets (`((best quality))`, `[red]`); Midjourney's `--no X`
+    reads "without X" (its other parameters, `--ar 16:9`, stay tags of the whole image). A prompt pasted from a generator's settings asks for what it describes."""
+    prompt = NEGATIVE.sub("", prompt)
+    spans = _quote_spans(prompt)
+    out, at = [], 0
+    for start, end, _ in [*spans, (len(prompt), len(prompt), "")]:
+        part = NETWORKS.sub(" ", prompt[at:start])
+        part = EMPHASIS.sub(" ", WEIGHTED.sub(r" \1 ", part))
+        part = re.sub(r"(?<!\S)--no\s+", " without ", part)
+        out += [re.sub(r"[ \t]+", " ", part), prompt[start:end]]
+        at = end
+    return "".join(out).strip()
+
+
 MASK = re.compile(r"_{2,}|\[[A-Z_]+\]")
 """Masked spans ("____", "[MASK]") in benchmark prompts: never an object."""
 

@@ -328,6 +328,36 @@ def test_a_whole_prompt_in_quotes_is_a_prompt_not_text_to_render():
         assert check.text == text.strip('"“”'), text
 
 
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "(a red car:1.3) on a street, masterpiece, best quality",
+        "a red car <lora:cars_v2:0.8> on a street",
+        "a [red] car on a ((street))",
+        "A red car on a street.\nNegative prompt: blurry, a dog, text",
+    ],
+)
+def test_generator_syntax_is_not_part_of_what_is_asked(prompt):
+    """Weights, emphasis, LoRA tags and a negative-prompt line pasted with the prompt: the same content
+    criteria as the plain prompt."""
+    content = {c.statement for c in synthesize(prompt) if c.check.kind in ("object", "attribute", "relation")}
+    assert content == {
+        "The image shows a car",
+        "The car is red",
+        "The image shows a street",
+        "The red car is on the street",
+    }
+    assert not any("lora" in c.statement for c in synthesize(prompt))
+
+
+def test_midjourney_no_is_without_and_quoted_text_keeps_its_brackets():
+    assert "There are no people" in _statements("a red car on a street --no people --ar 2:3")
+    (text,) = [c.check.text for c in synthesize('a sign that says "SALE (50%)" on a wall') if c.check.kind == "text"][
+        :1
+    ]
+    assert text == "SALE (50%)"
+
+
 def test_a_place_said_of_a_list_holds_for_all_listed_before_it():
     """ "a man and a dog next to a car": both are next to it; "a man on a horse and a dog": the dog is
     not on the horse."""
