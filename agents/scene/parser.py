@@ -102,6 +102,14 @@ def _doc(masked: str):
     return doc
 
 
+def _style_of(t) -> bool:
+    """Whether a noun names whose style a picture is in ("in the style of van gogh", "in the manner of
+    studio ghibli"): the object of an "of" that hangs on "style" or "manner"."""
+    while t.dep_ in ("compound", "conj", "appos") and t.head.i != t.i:
+        t = t.head
+    return t.dep_ == "pobj" and t.head.lower_ == "of" and t.head.head.lemma_.lower() in ("style", "manner")
+
+
 class _Nouns:
     """The first pass: each noun is an object, a medium ("an oil painting of ..."), lighting, a measure
     of another noun ("a stack of books"), or nothing to check ("the left", "a photo")."""
@@ -121,6 +129,8 @@ class _Nouns:
             return
         if t.pos_ == "PROPN" and t.dep_ == "pobj" and t.head.text.lower() == "by":
             return  # "by Greg Rutkowski": an artist's style, not something in the picture
+        if _style_of(t):
+            return  # "in the style of Wes Anderson": a style (a global criterion), not someone in the picture
         if lemma in FRAME and (mods := adjacent_modifiers(t)):
             scene.globals.append(("medium", " ".join([*mods, word])))  # "a vector image", "an aerial view"
             return

@@ -48,7 +48,7 @@ EMPHASIS = re.compile(r"[()\[\]{}]+")
 def plain(prompt: str) -> str:
     """The prompt without generator syntax, outside quoted text: what follows a "Negative prompt:"
     line (Automatic1111's infotext), LoRA and embedding tags (`<lora:name:0.8>`), weights
-    (`(a red car:1.3)`) and emphasis brackets (`((best quality))`, `[red]`); Midjourney's `--no X`
+    (`(a red car:1.3)`), emphasis brackets (`((best quality))`, `[red]`) and hashtags; Midjourney's `--no X`
     reads "without X" (its other parameters, `--ar 16:9`, stay tags of the whole image). A prompt pasted from a generator's settings asks for what it describes."""
     prompt = NEGATIVE.sub("", prompt)
     spans = _quote_spans(prompt)
@@ -57,6 +57,7 @@ def plain(prompt: str) -> str:
         part = NETWORKS.sub(" ", prompt[at:start])
         part = EMPHASIS.sub(" ", WEIGHTED.sub(r" \1 ", part))
         part = re.sub(r"(?<!\S)--no\s+", " without ", part)
+        part = re.sub(r"(?<!\S)#\w+", " ", part)  # "#cars #photography": hashtags, not things asked for
         out += [re.sub(r"[ \t]+", " ", part), prompt[start:end]]
         at = end
     return "".join(out).strip()

@@ -335,6 +335,7 @@ def test_a_whole_prompt_in_quotes_is_a_prompt_not_text_to_render():
         "a red car <lora:cars_v2:0.8> on a street",
         "a [red] car on a ((street))",
         "A red car on a street.\nNegative prompt: blurry, a dog, text",
+        "a red car on a street #cars #photography",
     ],
 )
 def test_generator_syntax_is_not_part_of_what_is_asked(prompt):
@@ -348,6 +349,19 @@ def test_generator_syntax_is_not_part_of_what_is_asked(prompt):
         "The red car is on the street",
     }
     assert not any("lora" in c.statement for c in synthesize(prompt))
+
+
+def test_whose_style_a_picture_is_in_is_a_style_not_a_thing_in_it():
+    for prompt, style in [
+        ("a cat in the style of van gogh", "van gogh"),
+        ("a photo of a red car, in the style of Wes Anderson", "wes anderson"),
+        ("a castle in the style of studio ghibli", "studio ghibli"),
+    ]:
+        criteria = synthesize(prompt)
+        assert ("style", style) in {(c.check.property, c.check.value) for c in criteria if c.check.kind == "global"}
+        assert not any(
+            style.split()[-1] in (c.check.object or "").lower() for c in criteria if c.check.kind == "object"
+        )
 
 
 def test_midjourney_no_is_without_and_quoted_text_keeps_its_brackets():
