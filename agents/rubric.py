@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from scrutiny.agents.scene import COLOR_WORDS, NUMBER_WORDS, Entity, ParserMissing, Scene, parse, quoted_texts
+from scrutiny.agents.scene.text import unescaped
 from scrutiny.agents.scene.words import plural
 from scrutiny.core.schema import (
     AttributeCheck,
@@ -474,6 +475,7 @@ class _Edit:
 
 
 def synthesize_edit(instruction: str) -> list[Criterion]:
+    instruction = unescaped(instruction)  # 'Change the sign to say &quot;OPEN&quot;'
     lower = instruction.lower()
     e = _Edit(
         action=edit_action(instruction) or "other",

@@ -31,6 +31,7 @@ from scrutiny.agents.scene.text import (
     plain,
     quoted_texts,
     split_tags,
+    unescaped,
     unwrap,
 )
 from scrutiny.agents.scene.words import (
@@ -56,7 +57,7 @@ from scrutiny.agents.scene.words import (
 
 def parse(prompt: str) -> Scene:
     """The scene a prompt describes."""
-    prompt = plain(unwrap(prompt))
+    prompt = plain(unwrap(unescaped(prompt)))
     scene = Scene(texts=quoted_texts(prompt))
     lower = prompt.lower()
     scene.no_text = bool(re.search(r"\b(no|without) (text|words|letters|writing|captions?|watermarks?)\b", lower))

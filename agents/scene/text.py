@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 QUOTE_PATTERNS = [
@@ -43,6 +44,15 @@ NEGATIVE = re.compile(r"\n\s*negative prompt\s*:.*", re.I | re.S)
 NETWORKS = re.compile(r"<(?:lora|lyco|hypernet|embedding|lycoris|ti):[^>]*>", re.I)
 WEIGHTED = re.compile(r"\(([^():]+):\s*-?[\d.]+\s*\)")
 EMPHASIS = re.compile(r"[()\[\]{}]+")
+
+
+ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{1,6}|#x[0-9a-fA-F]{1,6});")
+
+
+def unescaped(prompt: str) -> str:
+    """HTML entities as the characters they stand for: scraped prompts carry them ('a sign that says
+    &quot;OPEN&quot;' had lost its text, 'a cat &amp; a dog' asked for "amp")."""
+    return ENTITY.sub(lambda m: html.unescape(m.group(0)), prompt) if "&" in prompt else prompt
 
 
 def plain(prompt: str) -> str:

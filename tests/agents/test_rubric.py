@@ -364,6 +364,18 @@ def test_whose_style_a_picture_is_in_is_a_style_not_a_thing_in_it():
         )
 
 
+def test_html_entities_in_scraped_prompts_are_the_characters_they_stand_for():
+    (text,) = [c.check.text for c in synthesize("a sign that says &quot;OPEN&quot;") if c.check.kind == "text"][:1]
+    assert text == "OPEN"
+    assert {"The image shows a cat", "The image shows a dog"} == {
+        c.statement for c in synthesize("a cat &amp; a dog") if c.check.kind == "object"
+    }
+    edit = synthesize("Change the sign to say &quot;OPEN&quot;", edit=True)
+    assert any(getattr(c.check, "text", None) == "OPEN" for c in edit)
+    (kept,) = [c.check.text for c in synthesize('a sign that says "R&D"') if c.check.kind == "text"][:1]
+    assert kept == "R&D"
+
+
 def test_midjourney_no_is_without_and_quoted_text_keeps_its_brackets():
     assert "There are no people" in _statements("a red car on a street --no people --ar 2:3")
     (text,) = [c.check.text for c in synthesize('a sign that says "SALE (50%)" on a wall') if c.check.kind == "text"][
