@@ -21,6 +21,11 @@ from scrutiny.agents.scene.words import (
 )
 
 
+def negated(t) -> bool:
+    """Whether a token carries a "not" or "never" of its own ("not on the sofa", "is not black")."""
+    return any(c.dep_ == "neg" for c in t.children)
+
+
 def is_finite(t) -> bool:
     """A verb that makes the text a sentence: present tense or modal, or a past tense with a noun as its
     subject ("six fish swam"; but in "a white rose and ..." the tagger's "rose" has no noun subject)."""
@@ -174,7 +179,7 @@ def entity_of(t) -> Entity:
     before = t.left_edge.i - 1
     if before >= 0 and t.doc[before].dep_ == "neg" and t.doc[before + 1].lower_ not in ("only", "just", "merely"):
         e.negated = True  # "a dog on the grass, not a cat"
-    if t.dep_ == "dobj" and t.head.lemma_.lower() in WITHHELD and any(c.dep_ == "neg" for c in t.head.children):
+    if t.dep_ == "dobj" and t.head.lemma_.lower() in WITHHELD and negated(t.head):
         e.negated = True  # "a man who is not wearing a hat": no hat
     if t.dep_ == "pobj" and t.head.lower_ == "of" and t.head.i > 0 and t.doc[t.head.i - 1].lower_ == "instead":
         e.negated = True  # "butterflies instead of musical notes": the notes are not there

@@ -6,6 +6,7 @@ from scrutiny.agents.scene.model import Entity, Relation
 from scrutiny.agents.scene.nouns import (
     add_attribute,
     measured_entity,
+    negated,
     of_object,
 )
 from scrutiny.agents.scene.words import (
@@ -72,8 +73,8 @@ def _conjunct_root(t):
 def bind_predicates(doc, by_index: dict[int, Entity]) -> None:
     """Predicate adjectives bind to their subject: "the sofa is red", "a cat that is black"."""
     for t in doc:
-        if denied(_conjunct_root(t).head) or any(c.dep_ == "neg" for c in t.children):
-            continue  # "the cat is not black", "black, not white": nothing to bind (the clause is a "Not so" criterion)
+        if denied(_conjunct_root(t).head) or negated(t):
+            continue  # "the cat is not black", "black, not white": nothing to bind (a "Not so" criterion says it)
         if t.dep_ in ("acomp", "oprd") or (t.dep_ == "conj" and _conjunct_root(t).dep_ in ("acomp", "oprd")):
             owner = owner_of(_conjunct_root(t) if t.dep_ == "conj" else t, by_index)
             if owner is not None and t.pos_ in ("ADJ", "NOUN", "VERB"):
@@ -89,7 +90,7 @@ def bind_predicates(doc, by_index: dict[int, Entity]) -> None:
 
 def denied(verb) -> bool:
     """Whether a verb is negated ("is not", "does not wear"): what it says is not asked for."""
-    return verb.pos_ in ("VERB", "AUX") and any(c.dep_ == "neg" for c in verb.children)
+    return verb.pos_ in ("VERB", "AUX") and negated(verb)
 
 
 def subject_of(verb, by_index: dict[int, Entity]) -> Entity | None:
@@ -243,7 +244,7 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
         return []
     if t.text.lower() in MOTION and t.head.pos_ == "VERB":
         return []  # "crashing into a skyscraper": an action (below), not a place
-    if any(c.dep_ == "neg" for c in t.children) or denied(t.head):
+    if negated(t) or denied(t.head):
         return []  # "not in a cold vacuum", "the cat is not on the sofa": a place denied is never asked for
     key, end = relation_words(t)
     if end is None or _is_backdrop(key, end):
@@ -300,7 +301,7 @@ def _inverted(t, by_index: dict[int, Entity]) -> Entity | None:
     erupting volcano", "in the distance was the sea"): the complement of the "be" right after the
     place, where that "be" has no subject of its own."""
     after = t.right_edge.i + 1
-    if after >= len(t.doc) or t.i > t.head.i and t.head.lemma_ != "be":
+    if after >= len(t.doc) or (t.i > t.head.i and t.head.lemma_ != "be"):
         return None
     be = t.doc[after]
     if be.lemma_ != "be" or any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in be.children):

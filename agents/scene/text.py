@@ -44,8 +44,6 @@ NEGATIVE = re.compile(r"\n\s*negative prompt\s*:.*", re.I | re.S)
 NETWORKS = re.compile(r"<(?:lora|lyco|hypernet|embedding|lycoris|ti):[^>]*>", re.I)
 WEIGHTED = re.compile(r"\(([^():]+):\s*-?[\d.]+\s*\)")
 EMPHASIS = re.compile(r"[()\[\]{}]+")
-
-
 ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{1,6}|#x[0-9a-fA-F]{1,6});")
 
 
@@ -58,8 +56,9 @@ def unescaped(prompt: str) -> str:
 def plain(prompt: str) -> str:
     """The prompt without generator syntax, outside quoted text: what follows a "Negative prompt:"
     line (Automatic1111's infotext), LoRA and embedding tags (`<lora:name:0.8>`), weights
-    (`(a red car:1.3)`), emphasis brackets (`((best quality))`, `[red]`) and hashtags; Midjourney's `--no X`
-    reads "without X" (its other parameters, `--ar 16:9`, stay tags of the whole image). A prompt pasted from a generator's settings asks for what it describes."""
+    (`(a red car:1.3)`), emphasis brackets (`((best quality))`, `[red]`) and hashtags; Midjourney's
+    `--no X` reads "without X" (its other parameters, `--ar 16:9`, stay tags of the whole image). A
+    prompt pasted from a generator's settings asks for what it describes."""
     prompt = NEGATIVE.sub("", prompt)
     spans = _quote_spans(prompt)
     out, at = [], 0
