@@ -65,7 +65,8 @@ def main() -> None:
             judge=Judge(store=Store(home=home), config=JudgeConfig(cache=False, max_steps=1, unchecked="omit"))
         )
         reward_fn = flow_grpo_reward(reward)
-        reward_fn(batch[:1], prompts[:1], [{}])
+        reward_fn(batch[:1], [f"{prompts[0]}, beside a dog"], [{}])  # OCR and the detector loaded before timing
+        CocoDetector().detect(images[0], None)
         start = time.perf_counter()
         scores, info = reward_fn(batch, prompts, [{}] * len(prompts), only_strict=True)
         reward_s = time.perf_counter() - start
