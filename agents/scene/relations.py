@@ -73,7 +73,7 @@ def _conjunct_root(t):
 def bind_predicates(doc, by_index: dict[int, Entity]) -> None:
     """Predicate adjectives bind to their subject: "the sofa is red", "a cat that is black"."""
     for t in doc:
-        if denied(_conjunct_root(t).head) or negated(t):
+        if denied(_conjunct_root(t).head) or negated(t) or _next_to(t):
             continue  # "the cat is not black", "black, not white": nothing to bind (a "Not so" criterion says it)
         if t.dep_ in ("acomp", "oprd") or (t.dep_ == "conj" and _conjunct_root(t).dep_ in ("acomp", "oprd")):
             owner = owner_of(_conjunct_root(t) if t.dep_ == "conj" else t, by_index)
@@ -178,24 +178,35 @@ def relation_words(prep) -> tuple[str, object]:
     return " ".join(words), obj
 
 
-def antecedent_of(t, by_index: dict[int, Entity]) -> Entity | None:
+def antecedent_of(t, by_index: dict[int, Entity], besides: Entity | None = None) -> Entity | None:
     """What a pronoun ("him", "it", "them") most likely refers to: an object named before it of the
     same kind (a person for him/her, a plural for them, one other thing for it), the nearest that
-    was a sentence's subject ("A plane near the sea. It is white": the plane) or else the nearest;
-    None when unsure."""
+    was a sentence's subject ("A plane near the sea. It is white": the plane; "there is a meter" names
+    one too) or else the nearest; None when unsure. Never `besides`, the thing the pronoun is said
+    of, nor what is listed with it: in "bushes and trees behind them", "them" is neither."""
     kind = PERSONAL.get(t.text.lower())
     if kind is None:
         return None
     from scrutiny.tools.coco import coco_class  # persons by name ("man", "astronaut", "chef")
 
+    local = set()
+    if besides is not None:
+        local = {besides.index, *(c.i for c in t.doc[besides.index].conjuncts)}
     fitting = []
-    for e in sorted((e for e in by_index.values() if e.index < t.i), key=lambda e: -e.index):
+    for e in sorted((e for e in by_index.values() if e.index < t.i and e.index not in local), key=lambda e: -e.index):
         person = coco_class(e.noun.split()[-1]) == "person" or e.proper
         thing = kind == "thing" and not person and not e.plural  # "it" is one thing
         if (kind == "person" and person) or (kind == "plural" and e.plural) or thing:
             fitting.append(e)
-    subjects = [e for e in fitting if t.doc[e.index].dep_ in ("ROOT", "nsubj", "nsubjpass")]
+    subjects = [e for e in fitting if _named_subject(t.doc[e.index])]
     return (subjects or fitting or [None])[0]
+
+
+def _named_subject(t) -> bool:
+    """Whether a noun is what its sentence is about: its subject or root, or what "there is" names."""
+    if t.dep_ in ("ROOT", "nsubj", "nsubjpass"):
+        return True
+    return t.dep_ == "attr" and any(c.dep_ == "expl" for c in t.head.children)
 
 
 def relations_of(doc, by_index: dict[int, Entity]) -> list[Relation]:
@@ -238,7 +249,7 @@ def _having(t, by_index: dict[int, Entity]) -> Relation | None:
 def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
     """The relations a preposition makes: a place in the frame ("on the left") or a place relative to
     another object ("to the left of the cat"), for each object it joins ("on a table and a chair")."""
-    if t.dep_ not in ("prep", "agent") and not (t.dep_ == "advmod" and t.text.lower() in ("next", "close")):
+    if t.dep_ not in ("prep", "agent") and not _next_to(t):
         return []
     if t.text.lower() in NOT_SPATIAL or (t.dep_ == "prep" and t.head.text.lower() in ("next", "close")):
         return []
@@ -247,9 +258,12 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
     if negated(t) or denied(t.head):
         return []  # "not in a cold vacuum", "the cat is not on the sofa": a place denied is never asked for
     key, end = relation_words(t)
+    subject = None
+    if end is None and (fronted := _fronted_pronoun(t, by_index)) is not None:
+        subject, end = fronted
     if end is None or _is_backdrop(key, end):
         return []
-    subject = _placed_subject(t, by_index)
+    subject = subject or _placed_subject(t, by_index)
     if subject is None:
         return []
     if end.text.lower() in POSITIONS or end.lemma_.lower() in FRAME or end.lemma_.lower() in MEDIA:
@@ -257,7 +271,7 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
         return [] if where is None else [Relation(subject, where)]
     if end.i not in by_index and (inner := of_object(end)) is not None and end.lemma_.lower() in COLLECTIVE:
         end = inner  # "in front of a pile of books": the books
-    obj = by_index.get(end.i) or antecedent_of(end, by_index)
+    obj = by_index.get(end.i) or antecedent_of(end, by_index, besides=subject)
     if obj is None or obj is subject or obj.phrase == subject.phrase:
         return []
     relation = RELATIONS.get(key, RELATIONS.get(key.replace(" side", ""), key))
@@ -272,6 +286,16 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
         if conj.i in by_index and relation != "between":
             out.append(Relation(subject, relation, by_index[conj.i]))
     return out
+
+
+def _next_to(t) -> bool:
+    """ "next to" / "close to", however the tagger hangs it: "a cat next to a dog", "the dog is next to
+    the cat" (there "next" is the verb's complement, which is a place, not a quality of the dog)."""
+    return (
+        t.dep_ in ("advmod", "acomp")
+        and t.lower_ in ("next", "close")
+        and any(c.dep_ == "prep" and c.lower_ == "to" for c in t.children)
+    )
 
 
 def _is_backdrop(key: str, end) -> bool:
@@ -304,9 +328,28 @@ def _inverted(t, by_index: dict[int, Entity]) -> Entity | None:
     if after >= len(t.doc) or (t.i > t.head.i and t.head.lemma_ != "be"):
         return None
     be = t.doc[after]
-    if be.lemma_ != "be" or any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in be.children):
+    if be.lemma_ != "be" or any(c.dep_ in ("nsubj", "nsubjpass", "expl") and not _parted(c, t) for c in be.children):
         return None
     return next((measured_entity(c, by_index) for c in be.children if c.dep_ == "attr"), None)
+
+
+def _parted(subject, place) -> bool:
+    """Whether a comma parts a verb's subject from a place put before the verb: "a dog on a suitcase,
+    next to it is a cat", where the tagger makes the dog the subject of "is"."""
+    return subject.i < place.i and any(w.text in (",", ";") for w in subject.doc[subject.right_edge.i : place.i])
+
+
+def _fronted_pronoun(t, by_index: dict[int, Entity]):
+    """ "behind it is a plane": the tagger makes "it" the subject of "is" and leaves "behind" without
+    an object. The thing after "is", and the pronoun the place is relative to; None for anything else."""
+    after = t.right_edge.i + 1
+    if after + 1 >= len(t.doc):
+        return None
+    pronoun, be = t.doc[after], t.doc[after + 1]
+    if pronoun.pos_ != "PRON" or pronoun.dep_ != "nsubj" or pronoun.head.i != be.i or be.lemma_ != "be":
+        return None
+    thing = next((measured_entity(c, by_index) for c in be.children if c.dep_ == "attr"), None)
+    return None if thing is None else (thing, pronoun)
 
 
 def _frame_place(key: str, end) -> str | None:
@@ -355,7 +398,10 @@ def _shared_places(found: list[Relation], doc, by_index: dict[int, Entity]) -> l
             continue
         token = next((t for t in doc if t.i == r.subject.index), None)
         for conj in token.conjuncts if token is not None else ():
-            listed = conj.i < r.object.index if r.object is not None else conj.i > token.i
+            if r.object is None:
+                listed = conj.i > token.i
+            else:  # an object named before the list ("behind them") is behind all of it
+                listed = conj.i < r.object.index or r.object.index < token.i
             if conj.i in by_index and listed and by_index[conj.i] is not r.object:
                 if worn(by_index[conj.i]) and not worn(r.subject):
                     continue  # "a man in a suit and a tie next to a car": the tie is his, not placed

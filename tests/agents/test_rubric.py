@@ -392,6 +392,40 @@ def test_a_place_said_of_a_list_holds_for_all_listed_before_it():
     assert "The man is on the horse" in horse and "The dog is on the horse" not in horse
 
 
+def test_a_pronoun_never_stands_for_what_it_is_said_of():
+    """ "bushes and trees behind them": "them" are the people named before, not the trees (that gave
+    "The bushes are behind the trees"); "a meter with the road behind it": the meter, not the road."""
+    court = _statements("There are people on the tennis court. There are bushes and trees behind them.")
+    assert {"The bushes are behind the people", "The trees are behind the people"} <= court
+    assert "The bushes are behind the trees" not in court
+    assert "The road is behind the street meter" in _statements("A metal street meter with the road behind it.")
+    assert "The dog is next to the cat" in _statements("A cat sits on a mat. A dog is next to it.")
+
+
+@pytest.mark.parametrize(
+    "prompt, statement",
+    [
+        ("a dog lying on a suitcase, behind it is a plane", "The plane is behind the dog"),
+        ("a dog lying on a suitcase, next to it is a cat", "The cat is next to the dog"),
+    ],
+)
+def test_a_place_put_before_it_is_said_of_what_follows_the_be(prompt, statement):
+    """The tagger makes "it" the subject of "is" and leaves "behind" without an object, or makes the dog
+    the subject of "is a cat": the thing after "is" is placed, relative to what "it" stands for."""
+    statements = _statements(prompt)
+    assert statement in statements
+    assert "The dog is next to the suitcase" not in statements
+
+
+@pytest.mark.parametrize("prompt", ["The dog is next to the cat", "the dog is close to the cat"])
+def test_next_to_after_be_is_a_place_not_a_quality(prompt):
+    """The tagger makes "next" the complement of "is": it was "The dog is next", and no place."""
+    statements = _statements(prompt)
+    assert "The dog is next to the cat" in statements
+    assert not {"The dog is next", "The dog is close"} & statements
+    assert "The person is close" in _statements("the man is close")  # no "to": a quality after all
+
+
 def test_whole_image_properties_become_global_criteria():
     globals_ = {(k.property, k.value) for k in _checks("a fox in a forest, oil painting, dramatic lighting", "global")}
     assert {("medium", "oil painting"), ("lighting", "dramatic")} <= globals_
