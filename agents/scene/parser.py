@@ -32,6 +32,7 @@ from scrutiny.agents.scene.text import (
     quoted_texts,
     split_tags,
     unescaped,
+    unshouted,
     unwrap,
 )
 from scrutiny.agents.scene.words import (
@@ -61,7 +62,7 @@ def parse(prompt: str) -> Scene:
     scene = Scene(texts=quoted_texts(prompt))
     lower = prompt.lower()
     scene.no_text = bool(re.search(r"\b(no|without) (text|words|letters|writing|captions?|watermarks?)\b", lower))
-    masked, tags = split_tags(mask_quotes(prompt))
+    masked, tags = split_tags(unshouted(mask_quotes(prompt)))
     scene.globals += [("tag", tag) for tag in tags]
     scene.words = len(re.findall(r"[A-Za-z]{2,}", masked))
     if not scene.words:

@@ -11,11 +11,14 @@ from scrutiny.agents.scene.nouns import (
 )
 from scrutiny.agents.scene.words import (
     ACTION_PREPS,
+    BODY_PARTS,
     COLLECTIVE,
     COLOR_WORDS,
     FRAME,
     GARMENTS,
     GENERIC_MEDIA,
+    LETTERING,
+    MAKING_MARKS,
     MEDIA,
     MOTION,
     NOT_SPATIAL,
@@ -255,6 +258,8 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
         return []
     if t.text.lower() in MOTION and t.head.pos_ == "VERB":
         return []  # "crashing into a skyscraper": an action (below), not a place
+    if (t.lower_ == "in" and end_word(t) in LETTERING) or (t.lower_ in ("on", "onto", "across") and _marking(t.head)):
+        return []  # "writing 'hello' on a blackboard": the word is there, not the writer
     if negated(t) or denied(t.head):
         return []  # "not in a cold vacuum", "the cat is not on the sofa": a place denied is never asked for
     key, end = relation_words(t)
@@ -264,6 +269,11 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
     if end is None or _is_backdrop(key, end):
         return []
     subject = subject or _placed_subject(t, by_index)
+    if subject is not None and t.head.pos_ in ("VERB", "AUX") and _own_body(t, end, subject):
+        if end.lower_ in POSITIONS:
+            return []  # "carrying a library on its back": no place in the frame
+        held = next((c for c in t.head.children if c.dep_ == "dobj" and c.i in by_index), None)
+        subject = by_index[held.i] if held is not None else None  # "holding a donut in their hand": the donut
     if subject is None:
         return []
     if end.text.lower() in POSITIONS or end.lemma_.lower() in FRAME or end.lemma_.lower() in MEDIA:
@@ -298,8 +308,39 @@ def _next_to(t) -> bool:
     )
 
 
+def _own_body(t, end, subject: Entity) -> bool:
+    """Whether a place is on the subject's own body ("in their hand", "on his lap", "on its back"):
+    there is what the subject holds, never the subject ("a person holding a donut in their hand" is not
+    in the hand). The pronoun must fit the subject: in "an owl stands on his shoulder" it is someone
+    else's shoulder; "with their hands" is how, not where."""
+    if t.lower_ not in ("in", "on", "around", "between", "under", "over", "inside", "across"):
+        return False
+    if end.lemma_.lower() not in BODY_PARTS:
+        return False
+    owner = next((c.lower_ for c in end.children if c.dep_ == "poss" and c.pos_ == "PRON"), None)
+    from scrutiny.tools.coco import coco_class
+
+    person = subject.proper or coco_class(subject.noun.split()[-1]) == "person"
+    fits = {"his": person, "her": person, "its": not person and not subject.plural, "their": subject.plural or person}
+    return fits.get(owner, False)
+
+
+def end_word(prep) -> str:
+    """The lemma of a preposition's object ("in gold calligraphy": calligraphy); "" where it has none."""
+    return next((c.lemma_.lower() for c in prep.children if c.dep_ == "pobj"), "")
+
+
+def _marking(verb) -> bool:
+    """An active verb of writing or drawing ("a robot writing on a board"): its place is the work's.
+    Passive ("runes engraved on the gate") places what was written."""
+    return verb.pos_ == "VERB" and verb.lemma_.lower() in MAKING_MARKS and verb.tag_ != "VBN"
+
+
 def _is_backdrop(key: str, end) -> bool:
-    """ "on a white background": what the background is (a colour), not where the thing is."""
+    """ "on a white background": what the background is (a colour), not where the thing is; nor is
+    "on fire" a place ("a house on fire": it burns)."""
+    if key == "on" and end.lemma_.lower() == "fire" and not any(c.dep_ in ("det", "amod") for c in end.children):
+        return True
     return end.lower_ in ("background", "backdrop") and key.split()[0] in ("on", "against", "over")
 
 

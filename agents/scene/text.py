@@ -116,6 +116,15 @@ def mask_quotes(prompt: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def unshouted(text: str) -> str:
+    """A prompt written in capitals, in lower case ("GUY WITH UMBRELLA HAT SITTING AT A TABLE"): there
+    case tells the tagger nothing, and it took "BUS" for a name and "HAT" for a verb's subject. Quoted
+    text is masked before this, so what is to be written keeps its case."""
+    words = re.findall(r"[A-Za-z]{2,}", text)
+    shouted = [w for w in words if w.isupper()]
+    return text.lower() if len(words) >= 3 and len(shouted) >= 0.8 * len(words) else text
+
+
 def _multiword() -> list[str]:
     from scrutiny.tools.coco import COCO_CLASSES, COCO_SYNONYMS
 

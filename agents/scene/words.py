@@ -210,6 +210,9 @@ TEXT_NOUNS = {"text", "word", "letter", "lettering", "writing", "caption", "titl
 TEXT_NOUNS |= {"phrase", "message", "inscription", "quote", "headline", "watermark", "character", "letters", "words"}
 """Nouns that name rendered text: the text criteria check it, never an object detector."""
 
+LETTERING = {"cursive", "calligraphy", "handwriting", "font", "typeface", "script", "lettering", "typography"}
+"""How words are written: "in calligraphy" is no place ('a card with "Hi" in gold calligraphy')."""
+
 
 GENERIC_MEDIA = {"photo", "photograph", "picture", "image"}
 
@@ -455,6 +458,11 @@ WITHHELD = {"wear", "have", "hold", "carry"}
 
 
 NOT_SPATIAL = {"of", "for", "about", "like", "as", "during", "after", "before", "since", "until", "than", "per"}
+NOT_SPATIAL |= {"toward", "towards"}  # a direction ("leaning toward the right"), not where a thing is
+
+BODY_PARTS = {"hand", "arm", "lap", "head", "shoulder", "back", "mouth", "hair", "neck", "ear", "finger", "palm"}
+BODY_PARTS |= {"knee", "lip", "nose", "chest", "foot", "paw", "beak", "tooth", "tail", "face", "wrist", "leg", "belly"}
+"""Parts of a body: "in their hand", "on his lap" are where something the owner holds is, not where the owner is."""
 
 
 PRONOUNS = {"it", "him", "her", "them", "they", "he", "she", "its", "their", "this", "that", "which", "who", "what"}
@@ -482,6 +490,10 @@ SEEING = {"see", "observe", "notice", "find", "spot", "view", "witness"}
 
 
 MOTION = {"into"}
+
+MAKING_MARKS = {"write", "draw", "paint", "scribble", "carve", "engrave", "print", "spray", "sketch", "chalk"}
+"""Verbs whose place is where the work goes: in "a robot writing 'hello' on a blackboard" the word is on
+the board, not the robot."""
 
 
 ACTION_PREPS = {"for", "at", "into", "with", "to", "towards", "toward", "through", "over", "after"}

@@ -417,6 +417,47 @@ def test_a_place_put_before_it_is_said_of_what_follows_the_be(prompt, statement)
     assert "The dog is next to the suitcase" not in statements
 
 
+def test_a_part_of_ones_own_body_is_where_what_one_holds_is():
+    """ "holding a donut in their hand" said "The person is in the hand"; "toward the right" is a way,
+    not a place in the frame."""
+    donut = _statements("A person is holding a donut in their hand.")
+    assert "The donut is in the hand" in donut and "The person is in the hand" not in donut
+    assert "The man is on the lap" not in _statements("a man sitting with a cat on his lap")
+    assert "The flower is in the hair" in _statements("a woman with a flower in her hair")
+    assert "The man is on the bike" in _statements("a man on his bike")  # a bike is no part of him
+    assert "The owl is on the shoulder" in _statements("an owl stands on his shoulder")  # someone else's
+    assert "The fox is on the hind legs" not in _statements("a fox sits on its hind legs")
+    whale = _statements("a whale carrying a library on its back")
+    assert not [s for s in whale if "back of the image" in s]
+    assert "The runes are on the gate" in _statements("runes engraved on the gate")  # written there: placed
+    assert "The person is at the right of the image" not in _statements("The person is leaning toward the right")
+
+
+def test_a_prompt_in_capitals_reads_as_one_in_lower_case_and_its_text_keeps_its_case():
+    assert _statements("A RED CAR NEXT TO A BLUE BUS") >= {"The bus is blue", "The red car is next to the blue bus"}
+    guy = _statements("GUY WITH UMBRELLA HAT SITTING AT A TABLE")
+    assert {"The guy is at the table", "The guy has an umbrella hat"} <= guy
+    sign = _statements('A NEON SIGN THAT SAYS "OPEN" ABOVE A DOOR')
+    assert 'The image shows the text "OPEN", spelled exactly' in sign and "The neon sign is above the door" in sign
+    assert "The image shows NASA" in _statements("A photo of NASA's rover on Mars")  # one name in capitals stays
+
+
+def test_how_or_where_words_are_written_is_no_place_of_the_writer():
+    """ "in cursive" placed the writer "in the cursive"; "writing ... on a blackboard" put the robot on
+    the board; "on fire" is no place."""
+    robot = _statements("a robot writing the words 'hello' in cursive on a blackboard")
+    assert 'The image shows the text "hello", spelled exactly' in robot and "The image shows a blackboard" in robot
+    assert not {"The robot is in the cursive", "The robot is on the blackboard"} & robot
+    card = _statements("a greeting card on a table with the words 'Hi' written on the card in elegant handwriting")
+    assert "The greeting card is on the table" in card and not [
+        s for s in card if s.endswith("in the elegant handwriting")
+    ]
+    assert "The man is in the park" in _statements("a man painting in a park")
+    house = _statements("a house on fire next to a tree")
+    assert "The house is next to the tree" in house and "The house is on the fire" not in house
+    assert "The pot is on the fire" in _statements("a pot on the fire")
+
+
 @pytest.mark.parametrize("prompt", ["The dog is next to the cat", "the dog is close to the cat"])
 def test_next_to_after_be_is_a_place_not_a_quality(prompt):
     """The tagger makes "next" the complement of "is": it was "The dog is next", and no place."""
