@@ -21,6 +21,7 @@ from scrutiny.agents.scene.words import (
     MAKING_MARKS,
     MEDIA,
     MOTION,
+    NEAR_AGENT,
     NOT_SPATIAL,
     PERSONAL,
     PLACING,
@@ -181,13 +182,16 @@ def relation_words(prep) -> tuple[str, object]:
     return " ".join(words), obj
 
 
-def antecedent_of(t, by_index: dict[int, Entity], besides: Entity | None = None) -> Entity | None:
+def antecedent_of(
+    t, by_index: dict[int, Entity], besides: Entity | None = None, kind: str | None = None
+) -> Entity | None:
     """What a pronoun ("him", "it", "them") most likely refers to: an object named before it of the
     same kind (a person for him/her, a plural for them, one other thing for it), the nearest that
     was a sentence's subject ("A plane near the sea. It is white": the plane; "there is a meter" names
     one too) or else the nearest; None when unsure. Never `besides`, the thing the pronoun is said
-    of, nor what is listed with it: in "bushes and trees behind them", "them" is neither."""
-    kind = PERSONAL.get(t.text.lower())
+    of, nor what is listed with it: in "bushes and trees behind them", "them" is neither. `kind`
+    ("person", "plural", "thing") stands in for what the pronoun says (for "its", "his", "their")."""
+    kind = kind or PERSONAL.get(t.text.lower())
     if kind is None:
         return None
     from scrutiny.tools.coco import coco_class  # persons by name ("man", "astronaut", "chef")
@@ -214,14 +218,16 @@ def _named_subject(t) -> bool:
 
 def relations_of(doc, by_index: dict[int, Entity]) -> list[Relation]:
     """Where things are (prepositions) and what they do (verbs), then the same place for the things
-    joined to a subject by "and" or commas."""
+    joined to a subject by "and" or commas; none for a thing said to be absent ("there is no moat
+    around the castle" asks for no moat, so never for one around it)."""
     out: list[Relation] = []
     for t in doc:
         out += _side_to(t, by_index) or _placement(t, by_index)
     for t in doc:  # actions: "an astronaut riding a horse", "chihuahuas running on the beach"
         if (action := _action(t, by_index) or _having(t, by_index)) is not None:
             out.append(action)
-    return out + _shared_places(out, doc, by_index)
+    found = out + _shared_places(out, doc, by_index)
+    return [r for r in found if not (r.subject.negated or (r.object is not None and r.object.negated))]
 
 
 def _side_to(t, by_index: dict[int, Entity]) -> list[Relation]:
@@ -256,6 +262,8 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
         return []
     if t.text.lower() in NOT_SPATIAL or (t.dep_ == "prep" and t.head.text.lower() in ("next", "close")):
         return []
+    if t.dep_ == "agent" and t.head.lemma_.lower() not in NEAR_AGENT:
+        return []  # "illuminated by the sun": who does it, not where
     if t.text.lower() in MOTION and t.head.pos_ == "VERB":
         return []  # "crashing into a skyscraper": an action (below), not a place
     if (t.lower_ == "in" and end_word(t) in LETTERING) or (t.lower_ in ("on", "onto", "across") and _marking(t.head)):
@@ -277,6 +285,8 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
     if subject is None:
         return []
     if end.text.lower() in POSITIONS or end.lemma_.lower() in FRAME or end.lemma_.lower() in MEDIA:
+        if any(c.dep_ == "poss" for c in end.children):
+            return _beside_owner(end, subject, by_index)
         where = _frame_place(key, end)
         return [] if where is None else [Relation(subject, where)]
     if end.i not in by_index and (inner := of_object(end)) is not None and end.lemma_.lower() in COLLECTIVE:
@@ -285,6 +295,10 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
     if obj is None or obj is subject or obj.phrase == subject.phrase:
         return []
     relation = RELATIONS.get(key, RELATIONS.get(key.replace(" side", ""), key))
+    if key == "over" and any(c.lower_ == "all" for c in t.lefts):
+        relation = "on"  # "scattered all over the ground": on it, not above it
+    if key == "with" and _side_by_side(t.head):
+        relation = "next to"  # "a vase placed side by side with a jar"
     if relation == "on" and obj.noun in ("background", "backdrop", "wall") and obj.noun == "background":
         return []
     if key == "in" and worn(obj) and not worn(subject):  # "a woman in a red dress": she wears it
@@ -306,6 +320,27 @@ def _next_to(t) -> bool:
         and t.lower_ in ("next", "close")
         and any(c.dep_ == "prep" and c.lower_ == "to" for c in t.children)
     )
+
+
+def _side_by_side(verb) -> bool:
+    """Whether a verb is said "side by side" ("placed side by side with ...")."""
+    doc = verb.doc
+    return any(
+        c.lower_ == "side" and c.i + 2 < len(doc) and doc[c.i + 1].lower_ == "by" and doc[c.i + 2].lower_ == "side"
+        for c in verb.children
+    )
+
+
+def _beside_owner(end, subject: Entity, by_index: dict[int, Entity]) -> list[Relation]:
+    """ "a bear, on its left a sapling": left of the bear as the picture shows it, not at the left of
+    the picture; "on its side", "at its top": nothing (a part of it, or a side the picture may not show)."""
+    owner = next((c for c in end.children if c.dep_ == "poss"), None)
+    side = end.lower_ if end.lower_ in ("left", "right") else None
+    if owner is None or side is None:
+        return []
+    kind = {"its": "thing", "his": "person", "her": "person", "their": "plural"}.get(owner.lower_)
+    found = by_index.get(owner.i) or (antecedent_of(owner, by_index, subject, kind) if kind else None)
+    return [] if found is None or found is subject else [Relation(subject, f"{side} of", found)]
 
 
 def _own_body(t, end, subject: Entity) -> bool:

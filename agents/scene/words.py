@@ -481,6 +481,11 @@ PLACING |= {"behind", "atop", "to", "at"}
 """Prepositions that place a thing relative to another ("a painting on the top of a rabbit")."""
 
 
+NEAR_AGENT = {"surround", "flank", "border", "line", "encircle", "ring", "accompany", "guard", "frame", "circle"}
+"""Passive verbs whose doer is beside what they are done to ("a house surrounded by trees"); for any
+other ("a cube illuminated by the sun", "a painting made by an artist") "by" names no place."""
+
+
 PERSONAL = {"him": "person", "her": "person", "he": "person", "she": "person", "it": "thing", "them": "plural"}
 PERSONAL |= {"they": "plural"}
 

@@ -458,6 +458,32 @@ def test_how_or_where_words_are_written_is_no_place_of_the_writer():
     assert "The pot is on the fire" in _statements("a pot on the fire")
 
 
+def test_a_thing_said_to_be_absent_has_no_place():
+    """ "There is no moat around the castle" asked for no moat and also "The moat is around the castle":
+    a criterion met only by the image the prompt rules out."""
+    castle = _statements("a castle in the clouds. There is no moat around the castle, only floating stones.")
+    assert "There is no moat" in castle and "The moat is around the castle" not in castle
+    cat = _statements("an orange cat curled up in a carton, but there are no wool balls next to it.")
+    assert "There are no wool balls" in cat and not [s for s in cat if s.startswith("The wool balls are")]
+
+
+def test_by_whom_on_whose_side_and_all_over_are_not_the_places_they_seemed():
+    assert not [s for s in _statements("a cube illuminated by the sun") if "next to" in s]
+    assert "The house is next to the trees" in _statements("a house surrounded by trees")
+    compass = _statements("a compass with a crystal on its right")  # beside the compass, wherever it is
+    assert (
+        "The crystal is right of the compass" in compass and "The crystal is at the right of the image" not in compass
+    )
+    bear = _statements("a huge brown bear sits in the clearing. On its left is a small sapling.")
+    assert "The small sapling is left of the huge brown bear" in bear
+    assert "The dog is at the left of the image" in _statements("a dog on the left")
+    vases = _statements("a glass vase is placed side by side with a terracotta vase")
+    assert "The glass vase is next to the terracotta vase" in vases
+    assert not [s for s in _statements("two cars parked side by side") if "side of the image" in s]
+    gears = _statements("gears scattered all over the ground")
+    assert "The gears are on the ground" in gears and "The gears are above the ground" not in gears
+
+
 @pytest.mark.parametrize("prompt", ["The dog is next to the cat", "the dog is close to the cat"])
 def test_next_to_after_be_is_a_place_not_a_quality(prompt):
     """The tagger makes "next" the complement of "is": it was "The dog is next", and no place."""
