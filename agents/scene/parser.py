@@ -93,6 +93,10 @@ def _doc(masked: str):
     follows its doer ("a horse galloping"). Two-word names are merged first (`merge_names`)."""
     merged, names = merge_names(masked[:2000])
     doc = nlp()(merged)
+    if (stranded := _stranded_verb(doc)) is not None:  # "a woman in a red dress looks at ...": "dress looks"
+        at = stranded.idx
+        doc = nlp()(merged[:at].rstrip() + ", " + merged[at:])
+        names = {k + (1 if k >= at else 0): v for k, v in names.items()}
     if not any(is_finite(t) for t in doc) and doc[0].lower_ not in ("there", "this", "it"):
         doc = nlp()(PREFIX + merged)
         names = {k + len(PREFIX): v for k, v in names.items()}
@@ -102,6 +106,18 @@ def _doc(masked: str):
             names = {k + (len("that is ") if k >= at else 0): v for k, v in names.items()}
     doc.user_data["names"] = names
     return doc
+
+
+def _stranded_verb(doc):
+    """A present-tense verb the parser hung in a noun phrase, in a sentence with no verb at its root:
+    "a woman in a red dress looks at the camera" parses "dress looks" as one noun. A comma before the
+    verb (", looks") parses it as the sentence's verb. None where there is none."""
+    if any(t.dep_ == "ROOT" and t.pos_ in ("VERB", "AUX") for t in doc):
+        return None
+    for t in doc[2:]:
+        if t.tag_ in ("VBZ", "VBP") and t.dep_ in ("pobj", "compound", "dobj", "appos") and doc[t.i - 1].pos_ == "NOUN":
+            return t
+    return None
 
 
 def _style_of(t) -> bool:

@@ -11,6 +11,7 @@ from scrutiny.agents.scene.nouns import (
 )
 from scrutiny.agents.scene.words import (
     ACTION_PREPS,
+    AIMED,
     BODY_PARTS,
     COLLECTIVE,
     COLOR_WORDS,
@@ -26,8 +27,10 @@ from scrutiny.agents.scene.words import (
     PERSONAL,
     PLACING,
     POSITIONS,
+    POSSESSIVE_KIND,
     RELATIONS,
     SEEING,
+    STATES,
     STATIVE,
     TEXT_NOUNS,
 )
@@ -93,8 +96,15 @@ def bind_predicates(doc, by_index: dict[int, Entity]) -> None:
 
 
 def denied(verb) -> bool:
-    """Whether a verb is negated ("is not", "does not wear"): what it says is not asked for."""
-    return verb.pos_ in ("VERB", "AUX") and negated(verb)
+    """Whether a verb is negated ("is not", "does not wear"), or says what a negated verb was for ("did not
+    look down to read a book": no reading): what it says is not asked for."""
+    for _ in range(3):
+        if verb.pos_ in ("VERB", "AUX") and negated(verb):
+            return True
+        if verb.dep_ not in ("xcomp", "advcl") or verb.head.i == verb.i:
+            return False
+        verb = verb.head
+    return False
 
 
 def subject_of(verb, by_index: dict[int, Entity]) -> Entity | None:
@@ -199,14 +209,28 @@ def antecedent_of(
     local = set()
     if besides is not None:
         local = {besides.index, *(c.i for c in t.doc[besides.index].conjuncts)}
-    fitting = []
+    fitting, doers = [], []
     for e in sorted((e for e in by_index.values() if e.index < t.i and e.index not in local), key=lambda e: -e.index):
-        person = coco_class(e.noun.split()[-1]) == "person" or e.proper
+        known = coco_class(e.noun.split()[-1])
+        person = known == "person" or e.proper
         thing = kind == "thing" and not person and not e.plural  # "it" is one thing
         if (kind == "person" and person) or (kind == "plural" and e.plural) or thing:
             fitting.append(e)
+        elif kind == "person" and known is None and not e.plural and t.doc[e.index].dep_ in ("nsubj", "ROOT"):
+            doers.append(e)  # "a philosopher stands on Mars, Jupiter behind him": a doer no table names
     subjects = [e for e in fitting if _named_subject(t.doc[e.index])]
-    return (subjects or fitting or [None])[0]
+    placed = [e for e in fitting if e.proper and _in_a_place(t.doc[e.index]) and coco_class(e.noun) != "person"]
+    strong = [e for e in fitting if e not in placed]  # "of Mars", "in Paris": a name there is more likely a place
+    return (subjects or strong or doers or placed or [None])[0]
+
+
+def _in_a_place(t) -> bool:
+    """Whether a noun names where something is: the object of a preposition, or a name set beside one
+    ("in Florence, Italy")."""
+    if any(c.dep_ == "compound" and c.pos_ == "NOUN" for c in t.children):
+        return False  # "the historical figure Napoleon": a title, so a person
+    listed = t.dep_ in ("appos", "conj", "npadvmod") and t.head.dep_ == "pobj" and t.head.pos_ == "PROPN"
+    return t.dep_ == "pobj" or listed  # "the figure Napoleon" names a person, "Florence, Italy" a place
 
 
 def _named_subject(t) -> bool:
@@ -258,18 +282,8 @@ def _having(t, by_index: dict[int, Entity]) -> Relation | None:
 def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
     """The relations a preposition makes: a place in the frame ("on the left") or a place relative to
     another object ("to the left of the cat"), for each object it joins ("on a table and a chair")."""
-    if t.dep_ not in ("prep", "agent") and not _next_to(t):
+    if not _says_a_place(t):
         return []
-    if t.text.lower() in NOT_SPATIAL or (t.dep_ == "prep" and t.head.text.lower() in ("next", "close")):
-        return []
-    if t.dep_ == "agent" and t.head.lemma_.lower() not in NEAR_AGENT:
-        return []  # "illuminated by the sun": who does it, not where
-    if t.text.lower() in MOTION and t.head.pos_ == "VERB":
-        return []  # "crashing into a skyscraper": an action (below), not a place
-    if (t.lower_ == "in" and end_word(t) in LETTERING) or (t.lower_ in ("on", "onto", "across") and _marking(t.head)):
-        return []  # "writing 'hello' on a blackboard": the word is there, not the writer
-    if negated(t) or denied(t.head):
-        return []  # "not in a cold vacuum", "the cat is not on the sofa": a place denied is never asked for
     key, end = relation_words(t)
     subject = None
     if end is None and (fronted := _fronted_pronoun(t, by_index)) is not None:
@@ -294,12 +308,10 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
     obj = by_index.get(end.i) or antecedent_of(end, by_index, besides=subject)
     if obj is None or obj is subject or obj.phrase == subject.phrase:
         return []
-    relation = RELATIONS.get(key, RELATIONS.get(key.replace(" side", ""), key))
-    if key == "over" and any(c.lower_ == "all" for c in t.lefts):
-        relation = "on"  # "scattered all over the ground": on it, not above it
-    if key == "with" and _side_by_side(t.head):
-        relation = "next to"  # "a vase placed side by side with a jar"
-    if relation == "on" and obj.noun in ("background", "backdrop", "wall") and obj.noun == "background":
+    relation = _relation_named(key, t)
+    if key == "with" and (owner := _body_owner(end, by_index, obj)) is not None:
+        subject = owner  # "a cactus in front of the pyramid with a hat on its head": the cactus's hat
+    if relation == "on" and obj.noun == "background":
         return []
     if key == "in" and worn(obj) and not worn(subject):  # "a woman in a red dress": she wears it
         also = [*end.conjuncts, *(c for c in end.doc[subject.index].conjuncts if c.i > end.i)]  # "and a tie"
@@ -312,6 +324,34 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
     return out
 
 
+def _says_a_place(t) -> bool:
+    """Whether a preposition can say where a thing is, before what it joins is looked at."""
+    if t.dep_ not in ("prep", "agent") and not _next_to(t):
+        return False
+    if t.text.lower() in NOT_SPATIAL or (t.dep_ == "prep" and t.head.text.lower() in ("next", "close")):
+        return False
+    if t.dep_ == "agent" and t.head.lemma_.lower() not in NEAR_AGENT:
+        return False  # "illuminated by the sun": who does it, not where
+    if t.lower_ == "at" and t.head.pos_ == "VERB" and t.head.lemma_.lower() in AIMED:
+        return False  # "looking at a ball": an action (below), not a place
+    if t.lower_ == "in" and (_state(t) or end_word(t) in LETTERING):
+        return False  # "a car in motion", "staring in awe", "written in calligraphy"
+    if t.text.lower() in MOTION and t.head.pos_ == "VERB":
+        return False  # "crashing into a skyscraper": an action (below), not a place
+    if t.lower_ in ("on", "onto", "across") and _marking(t.head):
+        return False  # "writing 'hello' on a blackboard": the word is there, not the writer
+    return not (negated(t) or denied(t.head))  # "the cat is not on the sofa": a place denied is never asked for
+
+
+def _relation_named(key: str, t) -> str:
+    """The relation a preposition's words name ("to the left of": left of)."""
+    if key == "over" and any(c.lower_ == "all" for c in t.lefts):
+        return "on"  # "scattered all over the ground": on it, not above it
+    if key == "with" and _side_by_side(t.head) and _right_after_side_by_side(t):
+        return "next to"  # "a vase placed side by side with a jar"
+    return RELATIONS.get(key, RELATIONS.get(key.replace(" side", ""), key))
+
+
 def _next_to(t) -> bool:
     """ "next to" / "close to", however the tagger hangs it: "a cat next to a dog", "the dog is next to
     the cat" (there "next" is the verb's complement, which is a place, not a quality of the dog)."""
@@ -320,6 +360,18 @@ def _next_to(t) -> bool:
         and t.lower_ in ("next", "close")
         and any(c.dep_ == "prep" and c.lower_ == "to" for c in t.children)
     )
+
+
+def _body_owner(thing, by_index: dict[int, Entity], entity: Entity) -> Entity | None:
+    """Whose body a thing is on, where the prompt says so ("with a hat on its head": what "its" stands
+    for); None where it does not."""
+    for prep in (c for c in thing.children if c.dep_ == "prep"):
+        part = next((c for c in prep.children if c.dep_ == "pobj" and c.lemma_.lower() in BODY_PARTS), None)
+        owner = next((c for c in part.children if c.dep_ == "poss" and c.pos_ == "PRON"), None) if part else None
+        kind = POSSESSIVE_KIND.get(owner.lower_) if owner is not None else None
+        if kind is not None:
+            return antecedent_of(owner, by_index, entity, kind)
+    return None
 
 
 def _side_by_side(verb) -> bool:
@@ -331,6 +383,11 @@ def _side_by_side(verb) -> bool:
     )
 
 
+def _right_after_side_by_side(t) -> bool:
+    """ "side by side with a jar": the "with" right after "side by side"."""
+    return t.i >= 3 and [w.lower_ for w in t.doc[t.i - 3 : t.i]] == ["side", "by", "side"]
+
+
 def _beside_owner(end, subject: Entity, by_index: dict[int, Entity]) -> list[Relation]:
     """ "a bear, on its left a sapling": left of the bear as the picture shows it, not at the left of
     the picture; "on its side", "at its top": nothing (a part of it, or a side the picture may not show)."""
@@ -338,7 +395,7 @@ def _beside_owner(end, subject: Entity, by_index: dict[int, Entity]) -> list[Rel
     side = end.lower_ if end.lower_ in ("left", "right") else None
     if owner is None or side is None:
         return []
-    kind = {"its": "thing", "his": "person", "her": "person", "their": "plural"}.get(owner.lower_)
+    kind = POSSESSIVE_KIND.get(owner.lower_)
     found = by_index.get(owner.i) or (antecedent_of(owner, by_index, subject, kind) if kind else None)
     return [] if found is None or found is subject else [Relation(subject, f"{side} of", found)]
 
@@ -365,6 +422,12 @@ def end_word(prep) -> str:
     return next((c.lemma_.lower() for c in prep.children if c.dep_ == "pobj"), "")
 
 
+def _state(prep) -> bool:
+    """ "in motion", "in tears", "in full bloom": how a thing is (`STATES`), said without an article."""
+    end = next((c for c in prep.children if c.dep_ == "pobj"), None)
+    return end is not None and end.lemma_.lower() in STATES and not any(c.dep_ in ("det", "poss") for c in end.children)
+
+
 def _marking(verb) -> bool:
     """An active verb of writing or drawing ("a robot writing on a board"): its place is the work's.
     Passive ("runes engraved on the gate") places what was written."""
@@ -389,11 +452,22 @@ def _placed_subject(t, by_index: dict[int, Entity]) -> Entity | None:
         head = head.head  # 'a sign that says "HI" above a square': what the text is on
     if head.i not in by_index and head.lemma_.lower() in GENERIC_MEDIA | MEDIA and (inner := of_object(head)):
         head = inner  # "a photo of a dog to the right of a teddy bear": the dog
+    aimed = head.pos_ == "VERB" and head.lemma_.lower() in AIMED and t.lower_ in PLACING | {"in", "inside"}
+    aimed = aimed and end_word(t) not in BODY_PARTS  # "looked at the stars with sorrow on his face"
+    if aimed and (seen := _aimed_at(head, t, by_index)) is not None:
+        return seen  # "looking at the moon in the night sky": the moon is in the sky
     subject = measured_entity(head, by_index) or subject_of(head, by_index)
     fronted = next((c for c in t.children if c.dep_ == "npadvmod" and c.i in by_index), None)
     if fronted is not None:  # "person below traffic light": the tagger hangs the person on "below"
         subject = by_index[fronted.i]
     return subject
+
+
+def _aimed_at(verb, place, by_index: dict[int, Entity]) -> Entity | None:
+    """What a look is aimed at, where a place follows it ("looked up at the moon in the sky")."""
+    at = next((c for c in verb.children if c.dep_ == "prep" and c.lower_ == "at" and c.i < place.i), None)
+    end = next((c for c in at.children if c.dep_ == "pobj"), None) if at is not None else None
+    return by_index.get(end.i) if end is not None else None
 
 
 def _inverted(t, by_index: dict[int, Entity]) -> Entity | None:
@@ -446,7 +520,8 @@ def _action(t, by_index: dict[int, Entity]) -> Relation | None:
         c.dep_ == "dobj" and c.i in by_index and c.pos_ == "NOUN" and c.lemma_.lower() not in TEXT_NOUNS
         for c in t.children
     )
-    if t.pos_ != "VERB" or (t.lemma_.lower() in STATIVE and not reading) or t.tag_ == "VBN" or denied(t):
+    looking = t.lemma_.lower() == "look" and any(c.dep_ == "prep" and c.lower_ == "at" for c in t.children)
+    if t.pos_ != "VERB" or (t.lemma_.lower() in STATIVE and not (reading or looking)) or t.tag_ == "VBN" or denied(t):
         return None  # "a sign that reads ..." says something; "a man reading a newspaper" does something
     obj = next((by_index[c.i] for c in t.children if c.dep_ == "dobj" and c.i in by_index), None)
     if obj is None and any(c.dep_ in ("dobj", "ccomp", "xcomp") for c in t.children):

@@ -481,12 +481,23 @@ PLACING |= {"behind", "atop", "to", "at"}
 """Prepositions that place a thing relative to another ("a painting on the top of a rabbit")."""
 
 
+STATES = {"motion", "tears", "awe", "surprise", "shock", "horror", "disbelief", "amazement", "wonder", "silence"}
+STATES |= {"fear", "anger", "joy", "delight", "despair", "confusion", "thought", "peace", "harmony", "unison"}
+STATES |= {"love", "pain", "agony", "ecstasy", "focus", "flight", "bloom", "action", "prayer", "meditation", "tear"}
+"""What "in" + one of these says is how a thing is, not where ("a car in motion", "a boy staring in awe")."""
+
+AIMED = {"look", "stare", "gaze", "glance", "point", "smile", "wave", "laugh", "shout", "bark", "aim", "peer", "glare"}
+AIMED |= {"star"}  # the lemmatizer's "staring"
+"""Verbs whose "at" names what they are aimed at, not where the doer is ("a dog looking at a ball")."""
+
 NEAR_AGENT = {"surround", "flank", "border", "line", "encircle", "ring", "accompany", "guard", "frame", "circle"}
 """Passive verbs whose doer is beside what they are done to ("a house surrounded by trees"); for any
 other ("a cube illuminated by the sun", "a painting made by an artist") "by" names no place."""
 
 
 PERSONAL = {"him": "person", "her": "person", "he": "person", "she": "person", "it": "thing", "them": "plural"}
+POSSESSIVE_KIND = {"its": "thing", "his": "person", "her": "person", "their": "plural"}
+"""What a possessive pronoun can stand for, as `PERSONAL` says for the others."""
 PERSONAL |= {"they": "plural"}
 
 
