@@ -343,7 +343,9 @@ def _between(b: _Builder, r) -> None:
 def _globals(b: _Builder, scene: Scene) -> None:
     for prop, value in scene.globals:
         statement = {
-            "style": f"The image is in {value} style",
+            "style": f"The image is in the style of {value[3:]}"
+            if value.startswith("by ")
+            else f"The image is in {value} style",
             "medium": f"The image is {article(value)} {value}",
             "lighting": f"The lighting is {value}",
             "tag": f'The image matches the prompt tag "{value}"',

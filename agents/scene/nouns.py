@@ -202,8 +202,9 @@ def _counts_or_negates(e: Entity, child) -> bool:
     word = child.text.lower()
     if child.dep_ == "nummod" or (child.dep_ in ("amod", "quantmod") and number(child) is not None):
         n = number(child)
-        if n is not None and not any(g.text.lower() in ("o'clock",) for g in child.rights):
-            e.count = n
+        hyphened = not child.whitespace_ and child.i + 1 < len(child.doc) and child.doc[child.i + 1].text == "-"
+        if n is not None and not hyphened and not any(g.text.lower() in ("o'clock",) for g in child.rights):
+            e.count = n  # not "an eight-ball", "a two-story house": a kind of thing, not how many
         return True
     if (child.dep_ == "det" and word in ("no", "neither")) or (child.dep_ == "neg" and word in ("not", "never")):
         e.negated = True  # "no cat", "a dog, not a cat"

@@ -145,7 +145,7 @@ class _Nouns:
         of_obj = of_object(t)
         if self._medium_or_light(t, word, lemma, of_obj, scene):
             return
-        if t.pos_ == "PROPN" and t.dep_ == "pobj" and t.head.text.lower() == "by":
+        if _artist(t):
             return  # "by Greg Rutkowski": an artist's style, not something in the picture
         if _style_of(t):
             return  # "in the style of Wes Anderson": a style (a global criterion), not someone in the picture
@@ -257,11 +257,20 @@ STYLE_PHRASE = re.compile(
 """'in the style of X', 'in X style', 'X-style'."""
 
 
+def _artist(t) -> bool:
+    """Whether a noun names who made the picture: "by Greg Rutkowski", or a credit set off by a comma
+    however it is cased (", by kyle thompson,")."""
+    if t.dep_ != "pobj" or t.head.lower_ != "by" or any(c.dep_ in ("det", "poss") for c in t.children):
+        return False
+    credit = t.head.i > 0 and t.doc[t.head.i - 1].text == "," and any(c.dep_ == "compound" for c in t.children)
+    return t.pos_ == "PROPN" or credit
+
+
 def _artists_and_styles(doc, masked: str, scene: Scene) -> None:
     """'by Greg Rutkowski' (an artist's style) and the style phrases (`STYLE_PHRASE`)."""
     for t in doc:
         if t.text.lower() == "by" and t.dep_ in ("prep", "agent"):
-            name = next((c for c in t.children if c.dep_ == "pobj" and c.pos_ == "PROPN"), None)
+            name = next((c for c in t.children if _artist(c)), None)
             if name is not None:
                 words = [c.text for c in name.lefts if c.dep_ == "compound"] + [name.text]
                 scene.globals.append(("style", "by " + " ".join(words)))

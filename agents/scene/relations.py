@@ -15,6 +15,7 @@ from scrutiny.agents.scene.words import (
     BODY_PARTS,
     COLLECTIVE,
     COLOR_WORDS,
+    DOINGS,
     FRAME,
     GARMENTS,
     GENERIC_MEDIA,
@@ -116,8 +117,8 @@ def subject_of(verb, by_index: dict[int, Entity]) -> Entity | None:
                 return by_index[s.i]
             if s.text.lower() in ("that", "which", "who") and verb.dep_ == "relcl" and verb.head.i in by_index:
                 return by_index[verb.head.i]  # "a sign that says ...": the sign
-            if s.text.lower() in ("they", "he", "she", "it"):
-                return antecedent_of(s, by_index)  # "... people skiing. They are holding poles"
+            if s.text.lower() in ("they", "he", "she", "it"):  # "... people skiing. They are holding poles"
+                return antecedent_of(s, by_index, animate=verb.lemma_.lower() in DOINGS)
             if s.text.lower() in ("we", "i", "you", "one") and verb.lemma_.lower() in SEEING:
                 seen = next((c for c in verb.children if c.dep_ in ("dobj", "attr") and c.i in by_index), None)
                 if seen is not None:  # "in the background we can see railings": the railings
@@ -193,18 +194,19 @@ def relation_words(prep) -> tuple[str, object]:
 
 
 def antecedent_of(
-    t, by_index: dict[int, Entity], besides: Entity | None = None, kind: str | None = None
+    t, by_index: dict[int, Entity], besides: Entity | None = None, kind: str | None = None, animate: bool = False
 ) -> Entity | None:
     """What a pronoun ("him", "it", "them") most likely refers to: an object named before it of the
     same kind (a person for him/her, a plural for them, one other thing for it), the nearest that
     was a sentence's subject ("A plane near the sea. It is white": the plane; "there is a meter" names
     one too) or else the nearest; None when unsure. Never `besides`, the thing the pronoun is said
     of, nor what is listed with it: in "bushes and trees behind them", "them" is neither. `kind`
-    ("person", "plural", "thing") stands in for what the pronoun says (for "its", "his", "their")."""
+    ("person", "plural", "thing") stands in for what the pronoun says (for "its", "his", "their"); an
+    `animate` pronoun (the doer of "wearing", "holding") is a person or an animal where one fits."""
     kind = kind or PERSONAL.get(t.text.lower())
     if kind is None:
         return None
-    from scrutiny.tools.coco import coco_class  # persons by name ("man", "astronaut", "chef")
+    from scrutiny.tools.coco import calibration_group, coco_class  # persons by name ("man", "chef")
 
     local = set()
     if besides is not None:
@@ -218,6 +220,8 @@ def antecedent_of(
             fitting.append(e)
         elif kind == "person" and known is None and not e.plural and t.doc[e.index].dep_ in ("nsubj", "ROOT"):
             doers.append(e)  # "a philosopher stands on Mars, Jupiter behind him": a doer no table names
+    if animate and (alive := [e for e in fitting if e.proper or calibration_group(coco_class(e.noun) or "")]):
+        fitting = alive  # "there are bushes behind the people. They are wearing shirts": the people
     subjects = [e for e in fitting if _named_subject(t.doc[e.index])]
     placed = [e for e in fitting if e.proper and _in_a_place(t.doc[e.index]) and coco_class(e.noun) != "person"]
     strong = [e for e in fitting if e not in placed]  # "of Mars", "in Paris": a name there is more likely a place

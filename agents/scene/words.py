@@ -490,6 +490,10 @@ AIMED = {"look", "stare", "gaze", "glance", "point", "smile", "wave", "laugh", "
 AIMED |= {"star"}  # the lemmatizer's "staring"
 """Verbs whose "at" names what they are aimed at, not where the doer is ("a dog looking at a ball")."""
 
+DOINGS = {"wear", "hold", "carry", "smile", "walk", "run", "stand", "sit", "play", "eat", "drink", "ride", "watch"}
+DOINGS |= {"talk", "laugh", "dance", "sing", "jump", "wave", "hug", "kiss", "sleep", "kneel", "lean", "cry", "swim"}
+"""What only people and animals do: "they" doing it is the people or animals named before, not the trees."""
+
 NEAR_AGENT = {"surround", "flank", "border", "line", "encircle", "ring", "accompany", "guard", "frame", "circle"}
 """Passive verbs whose doer is beside what they are done to ("a house surrounded by trees"); for any
 other ("a cube illuminated by the sun", "a painting made by an artist") "by" names no place."""

@@ -404,6 +404,8 @@ def test_a_pronoun_never_stands_for_what_it_is_said_of():
     assert "The Jupiter is behind the philosopher" in mars  # a doer, not the place's name, is "him"
     florence = _statements("In a workshop in Florence, Italy, a craftsman sits. The apprentice next to him watches.")
     assert "The apprentice is next to the craftsman" in florence
+    court = _statements("There are people on a court. There are trees behind them. They are wearing white shirts.")
+    assert "The people are wearing the white shirts" in court  # what "they" do, only people or animals do
     napoleon = _statements("Concept art for the historical figure Napoleon. Its surface is engraved. He wears a hat.")
     assert "The Napoleon wears the hat" in napoleon  # a name after a title is a person
     cactus = _statements("an anthropomorphic cactus stands in front of the pyramid with a straw hat on its head")
@@ -527,6 +529,18 @@ def test_a_verb_the_parser_hung_in_a_noun_phrase_is_read_as_the_verb():
     woman = _statements("a woman in a red dress looks at the camera")
     assert {"The dress is red", "The woman looks at the camera", "The woman is wearing the red dress"} <= woman
     assert not [s for s in woman if "dress looks" in s]
+
+
+def test_a_number_hyphened_to_a_noun_names_a_kind_not_a_count():
+    assert not [s for s in _statements("A white eight-ball.") if s.startswith("There are exactly")]
+    assert "There are exactly 2 cats" in _statements("a 3-legged dog and 2 cats")
+
+
+def test_an_artist_credited_after_a_comma_is_a_style_however_it_is_cased():
+    credit = _statements("portrait of a woman, by kyle thompson, realistic")
+    assert "The image is in the style of kyle thompson" in credit and "The image shows a kyle thompson" not in credit
+    assert "The image is in the style of Greg Rutkowski" in _statements("a cat by Greg Rutkowski")
+    assert "The cabin is next to the lake" in _statements("a cabin by the lake")
 
 
 @pytest.mark.parametrize("prompt", ["The dog is next to the cat", "the dog is close to the cat"])
