@@ -313,6 +313,9 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
     if obj is None or obj is subject or obj.phrase == subject.phrase:
         return []
     relation = _relation_named(key, t)
+    side = next((c for c in t.children if c.dep_ == "pobj" and c.lemma_.lower() == "side"), None)
+    if side is not None and any(c.lower_ in ("other", "far", "opposite") for c in side.children):
+        return []  # "on the other side of the bus": beyond it, not on it
     if key == "with" and (owner := _body_owner(end, by_index, obj)) is not None:
         subject = owner  # "a cactus in front of the pyramid with a hat on its head": the cactus's hat
     if relation == "on" and obj.noun == "background":
@@ -321,11 +324,14 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
         also = [*end.conjuncts, *(c for c in end.doc[subject.index].conjuncts if c.i > end.i)]  # "and a tie"
         garments = [obj] + [by_index[c.i] for c in also if c.i in by_index and worn(by_index[c.i])]
         return [Relation(subject, "wearing", g, action=True, verb="VBG") for g in garments]
-    out = [Relation(subject, relation, obj)]
-    for conj in end.conjuncts:  # "between a cat and a dog", "on a table and a chair"
-        if conj.i in by_index and relation != "between":
-            out.append(Relation(subject, relation, by_index[conj.i]))
-    return out
+    joined = any(c.dep_ == "cc" for w in (end, *end.conjuncts) for c in w.children)
+    others = [by_index[c.i] for c in end.conjuncts if c.i in by_index] if joined else []
+    if relation == "between" and not others and (cc := next((c for c in end.children if c.dep_ == "cc"), None)):
+        others = [by_index[k] for k in range(cc.i + 1, min(cc.i + 5, len(end.doc))) if k in by_index][:1]
+    if relation == "between" and others:  # "between a dog and a bed": next to each (one object cannot say it)
+        relation = "next to"
+    # "on a table and a chair"; not "in the air, Kodak, IMAX", a list of tags
+    return [Relation(subject, relation, o) for o in (obj, *others)]
 
 
 def _says_a_place(t) -> bool:

@@ -492,6 +492,12 @@ def test_by_whom_on_whose_side_and_all_over_are_not_the_places_they_seemed():
     assert not [s for s in _statements("two cars parked side by side") if "side of the image" in s]
     both = _statements("A glass vase and a clay vase are placed side by side, both with red roses.")
     assert "The glass vase has red roses" in both and not [s for s in both if "next to the red roses" in s]
+    assert not [s for s in _statements("a person standing on the other side of the bus") if "on the bus" in s]
+    tags = _statements("a maid at the store, groceries in the air, Kodak, Fuji film, IMAX, photoreal")
+    assert "The groceries are in the air" in tags and not [s for s in tags if "in the IMAX" in s or "the Kodak" in s]
+    between = _statements("a cat between a dog and a bed")  # was "The cat is between the dog"
+    assert {"The cat is next to the dog", "The cat is next to the bed"} <= between
+    assert "The cat is between the dog" not in between
     gears = _statements("gears scattered all over the ground")
     assert "The gears are on the ground" in gears and "The gears are above the ground" not in gears
 
