@@ -329,6 +329,10 @@ def _between(b: _Builder, r) -> None:
         has = "have" if s.plural else "has"
         what = o.phrase if o.plural else f"{article(o.phrase)} {o.phrase}"
         b.add("position", f"The {s.phrase} {has} {what}", [], check, checkable=False)
+    elif r.relation == "made of":  # "a house made of candy": a material, which takes no article
+        word = f"made of {o.phrase}"
+        material = AttributeCheck(attribute="material", value=o.noun, word=word, object=s.noun, phrase=s.phrase)
+        b.add("attribute", f"The {s.phrase} {_be(s)} {word}", ["similarity"], material, checkable=comparable())
     elif r.relation != "without":  # the absent thing's own criterion says it
         seeable = {s_kind, o_kind}.isdisjoint({None, "any", "background"})
         b.add(

@@ -20,6 +20,7 @@ from scrutiny.agents.scene.words import (
     GARMENTS,
     GENERIC_MEDIA,
     LETTERING,
+    MADE,
     MAKING_MARKS,
     MEDIA,
     MOTION,
@@ -91,6 +92,10 @@ def bind_predicates(doc, by_index: dict[int, Entity]) -> None:
                 if len(owner.attributes) == before and t.text.lower() in COLOR_WORDS:
                     owner.attributes.append(("color", COLOR_WORDS[t.text.lower()], t.text.lower()))
         elif t.tag_ == "VBN" and t.dep_ == "ROOT" and any(c.dep_ == "auxpass" for c in t.children):
+            if t.lemma_.lower() in MADE and any(
+                c.dep_ == "prep" and c.lower_ in ("of", "from", "out") for c in t.children
+            ):
+                continue  # "the castle is made of ice": its material (`_material`), not "The castle is made"
             owner = subject_of(t, by_index)  # "the train is parked at a station"
             if owner is not None:
                 add_attribute(owner, t)
@@ -250,7 +255,7 @@ def relations_of(doc, by_index: dict[int, Entity]) -> list[Relation]:
     around the castle" asks for no moat, so never for one around it)."""
     out: list[Relation] = []
     for t in doc:
-        out += _side_to(t, by_index) or _placement(t, by_index)
+        out += _side_to(t, by_index) or _material(t, by_index) or _placement(t, by_index)
     for t in doc:  # actions: "an astronaut riding a horse", "chihuahuas running on the beach"
         if (action := _action(t, by_index) or _having(t, by_index)) is not None:
             out.append(action)
@@ -272,6 +277,19 @@ def _side_to(t, by_index: dict[int, Entity]) -> list[Relation]:
     if subject is None or obj is None or obj is subject:
         return []
     return [Relation(subject, f"{side.lower_} of", obj)]
+
+
+def _material(t, by_index: dict[int, Entity]) -> list[Relation]:
+    """ "a house made of candy", "a fox carved from crystal", "a dress made out of flowers": what a thing
+    is made of (it read "The fox is from the crystal", or nothing)."""
+    verb = t.head.head if t.lower_ == "of" and t.head.lower_ == "out" else t.head
+    if t.dep_ != "prep" or t.lower_ not in ("of", "from") or verb.pos_ != "VERB" or verb.lemma_.lower() not in MADE:
+        return []
+    end = next((c for c in t.children if c.dep_ == "pobj" and c.i in by_index), None)
+    subject = subject_of(verb, by_index) if verb.dep_ not in ("acl", "relcl") else by_index.get(verb.head.i)
+    if end is None or subject is None or denied(verb):
+        return []
+    return [Relation(subject, "made of", by_index[c.i]) for c in (end, *end.conjuncts) if c.i in by_index]
 
 
 def _having(t, by_index: dict[int, Entity]) -> Relation | None:

@@ -494,6 +494,10 @@ DOINGS = {"wear", "hold", "carry", "smile", "walk", "run", "stand", "sit", "play
 DOINGS |= {"talk", "laugh", "dance", "sing", "jump", "wave", "hug", "kiss", "sleep", "kneel", "lean", "cry", "swim"}
 """What only people and animals do: "they" doing it is the people or animals named before, not the trees."""
 
+MADE = {"make", "carve", "build", "craft", "form", "sculpt", "weave", "construct", "compose", "forge", "mold", "mould"}
+MADE |= {"cast", "knit", "fold", "shape", "assemble", "create", "fashion", "cut", "piece", "model", "sew"}
+"""Verbs whose "of" / "from" / "out of" names a material ("a house made of candy", "carved from crystal")."""
+
 NEAR_AGENT = {"surround", "flank", "border", "line", "encircle", "ring", "accompany", "guard", "frame", "circle"}
 """Passive verbs whose doer is beside what they are done to ("a house surrounded by trees"); for any
 other ("a cube illuminated by the sun", "a painting made by an artist") "by" names no place."""

@@ -549,6 +549,22 @@ def test_an_artist_credited_after_a_comma_is_a_style_however_it_is_cased():
     assert "The cabin is next to the lake" in _statements("a cabin by the lake")
 
 
+@pytest.mark.parametrize(
+    "prompt, statement",
+    [
+        ("a house made of candy", "The house is made of candy"),
+        ("a fox carved from crystal", "The fox is made of crystal"),
+        ("a dress made out of flowers", "The dress is made of flowers"),
+        ("the castle is made of ice", "The castle is made of ice"),
+    ],
+)
+def test_what_a_thing_is_made_of_is_its_material_not_a_place(prompt, statement):
+    """ "carved from crystal" read "The fox is from the crystal", "made of candy" said nothing."""
+    criteria = {c.statement: c for c in synthesize(prompt)}
+    assert statement in criteria and criteria[statement].check.attribute == "material"
+    assert not [s for s in criteria if " is from the " in s or s.endswith(" is made")]
+
+
 @pytest.mark.parametrize("prompt", ["The dog is next to the cat", "the dog is close to the cat"])
 def test_next_to_after_be_is_a_place_not_a_quality(prompt):
     """The tagger makes "next" the complement of "is": it was "The dog is next", and no place."""
