@@ -69,7 +69,18 @@ def owner_of(t, by_index: dict[int, Entity]) -> Entity | None:
     if t.dep_ in ("acomp", "attr", "oprd") or (t.dep_ == "conj" and _conjunct_root(t).dep_ in ("acomp", "attr")):
         verb = t.head if t.dep_ != "conj" else _conjunct_root(t).head
         return subject_of(verb, by_index)
-    return None
+    return made_thing(t.head, by_index) if t.dep_ == "pobj" else None
+
+
+def made_thing(prep, by_index: dict[int, Entity]) -> Entity | None:
+    """What "of" / "from" / "out of" after a verb of making makes ("a statue made of gold": the statue);
+    None for any other preposition."""
+    verb = prep.head.head if prep.lower_ == "of" and prep.head.lower_ == "out" else prep.head
+    if prep.dep_ != "prep" or prep.lower_ not in ("of", "from") or verb.pos_ != "VERB" or denied(verb):
+        return None
+    if verb.lemma_.lower() not in MADE:
+        return None
+    return subject_of(verb, by_index) if verb.dep_ not in ("acl", "relcl") else by_index.get(verb.head.i)
 
 
 def _conjunct_root(t):
@@ -91,6 +102,10 @@ def bind_predicates(doc, by_index: dict[int, Entity]) -> None:
                 add_attribute(owner, t)
                 if len(owner.attributes) == before and t.text.lower() in COLOR_WORDS:
                     owner.attributes.append(("color", COLOR_WORDS[t.text.lower()], t.text.lower()))
+        elif t.dep_ == "pobj" and t.lower_ in COLOR_WORDS and t.i not in by_index:
+            owner = made_thing(t.head, by_index)  # "a statue made of gold": a gold statue
+            if owner is not None and not any(a[0] == "color" and a[2] == t.lower_ for a in owner.attributes):
+                owner.attributes.append(("color", COLOR_WORDS[t.lower_], t.lower_))
         elif t.tag_ == "VBN" and t.dep_ == "ROOT" and any(c.dep_ == "auxpass" for c in t.children):
             if t.lemma_.lower() in MADE and any(
                 c.dep_ == "prep" and c.lower_ in ("of", "from", "out") for c in t.children
@@ -282,12 +297,9 @@ def _side_to(t, by_index: dict[int, Entity]) -> list[Relation]:
 def _material(t, by_index: dict[int, Entity]) -> list[Relation]:
     """ "a house made of candy", "a fox carved from crystal", "a dress made out of flowers": what a thing
     is made of (it read "The fox is from the crystal", or nothing)."""
-    verb = t.head.head if t.lower_ == "of" and t.head.lower_ == "out" else t.head
-    if t.dep_ != "prep" or t.lower_ not in ("of", "from") or verb.pos_ != "VERB" or verb.lemma_.lower() not in MADE:
-        return []
+    subject = made_thing(t, by_index)
     end = next((c for c in t.children if c.dep_ == "pobj" and c.i in by_index), None)
-    subject = subject_of(verb, by_index) if verb.dep_ not in ("acl", "relcl") else by_index.get(verb.head.i)
-    if end is None or subject is None or denied(verb):
+    if end is None or subject is None:
         return []
     return [Relation(subject, "made of", by_index[c.i]) for c in (end, *end.conjuncts) if c.i in by_index]
 

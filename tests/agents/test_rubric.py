@@ -565,6 +565,12 @@ def test_what_a_thing_is_made_of_is_its_material_not_a_place(prompt, statement):
     assert not [s for s in criteria if " is from the " in s or s.endswith(" is made")]
 
 
+def test_a_colour_a_thing_is_made_of_is_its_colour_not_the_images():
+    """ "a dog made of gold" asked "The image contains gold", met by any gold in the picture."""
+    gold = _statements("a dog made of gold")
+    assert "The dog is gold" in gold and "The image contains gold" not in gold
+
+
 @pytest.mark.parametrize("prompt", ["The dog is next to the cat", "the dog is close to the cat"])
 def test_next_to_after_be_is_a_place_not_a_quality(prompt):
     """The tagger makes "next" the complement of "is": it was "The dog is next", and no place."""
