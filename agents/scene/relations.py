@@ -387,7 +387,7 @@ def _relation_named(key: str, t) -> str:
     """The relation a preposition's words name ("to the left of": left of)."""
     if key == "over" and any(c.lower_ == "all" for c in t.lefts):
         return "on"  # "scattered all over the ground": on it, not above it
-    if key == "with" and _side_by_side(t.head) and _right_after_side_by_side(t):
+    if key == "with" and _right_after_side_by_side(t):
         return "next to"  # "a vase placed side by side with a jar"
     return RELATIONS.get(key, RELATIONS.get(key.replace(" side", ""), key))
 
@@ -408,19 +408,16 @@ def _body_owner(thing, by_index: dict[int, Entity], entity: Entity) -> Entity | 
     for prep in (c for c in thing.children if c.dep_ == "prep"):
         part = next((c for c in prep.children if c.dep_ == "pobj" and c.lemma_.lower() in BODY_PARTS), None)
         owner = next((c for c in part.children if c.dep_ == "poss" and c.pos_ == "PRON"), None) if part else None
-        kind = POSSESSIVE_KIND.get(owner.lower_) if owner is not None else None
-        if kind is not None:
-            return antecedent_of(owner, by_index, entity, kind)
+        if owner is not None and owner.lower_ in POSSESSIVE_KIND:
+            return _possessor(owner, by_index, entity)
     return None
 
 
-def _side_by_side(verb) -> bool:
-    """Whether a verb is said "side by side" ("placed side by side with ...")."""
-    doc = verb.doc
-    return any(
-        c.lower_ == "side" and c.i + 2 < len(doc) and doc[c.i + 1].lower_ == "by" and doc[c.i + 2].lower_ == "side"
-        for c in verb.children
-    )
+def _possessor(owner, by_index: dict[int, Entity], besides: Entity) -> Entity | None:
+    """Whom a possessive stands for: the thing named ("the dog's left") or what "its", "his", "their"
+    refers to, never `besides`."""
+    kind = POSSESSIVE_KIND.get(owner.lower_)
+    return by_index.get(owner.i) or (antecedent_of(owner, by_index, besides, kind) if kind else None)
 
 
 def _right_after_side_by_side(t) -> bool:
@@ -435,8 +432,7 @@ def _beside_owner(end, subject: Entity, by_index: dict[int, Entity]) -> list[Rel
     side = end.lower_ if end.lower_ in ("left", "right") else None
     if owner is None or side is None:
         return []
-    kind = POSSESSIVE_KIND.get(owner.lower_)
-    found = by_index.get(owner.i) or (antecedent_of(owner, by_index, subject, kind) if kind else None)
+    found = _possessor(owner, by_index, subject)
     return [] if found is None or found is subject else [Relation(subject, f"{side} of", found)]
 
 
