@@ -147,7 +147,7 @@ def memory(sizes: list[int]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=8, help="images per kind and size")
-    parser.add_argument("--sizes", default="512,1024")
+    parser.add_argument("--sizes", default="512,1024", help="sizes for the per-kind table ('' for none)")
     parser.add_argument("--memory", default="512,1024,2048,4096", help="sizes for the memory curve ('' for none)")
     parser.add_argument("--one-size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--arenas", type=int, help=argparse.SUPPRESS)
@@ -160,7 +160,8 @@ def main() -> None:
     if args.one_size:
         print(json.dumps(one_size(args.one_size)))
         return
-    per_kind(args.images, [int(s) for s in args.sizes.split(",")])
+    if args.sizes:
+        per_kind(args.images, [int(s) for s in args.sizes.split(",")])
     if args.memory:
         memory([int(s) for s in args.memory.split(",")])
 

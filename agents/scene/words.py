@@ -459,6 +459,7 @@ WITHHELD = {"wear", "have", "hold", "carry"}
 
 NOT_SPATIAL = {"of", "for", "about", "like", "as", "during", "after", "before", "since", "until", "than", "per"}
 NOT_SPATIAL |= {"toward", "towards"}  # a direction ("leaning toward the right"), not where a thing is
+NOT_SPATIAL |= {"from"}  # where a thing comes from ("a man from Paris"); after a verb, an action (below)
 
 BODY_PARTS = {"hand", "arm", "lap", "head", "shoulder", "back", "mouth", "hair", "neck", "ear", "finger", "palm"}
 BODY_PARTS |= {"knee", "lip", "nose", "chest", "foot", "paw", "beak", "tooth", "tail", "face", "wrist", "leg", "belly"}
@@ -520,7 +521,7 @@ MAKING_MARKS = {"write", "draw", "paint", "scribble", "carve", "engrave", "print
 the board, not the robot."""
 
 
-ACTION_PREPS = {"for", "at", "into", "with", "to", "towards", "toward", "through", "over", "after"}
+ACTION_PREPS = {"for", "at", "into", "with", "to", "towards", "toward", "through", "over", "after", "from"}
 """Prepositions that, after a verb with no object, name what the action is done to."""
 
 

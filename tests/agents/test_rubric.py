@@ -524,7 +524,7 @@ def test_what_a_denied_action_was_for_is_denied_too_and_he_is_the_one_depicted()
     )
     assert {
         "The Newton is below the apple tree",
-        "The Newton looked at the moon",
+        "The Newton looked up at the moon",
         "The moon is in the night sky",
     } <= newton
     assert not [s for s in newton if "read the book" in s or s.startswith("The clay sculpture is")]
@@ -563,6 +563,47 @@ def test_what_a_thing_is_made_of_is_its_material_not_a_place(prompt, statement):
     criteria = {c.statement: c for c in synthesize(prompt)}
     assert statement in criteria and criteria[statement].check.attribute == "material"
     assert not [s for s in criteria if " is from the " in s or s.endswith(" is made")]
+
+
+@pytest.mark.parametrize(
+    "prompt, made",
+    [
+        ("a statue made from marble", "The statue is made of marble"),
+        ("an espresso machine that makes coffee from human souls", "The coffee is made of human souls"),
+    ],
+)
+def test_what_is_made_from_something_is_the_thing_made_and_no_deed(prompt, made):
+    """ "a statue made from marble" also said "The statue made from the marble"; an active maker's
+    material is its object's ("makes coffee from souls" read "The espresso machine is made of souls")."""
+    statements = _statements(prompt)
+    assert made in statements
+    assert not [s for s in statements if " made from " in s or "machine is made" in s]
+
+
+@pytest.mark.parametrize(
+    "prompt, action",
+    [
+        ("a lantern hangs from a building", "The lantern hangs from the building"),
+        ("a chandelier hanging from the ceiling", "The chandelier is hanging from the ceiling"),
+        ("A white airplane is taking off from the ground", "The white airplane is taking off from the ground"),
+        ("a man sweeping up sand on the beach", "The man is sweeping up the sand"),
+    ],
+)
+def test_from_after_a_verb_is_part_of_the_action_not_a_place(prompt, action):
+    """ "hangs from a building" read "The lantern is from the building" and "The lantern hangs"; a
+    verb's particle ("taking off") belongs to it."""
+    statements = _statements(prompt)
+    assert action in statements
+    assert not [s for s in statements if " is from the " in s or " are from the " in s]
+
+
+def test_where_someone_is_from_is_no_place_and_standing_by_is_one():
+    """ "a man from Paris" is not in the picture beside Paris; "by" after a verb in -ing is beside
+    ("standing by a car"), while after a passive it names the doer ("illuminated by the sun")."""
+    statements = _statements("a man from Paris standing by a car")
+    assert "The man is next to the car" in statements
+    assert not [s for s in statements if "from the" in s]
+    assert not [s for s in _statements("a cube illuminated by the sun") if s.startswith("The cube is")]
 
 
 def test_a_colour_a_thing_is_made_of_is_its_colour_not_the_images():
