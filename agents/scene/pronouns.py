@@ -30,7 +30,9 @@ def antecedent_of(
         known = coco_class(e.noun.split()[-1])
         person = known == "person" or e.proper
         thing = kind == "thing" and not person and not e.plural  # "it" is one thing
-        if (kind == "person" and person) or (kind == "plural" and e.plural) or thing:
+        listed = t.lower_ == "them" and any(c.i in by_index for c in t.doc[e.index].conjuncts)  # "a man and a dog"
+        plural = e.plural or listed  # (not "they": a subject's group is too often things listed in passing)
+        if (kind == "person" and person) or (kind == "plural" and plural) or thing:
             fitting.append(e)
         elif kind == "person" and known is None and not e.plural and t.doc[e.index].dep_ in ("nsubj", "ROOT"):
             doers.append(e)  # "a philosopher stands on Mars, Jupiter behind him": a doer no table names

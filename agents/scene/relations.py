@@ -79,7 +79,7 @@ def made_thing(prep, by_index: dict[int, Entity]) -> Entity | None:
         return None
     if verb.lemma_.lower() not in MADE:
         return None
-    if (made := next((c for c in verb.children if c.dep_ == "dobj"), None)) is not None:
+    if verb.tag_ != "VBN" and (made := next((c for c in verb.children if c.dep_ == "dobj"), None)) is not None:
         return by_index.get(made.i)  # "a machine that makes coffee from souls": the coffee
     return subject_of(verb, by_index) if verb.dep_ not in ("acl", "relcl") else by_index.get(verb.head.i)
 
@@ -306,6 +306,8 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
         return [Relation(subject, "wearing", g, action=True, verb="VBG") for g in garments]
     joined = any(c.dep_ == "cc" for w in (end, *end.conjuncts) for c in w.children)
     others = [by_index[c.i] for c in end.conjuncts if c.i in by_index] if joined else []
+    if end.i not in by_index and end.lower_ in ("them", "they"):  # "a man and a dog. a cat next to them": both
+        others = [by_index[c.i] for c in end.doc[obj.index].conjuncts if c.i in by_index and c.i != subject.index]
     if relation == "between" and not others and (cc := next((c for c in end.children if c.dep_ == "cc"), None)):
         others = [by_index[k] for k in range(cc.i + 1, min(cc.i + 5, len(end.doc))) if k in by_index][:1]
     if relation == "between" and others:  # "between a dog and a bed": next to each (one object cannot say it)

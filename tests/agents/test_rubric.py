@@ -597,6 +597,14 @@ def test_from_after_a_verb_is_part_of_the_action_not_a_place(prompt, action):
     assert not [s for s in statements if " is from the " in s or " are from the " in s]
 
 
+def test_them_after_two_things_joined_by_and_is_both():
+    """ "a man and a dog. a cat next to them" placed the cat nowhere: no one plural noun is "them"."""
+    cat = _statements("a man and a dog. a cat next to them")
+    assert {"The cat is next to the man", "The cat is next to the dog"} <= cat
+    between = _statements("a red car and a blue bus. a dog is between them")
+    assert {"The dog is next to the red car", "The dog is next to the blue bus"} <= between
+
+
 def test_where_someone_is_from_is_no_place_and_standing_by_is_one():
     """ "a man from Paris" is not in the picture beside Paris; "by" after a verb in -ing is beside
     ("standing by a car"), while after a passive it names the doer ("illuminated by the sun")."""
