@@ -297,12 +297,14 @@ def _place(b: _Builder, r) -> None:
         relation=r.relation, subject=s.noun, subject_phrase=s.phrase, subject_color=s.color, subject_detect=s_kind
     )
     where = "in" if r.relation in ("background", "foreground") else "at"
+    mutual = r.relation.endswith(" each other")  # "two skiers standing next to each other"
+    said = r.relation if mutual else f"{where} the {r.relation} of the image"
     b.add(
         "position",
-        f"The {s.phrase} {_be(s)} {where} the {r.relation} of the image",
+        f"The {s.phrase} {_be(s)} {said}",
         ["detect"],
         check,
-        checkable=r.relation in FRAME_PLACES and s_kind not in (None, "any", "background"),
+        checkable=r.relation in FRAME_PLACES | {"next to each other"} and s_kind not in (None, "any", "background"),
     )
 
 

@@ -141,6 +141,8 @@ def covered(kind: str, description: str, criteria) -> bool:
         if kind == "position" and c.dimension == "position":
             if {p.get("subject"), p.get("object")} & desc_words or p["relation"].split()[0] in desc_words:
                 return True
+            if p["relation"].startswith("next to") and "side by side" in desc:  # the parser's words for it
+                return True
         if kind == "negation" and p.get("negated"):
             if _words(p.get("phrase") or c.statement) & desc_words:
                 return True

@@ -34,6 +34,11 @@ def score(c: Criterion, seen: dict[str, Observation]) -> Scored:
     s = _best(s_dets, s_kind, check.subject_color, check.subject)
     if s is None:
         return Scored(0.0, f"found no {check.subject_phrase or check.subject}", [obs])
+    if check.object is None and check.relation == "next to each other":
+        o = _best(s_dets, s_kind, check.subject_color, check.subject, exclude=s)
+        if o is None:
+            return Scored(0.0, f"found only one {check.subject}", [obs])
+        return _beside_each_other(check, s, o, obs)
     if check.object is None:
         return _in_frame(check, s, obs)
     o_kind = None if check.object_detect == "any" else check.object_detect
@@ -63,13 +68,19 @@ def _in_frame(check: RelationCheck, s: Detection, obs: Observation) -> Scored:
     return _no_surer(float(ok), f"{check.subject_phrase} centre at ({sx:.0f}, {sy:.0f}) in a {w}x{h} image", [obs], s)
 
 
+def _beside_each_other(check: RelationCheck, s: Detection, o: Detection, obs: Observation) -> Scored:
+    """The two most salient finds of one kind next to each other, as "next to" is between two things:
+    no further apart than the longest side of either box."""
+    said = f"two {check.subject_phrase} at {list(s.box)} and {list(o.box)}"
+    return _no_surer(float(_gap(s, o) <= _span(s, o)), said, [obs], s, o)
+
+
 def _between(check: RelationCheck, s: Detection, o: Detection, used: list[Observation]) -> Scored:
     """Where the subject is relative to the object: centres, horizontal overlap, the gap between boxes."""
     sx, sy = _centre(s)
     ox, oy = _centre(o)
     overlap_x = min(s.box[2], o.box[2]) - max(s.box[0], o.box[0]) > 0
-    gap = max(o.box[0] - s.box[2], s.box[0] - o.box[2], o.box[1] - s.box[3], s.box[1] - o.box[3], 0)
-    span = max(s.box[2] - s.box[0], s.box[3] - s.box[1], o.box[2] - o.box[0], o.box[3] - o.box[1])
+    gap, span = _gap(s, o), _span(s, o)
     checks = {
         "left of": sx < ox,
         "right of": sx > ox,
@@ -86,6 +97,14 @@ def _between(check: RelationCheck, s: Detection, o: Detection, used: list[Observ
         f"{check.object_phrase} at {list(o.box)} (centre {ox:.0f}, {oy:.0f})"
     )
     return _no_surer(float(checks[check.relation]), seen_text, used, s, o)
+
+
+def _gap(s: Detection, o: Detection) -> int:
+    return max(o.box[0] - s.box[2], s.box[0] - o.box[2], o.box[1] - s.box[3], s.box[1] - o.box[3], 0)
+
+
+def _span(s: Detection, o: Detection) -> int:
+    return max(s.box[2] - s.box[0], s.box[3] - s.box[1], o.box[2] - o.box[0], o.box[3] - o.box[1])
 
 
 def _no_surer(value: float, said: str, used: list[Observation], *finds: Detection) -> Scored:
@@ -116,4 +135,6 @@ def restate(c: Criterion) -> str | None:
     k: RelationCheck = c.check
     if k.object is not None:
         return f"Place the {k.subject_phrase or k.subject} {k.relation} the {k.object_phrase or k.object}."
+    if k.relation.endswith(" each other"):
+        return f"Place the {k.subject_phrase or k.subject} {k.relation}."
     return f"Place the {k.subject_phrase or k.subject} at the {k.relation} of the image."

@@ -30,6 +30,7 @@ from scrutiny.agents.scene.text import (
     merge_names,
     plain,
     quoted_texts,
+    side_by_side,
     split_tags,
     unescaped,
     unshouted,
@@ -62,7 +63,7 @@ def parse(prompt: str) -> Scene:
     scene = Scene(texts=quoted_texts(prompt))
     lower = prompt.lower()
     scene.no_text = bool(re.search(r"\b(no|without) (text|words|letters|writing|captions?|watermarks?)\b", lower))
-    masked, tags = split_tags(unshouted(mask_quotes(prompt)))
+    masked, tags = split_tags(side_by_side(unshouted(mask_quotes(prompt))))
     scene.globals += [("tag", tag) for tag in tags]
     scene.words = len(re.findall(r"[A-Za-z]{2,}", masked))
     if not scene.words:
@@ -257,13 +258,17 @@ STYLE_PHRASE = re.compile(
 """'in the style of X', 'in X style', 'X-style'."""
 
 
+WORKS = MEDIA | GENERIC_MEDIA | {"art", "artwork", "render", "poster", "cover", "print"}
+"""What an artist's credit follows ("art by charles vess", "a photo by annie leibovitz")."""
+
+
 def _artist(t) -> bool:
-    """Whether a noun names who made the picture: "by Greg Rutkowski", or a credit set off by a comma
-    however it is cased (", by kyle thompson,")."""
+    """Whether a noun names who made the picture: "by Greg Rutkowski", or a credit after a comma or a
+    work however it is cased (", by kyle thompson,", "illustration by james jean")."""
     if t.dep_ != "pobj" or t.head.lower_ != "by" or any(c.dep_ in ("det", "poss") for c in t.children):
         return False
-    credit = t.head.i > 0 and t.doc[t.head.i - 1].text == "," and any(c.dep_ == "compound" for c in t.children)
-    return t.pos_ == "PROPN" or credit
+    after = t.head.i > 0 and (t.doc[t.head.i - 1].text == "," or t.head.head.lemma_.lower() in WORKS)
+    return t.pos_ == "PROPN" or (after and any(c.dep_ == "compound" for c in t.children))  # "art by charles vess"
 
 
 def _artists_and_styles(doc, masked: str, scene: Scene) -> None:

@@ -220,7 +220,7 @@ def relations_of(doc, by_index: dict[int, Entity]) -> list[Relation]:
     around the castle" asks for no moat, so never for one around it)."""
     out: list[Relation] = []
     for t in doc:
-        out += _side_to(t, by_index) or _material(t, by_index) or _placement(t, by_index)
+        out += _side_to(t, by_index) or _each_other(t, by_index) or _material(t, by_index) or _placement(t, by_index)
     for t in doc:  # actions: "an astronaut riding a horse", "chihuahuas running on the beach"
         if (action := _action(t, by_index) or _having(t, by_index)) is not None:
             out.append(action)
@@ -242,6 +242,35 @@ def _side_to(t, by_index: dict[int, Entity]) -> list[Relation]:
     if subject is None or obj is None or obj is subject:
         return []
     return [Relation(subject, f"{side.lower_} of", obj)]
+
+
+def _each_other(t, by_index: dict[int, Entity]) -> list[Relation]:
+    """ "a cat and a dog next to each other": the first next to the others (it said nothing); things of
+    one noun ("two dogs next to each other", "cups on top of each other") are so of each other."""
+    key, end = relation_words(t) if _says_a_place(t) and t.lower_ != "with" else ("", None)
+    if end is None or end.lower_ != "other" or not any(c.lower_ == "each" for c in end.children):
+        return []
+    subject = None if _said_of_a_pronoun(t) else _placed_subject(t, by_index)
+    if subject is None:
+        return []
+    relation = _relation_named(key, t)
+    others = [by_index[c.i] for c in t.doc[subject.index].conjuncts if c.i in by_index]
+    return [Relation(subject, relation, o) for o in others] or (
+        [Relation(subject, f"{relation} each other")] if subject.plural else []
+    )
+
+
+def _said_of_a_pronoun(t) -> bool:
+    """Whether the verb a preposition hangs on, or the verb it is joined to, has a pronoun for its
+    subject ("they are lying next to each other"): too unsure a guess for a relation between two."""
+    verb = t.head
+    for _ in range(4):
+        if subjects := [c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")]:
+            return subjects[0].pos_ == "PRON"
+        if verb.dep_ not in ("conj", "advcl", "xcomp") or verb.head.i == verb.i:
+            return False
+        verb = verb.head
+    return False
 
 
 def _material(t, by_index: dict[int, Entity]) -> list[Relation]:
@@ -339,8 +368,6 @@ def _relation_named(key: str, t) -> str:
     """The relation a preposition's words name ("to the left of": left of)."""
     if key == "over" and any(c.lower_ == "all" for c in t.lefts):
         return "on"  # "scattered all over the ground": on it, not above it
-    if key == "with" and _right_after_side_by_side(t):
-        return "next to"  # "a vase placed side by side with a jar"
     return RELATIONS.get(key, RELATIONS.get(key.replace(" side", ""), key))
 
 
@@ -352,11 +379,6 @@ def _next_to(t) -> bool:
         and t.lower_ in ("next", "close")
         and any(c.dep_ == "prep" and c.lower_ == "to" for c in t.children)
     )
-
-
-def _right_after_side_by_side(t) -> bool:
-    """ "side by side with a jar": the "with" right after "side by side"."""
-    return t.i >= 3 and [w.lower_ for w in t.doc[t.i - 3 : t.i]] == ["side", "by", "side"]
 
 
 def end_word(prep) -> str:

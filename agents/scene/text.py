@@ -116,6 +116,23 @@ def mask_quotes(prompt: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def side_by_side(text: str) -> str:
+    """ "side by side" in words the tagger reads: it took "circles side" for a noun and "by side" for
+    a doer or a side of the picture. "side by side with a jar" is "next to a jar"; otherwise "next to
+    each other". Quoted text is masked before this."""
+    text = re.sub(r"\bside[- ]by[- ]side with\b", "next to", text, flags=re.IGNORECASE)
+    return re.sub(
+        rf"\bside by side\b|\bside-by-side(?={AFTER_A_PLACE})", "next to each other", text, flags=re.IGNORECASE
+    )
+
+
+AFTER_A_PLACE = (
+    r"\s*(?:[,.;:!?)]|$)|\s+(?:on|in|at|and|under|near|along|beside|against|across|inside|atop|over|below)\b"
+)
+"""What may follow "side-by-side" said of where things are; before a noun ("two side-by-side buttons")
+it describes the noun and is left as it is."""
+
+
 def unshouted(text: str) -> str:
     """A prompt written in capitals, in lower case ("GUY WITH UMBRELLA HAT SITTING AT A TABLE"): there
     case tells the tagger nothing, and it took "BUS" for a name and "HAT" for a verb's subject. Quoted

@@ -500,7 +500,9 @@ MADE |= {"cast", "knit", "fold", "shape", "assemble", "create", "fashion", "cut"
 """Verbs whose "of" / "from" / "out of" names a material ("a house made of candy", "carved from crystal")."""
 
 NEAR_AGENT = {"surround", "flank", "border", "line", "encircle", "ring", "accompany", "guard", "frame", "circle"}
-"""Passive verbs whose doer is beside what they are done to ("a house surrounded by trees"); for any
+NEAR_AGENT |= {"park", "place", "seat", "moor", "dock", "position"}  # not "leave": "tracks left by the chickens"
+"""Passive verbs whose doer is beside what they are done to ("a house surrounded by trees"), and verbs
+of putting a thing somewhere, after which "by" says where ("a car parked by the river"); for any
 other ("a cube illuminated by the sun", "a painting made by an artist") "by" names no place."""
 
 

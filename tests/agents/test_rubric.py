@@ -605,6 +605,73 @@ def test_them_after_two_things_joined_by_and_is_both():
     assert {"The dog is next to the red car", "The dog is next to the blue bus"} <= between
 
 
+@pytest.mark.parametrize(
+    "prompt, beside",
+    [
+        ("a glass vase and a clay vase are placed side by side", {"The glass vase is next to the clay vase"}),
+        ("An old lady and a little girl are sitting side by side.", {"The old lady is next to the little girl"}),
+        ("Two skiers standing side by side on a mountain", {"The skiers are next to each other"}),
+        ("two red circles side by side", {"The red circles are next to each other"}),
+        ("a cat and a dog sitting next to each other", {"The dog is next to the cat"}),
+    ],
+)
+def test_side_by_side_and_each_other_are_next_to_each_other_never_a_side_of_the_picture(prompt, beside):
+    """ "stand side by side" read "… are at the side of the image", which an image with both in the
+    middle fails, and "two red circles side by side" made one thing, "circles side"; "each other"
+    said nothing. Two things named are next to each other; things of one noun, of each other."""
+    statements = _statements(prompt)
+    assert not [s for s in statements if "side" in s]
+    assert {s for s in statements if " next to " in s} == beside
+
+
+def test_side_by_side_before_a_noun_describes_it_and_each_other_is_said_of_what_is_named():
+    """ "two side-by-side buttons" stays a count of buttons; "they are lying side by side" does not
+    guess whom "they" are; "mesh with each other" is no place."""
+    assert "There are exactly 2 function buttons" in _statements("two side-by-side function buttons below it")
+    assert not [s for s in _statements("two cats. they are lying side by side on a chair") if "each other" in s]
+    assert not [s for s in _statements("gears mesh with each other") if "each other" in s]
+
+
+def test_things_of_one_kind_next_to_each_other_are_checked_on_their_two_boxes(tmp_path):
+    """The offline judge finds two of the kind and measures the gap between them, as for "next to"."""
+    from scrutiny import Judge, JudgeConfig, Store
+    from scrutiny.testing.scenes import Shape, shapes
+
+    def position(circles):
+        judge = Judge(store=Store(home=tmp_path), config=JudgeConfig(cache=False))
+        verdict = judge.judge(shapes([Shape("circle", "red", box) for box in circles]), "two red circles side by side")
+        return next(c.score for c in verdict.criterion_scores if c.criterion.startswith("position"))
+
+    assert position([(60, 200, 180, 320), (240, 210, 360, 330)]) == 1.0
+    assert position([(10, 200, 90, 280), (420, 210, 500, 290)]) == 0.0  # far apart
+    assert position([(60, 200, 180, 320)]) == 0.0  # only one
+
+
+@pytest.mark.parametrize(
+    "prompt, place",
+    [
+        ("A red motorcycle parked by the doors", "The red motorcycle is next to the doors"),
+        ("a vase placed by the window", "The vase is next to the window"),
+        ("the paw prints and the tracks left by the chickens", None),
+    ],
+)
+def test_by_after_putting_something_somewhere_is_beside(prompt, place):
+    """ "parked by the doors" is a place; "left by the chickens" names who left them."""
+    places = {s for s in _statements(prompt) if " next to " in s}
+    assert places == ({place} if place else set())
+
+
+@pytest.mark.parametrize(
+    "prompt", ["a sugar skull girl, art by charles vess", "an illustration by james jean of a fox"]
+)
+def test_an_artist_credited_after_a_work_is_a_style_however_cased(prompt):
+    """ "art by charles vess" asked "The image shows a charles vess"."""
+    statements = _statements(prompt)
+    assert [s for s in statements if s.startswith("The image is in the style of")]
+    assert not [s for s in statements if "vess" in s.lower() and s.startswith("The image shows")]
+    assert not [s for s in statements if "jean" in s.lower() and s.startswith("The image shows")]
+
+
 def test_where_someone_is_from_is_no_place_and_standing_by_is_one():
     """ "a man from Paris" is not in the picture beside Paris; "by" after a verb in -ing is beside
     ("standing by a car"), while after a passive it names the doer ("illuminated by the sun")."""
