@@ -47,6 +47,7 @@ from scrutiny.agents.scene.words import (
     MEDIA,
     NOT_THINGS,
     NUMBER_WORDS,
+    PAIRED,
     POSITIONS,
     PRONOUNS,
     STYLE_WORDS,
@@ -199,7 +200,9 @@ class _Nouns:
         n = NUMBER_WORDS.get(lemma) if lemma in ("pair", "couple", "dozen") else None
         vague = None if n else (f"a {lemma} of" if lemma not in CONTAINERS else None)
         counted = next((number(c) for c in t.lefts if c.dep_ == "nummod"), None)
-        if n and counted:
+        if lemma == "pair" and of_obj.lower_ in PAIRED:
+            n = counted  # "a pair of scissors" is one thing; "two pairs of jeans", two
+        elif n and counted:
             n *= counted
         self.measured[of_obj.i] = (n, vague)
         if lemma in CONTAINERS:

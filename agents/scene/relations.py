@@ -26,6 +26,7 @@ from scrutiny.agents.scene.words import (
     MEDIA,
     MOTION,
     NEAR_AGENT,
+    NEAR_WORDS,
     NOT_SPATIAL,
     PLACING,
     POSITIONS,
@@ -68,7 +69,17 @@ def owner_of(t, by_index: dict[int, Entity]) -> Entity | None:
     if t.dep_ in ("acomp", "attr", "oprd") or (t.dep_ == "conj" and _conjunct_root(t).dep_ in ("acomp", "attr")):
         verb = t.head if t.dep_ != "conj" else _conjunct_root(t).head
         return subject_of(verb, by_index)
+    if (held := _in_colour(_conjunct_root(t))) is not None:  # "a car in red color", "the plate is in brown color"
+        return by_index.get(held.i) or (subject_of(held, by_index) if held.pos_ in ("VERB", "AUX") else None)
     return made_thing(t.head, by_index) if t.dep_ == "pobj" else None
+
+
+def _in_colour(t):
+    """What "in <colour> colour" hangs on ("in black and white colors"), or None."""
+    noun = t.head
+    if t.dep_ != "amod" or noun.lemma_.lower() not in ("color", "colour") or noun.dep_ != "pobj":
+        return None
+    return noun.head.head if noun.head.lower_ == "in" else None
 
 
 def made_thing(prep, by_index: dict[int, Entity]) -> Entity | None:
@@ -103,8 +114,8 @@ def bind_predicates(doc, by_index: dict[int, Entity]) -> None:
                 add_attribute(owner, t)
                 if len(owner.attributes) == before and t.text.lower() in COLOR_WORDS:
                     owner.attributes.append(("color", COLOR_WORDS[t.text.lower()], t.text.lower()))
-        elif t.dep_ == "pobj" and t.lower_ in COLOR_WORDS and t.i not in by_index:
-            owner = made_thing(t.head, by_index)  # "a statue made of gold": a gold statue
+        elif t.lower_ in COLOR_WORDS and t.i not in by_index and (t.dep_ == "pobj" or _in_colour(_conjunct_root(t))):
+            owner = owner_of(t, by_index)  # "a statue made of gold", "the plate is in brown color"
             if owner is not None and not any(a[0] == "color" and a[2] == t.lower_ for a in owner.attributes):
                 owner.attributes.append(("color", COLOR_WORDS[t.lower_], t.lower_))
         elif t.tag_ == "VBN" and t.dep_ == "ROOT" and any(c.dep_ == "auxpass" for c in t.children):
@@ -192,7 +203,7 @@ def relation_words(prep) -> tuple[str, object]:
     """The relation a preposition starts, and the token it ends on: "to the left of the cat" →
     ("to left of", cat); "on the left" → ("on left", left)."""
     words = [prep.text.lower()]
-    if prep.text.lower() == "next" or prep.text.lower() == "close":
+    if prep.text.lower() in NEAR_WORDS:
         to = next((c for c in prep.children if c.dep_ == "prep"), None)
         if to is None:
             return " ".join(words), None
@@ -237,7 +248,8 @@ def _side_to(t, by_index: dict[int, Entity]) -> list[Relation]:
     if side.dep_ in ("acl", "amod", "advmod") and side.head.i in by_index:
         subject = by_index[side.head.i]  # "a cat left to a dog"
     else:
-        subject = subject_of(side.head, by_index) if side.dep_ in ("acomp", "advmod") else None
+        verb = side.head if side.dep_ in ("acomp", "advmod") else side if side.pos_ == "VERB" else None
+        subject = subject_of(verb, by_index) if verb is not None else None  # "is left to bike": "left" a verb
     obj = by_index.get(end.i) if end is not None else None
     if subject is None or obj is None or obj is subject:
         return []
@@ -322,6 +334,8 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
     if obj is None or obj is subject or obj.phrase == subject.phrase:
         return []
     relation = _relation_named(key, t)
+    if relation == "to":
+        return []  # "a portal to another dimension", "walking to the house" (an action): no place
     side = next((c for c in t.children if c.dep_ == "pobj" and c.lemma_.lower() == "side"), None)
     if side is not None and any(c.lower_ in ("other", "far", "opposite") for c in side.children):
         return []  # "on the other side of the bus": beyond it, not on it
@@ -349,7 +363,7 @@ def _says_a_place(t) -> bool:
     """Whether a preposition can say where a thing is, before what it joins is looked at."""
     if t.dep_ not in ("prep", "agent") and not _next_to(t):
         return False
-    if t.text.lower() in NOT_SPATIAL or (t.dep_ == "prep" and t.head.text.lower() in ("next", "close")):
+    if t.text.lower() in NOT_SPATIAL or (t.dep_ == "prep" and t.head.text.lower() in NEAR_WORDS):
         return False
     if t.dep_ == "agent" and t.head.tag_ == "VBN" and t.head.lemma_.lower() not in NEAR_AGENT:
         return False  # "illuminated by the sun": who does it, not where ("standing by a car" is a place)
@@ -375,8 +389,8 @@ def _next_to(t) -> bool:
     """ "next to" / "close to", however the tagger hangs it: "a cat next to a dog", "the dog is next to
     the cat" (there "next" is the verb's complement, which is a place, not a quality of the dog)."""
     return (
-        t.dep_ in ("advmod", "acomp")
-        and t.lower_ in ("next", "close")
+        t.dep_ in ("advmod", "acomp", "amod")
+        and t.lower_ in NEAR_WORDS
         and any(c.dep_ == "prep" and c.lower_ == "to" for c in t.children)
     )
 
@@ -487,7 +501,8 @@ def _action(t, by_index: dict[int, Entity]) -> Relation | None:
     looking = t.lemma_.lower() == "look" and any(c.dep_ == "prep" and c.lower_ == "at" for c in t.children)
     if t.pos_ != "VERB" or (t.lemma_.lower() in STATIVE and not (reading or looking)) or t.tag_ == "VBN" or denied(t):
         return None  # "a sign that reads ..." says something; "a man reading a newspaper" does something
-    obj = next((by_index[c.i] for c in t.children if c.dep_ == "dobj" and c.i in by_index), None)
+    dobjs = [c for c in t.children if c.dep_ == "dobj"]  # "wearing a pair of sunglasses": the sunglasses
+    obj = next((found for c in dobjs if (found := measured_entity(c, by_index))), None)
     if obj is None and any(c.dep_ in ("dobj", "ccomp", "xcomp") for c in t.children):
         return None  # its object is not a thing in the picture ("says something", "seems to")
     if obj is None and any(made_thing(c, by_index) for c in t.children):

@@ -312,6 +312,11 @@ UNITS = {
 }
 
 
+PAIRED = {"scissors", "pants", "trousers", "jeans", "shorts", "glasses", "spectacles", "sunglasses", "goggles"}
+PAIRED |= {"binoculars", "tongs", "pliers", "tweezers", "shears", "leggings", "tights", "pajamas", "pyjamas"}
+"""Things that are one, named in the plural: "a pair of scissors" is one pair, not two scissors."""
+
+
 COLLECTIVE = {
     "group",
     "pair",
@@ -388,6 +393,7 @@ RELATIONS = {
     "at front of": "in front of",
     "next to": "next to",
     "close to": "next to",
+    "adjacent to": "next to",
     "beside": "next to",
     "besides": "next to",
     "near": "next to",
@@ -476,6 +482,9 @@ NOUN_ING |= {"crossing", "parking", "housing", "siding", "awning", "offering", "
 NOUN_ING |= {"sapling", "duckling", "earring", "shilling", "bedding", "netting", "packaging", "recording", "writing"}
 """Words in -ing that are things ("a house painting", "a tall building"), never a participle here."""
 
+
+NEAR_WORDS = ("next", "close", "adjacent")
+"""Words that say "near" with a "to" after them ("next to", "close to", "adjacent to")."""
 
 PLACING = {"on", "onto", "upon", "above", "over", "below", "under", "beneath", "underneath", "beside", "near", "next"}
 PLACING |= {"behind", "atop", "to", "at"}

@@ -672,6 +672,60 @@ def test_an_artist_credited_after_a_work_is_a_style_however_cased(prompt):
     assert not [s for s in statements if "jean" in s.lower() and s.startswith("The image shows")]
 
 
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "soup that looks like a portal to another dimension",
+        "a dog walking to the house",
+        "a poster attached to the wall",
+    ],
+)
+def test_to_alone_is_no_place(prompt):
+    """ "a portal to another dimension" asked "The soup is to the dimension"; "walking to" is an action."""
+    assert not [s for s in _statements(prompt) if " to the " in s and " is walking " not in s]
+
+
+def test_adjacent_to_is_next_to_and_left_to_is_left_of_however_tagged():
+    assert "The chair is next to the table" in _statements("a chair adjacent to a table")
+    geneval = _statements("a photo of bike and skateboard; skateboard is left to bike")  # "left" tagged a verb
+    assert "The skateboard is left of the bike" in geneval
+
+
+@pytest.mark.parametrize(
+    "prompt, count, worn",
+    [
+        ("a pair of scissors under a computer monitor", None, None),
+        ("a woman wearing a pair of sunglasses", None, "The woman is wearing the sunglasses"),
+        ("two pairs of jeans on a bed", "There are exactly 2 jeans", None),
+        ("a pair of shoes", "There are exactly 2 shoes", None),
+    ],
+)
+def test_a_pair_of_scissors_is_one_thing_and_what_is_worn_is_what_the_pair_holds(prompt, count, worn):
+    """ "a pair of scissors" asked "There are exactly 2 scissors", which the right image fails; "wearing
+    a pair of sunglasses" said nothing of the wearing."""
+    statements = _statements(prompt)
+    assert {s for s in statements if s.startswith("There are")} == ({count} if count else set())
+    assert worn is None or worn in statements
+
+
+@pytest.mark.parametrize(
+    "prompt, colours",
+    [
+        ("I can see the plate is in brown color and there is a white background.", {"The plate is brown"}),
+        (
+            "a bird in the middle of the picture. It is in black and white colors.",
+            {"The bird is black", "The bird is white"},
+        ),
+        ("a car in red color", {"The car is red"}),
+    ],
+)
+def test_in_a_colour_colour_is_the_things_colour_not_the_images(prompt, colours):
+    """ "the plate is in brown color" asked "The image contains brown", which any brown anywhere meets."""
+    statements = _statements(prompt)
+    assert colours <= statements
+    assert not [s for s in statements if s.startswith("The image contains")]
+
+
 def test_where_someone_is_from_is_no_place_and_standing_by_is_one():
     """ "a man from Paris" is not in the picture beside Paris; "by" after a verb in -ing is beside
     ("standing by a car"), while after a passive it names the doer ("illuminated by the sun")."""
