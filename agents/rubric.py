@@ -116,8 +116,13 @@ class _Builder:
 
 
 def article(phrase: str) -> str:
-    """The indefinite article for a phrase."""
-    return "an" if phrase[:1] in "aeiou" else "a"
+    """The indefinite article for a phrase, by its first sound: "a uniform", "a European", "an hour"."""
+    word = phrase.lower()
+    if re.match(r"(uni|use|usu|ute|eu|ewe|one\b|once\b)", word):
+        return "a"  # a "yoo" or "w" sound
+    if re.match(r"(hour|honest|honou?r|heir)", word):
+        return "an"
+    return "an" if word[:1] in ("a", "e", "i", "o", "u") else "a"
 
 
 def _be(e: Entity) -> str:

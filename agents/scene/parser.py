@@ -41,6 +41,7 @@ from scrutiny.agents.scene.words import (
     COLOR_WORDS,
     CONTAINERS,
     FRAME,
+    GARMENTS,
     GENERIC_MEDIA,
     LIGHT,
     LIGHTING_WORDS,
@@ -122,6 +123,20 @@ def _stranded_verb(doc):
     return None
 
 
+OWNED_KINDS = GARMENTS | {"nest", "bowl", "bed", "toy", "kennel", "hive", "den", "web", "drawing", "knife"}
+"""Things a possessive often only classifies: "a chef's hat" is a kind of hat, "a bird's nest" a nest."""
+
+
+def _kind_of_owner(t) -> bool:
+    """Whether a possessive says what kind of thing its head is, not who is there: "a chef's hat", "a
+    bird's nest" (an article of its own or none, a common noun, a thing of `OWNED_KINDS`). "The man's
+    hat" names a man; "a novice player's level is lower than ..." compares the player."""
+    if t.dep_ != "poss" or t.pos_ != "NOUN" or t.head.lemma_.lower() not in OWNED_KINDS:
+        return False
+    article = next((c.lower_ for c in t.children if c.dep_ == "det"), None)
+    return article in (None, "a", "an") and any(c.dep_ == "case" for c in t.children)
+
+
 def _style_of(t) -> bool:
     """Whether a noun names whose style a picture is in ("in the style of van gogh", "in the manner of
     studio ghibli"): the object of an "of" that hangs on "style" or "manner"."""
@@ -151,6 +166,8 @@ class _Nouns:
             return  # "by Greg Rutkowski": an artist's style, not something in the picture
         if _style_of(t):
             return  # "in the style of Wes Anderson": a style (a global criterion), not someone in the picture
+        if _kind_of_owner(t):
+            return  # "a chef's hat", "a bird's nest": a kind of hat or nest, no chef or bird
         if lemma in FRAME and (mods := adjacent_modifiers(t)):
             scene.globals.append(("medium", " ".join([*mods, word])))  # "a vector image", "an aerial view"
             return

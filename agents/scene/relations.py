@@ -55,8 +55,17 @@ def is_placed(t) -> bool:
     return False
 
 
+def _classified(possessor, by_index: dict[int, Entity]) -> Entity | None:
+    """What a possessive that names no one classifies ("a chef's top": the top), or None."""
+    if possessor.dep_ == "poss" and possessor.i not in by_index:
+        return by_index.get(possessor.head.i)
+    return None
+
+
 def owner_of(t, by_index: dict[int, Entity]) -> Entity | None:
     """The entity a modifier or predicate adjective describes."""
+    if t.dep_ == "amod" and (classified := _classified(t.head, by_index)) is not None:
+        return classified
     if t.head.i in by_index and t.dep_ in ("amod", "compound", "nmod", "conj", "appos"):
         return by_index[t.head.i]
     if t.dep_ == "amod" and t.head.dep_ == "compound" and t.head.head.i in by_index:
@@ -118,6 +127,8 @@ def bind_predicates(doc, by_index: dict[int, Entity]) -> None:
             owner = owner_of(t, by_index)  # "a statue made of gold", "the plate is in brown color"
             if owner is not None and not any(a[0] == "color" and a[2] == t.lower_ for a in owner.attributes):
                 owner.attributes.append(("color", COLOR_WORDS[t.lower_], t.lower_))
+        elif t.dep_ == "amod" and (owner := _classified(t.head, by_index)) is not None:
+            add_attribute(owner, t)  # "a clean white chef's top": the top is white
         elif t.tag_ == "VBN" and t.dep_ == "ROOT" and any(c.dep_ == "auxpass" for c in t.children):
             if t.lemma_.lower() in MADE and any(
                 c.dep_ == "prep" and c.lower_ in ("of", "from", "out") for c in t.children

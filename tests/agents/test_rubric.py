@@ -726,6 +726,35 @@ def test_in_a_colour_colour_is_the_things_colour_not_the_images(prompt, colours)
     assert not [s for s in statements if s.startswith("The image contains")]
 
 
+def test_a_chefs_hat_is_a_kind_of_hat_and_needs_no_chef():
+    """ "a dog wearing a chef's hat" asked "The image shows a person" and "The person is a chef", which
+    the right image fails; "a bird's nest" needs no bird. "The man's hat" still names a man, and what
+    is said before the possessive describes the thing owned ("a white chef's uniform")."""
+    dog = _statements("a dog wearing a clean white chef's uniform")
+    assert "The uniform is white" in dog and not [s for s in dog if "person" in s or "chef" in s]
+    assert "The image shows a bird" not in _statements("a bird's nest on a branch")
+    assert "The person is a man" in _statements("the man's hat is red")
+
+
+@pytest.mark.parametrize(
+    "phrase, expected",
+    [
+        ("uniform", "a"),
+        ("european car", "a"),
+        ("one-eyed cat", "a"),
+        ("hour glass", "an"),
+        ("umbrella", "an"),
+        ("apple", "an"),
+        ("house", "a"),
+    ],
+)
+def test_the_article_goes_by_the_first_sound(phrase, expected):
+    """ "The image shows an uniform" read as a machine wrote it."""
+    from scrutiny.agents.rubric import article
+
+    assert article(phrase) == expected
+
+
 def test_where_someone_is_from_is_no_place_and_standing_by_is_one():
     """ "a man from Paris" is not in the picture beside Paris; "by" after a verb in -ing is beside
     ("standing by a car"), while after a passive it names the doer ("illuminated by the sun")."""
