@@ -166,7 +166,25 @@ def _objects(b: _Builder, scene: Scene) -> None:
     for e in scene.entities:
         if e.noun != "background":
             _object(b, e)
+    _listed_together(b, scene)
     _scene_colors(b, scene)
+
+
+def _listed_together(b: _Builder, scene: Scene) -> None:
+    """ "a man and a woman" are at least two people, "a red car and a blue car" two cars: said once,
+    "The image shows a person" was met by one."""
+    groups: dict[tuple, list[Entity]] = {}
+    for e in scene.entities:
+        kind = detectable(e.noun)
+        if e.listed is None or e.negated or e.plural or e.count or e.quantity or kind in (None, "any"):
+            continue
+        cls = kind if _kind(e, kind) else e.noun
+        groups.setdefault((e.listed, cls, kind), []).append(e)
+    for (_, cls, kind), members in groups.items():
+        if len(members) >= 2:
+            name = "people" if cls == "person" else plural(cls)
+            check = ObjectCheck(object=cls, phrase=name, detect=kind, at_least=len(members))
+            b.add("count", f"There are at least {len(members)} {name}", ["detect"], check)
 
 
 def _object(b: _Builder, e: Entity) -> None:

@@ -61,7 +61,7 @@ def score(c: Criterion, seen: dict[str, Observation]) -> Scored:
     check: ObjectCheck = c.check
     if check.negated:
         return _score_absent(check, seen)
-    if check.count is not None:
+    if check.count is not None or check.at_least is not None:
         return _score_count(check, seen)
     if check.quantity is None:
         return _score_presence(check, seen)
@@ -134,7 +134,8 @@ def _score_count(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
     if obs is None:
         return Scored(None, "detection did not run", [])
     matched = [d for d in dets if matches(d, check.detect, check.color, check.object)]
-    found, expected = sum(confident(d) for d in matched), check.count
+    found = sum(confident(d) for d in matched)
+    expected = check.count if check.count is not None else f"at least {check.at_least}"
     said = f"found {counted(found, check)}, expected {expected}"
     learned = [d for d in matched if d.detector not in ("shapes", "faces")]
     if not learned:
@@ -142,12 +143,15 @@ def _score_count(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
     sure = [1.0] * (len(matched) - len(learned))
     distribution = count_distribution(sure + [presence_from_confidence(d.score, d.label) for d in learned])
     value = sum(p * _closeness(n, check) for n, p in enumerate(distribution))
-    exactly = distribution[expected] if expected < len(distribution) else 0.0
-    return Scored(round(value, 6), f"{said}; P(exactly {expected}) {exactly:.2f}", [obs])
+    return Scored(
+        round(value, 6), f"{said}; P({'exactly ' if check.count is not None else ''}{expected}) {value:.2f}", [obs]
+    )
 
 
 def _closeness(n: int, check: ObjectCheck) -> float:
-    """How well `n` objects meet the asked count: exactly, or in proportion with `partial`."""
+    """How well `n` objects meet the asked count: exactly (or at least), or in proportion with `partial`."""
+    if check.count is None:
+        return float(n >= (check.at_least or 0))
     if check.partial:
         return max(0.0, 1.0 - abs(n - check.count) / max(check.count, 1))
     return float(n == check.count)
@@ -167,4 +171,6 @@ def restate(c: Criterion) -> str | None:
         return f"Do not include any {k.phrase or k.object}."
     if k.count is not None:
         return f"Show exactly {k.count} {k.phrase or k.object}, no more and no fewer."
+    if k.at_least is not None:
+        return f"Show at least {k.at_least} {k.phrase or k.object}."
     return f"Show the {k.phrase or k.object} clearly."

@@ -66,6 +66,8 @@ class Entity:
     negated: bool = False
     proper: bool = False
     index: int = -1
+    listed: int | None = None
+    """Where a list of things each introduced by "a" or "an" starts ("a man and a woman"), for each of them."""
 
     @property
     def color(self) -> str | None:

@@ -76,6 +76,7 @@ def parse(prompt: str) -> Scene:
         nouns.read(t, scene)
     scene.entities = nouns.entities()
     by_index = {e.index: e for e in scene.entities}
+    _mark_lists(doc, by_index)
     _loose_colors_and_styles(doc, scene, by_index, nouns.media)
     bind_predicates(doc, by_index)
     scene.relations = relations_of(doc, by_index)
@@ -88,6 +89,27 @@ def parse(prompt: str) -> Scene:
     seen: set[tuple[str, str]] = set()
     scene.globals = [g for g in scene.globals if g[1] and not (g in seen or seen.add(g))]
     return scene
+
+
+def _mark_lists(doc, by_index: dict[int, Entity]) -> None:
+    """Things listed together, each introduced by "a" or "an" ("a man and a woman", "a red car and a
+    blue car"): several individuals, where "the man ... the woman" or "a man. A man ..." may be one."""
+    for i, e in by_index.items():
+        first = doc[i]
+        while first.dep_ == "conj" or (first.dep_ == "appos" and first.conjuncts):  # "a man, a woman and a child"
+            first = first.head
+        listed = [t for t in (first, *first.conjuncts, *_listed_after(first)) if t.i in by_index and _introduced(t)]
+        if len(listed) >= 2 and doc[i] in listed:
+            e.listed = first.i
+
+
+def _listed_after(t) -> list:
+    """The rest of a comma list the tagger hung on its first item ("a man, a woman and a child")."""
+    return [w for c in t.children if c.dep_ == "appos" and c.conjuncts for w in (c, *c.conjuncts)]
+
+
+def _introduced(t) -> bool:
+    return any(c.dep_ == "det" and c.lower_ in ("a", "an", "another") for c in t.children)
 
 
 def _doc(masked: str):

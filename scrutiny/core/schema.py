@@ -133,6 +133,9 @@ class ObjectCheck(Model):
     """What a detector looks for: a shape name, "face", a COCO class, "any", "open" (the open-vocabulary
     detector, asked for `object`); None when no detector here can."""
     count: int | None = None
+    at_least: int | None = None
+    """At least this many, where the prompt names that many of the kind one by one ("a man and a
+    woman": at least two people)."""
     quantity: str | None = None
     """A vague amount ("several", "many"): not checkable as a number."""
     color: str | None = None

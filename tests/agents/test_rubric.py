@@ -755,6 +755,36 @@ def test_the_article_goes_by_the_first_sound(phrase, expected):
     assert article(phrase) == expected
 
 
+@pytest.mark.parametrize(
+    "prompt, least",
+    [
+        ("a man and a woman posing in front of a motorcycle", "There are at least 2 people"),
+        ("a man, a woman and a child on a beach", "There are at least 3 people"),
+        ("a red car and a blue car", "There are at least 2 cars"),
+        ("A man is standing. The man is wearing a hat.", None),  # one man, said twice
+        ("a dog, a golden retriever, on a sofa", None),  # one dog, said twice
+        ("a photo of a person and a dog", None),
+    ],
+)
+def test_things_of_one_kind_listed_one_by_one_are_at_least_that_many(prompt, least):
+    """ "a man and a woman" asked only "The image shows a person" (said once), which one person meets."""
+    assert {s for s in _statements(prompt) if s.startswith("There are at least")} == ({least} if least else set())
+
+
+def test_at_least_is_checked_on_the_finds(tmp_path):
+    from scrutiny import Judge, JudgeConfig, Store
+    from scrutiny.testing.scenes import Shape, shapes
+
+    judge = Judge(store=Store(home=tmp_path), config=JudgeConfig(cache=False))
+
+    def least(items):
+        verdict = judge.judge(shapes(items), "a red circle and a blue circle")
+        return next(c.score for c in verdict.criterion_scores if c.criterion.startswith("count"))
+
+    assert least([Shape("circle", "red", (60, 200, 180, 320)), Shape("circle", "blue", (260, 200, 380, 320))]) == 1.0
+    assert least([Shape("circle", "red", (60, 200, 180, 320))]) == 0.0
+
+
 def test_where_someone_is_from_is_no_place_and_standing_by_is_one():
     """ "a man from Paris" is not in the picture beside Paris; "by" after a verb in -ing is beside
     ("standing by a car"), while after a passive it names the doer ("illuminated by the sun")."""
