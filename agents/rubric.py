@@ -120,8 +120,8 @@ def article(phrase: str) -> str:
     word = phrase.lower()
     if re.match(r"(uni|use|usu|ute|eu|ewe|one\b|once\b)", word):
         return "a"  # a "yoo" or "w" sound
-    if re.match(r"(hour|honest|honou?r|heir)", word):
-        return "an"
+    if re.match(r"(hour|honest|honou?r|heir|8|11(?!\d)|18(?!\d))", word):
+        return "an"  # "an hour", "an 8k photo"
     return "an" if word[:1] in ("a", "e", "i", "o", "u") else "a"
 
 

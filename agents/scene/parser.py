@@ -26,11 +26,11 @@ from scrutiny.agents.scene.relations import (
 )
 from scrutiny.agents.scene.text import (
     PREFIX,
+    for_the_tagger,
     mask_quotes,
     merge_names,
     plain,
     quoted_texts,
-    side_by_side,
     split_tags,
     unescaped,
     unshouted,
@@ -65,7 +65,7 @@ def parse(prompt: str) -> Scene:
     scene = Scene(texts=quoted_texts(prompt))
     lower = prompt.lower()
     scene.no_text = bool(re.search(r"\b(no|without) (text|words|letters|writing|captions?|watermarks?)\b", lower))
-    masked, tags = split_tags(side_by_side(unshouted(mask_quotes(prompt))))
+    masked, tags = split_tags(for_the_tagger(unshouted(mask_quotes(prompt))))
     scene.globals += [("tag", tag) for tag in tags]
     scene.words = len(re.findall(r"[A-Za-z]{2,}", masked))
     if not scene.words:

@@ -116,10 +116,13 @@ def mask_quotes(prompt: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def side_by_side(text: str) -> str:
-    """ "side by side" in words the tagger reads: it took "circles side" for a noun and "by side" for
-    a doer or a side of the picture. "side by side with a jar" is "next to a jar"; otherwise "next to
-    each other". Quoted text is masked before this."""
+def for_the_tagger(text: str) -> str:
+    """Words the tagger misreads, in words it reads (quoted text is masked before this):
+    - "side by side": it took "circles side" for a noun and "by side" for a doer or a side of the
+      picture. "side by side with a jar" is "next to a jar"; otherwise "next to each other".
+    - a resolution "4K": it split it into a count of 4 ("There are exactly 4 k photo"); "4k" it
+      reads as one word, a prompt tag."""
+    text = re.sub(r"\b(\d{1,2}) ?K\b", r"\1k", text)
     text = re.sub(r"\bside[- ]by[- ]side with\b", "next to", text, flags=re.IGNORECASE)
     return re.sub(
         rf"\bside by side\b|\bside-by-side(?={AFTER_A_PLACE})", "next to each other", text, flags=re.IGNORECASE

@@ -309,6 +309,8 @@ UNITS = {
     "something",
     "thing",
     "one",
+    "other",  # "one holding a heart, the other holding a bolt": the hand named before
+    "others",
 }
 
 

@@ -785,6 +785,16 @@ def test_at_least_is_checked_on_the_finds(tmp_path):
     assert least([Shape("circle", "red", (60, 200, 180, 320))]) == 0.0
 
 
+def test_a_resolution_is_no_count_and_the_other_is_no_thing():
+    """ "Jeff Koons 4K photo" asked "There are exactly 4 koons k photo"; "the other holding a bolt"
+    asked "The image shows an other"."""
+    koons = _statements("statue of Thanos made by Jeff Koons 4K photo")
+    assert not [s for s in koons if s.startswith("There are")] and "The image is in the style of Jeff Koons" in koons
+    assert "The image is an 8k photo" in _statements("an 8K photo of a dog")
+    hands = _statements("picture of two hands, one holding a heart, the other holding a lightning bolt")
+    assert "There are exactly 2 hands" in hands and not [s for s in hands if "other" in s]
+
+
 def test_where_someone_is_from_is_no_place_and_standing_by_is_one():
     """ "a man from Paris" is not in the picture beside Paris; "by" after a verb in -ing is beside
     ("standing by a car"), while after a passive it names the doer ("illuminated by the sun")."""
