@@ -200,7 +200,7 @@ def _counts_or_negates(e: Entity, child) -> bool:
     """A number ("three"), "no"/"neither" or a vague quantity ("several") before the noun, set on the
     entity; False for any other word."""
     word = child.text.lower()
-    if child.dep_ == "nummod" or (child.dep_ in ("amod", "quantmod") and number(child) is not None):
+    if child.dep_ == "nummod" or (child.dep_ in ("amod", "quantmod", "nmod") and number(child) is not None):
         n = number(child)
         hyphened = not child.whitespace_ and child.i + 1 < len(child.doc) and child.doc[child.i + 1].text == "-"
         if n is not None and not hyphened and not any(g.text.lower() in ("o'clock",) for g in child.rights):

@@ -121,12 +121,35 @@ def for_the_tagger(text: str) -> str:
     - "side by side": it took "circles side" for a noun and "by side" for a doer or a side of the
       picture. "side by side with a jar" is "next to a jar"; otherwise "next to each other".
     - a resolution "4K": it split it into a count of 4 ("There are exactly 4 k photo"); "4k" it
-      reads as one word, a prompt tag."""
+      reads as one word, a prompt tag.
+    - a request ("Generate a photo: ...", "Draw a cat", "Photo generated: ..."): "Generate" and
+      "Draw" were things to show; what is asked for ("a photo") stays."""
+    text = unrequested(text)
     text = re.sub(r"\b(\d{1,2}) ?K\b", r"\1k", text)
     text = re.sub(r"\bside[- ]by[- ]side with\b", "next to", text, flags=re.IGNORECASE)
     return re.sub(
         rf"\bside by side\b|\bside-by-side(?={AFTER_A_PLACE})", "next to each other", text, flags=re.IGNORECASE
     )
+
+
+REQUESTING = (
+    r"^\s*(?:please\s+)?(?:generate|generating|create|draw|design|make|produce|render|paint|depict|show)(?: me)?\b"
+)
+REQUEST = re.compile(
+    REQUESTING + r"\s*(?=(?:a|an|the|some|one|two|three|four|five|six|seven|eight|nine|ten|\d+)\b)", re.I
+)
+ASKED = re.compile(
+    REQUESTING + r"\s*([^:]{0,60}):\s*(.+)$|^\s*(photo|image|picture) generated\s*:\s*(.+)$", re.I | re.S
+)
+"""A request ("Draw a cat"), and one before a colon ("Generate a photographic work: a chess piece ..."),
+which is read as what follows and then what was asked for ("... . a photographic work")."""
+
+
+def unrequested(text: str) -> str:
+    if (m := ASKED.match(text)) is not None:
+        asked, rest = (m.group(1), m.group(2)) if m.group(2) is not None else (m.group(3), m.group(4))
+        return f"{rest.rstrip(' .')}. {asked.strip()}." if asked.strip() else rest
+    return REQUEST.sub("", text)
 
 
 AFTER_A_PLACE = (

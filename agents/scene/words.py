@@ -309,6 +309,7 @@ UNITS = {
     "something",
     "thing",
     "one",
+    "work",  # "a photographic work", "at work"
     "other",  # "one holding a heart, the other holding a bolt": the hand named before
     "others",
 }

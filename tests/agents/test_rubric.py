@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -750,8 +751,6 @@ def test_a_chefs_hat_is_a_kind_of_hat_and_needs_no_chef():
 )
 def test_the_article_goes_by_the_first_sound(phrase, expected):
     """ "The image shows an uniform" read as a machine wrote it."""
-    from scrutiny.agents.rubric import article
-
     assert article(phrase) == expected
 
 
@@ -793,6 +792,36 @@ def test_a_resolution_is_no_count_and_the_other_is_no_thing():
     assert "The image is an 8k photo" in _statements("an 8K photo of a dog")
     hands = _statements("picture of two hands, one holding a heart, the other holding a lightning bolt")
     assert "There are exactly 2 hands" in hands and not [s for s in hands if "other" in s]
+
+
+@pytest.mark.parametrize(
+    "prompt, wanted",
+    [
+        ("Draw a cat sitting on a mat", {"The image shows a cat", "The cat is on the mat"}),
+        ("Please generate: a panda", {"The image shows a panda"}),
+        (
+            "Create a painting: a giant panda wearing armor",
+            {"The image is a painting", "The giant panda is wearing the armor"},
+        ),
+        (
+            "Generate a photographic work: a huge chess piece is left of the screen",
+            {"The huge chess piece is left of the screen"},
+        ),
+    ],
+)
+def test_a_request_is_no_thing_to_show_and_what_it_asks_for_stays(prompt, wanted):
+    """ "Draw a cat" asked "The image shows Draw"; "Generate a photographic work: a chess piece ..." read
+    "The huge king chess piece generate the photographic work"."""
+    statements = _statements(prompt)
+    assert wanted <= statements
+    assert not [s for s in statements if re.search(r"\b(draw|generate|create)\b", s, re.I)]
+
+
+def test_a_number_that_starts_a_sentence_is_a_count():
+    """ "Thirty fluffy white sheep are arranged ...": the tagger hangs a capitalised number as "nmod"."""
+    assert "There are exactly 30 fluffy white sheep" in _statements(
+        "Thirty fluffy white sheep are closely arranged together."
+    )
 
 
 def test_where_someone_is_from_is_no_place_and_standing_by_is_one():
