@@ -157,6 +157,13 @@ def is_in_as(t) -> bool:
     return t.dep_ == "pobj" and t.head.text.lower() in ("as", "in") and t.head.head.pos_ in ("VERB", "AUX", "NOUN")
 
 
+def _done_by_another(child) -> bool:
+    """A verb in -ing the tagger hung on the noun after it, right after another noun: what that noun
+    does to this one, never this one's state."""
+    before = child.doc[child.i - 1] if child.i > 0 else None
+    return child.tag_ == "VBG" and child.dep_ == "amod" and before is not None and before.pos_ in ("NOUN", "PROPN")
+
+
 def entity_of(t) -> Entity:
     """The object a noun names: its head, number, count or quantity, negation, attributes and phrase."""
     e = Entity(
@@ -168,6 +175,8 @@ def entity_of(t) -> Entity:
     )
     modifiers = []
     for child in t.lefts:
+        if _done_by_another(child):
+            continue  # "a panda chewing bamboo": the panda chews; the bamboo is not "chewing"
         if not mistagged_noun(child) and not _counts_or_negates(e, child):  # a noun of its own ("an oven, two dogs")
             modifiers += _modifiers(e, child)
     if (e.count or 0) > 1 or e.quantity:

@@ -28,7 +28,7 @@ def antecedent_of(
     fitting, doers = [], []
     for e in sorted((e for e in by_index.values() if e.index < t.i and e.index not in local), key=lambda e: -e.index):
         known = coco_class(e.noun.split()[-1])
-        person = known == "person" or e.proper
+        person = known == "person" or (e.proper and known is None)  # "playing frisbee": no person named Frisbee
         thing = kind == "thing" and not person and not e.plural  # "it" is one thing
         listed = t.lower_ == "them" and any(c.i in by_index for c in t.doc[e.index].conjuncts)  # "a man and a dog"
         plural = e.plural or listed  # (not "they": a subject's group is too often things listed in passing)

@@ -824,6 +824,16 @@ def test_a_number_that_starts_a_sentence_is_a_count():
     )
 
 
+def test_he_is_a_person_not_a_thing_the_tagger_called_a_name_and_a_doing_is_not_its_objects_state():
+    """ "a boy is playing frisbee ... he is wearing white shoes" said "The frisbee is wearing the white
+    shoes" (the tagger tags a bare "frisbee" a proper noun); "a robot performing maintenance" said
+    "The maintenance is performing"."""
+    boy = _statements("a boy is playing frisbee. the frisbee is white in color. he is wearing white shoes.")
+    assert "The boy is wearing the white shoes" in boy and "The frisbee is wearing the white shoes" not in boy
+    assert "The maintenance is performing" not in _statements("a humanoid robot performing maintenance on itself")
+    assert "The cat is sleeping" in _statements("a sleeping cat on a sofa")
+
+
 def test_where_someone_is_from_is_no_place_and_standing_by_is_one():
     """ "a man from Paris" is not in the picture beside Paris; "by" after a verb in -ing is beside
     ("standing by a car"), while after a passive it names the doer ("illuminated by the sun")."""
