@@ -500,7 +500,7 @@ def _frame_place(key: str, end) -> str | None:
         return None
     if end.lemma_.lower() in FRAME | MEDIA:
         return next((POSITIONS[w] for w in key.split() if w in POSITIONS), None)
-    return where
+    return None if where == "side" else where  # "arm down to the side", "on either side": no side of the picture
 
 
 def _action(t, by_index: dict[int, Entity]) -> Relation | None:

@@ -834,6 +834,12 @@ def test_he_is_a_person_not_a_thing_the_tagger_called_a_name_and_a_doing_is_not_
     assert "The cat is sleeping" in _statements("a sleeping cat on a sofa")
 
 
+@pytest.mark.parametrize("prompt", ["a man, left arm down to the side", "stairs with a railing on either side"])
+def test_a_side_that_is_neither_left_nor_right_is_no_place_in_the_picture(prompt):
+    """ "arm down to the side" asked "The arm is at the side of the image", which no picture settles."""
+    assert not [s for s in _statements(prompt) if "side of the image" in s]
+
+
 def test_where_someone_is_from_is_no_place_and_standing_by_is_one():
     """ "a man from Paris" is not in the picture beside Paris; "by" after a verb in -ing is beside
     ("standing by a car"), while after a passive it names the doer ("illuminated by the sun")."""
