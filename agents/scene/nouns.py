@@ -31,7 +31,9 @@ def is_finite(t) -> bool:
     subject ("six fish swam"; but in "a white rose and ..." the tagger's "rose" has no noun subject)."""
     if t.tag_ in ("VBZ", "VBP", "MD"):
         return True
-    return t.tag_ == "VBD" and any(c.dep_ == "nsubj" and c.pos_ in ("NOUN", "PROPN", "PRON") for c in t.children)
+    verb = t.head if t.dep_ in ("aux", "auxpass") else t  # "a fox was running": the subject is the verb's
+    subjects = ("nsubj", "nsubjpass") if verb is not t else ("nsubj",)
+    return t.tag_ == "VBD" and any(c.dep_ in subjects and c.pos_ in ("NOUN", "PROPN", "PRON") for c in verb.children)
 
 
 def participle_at(doc) -> int | None:

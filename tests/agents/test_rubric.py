@@ -840,6 +840,25 @@ def test_a_side_that_is_neither_left_nor_right_is_no_place_in_the_picture(prompt
     assert not [s for s in _statements(prompt) if "side of the image" in s]
 
 
+@pytest.mark.parametrize(
+    "prompt, wanted",
+    [
+        (
+            "On an open old book, a butterfly was gently resting on the yellowed pages of the book.",
+            {"The butterfly is on the open old book", "The butterfly is resting"},
+        ),
+        (
+            "A clever crow was standing in front of a vending machine with a coin in its mouth.",
+            {"The clever crow is in front of the vending machine", "The clever crow is standing"},
+        ),
+    ],
+)
+def test_a_sentence_in_the_past_progressive_is_a_sentence(prompt, wanted):
+    """ "a butterfly was resting": the subject hangs on "resting", not on "was", so the prompt was read as
+    a noun phrase ("There is ...") and lost its places and doings."""
+    assert wanted <= _statements(prompt)
+
+
 def test_where_someone_is_from_is_no_place_and_standing_by_is_one():
     """ "a man from Paris" is not in the picture beside Paris; "by" after a verb in -ing is beside
     ("standing by a car"), while after a passive it names the doer ("illuminated by the sun")."""
