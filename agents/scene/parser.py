@@ -43,6 +43,7 @@ from scrutiny.agents.scene.words import (
     FRAME,
     GARMENTS,
     GENERIC_MEDIA,
+    LANGUAGES,
     LIGHT,
     LIGHTING_WORDS,
     MEDIA,
@@ -190,6 +191,8 @@ class _Nouns:
             return  # "in the style of Wes Anderson": a style (a global criterion), not someone in the picture
         if _kind_of_owner(t):
             return  # "a chef's hat", "a bird's nest": a kind of hat or nest, no chef or bird
+        if lemma in LANGUAGES and t.dep_ == "pobj" and t.head.lower_ == "in":
+            return  # "says in English": the language the words are in
         if lemma in FRAME and (mods := adjacent_modifiers(t)):
             scene.globals.append(("medium", " ".join([*mods, word])))  # "a vector image", "an aerial view"
             return

@@ -16,6 +16,7 @@ from scrutiny.agents.scene.words import (
     BODY_PARTS,
     COLLECTIVE,
     COLOR_WORDS,
+    COVERED,
     DOINGS,
     FRAME,
     GARMENTS,
@@ -380,8 +381,9 @@ def _says_a_place(t) -> bool:
         return False  # "illuminated by the sun": who does it, not where ("standing by a car" is a place)
     if t.lower_ == "at" and t.head.pos_ == "VERB" and t.head.lemma_.lower() in AIMED:
         return False  # "looking at a ball": an action (below), not a place
-    if t.lower_ == "in" and (_state(t) or end_word(t) in LETTERING):
-        return False  # "a car in motion", "staring in awe", "written in calligraphy"
+    covered = t.head.lemma_.lower() in COVERED and t.i > t.head.i  # not "In the room, the walls are covered …"
+    if t.lower_ == "in" and (_state(t) or end_word(t) in LETTERING or covered):
+        return False  # "a car in motion", "staring in awe", "written in calligraphy", "covered in soot"
     if t.text.lower() in MOTION and t.head.pos_ == "VERB":
         return False  # "crashing into a skyscraper": an action (below), not a place
     if t.lower_ in ("on", "onto", "across") and _marking(t.head):

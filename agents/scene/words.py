@@ -211,7 +211,14 @@ TEXT_NOUNS |= {"phrase", "message", "inscription", "quote", "headline", "waterma
 """Nouns that name rendered text: the text criteria check it, never an object detector."""
 
 LETTERING = {"cursive", "calligraphy", "handwriting", "font", "typeface", "script", "lettering", "typography"}
-"""How words are written: "in calligraphy" is no place ('a card with "Hi" in gold calligraphy')."""
+LANGUAGES = {"english", "chinese", "japanese", "korean", "french", "spanish", "german", "italian", "latin"}
+LANGUAGES |= {"arabic", "russian", "greek", "hindi", "portuguese", "dutch", "hebrew"}
+LETTERING |= LANGUAGES
+"""How words are written: "in calligraphy" or "says in English" is no place ('a card with "Hi" in gold
+calligraphy')."""
+
+COVERED = {"cover", "coat", "smear", "splatter", "cake", "encrust", "plaster", "drench"}
+"""Verbs after which "in" says what is on a thing, not what it is inside ("covered in soot")."""
 
 
 GENERIC_MEDIA = {"photo", "photograph", "picture", "image"}

@@ -859,6 +859,17 @@ def test_a_sentence_in_the_past_progressive_is_a_sentence(prompt, wanted):
     assert wanted <= _statements(prompt)
 
 
+def test_covered_in_and_says_in_english_are_no_places():
+    """ "covered in soot" read "The firefighter is in the soot"; "a sign that says in English" read "The
+    road sign is in the English" and asked for "English" as a thing to show."""
+    soot = _statements("A firefighter has just returned from a fire. He is covered in soot.")
+    assert not [s for s in soot if " in the soot" in s]
+    sign = _statements('A backpacker stands under a road sign that says in English, "Not all who wander are lost"')
+    assert "The backpacker is below the road sign" in sign and not [s for s in sign if "English" in s]
+    room = _statements("In the dim room, the walls are covered with posters.")
+    assert "The walls are in the dim room" in room  # a place put before the verb is still a place
+
+
 def test_where_someone_is_from_is_no_place_and_standing_by_is_one():
     """ "a man from Paris" is not in the picture beside Paris; "by" after a verb in -ing is beside
     ("standing by a car"), while after a passive it names the doer ("illuminated by the sun")."""
