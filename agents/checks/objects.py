@@ -125,11 +125,11 @@ def _score_absent(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
 
 
 def _score_count(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
-    """Exactly as many as asked? Shapes and faces are counted as found. A learned detector's finds are
-    each there with their presence score (`presence_from_confidence`), and the score is the probability
-    that exactly the asked number are (or, with `partial`, the expected closeness): a fourth person
-    found faintly makes "four people" possible rather than wrong, and more confidence in it scores more,
-    where a count of confident finds alone jumped from 0 to 1 at one confidence."""
+    """Exactly as many as asked (or at least, for `at_least`)? Shapes and faces are counted as found. A
+    learned detector's finds are each there with their presence score (`presence_from_confidence`), and
+    the score is the probability that the asked number are (with `partial`, the expected closeness): a
+    fourth person found faintly makes "four people" possible rather than wrong, and more confidence in
+    it scores more, where a count of confident finds alone jumped from 0 to 1 at one confidence."""
     dets, obs = detections(seen, check.detect)
     if obs is None:
         return Scored(None, "detection did not run", [])
@@ -143,9 +143,11 @@ def _score_count(check: ObjectCheck, seen: dict[str, Observation]) -> Scored:
     sure = [1.0] * (len(matched) - len(learned))
     distribution = count_distribution(sure + [presence_from_confidence(d.score, d.label) for d in learned])
     value = sum(p * _closeness(n, check) for n, p in enumerate(distribution))
-    return Scored(
-        round(value, 6), f"{said}; P({'exactly ' if check.count is not None else ''}{expected}) {value:.2f}", [obs]
+    met = sum(
+        p for n, p in enumerate(distribution) if n == check.count or (check.count is None and n >= check.at_least)
     )
+    asked = f"exactly {expected}" if check.count is not None else expected
+    return Scored(round(value, 6), f"{said}; P({asked}) {met:.2f}", [obs])
 
 
 def _closeness(n: int, check: ObjectCheck) -> float:

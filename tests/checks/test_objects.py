@@ -77,3 +77,21 @@ def test_counts_of_learned_finds_are_the_probability_of_exactly_so_many():
     assert count(3, clear) > 0.8 and count(2, clear) < 0.2 and count(4, clear) == 0.0  # one might be no person
     assert count(4, clear) < count(4, clear + [0.3]) < count(4, clear + [0.6])  # a fourth, more surely seen
     assert count(3, clear + [0.6]) < count(3, clear)  # and three less surely exactly three
+
+
+def test_at_least_is_the_probability_that_so_many_are_there():
+    """ "a man and a woman": at least two people. A faint second find makes two possible, not certain,
+    and the rationale states P(at least 2), as it states P(exactly n) for a count."""
+    sure = Detection(label="person", box=(10, 10, 110, 300), score=0.95, detector="coco")
+    faint = Detection(label="person", box=(200, 10, 300, 300), score=0.3, detector="coco")
+    check = ObjectCheck(object="person", phrase="people", detect="person", at_least=2)
+    c = Criterion(id="count_1", statement="There are at least 2 people", check=check)
+    one, two_faint, two = (score(c, _seen(found)) for found in ([sure], [sure, faint], [sure, sure.model_copy()]))
+    assert one.score < two_faint.score < two.score
+    assert "P(at least 2)" in two.rationale
+    exactly = Criterion(
+        id="count_2",
+        statement="There are exactly 2 people",
+        check=check.model_copy(update={"at_least": None, "count": 2}),
+    )
+    assert "P(exactly 2)" in score(exactly, _seen([sure, sure.model_copy()])).rationale
