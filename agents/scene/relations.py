@@ -243,7 +243,7 @@ def relations_of(doc, by_index: dict[int, Entity]) -> list[Relation]:
     around the castle" asks for no moat, so never for one around it)."""
     out: list[Relation] = []
     for t in doc:
-        out += _side_to(t, by_index) or _each_other(t, by_index) or _material(t, by_index) or _placement(t, by_index)
+        out += _side_to(t, by_index) or _material(t, by_index) or _placement(t, by_index)
     for t in doc:  # actions: "an astronaut riding a horse", "chihuahuas running on the beach"
         if (action := _action(t, by_index) or _having(t, by_index)) is not None:
             out.append(action)
@@ -268,13 +268,11 @@ def _side_to(t, by_index: dict[int, Entity]) -> list[Relation]:
     return [Relation(subject, f"{side.lower_} of", obj)]
 
 
-def _each_other(t, by_index: dict[int, Entity]) -> list[Relation]:
+def _each_other(t, key: str, by_index: dict[int, Entity]) -> list[Relation]:
     """ "a cat and a dog next to each other": the first next to the others (it said nothing); things of
-    one noun ("two dogs next to each other", "cups on top of each other") are so of each other."""
-    key, end = relation_words(t) if _says_a_place(t) and t.lower_ != "with" else ("", None)
-    if end is None or end.lower_ != "other" or not any(c.lower_ == "each" for c in end.children):
-        return []
-    subject = None if _said_of_a_pronoun(t) else _placed_subject(t, by_index)
+    one noun ("two dogs next to each other", "cups on top of each other") are so of each other. "with
+    each other" ("gears mesh with each other") is no place."""
+    subject = None if _said_of_a_pronoun(t) or key == "with" else _placed_subject(t, by_index)
     if subject is None:
         return []
     relation = _relation_named(key, t)
@@ -327,6 +325,8 @@ def _placement(t, by_index: dict[int, Entity]) -> list[Relation]:
         subject, end = fronted
     if end is None or _is_backdrop(key, end):
         return []
+    if end.lower_ == "other" and any(c.lower_ == "each" for c in end.children):
+        return _each_other(t, key, by_index)
     subject = subject or _placed_subject(t, by_index)
     if subject is not None and t.head.pos_ in ("VERB", "AUX") and own_body(t, end, subject):
         if end.lower_ in POSITIONS:
